@@ -1,0 +1,43 @@
+"""The `reasonrec` command line: one Typer app; each group lives in its own module and is registered here.
+
+Registration is an explicit list (no import magic): to add a group, write `cli/<group>.py` with an `app`
+and add one line below.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from reasonrec import __version__
+from reasonrec.cli import baselines as baselines_cli
+from reasonrec.cli import data as data_cli
+from reasonrec.cli import demo as demo_cli
+from reasonrec.cli import eval as eval_cli
+from reasonrec.cli import llm as llm_cli
+
+app = typer.Typer(
+    name="reasonrec",
+    help="LLM-reasoning recommendation: describe items, profile users, distil teacher reasoning into a small "
+    "student, predict likes/ratings with an explanation, evaluate and rerank.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+app.add_typer(data_cli.app, name="data")
+app.add_typer(llm_cli.app, name="llm")
+app.add_typer(eval_cli.app, name="eval")
+app.add_typer(baselines_cli.app, name="baselines")
+app.command(name="demo")(demo_cli.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reasonrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """reasonrec command line."""

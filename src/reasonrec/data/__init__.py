@@ -1,0 +1,1 @@
+"""Data layer: loaders to canonical tables, filters, splits and segments."""

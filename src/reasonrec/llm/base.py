@@ -1,0 +1,153 @@
+"""The LLM protocol every backend implements and every stage uses.
+
+Two operations cover all three methods:
+- `generate`: chat messages or a raw prompt → text (reasoning, descriptions, profiles). A `sample_index`
+  lets one prompt be sampled M times (Rec-SAVER multi-path) with each sample cached separately.
+- `score`: one forward pass → a normalised probability per choice string (" Yes"/" No", "1".."5").
+  Multi-token choices are scored by the sum of their token log-probs, never truncated to the first token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Exactly one of `messages` / `prompt`. `assistant_prefix` is text the assistant turn starts with."""
+
+    messages: tuple[Message, ...] | None = None
+    prompt: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+    sample_index: int = 0
+    assistant_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("GenerationRequest needs exactly one of messages or prompt")
+
+    def payload(self) -> dict:
+        """Everything that determines the output (for cache keys)."""
+        return {
+            "messages": [asdict(m) for m in self.messages] if self.messages is not None else None,
+            "prompt": self.prompt,
+            "assistant_prefix": self.assistant_prefix,
+            "params": asdict(self.params),
+            "sample_index": self.sample_index,
+        }
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str  # "stop" | "length" | "error"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Probability of each `choices` string as the continuation of the prompt (+ assistant_prefix)."""
+
+    choices: tuple[str, ...]
+    messages: tuple[Message, ...] | None = None
+    prompt: str | None = None
+    assistant_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("ScoreRequest needs exactly one of messages or prompt")
+        if len(self.choices) < 2 or len(set(self.choices)) != len(self.choices):
+            raise ValueError("ScoreRequest needs at least two distinct choices")
+
+    def payload(self) -> dict:
+        return {
+            "messages": [asdict(m) for m in self.messages] if self.messages is not None else None,
+            "prompt": self.prompt,
+            "assistant_prefix": self.assistant_prefix,
+            "choices": list(self.choices),
+        }
+
+
+@dataclass(frozen=True)
+class ChoiceScores:
+    """`probs` renormalised over the choices; `logprobs` are the raw (summed) token log-probs per choice."""
+
+    probs: dict[str, float]
+    logprobs: dict[str, float]
+    prompt_tokens: int = 0
+    cached: bool = False
+    error: str | None = None
+
+    def best(self) -> str:
+        return max(self.probs, key=self.probs.__getitem__)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What makes two models produce different outputs: backend, weights hash, adapter hash."""
+
+    backend: str
+    model: str
+    model_hash: str
+    adapter_hash: str | None = None
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A language model backend. Implementations: hf, openai, (optional) llamacpp; wrappers: CachedLLM."""
+
+    @property
+    def identity(self) -> ModelIdentity: ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]: ...
+
+
+def normalise_logprobs(logprobs: dict[str, float]) -> dict[str, float]:
+    """Softmax over the choices' log-probs (numerically stable)."""
+    m = max(logprobs.values())
+    exps = {k: math.exp(v - m) for k, v in logprobs.items()}
+    z = sum(exps.values())
+    return {k: v / z for k, v in exps.items()}
+
+
+def expected_value(probs: dict[str, float], values: dict[str, float] | None = None) -> float:
+    """E[value] under `probs` (EXP3RT's E[rating]); `values` defaults to float(choice)."""
+    total = 0.0
+    for choice, p in probs.items():
+        v = values[choice] if values is not None else float(choice.strip())
+        total += p * v
+    return total
+
+
+def request_key(identity: ModelIdentity, kind: str, payload: dict) -> str:
+    """sha256 over (backend, model hash, adapter hash, request payload) — the cache key."""
+    blob = json.dumps({"id": identity.key(), "kind": kind, "payload": payload}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
