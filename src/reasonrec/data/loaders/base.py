@@ -1,0 +1,28 @@
+"""What every loader takes: a data root plus options. Loaders return a `Dataset` of canonical tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from reasonrec.config import Config
+from reasonrec.data.schema import Dataset
+
+
+class LoadOptions(Config):
+    """Options shared by all loaders.
+
+    `path` overrides the dataset folder (or file) found under the data root; `on_error="skip"` turns
+    malformed rows into a counted skip (reported in `Dataset.info["skipped"]`) instead of an error;
+    `column_map` maps canonical column names to source column names for the generic CSV/Parquet loader.
+    """
+
+    path: Path | None = None
+    on_error: Literal["raise", "skip"] = "raise"
+    encoding: str | None = None
+    column_map: dict[str, str] = {}
+    dedupe: Literal["error", "keep_last", "keep_first"] = "error"
+
+
+class Loader(Protocol):
+    def __call__(self, data_root: Path, options: LoadOptions) -> Dataset: ...
