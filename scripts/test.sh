@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export REASONREC_DATA_DIR=${REASONREC_DATA_DIR:-$(cd .. && pwd)/shared/data}
+bash scripts/ensure_chromium.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/python -m pytest -m "not slow" -p no:cacheprovider "$@"
 rc=$?
