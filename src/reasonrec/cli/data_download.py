@@ -1,0 +1,137 @@
+"""`reasonrec data download <name>`: fetch a public dataset into the data root, checksummed and resumable.
+
+The command is built by `make_download_command(registry)` so tests can hand it a registry pointing at a local
+server; `download_command` is the one bound to the real registry (the lead registers it in `cli/data.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reasonrec.data.download import (
+    DOWNLOADS,
+    MIRROR_ENV,
+    DownloadableDataset,
+    RetryPolicy,
+    download_dataset,
+    resolve_dataset,
+)
+from reasonrec.errors import ReasonrecError
+from reasonrec.paths import data_dir as default_data_dir
+
+
+def _list_table(registry: Mapping[str, DownloadableDataset]) -> Table:
+    table = Table(title="Downloadable datasets")
+    table.add_column("name")
+    table.add_column("folder")
+    table.add_column("files")
+    table.add_column("checksum")
+    for key, spec in registry.items():
+        known = all(f.sha256 for f in spec.files)
+        members = any(f.members_sha256 for f in spec.files)
+        table.add_row(
+            key,
+            spec.folder,
+            ", ".join(f.filename for f in spec.files),
+            "sha256 known" if known else ("TOFU + known members" if members else "trust on first use"),
+        )
+    return table
+
+
+def make_download_command(registry: Mapping[str, DownloadableDataset]) -> Callable[..., None]:
+    """A Typer command function bound to `registry` (no global state to patch in tests)."""
+
+    def download_command(
+        name: str = typer.Argument(
+            None,
+            help="Dataset to fetch: movielens-100k, movielens-1m, amazon-2018, amazon-2023 (Amazon takes "
+            "--category), or a full key such as amazon-2023:Books. Omit it to list every download.",
+            show_default=False,
+        ),
+        category: str = typer.Option(
+            None,
+            "--category",
+            "-c",
+            help="Amazon category as the publisher spells it (All_Beauty, Books, Video_Games, ...). "
+            "Default: All_Beauty.",
+        ),
+        data_dir: Path = typer.Option(
+            None,
+            "--data-dir",
+            help="Root of the datasets; files land in <data-dir>/<folder> (movielens-100k/, amazon-2018/, ...). "
+            "Default: $REASONREC_DATA_DIR, else ~/.cache/reasonrec/data.",
+        ),
+        mirror: str = typer.Option(
+            None,
+            "--mirror",
+            envvar=MIRROR_ENV,
+            help="Mirror root replacing the publisher's base URL: the file URL becomes <mirror>/<dataset path>, "
+            "e.g. <mirror>/movielens/ml-100k.zip or <mirror>/amazon_v2/categoryFilesSmall/All_Beauty_5.json.gz. "
+            f"Also read from ${MIRROR_ENV}.",
+        ),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Download again even when the files are present (the new bytes are still verified against the "
+            "known or recorded checksum).",
+        ),
+        retrust: bool = typer.Option(
+            False,
+            "--retrust",
+            help="Forget the checksums recorded by earlier downloads of this dataset (trust on first use) and "
+            "record the new ones: use only when the publisher really changed the files.",
+        ),
+        keep_archive: bool = typer.Option(
+            True,
+            "--keep-archive/--delete-archive",
+            help="Keep a zip after extracting it (later runs verify it cheaply), or delete it and verify the "
+            "extracted files instead.",
+        ),
+        retries: int = typer.Option(
+            6, "--retries", min=1, help="Attempts per file on connection errors and 5xx answers; each resumes."
+        ),
+        backoff: float = typer.Option(
+            1.0, "--backoff", min=0.0, help="First wait in seconds between attempts; doubles each time (max 30 s)."
+        ),
+        progress: bool = typer.Option(
+            True, "--progress/--no-progress", help="Show a progress bar with bytes and transfer rate."
+        ),
+    ) -> None:
+        """Download a public dataset with resume, retries and sha256 verification (see `--help`)."""
+        console = Console(stderr=True)
+        if name is None:
+            Console().print(_list_table(registry))
+            return
+        try:
+            spec = resolve_dataset(name, category, registry)
+            report = download_dataset(
+                spec,
+                default_data_dir(data_dir),
+                mirror=mirror or None,
+                retry=RetryPolicy(attempts=retries, backoff_seconds=backoff),
+                force=force,
+                retrust=retrust,
+                keep_archives=keep_archive,
+                show_progress=progress,
+                console=console,
+            )
+        except ReasonrecError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=1) from exc
+        for outcome in report.files:
+            if outcome.status != "extracted":
+                typer.echo(f"{outcome.status:<10} {outcome.path}  sha256={outcome.sha256}")
+        extracted = sum(1 for o in report.files if o.status == "extracted")
+        if extracted:
+            typer.echo(f"extracted  {extracted} files into {report.folder}")
+        typer.echo(f"{report.dataset}: ready in {report.folder}")
+
+    return download_command
+
+
+download_command = make_download_command(DOWNLOADS)
