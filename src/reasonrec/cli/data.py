@@ -1,7 +1,135 @@
-"""`reasonrec data ...` commands."""
+"""`reasonrec data ...` commands: prepare a dataset into a split directory, describe one, download one.
+
+Thin wrappers over `reasonrec.data.prepare`; every expected failure (unknown dataset, bad override, bad data)
+is one line on stderr and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Any
 
-app = typer.Typer(help="data commands.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reasonrec.cli.data_download import download_command
+from reasonrec.errors import ReasonrecError
+
+app = typer.Typer(help="Prepare, describe and download datasets.", no_args_is_help=True)
+app.command(name="download")(download_command)
+
+EXIT_USAGE = 2
+
+
+def _fail(exc: BaseException) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def load_prepare_config(target: str, data_dir: Path | None, overrides: list[str]) -> Any:
+    """`target` is a dataset name or a YAML config path; `--data-dir` and `--set` are applied on top."""
+    from reasonrec.data.loaders import LOADERS
+    from reasonrec.data.prepare import PrepareConfig
+    from reasonrec.errors import ConfigError
+
+    path = Path(target)
+    if target.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        config = PrepareConfig.from_yaml(path, overrides)
+    else:
+        config = PrepareConfig.from_dict({"dataset": target}, overrides, source="--set")
+    if data_dir is not None:
+        config = config.model_copy(update={"data_dir": data_dir})
+    if config.dataset not in LOADERS:
+        raise ConfigError(f"unknown dataset {config.dataset!r}; known datasets: {', '.join(sorted(LOADERS))}")
+    return config
+
+
+def render_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """Print the describe summary as two rich tables (dataset, splits)."""
+    console = console or Console()
+    overview = Table(title=f"Dataset {summary.get('dataset') or ''} ({summary['dir']})")
+    overview.add_column("statistic")
+    overview.add_column("value", justify="right")
+    overview.add_row("users", f"{summary['users']:,}")
+    overview.add_row("items", f"{summary['items']:,}")
+    overview.add_row("interactions", f"{summary['interactions']:,}")
+    overview.add_row("density", f"{summary['density']:.4%}")
+    for rating, count in summary["rating_histogram"].items():
+        overview.add_row(f"rating {rating}", f"{count:,}")
+    h = summary["history_length"]
+    overview.add_row("history length p10/p50/p90/max", f"{h['p10']:g} / {h['p50']:g} / {h['p90']:g} / {h['max']:g}")
+    if summary.get("train_interactions") is not None:
+        overview.add_row("CF train interactions", f"{summary['train_interactions']:,}")
+    console.print(overview)
+    if summary["splits"]:
+        splits = Table(title=f"Splits ({summary.get('split_strategy') or '?'})")
+        for col in ("split", "targets", "users", "positive", "negative", "unlabelled", "mean history",
+                    "warm/cold/unseen users"):
+            splits.add_column(col, justify="right" if col != "split" else "left")
+        for name, entry in summary["splits"].items():
+            seg = entry.get("segments")
+            splits.add_row(
+                name, f"{entry['targets']:,}", f"{entry['users']:,}", f"{entry['labels']['positive']:,}",
+                f"{entry['labels']['negative']:,}", f"{entry['labels']['unlabelled']:,}",
+                f"{entry['mean_history_length']:.2f}",
+                f"{seg['warm']}/{seg['cold']}/{seg['unseen']}" if seg else "-",
+            )
+        console.print(splits)
+
+
+def prepare_and_describe(dataset: str, data_dir: Path | None, out: Path) -> dict[str, Any]:
+    """Prepare `dataset` with the default config into `out`, then print and write its description."""
+    from reasonrec.data.prepare import PrepareConfig, describe, prepare, write_describe
+
+    prepare(PrepareConfig(dataset=dataset, data_dir=data_dir), out)
+    summary = describe(out)
+    write_describe(out, summary)
+    render_summary(summary)
+    return summary
+
+
+@app.command("prepare")
+def prepare_command(
+    target: str = typer.Argument(..., help="Dataset name (e.g. movielens-100k) or a PrepareConfig YAML file."),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Root of the datasets (default: config data_dir, else $REASONREC_DATA_DIR)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Directory to write the prepared tables and splits into."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Config override key=value, repeatable (e.g. --set split.strategy=temporal_ratio)."
+    ),
+) -> None:
+    """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json."""
+    from reasonrec.data.prepare import prepare
+
+    try:
+        config = load_prepare_config(target, data_dir, set_)
+        prepared = prepare(config, out)
+    except ReasonrecError as exc:
+        _fail(exc)
+    stats = prepared.split.stats
+    typer.echo(
+        f"prepared {config.dataset} -> {out}: {prepared.dataset.interactions.height:,} interactions loaded, "
+        f"{prepared.filtered.height:,} after filters; {config.split.strategy}: "
+        f"train {stats['train_targets']:,} / valid {stats['valid_targets']:,} / test {stats['test_targets']:,} "
+        f"targets, {stats['train_interactions']:,} CF train interactions"
+    )
+
+
+@app.command("describe")
+def describe_command(
+    directory: Path = typer.Argument(..., help="A directory written by `reasonrec data prepare`."),
+) -> None:
+    """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png."""
+    from reasonrec.data.prepare import describe, write_describe
+
+    try:
+        summary = describe(directory)
+        json_path, png_path = write_describe(directory, summary)
+    except ReasonrecError as exc:
+        _fail(exc)
+    render_summary(summary)
+    typer.echo(f"wrote {json_path} and {png_path}")

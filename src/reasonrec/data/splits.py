@@ -1,0 +1,364 @@
+"""Split strategies: canonical interactions -> train/valid/test target tables + leak-free CF training rows.
+
+Every strategy returns a `SplitResult` whose target tables follow the shared contract (TARGET_SCHEMA): one row
+per (user, target item) with the user's history *before* that target, oldest first, never containing the target
+interaction itself. `train_interactions` is the canonical interactions table a collaborative-filtering model may
+fit on without seeing any valid/test target.
+
+Ordering rule shared by all strategies: interactions are ordered by `timestamp`, ties broken by the row order of
+the input table (a stable sort). Loaders keep file order, so ties resolve the way the source file lists them —
+this is what reproduces ReasoningRec's released windows (the authors sorted a file that was already in per-user
+chronological order). Duplicate rows are kept as separate interactions, as in the releases.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from reasonrec.data.filters import label_expr
+from reasonrec.errors import ConfigError, DataError
+
+TARGET_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(),
+    "item_id": pl.String(),
+    "rating": pl.Float64(),
+    "timestamp": pl.Int64(),
+    "label": pl.Int64(),
+    "history_item_ids": pl.List(pl.String()),
+    "history_ratings": pl.List(pl.Float64()),
+    "history_labels": pl.List(pl.Int64()),
+    "split": pl.String(),
+}
+
+SPLIT_NAMES = ("train", "valid", "test")
+
+_ROW = "_row"  # input row index: the stable tiebreak and the identity of an interaction
+_POS = "_pos"  # 0-based position of the interaction in its user's chronological sequence
+_LEN = "_len"  # number of interactions of the user
+
+
+@dataclass
+class SplitResult:
+    """Target tables per split, the CF-safe training interactions and counts describing how they were made."""
+
+    train: pl.DataFrame
+    valid: pl.DataFrame
+    test: pl.DataFrame
+    train_interactions: pl.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def targets(self) -> dict[str, pl.DataFrame]:
+        return {"train": self.train, "valid": self.valid, "test": self.test}
+
+
+def empty_targets() -> pl.DataFrame:
+    return pl.DataFrame(schema=TARGET_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def chronological(interactions: pl.DataFrame) -> pl.DataFrame:
+    """Add `_row`, `_pos`, `_len`; rows sorted by (user, timestamp, input row) — the one ordering rule."""
+    missing = [c for c in ("user_id", "item_id", "rating", "timestamp") if c not in interactions.columns]
+    if missing:
+        raise DataError(f"interactions table lacks column(s) {missing}", field=",".join(missing))
+    return (
+        interactions.with_row_index(_ROW)
+        .sort(["user_id", "timestamp", _ROW])
+        .with_columns(
+            pl.int_range(pl.len()).over("user_id").alias(_POS),
+            pl.len().over("user_id").alias(_LEN),
+        )
+    )
+
+
+def _sequences(ordered: pl.DataFrame, r_threshold: float | None) -> pl.DataFrame:
+    """One row per user: the user's items/ratings/labels as lists, in the order of `ordered`."""
+    return (
+        ordered.with_columns(label_expr(r_threshold).alias("_label"))
+        .group_by("user_id", maintain_order=True)
+        .agg(
+            pl.col("item_id").alias("_seq_items"),
+            pl.col("rating").alias("_seq_ratings"),
+            pl.col("_label").alias("_seq_labels"),
+        )
+    )
+
+
+def _build_targets(
+    targets: pl.DataFrame,
+    sequences: pl.DataFrame,
+    *,
+    k_history: int | None,
+    r_threshold: float | None,
+    split: str,
+) -> pl.DataFrame:
+    """Attach history to target rows.
+
+    `targets` carries `_hist_end`: the exclusive end index into the user's sequence in `sequences`; the history is
+    the (at most `k_history`) entries just before it. Users absent from `sequences` get an empty history.
+    """
+    if targets.height == 0:
+        return empty_targets()
+    end = pl.col("_hist_end")
+    start = end if k_history == 0 else (pl.max_horizontal(end - k_history, pl.lit(0)) if k_history else pl.lit(0))
+    joined = targets.join(sequences, on="user_id", how="left")
+    out = joined.with_columns(
+        label_expr(r_threshold).alias("label"),
+        *[
+            pl.col(src).fill_null(pl.lit([], dtype=TARGET_SCHEMA[dst])).list.slice(start, end - start).alias(dst)
+            for src, dst in (
+                ("_seq_items", "history_item_ids"),
+                ("_seq_ratings", "history_ratings"),
+                ("_seq_labels", "history_labels"),
+            )
+        ],
+        pl.lit(split).alias("split"),
+    )
+    return out.select([pl.col(c).cast(t) for c, t in TARGET_SCHEMA.items()])
+
+
+def _canonical(ordered: pl.DataFrame, input_columns: list[str]) -> pl.DataFrame:
+    """Back to the caller's columns, in input row order."""
+    return ordered.sort(_ROW).select(input_columns)
+
+
+def _check_k(k_history: int | None) -> None:
+    if k_history is not None and k_history < 0:
+        raise ConfigError(f"k_history must be >= 0 or None, got {k_history}")
+
+
+# --------------------------------------------------------------------------------------------- strategies
+
+
+def leave_last_out(
+    interactions: pl.DataFrame, k_history: int | None = 5, r_threshold: float | None = 3.0
+) -> SplitResult:
+    """ReasoningRec / SASRec sliding leave-one-out.
+
+    Per user (ordered by timestamp, ties by input row): test target = last interaction, valid = 2nd last,
+    train = 3rd last; each target's history = the `k_history` interactions just before it (None = all).
+    Users with fewer than 3 interactions yield no targets; all their rows stay in `train_interactions`.
+
+    Leakage: `train_interactions` = every interaction strictly before the user's valid target (it includes the
+    train target). Valid and test targets never appear there, so a CF model fitted on it may be scored on valid
+    *and* test; adding the valid targets back before scoring test is also legal (not done here). Like every
+    leave-one-out protocol, other users' interactions later in wall-clock time stay in training — the split is
+    per-user chronological, not global (use `temporal_ratio` for that).
+    """
+    _check_k(k_history)
+    ordered = chronological(interactions)
+    sequences = _sequences(ordered, r_threshold)
+    eligible = ordered.filter(pl.col(_LEN) >= 3)
+    tables = {}
+    for split, offset in (("train", 3), ("valid", 2), ("test", 1)):
+        rows = eligible.filter(pl.col(_POS) == pl.col(_LEN) - offset).with_columns(pl.col(_POS).alias("_hist_end"))
+        tables[split] = _build_targets(rows, sequences, k_history=k_history, r_threshold=r_threshold, split=split)
+    cf_rows = ordered.filter((pl.col(_LEN) < 3) | (pl.col(_POS) < pl.col(_LEN) - 2))
+    train_interactions = _canonical(cf_rows, interactions.columns)
+    stats = {
+        "strategy": "leave_last_out",
+        "k_history": k_history,
+        "users": int(ordered["user_id"].n_unique()),
+        "users_with_targets": int(eligible["user_id"].n_unique()),
+        "users_too_short": int(ordered.filter(pl.col(_LEN) < 3)["user_id"].n_unique()),
+        "train_interactions": train_interactions.height,
+        **{f"{s}_targets": t.height for s, t in tables.items()},
+    }
+    return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
+
+
+def temporal_ratio(
+    interactions: pl.DataFrame,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    k_history: int | None = None,
+    r_threshold: float | None = 3.0,
+) -> SplitResult:
+    """EXP3RT: order ALL interactions globally by timestamp (ties by input row) and cut 8:1:1.
+
+    Every interaction is a target in its part. A train target's history = the user's earlier train-part
+    interactions; a valid/test target's history = the user's train-part interactions (the most recent
+    `k_history` of them; None = all). `train_interactions` = the train part, so no valid/test interaction — nor
+    anything later in time than the cut — is visible to a CF model. Cuts are by position, so rows sharing the
+    boundary timestamp may fall on both sides (max train timestamp <= min valid timestamp always holds).
+    """
+    _check_k(k_history)
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise ConfigError(f"temporal_ratio: ratios must be three non-negative numbers summing to 1, got {ratios}")
+    n = interactions.height
+    cut_train = round(n * ratios[0])
+    cut_valid = round(n * (ratios[0] + ratios[1]))
+    ordered = (
+        interactions.with_row_index(_ROW)
+        .sort(["timestamp", _ROW])
+        .with_columns(pl.int_range(pl.len()).alias("_g"))
+        .with_columns(
+            pl.when(pl.col("_g") < cut_train)
+            .then(pl.lit("train"))
+            .when(pl.col("_g") < cut_valid)
+            .then(pl.lit("valid"))
+            .otherwise(pl.lit("test"))
+            .alias("_part")
+        )
+        .sort(["user_id", "timestamp", _ROW])
+    )
+    train_part = ordered.filter(pl.col("_part") == "train").with_columns(
+        pl.int_range(pl.len()).over("user_id").alias(_POS), pl.len().over("user_id").alias(_LEN)
+    )
+    sequences = _sequences(train_part, r_threshold)
+    train_lengths = train_part.group_by("user_id").agg(pl.len().alias("_n_train"))
+    tables = {
+        "train": _build_targets(
+            train_part.with_columns(pl.col(_POS).alias("_hist_end")),
+            sequences, k_history=k_history, r_threshold=r_threshold, split="train",
+        )
+    }
+    for split in ("valid", "test"):
+        rows = (
+            ordered.filter(pl.col("_part") == split)
+            .join(train_lengths, on="user_id", how="left")
+            .with_columns(pl.col("_n_train").fill_null(0).alias("_hist_end"))
+        )
+        tables[split] = _build_targets(rows, sequences, k_history=k_history, r_threshold=r_threshold, split=split)
+    train_interactions = _canonical(train_part, interactions.columns)
+    ts = {s: (t["timestamp"].min(), t["timestamp"].max()) for s, t in tables.items()}
+    stats = {
+        "strategy": "temporal_ratio",
+        "ratios": list(ratios),
+        "k_history": k_history,
+        "train_interactions": train_interactions.height,
+        **{f"{s}_targets": t.height for s, t in tables.items()},
+        **{f"{s}_timestamp_range": list(r) for s, r in ts.items()},
+        "valid_users_unseen_in_train": int(tables["valid"].filter(pl.col("history_item_ids").list.len() == 0)
+                                          ["user_id"].n_unique()),
+        "test_users_unseen_in_train": int(tables["test"].filter(pl.col("history_item_ids").list.len() == 0)
+                                         ["user_id"].n_unique()),
+    }
+    return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
+
+
+def user_disjoint_balanced(
+    interactions: pl.DataFrame,
+    min_history: int = 4,
+    max_history: int = 10,
+    per_class_train: int = 800,
+    per_class_valid: int = 0,
+    per_class_test: int = 100,
+    seed: int = 42,
+    r_threshold: float | None = 3.0,
+    exact_balance: bool = True,
+) -> SplitResult:
+    """Rec-SAVER §4.1: examples with 4 <= |H| <= 10, an equal number per rating class, users disjoint.
+
+    An example is (user, target interaction at position t, history = all t earlier interactions) with
+    min_history <= t <= max_history. Each user contributes at most ONE example overall, so test, valid and
+    train users are mutually exclusive and no example's history reveals another example's target. Sampling
+    (seeded): test first, then valid, then train; within a split the rating classes take turns drawing a random
+    still-unused user's candidate until each class has its quota. With `exact_balance` every class is cut to the
+    smallest class count, so the split stays "fully balanced" when a class runs short (counts in `stats`).
+
+    `train_interactions` = every interaction except, for valid/test users, their target and everything after
+    it — the part of an evaluated user's past that a deployed system would have seen.
+    """
+    if min_history < 0 or max_history < min_history:
+        raise ConfigError(f"user_disjoint_balanced: need 0 <= min_history <= max_history, "
+                          f"got {min_history}, {max_history}")
+    ordered = chronological(interactions)
+    candidates = ordered.filter((pl.col(_POS) >= min_history) & (pl.col(_POS) <= max_history))
+    classes = sorted(candidates["rating"].unique().to_list())
+    rng = random.Random(seed)
+    pools: dict[float, list[tuple[str, int]]] = {}
+    for rating in classes:
+        rows = candidates.filter(pl.col("rating") == rating).select("user_id", _ROW).rows()
+        rows.sort()  # deterministic before shuffling, whatever the input order
+        rng.shuffle(rows)
+        pools[rating] = rows
+    used_users: set[str] = set()
+    chosen: dict[str, list[int]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for split, quota in (("test", per_class_test), ("valid", per_class_valid), ("train", per_class_train)):
+        picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
+        cursor = dict.fromkeys(classes, 0)
+        active = [r for r in classes if quota > 0]
+        while active:
+            for rating in list(active):
+                pool, i = pools[rating], cursor[rating]
+                while i < len(pool) and pool[i][0] in used_users:
+                    i += 1
+                if i >= len(pool):
+                    active.remove(rating)
+                    continue
+                user, row = pool[i]
+                cursor[rating] = i + 1
+                used_users.add(user)
+                picked[rating].append((user, row))
+                if len(picked[rating]) >= quota:
+                    active.remove(rating)
+        if exact_balance and classes and quota > 0:
+            floor = min(len(v) for v in picked.values())
+            for rating in classes:
+                for user, _ in picked[rating][floor:]:
+                    used_users.discard(user)  # released users may serve a later split
+                picked[rating] = picked[rating][:floor]
+        chosen[split] = [row for rows in picked.values() for _, row in rows]
+        counts[split] = {str(r): len(v) for r, v in picked.items()}
+    sequences = _sequences(ordered, r_threshold)
+    tables = {}
+    for split in SPLIT_NAMES:
+        rows = ordered.filter(pl.col(_ROW).is_in(chosen[split])).with_columns(pl.col(_POS).alias("_hist_end"))
+        tables[split] = _build_targets(rows, sequences, k_history=None, r_threshold=r_threshold, split=split)
+    eval_cut = ordered.filter(pl.col(_ROW).is_in(chosen["valid"] + chosen["test"])).select(
+        "user_id", pl.col(_POS).alias("_cut")
+    )
+    cf_rows = ordered.join(eval_cut, on="user_id", how="left").filter(
+        pl.col("_cut").is_null() | (pl.col(_POS) < pl.col("_cut"))
+    )
+    train_interactions = _canonical(cf_rows, interactions.columns)
+    stats = {
+        "strategy": "user_disjoint_balanced",
+        "min_history": min_history,
+        "max_history": max_history,
+        "seed": seed,
+        "candidates": candidates.height,
+        "candidate_users": int(candidates["user_id"].n_unique()),
+        "per_class_requested": {"train": per_class_train, "valid": per_class_valid, "test": per_class_test},
+        "per_class": counts,
+        "train_interactions": train_interactions.height,
+        **{f"{s}_targets": t.height for s, t in tables.items()},
+    }
+    return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def assert_leak_free(interactions: pl.DataFrame, result: SplitResult) -> None:
+    """Raise DataError unless valid/test targets and train_interactions are disjoint sub-multisets of the input.
+
+    Counting (user, item, rating, timestamp) occurrences handles duplicate rows: a target may share its key with
+    an identical earlier row (kept in history/training), but never be counted twice.
+    """
+    key = ["user_id", "item_id", "rating", "timestamp"]
+
+    def counts(df: pl.DataFrame, name: str) -> pl.DataFrame:
+        return df.group_by(key).agg(pl.len().alias(name))
+
+    used = pl.concat([result.train_interactions.select(key), result.valid.select(key), result.test.select(key)])
+    merged = counts(used, "_used").join(counts(interactions.select(key), "_have"), on=key, how="left")
+    bad = merged.filter(pl.col("_have").is_null() | (pl.col("_used") > pl.col("_have")))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise DataError(
+            f"split leaks: {bad.height} (user, item, rating, timestamp) key(s) used more often than they occur, "
+            f"e.g. user {row['user_id']!r} item {row['item_id']!r} at {row['timestamp']}",
+            field="user_id,item_id,timestamp",
+        )
+    for name, table in result.targets().items():
+        too_long = table.filter(pl.col("history_item_ids").list.len() != pl.col("history_ratings").list.len())
+        if too_long.height:
+            raise DataError(f"{name}: history columns disagree in length for {too_long.height} row(s)")
