@@ -1,0 +1,450 @@
+"""Local transformers backend: batched generation and choice scoring on CPU or GPU.
+
+Why a hand-written decode loop instead of `model.generate`: per-request seeds (a sample must not depend on
+which other requests shared its batch), per-request stop strings and finish reasons, and dropping finished
+rows from the batch so one long answer does not keep seven finished rows computing.
+
+Scoring reads choice log-probs from one forward pass. Two savings matter at scale:
+- the instruction block is identical across thousands of prompts, so the longest common token prefix of a
+  batch is run once and its KV cache expanded to the batch (padding sits between prefix and suffix, with
+  explicit position ids, so every row sees exactly the positions it would see alone);
+- multi-token choices (" 1" is two SmolLM2 tokens) run only their continuation tokens on top of the
+  prompt's cached KV, never the prompt again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+from reasonrec.errors import LLMError
+from reasonrec.io import sha256_file
+from reasonrec.llm.base import (
+    ChoiceScores,
+    Completion,
+    GenerationRequest,
+    Message,
+    ModelIdentity,
+    SamplingParams,
+    ScoreRequest,
+    normalise_logprobs,
+)
+from reasonrec.llm.embedded import EMBEDDED_NAME, ensure_embedded_model, weights_sha256
+
+MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
+
+
+def resolve_model_path(model_path: str | Path) -> tuple[Path, str]:
+    """`"embedded"` → the converted SmolLM2 directory; anything else must be a local model directory."""
+    if str(model_path) == "embedded":
+        return ensure_embedded_model(), EMBEDDED_NAME
+    path = Path(model_path).expanduser()
+    if not (path / "config.json").is_file():
+        raise LLMError(f"{path}: not a model directory (no config.json); use model='embedded' or a local path")
+    return path, path.name
+
+
+def adapter_sha256(adapter_path: Path) -> str:
+    files = sorted(adapter_path.glob("adapter_model.*")) + sorted(adapter_path.glob("adapter_config.json"))
+    if not files:
+        raise LLMError(f"{adapter_path}: no adapter_model.* found (expected a PEFT adapter directory)")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _kv_tensors(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _cache_from(kv: list[tuple[torch.Tensor, torch.Tensor]]) -> DynamicCache:
+    """A fresh cache over existing tensors (updates concatenate, so the source tensors stay untouched)."""
+    return DynamicCache(ddp_cache_data=kv)
+
+
+def request_seed(params: SamplingParams, sample_index: int, payload: dict) -> int:
+    """Seed for one sample: depends on the request itself, never on its batch neighbours."""
+    blob = json.dumps([params.seed, sample_index, payload], sort_keys=True, ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(blob.encode("utf-8")).digest()[:8], "little") & ((1 << 63) - 1)
+
+
+@dataclass
+class _Row:
+    """One generation in flight."""
+
+    index: int
+    prompt_len: int
+    params: SamplingParams
+    generator: torch.Generator | None
+    tokens: list[int]
+    text: str | None = None  # set when a stop string truncated the output
+    finish_reason: str | None = None
+
+
+class HFBackend:
+    """transformers backend implementing the `LLM` protocol (optionally with a PEFT LoRA adapter)."""
+
+    def __init__(
+        self,
+        model_path: str | Path = "embedded",
+        *,
+        adapter_path: str | Path | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+        prefix_reuse: bool = True,
+        max_prompt_tokens: int | None = None,
+        merge_adapter: bool = True,
+    ) -> None:
+        model_dir, name = resolve_model_path(model_path)
+        self.model_dir = model_dir
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+        if dtype == "auto":
+            torch_dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
+        else:
+            torch_dtype = getattr(torch, dtype)
+        self.batch_size = max(1, int(batch_size))
+        self.prefix_reuse = prefix_reuse
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self.tokenizer.padding_side = "left"
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype)
+        adapter_hash = None
+        if adapter_path is not None:
+            from peft import PeftModel
+
+            adapter_dir = Path(adapter_path).expanduser()
+            adapter_hash = adapter_sha256(adapter_dir)
+            model = PeftModel.from_pretrained(model, str(adapter_dir))
+            if merge_adapter:  # same outputs, no adapter overhead per forward
+                model = model.merge_and_unload()
+            name = f"{name}+{adapter_dir.name}"
+        self.model = model.to(self.device).eval()
+        self.max_prompt_tokens = max_prompt_tokens or int(
+            getattr(self.model.config, "max_position_embeddings", 8192) or 8192
+        )
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            eos_ids.add(self.tokenizer.eos_token_id)
+        self.eos_ids = eos_ids
+        self._identity = ModelIdentity(
+            backend="hf", model=name, model_hash=weights_sha256(model_dir), adapter_hash=adapter_hash
+        )
+
+    # ------------------------------------------------------------------ protocol
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self._identity
+
+    def render(
+        self, messages: Sequence[Message] | None, prompt: str | None, assistant_prefix: str = ""
+    ) -> str:
+        """Prompt text exactly as the model sees it: chat template + generation prompt + assistant prefix."""
+        if messages is not None:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": m.role, "content": m.content} for m in messages],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+        else:
+            text = prompt or ""
+        return text + assistant_prefix
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+        prepared: list[tuple[int, list[int]]] = []
+        for i, req in enumerate(requests):
+            try:
+                ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
+            except Exception as exc:  # a bad template/request must not sink the batch
+                results[i] = Completion("", "error", error=f"render failed: {exc}")
+                continue
+            if not ids or len(ids) + req.params.max_new_tokens > self.max_prompt_tokens:
+                results[i] = Completion(
+                    "", "error", prompt_tokens=len(ids),
+                    error=f"prompt has {len(ids)} tokens; limit {self.max_prompt_tokens} incl. max_new_tokens",
+                )
+                continue
+            prepared.append((i, ids))
+        # Length buckets: sort by prompt length so each batch pads little.
+        prepared.sort(key=lambda p: len(p[1]))
+        for start in range(0, len(prepared), self.batch_size):
+            chunk = prepared[start : start + self.batch_size]
+            try:
+                outs = self._generate_batch([requests[i] for i, _ in chunk], [ids for _, ids in chunk])
+            except Exception:
+                outs = []
+                for i, ids in chunk:  # isolate the failing request
+                    try:
+                        outs.extend(self._generate_batch([requests[i]], [ids]))
+                    except Exception as exc:
+                        outs.append(Completion("", "error", prompt_tokens=len(ids), error=repr(exc)))
+            for (i, _), out in zip(chunk, outs, strict=True):
+                results[i] = out
+        return [r if r is not None else Completion("", "error", error="not computed") for r in results]
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
+        results: list[ChoiceScores | None] = [None] * len(requests)
+        prepared: list[tuple[int, list[int], list[list[int]]]] = []
+        for i, req in enumerate(requests):
+            try:
+                context, conts = self._score_inputs(req)
+            except Exception as exc:
+                results[i] = ChoiceScores({}, {}, error=f"prepare failed: {exc}")
+                continue
+            if len(context) + max(len(c) for c in conts) > self.max_prompt_tokens:
+                results[i] = ChoiceScores({}, {}, prompt_tokens=len(context), error="prompt too long")
+                continue
+            prepared.append((i, context, conts))
+        # Sort by token ids: neighbours share the longest prefixes (same instruction, same user), which the
+        # batch prefix pass then computes once.
+        prepared.sort(key=lambda p: p[1])
+        for start in range(0, len(prepared), self.batch_size):
+            chunk = prepared[start : start + self.batch_size]
+            try:
+                outs = self._score_batch([(ctx, conts) for _, ctx, conts in chunk], self.prefix_reuse)
+            except Exception:
+                outs = []
+                for _, ctx, conts in chunk:
+                    try:
+                        outs.extend(self._score_batch([(ctx, conts)], False))
+                    except Exception as exc:
+                        outs.append(ChoiceScores({}, {}, prompt_tokens=len(ctx), error=repr(exc)))
+            for (i, ctx, _), lps in zip(chunk, outs, strict=True):
+                if isinstance(lps, ChoiceScores):
+                    results[i] = lps
+                    continue
+                logprobs = dict(zip(requests[i].choices, lps, strict=True))
+                results[i] = ChoiceScores(
+                    probs=normalise_logprobs(logprobs), logprobs=logprobs, prompt_tokens=len(ctx)
+                )
+        return [r if r is not None else ChoiceScores({}, {}, error="not computed") for r in results]
+
+    # ------------------------------------------------------------------ scoring internals
+
+    def _score_inputs(self, req: ScoreRequest) -> tuple[list[int], list[list[int]]]:
+        """Context ids shared by all choices + each choice's continuation ids, tokenised IN CONTEXT.
+
+        "prompt + choice" can tokenise differently at the boundary than "prompt" alone; the context is the
+        longest token prefix all `prompt + choice` encodings share with the prompt, and each continuation is
+        the rest. So the score is log P(prompt tail + choice | shared context) under the model's own tokens.
+        """
+        text = self.render(req.messages, req.prompt, req.assistant_prefix)
+        prompt_ids = self.encode(text)
+        fulls = [self.encode(text + choice) for choice in req.choices]
+        shared = min(_common_prefix_len(prompt_ids, f) for f in fulls)
+        shared = min(shared, len(prompt_ids))
+        if shared == 0:
+            raise LLMError("empty prompt: nothing to condition the choices on")
+        conts = [f[shared:] for f in fulls]
+        if any(not c for c in conts):
+            raise LLMError(f"a choice tokenises to nothing in context: {req.choices!r}")
+        return prompt_ids[:shared], conts
+
+    @torch.inference_mode()
+    def _score_batch(
+        self, items: list[tuple[list[int], list[list[int]]]], prefix_reuse: bool
+    ) -> list[list[float]]:
+        """Summed continuation log-probs per item and choice."""
+        contexts = [ctx for ctx, _ in items]
+        batch = len(items)
+        prefix_len = 0
+        if prefix_reuse:
+            prefix_len = len(contexts[0])
+            for ctx in contexts[1:]:
+                prefix_len = _common_prefix_len(contexts[0][:prefix_len], ctx)
+            prefix_len = min(prefix_len, min(len(c) for c in contexts) - 1)  # each row keeps >= 1 own token
+            if prefix_len < MIN_SHARED_PREFIX:
+                prefix_len = 0
+        dev = self.device
+        past: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        if prefix_len:
+            prefix = torch.tensor([contexts[0][:prefix_len]], device=dev)
+            cache = DynamicCache()
+            self.model(input_ids=prefix, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            past = [
+                (k.expand(batch, -1, -1, -1).contiguous(), v.expand(batch, -1, -1, -1).contiguous())
+                for k, v in _kv_tensors(cache)
+            ]
+        suffixes = [ctx[prefix_len:] for ctx in contexts]
+        width = max(len(s) for s in suffixes)
+        input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((batch, prefix_len + width), dtype=torch.long)
+        mask[:, :prefix_len] = 1
+        positions = torch.ones((batch, width), dtype=torch.long)
+        for r, suf in enumerate(suffixes):
+            n = len(suf)
+            input_ids[r, width - n :] = torch.tensor(suf)
+            mask[r, prefix_len + width - n :] = 1
+            positions[r, width - n :] = torch.arange(prefix_len, prefix_len + n)
+        cache = _cache_from(past) if past is not None else DynamicCache()
+        out = self.model(
+            input_ids=input_ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=positions.to(dev),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        next_lp = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+        ctx_kv = _kv_tensors(out.past_key_values)
+        ctx_lens = [len(c) for c in contexts]
+        n_choices = len(items[0][1])
+        scores = [[0.0] * len(conts) for _, conts in items]
+        for r, (_, conts) in enumerate(items):
+            for c, cont in enumerate(conts):
+                scores[r][c] = float(next_lp[r, cont[0]])
+        # Multi-token choices: run only their remaining tokens on the cached context, one pass per choice slot.
+        max_choices = max(len(conts) for _, conts in items)
+        for c in range(max(n_choices, max_choices)):
+            tails = [conts[c] if c < len(conts) else [] for _, conts in items]
+            steps = max((len(t) - 1 for t in tails), default=0)
+            if steps <= 0:
+                continue
+            feed = torch.full((batch, steps), self.pad_id, dtype=torch.long)
+            step_mask = torch.zeros((batch, steps), dtype=torch.long)
+            step_pos = torch.ones((batch, steps), dtype=torch.long)
+            for r, tail in enumerate(tails):
+                n = max(len(tail) - 1, 0)
+                if n:
+                    feed[r, :n] = torch.tensor(tail[:-1])
+                    step_mask[r, :n] = 1
+                    step_pos[r, :n] = torch.arange(ctx_lens[r], ctx_lens[r] + n)
+            full_mask = torch.cat([mask, step_mask], dim=1)
+            step_out = self.model(
+                input_ids=feed.to(dev),
+                attention_mask=full_mask.to(dev),
+                position_ids=step_pos.to(dev),
+                past_key_values=_cache_from(ctx_kv),
+                use_cache=True,
+            )
+            lp = torch.log_softmax(step_out.logits.float(), dim=-1)
+            for r, tail in enumerate(tails):
+                for j in range(len(tail) - 1):
+                    scores[r][c] += float(lp[r, j, tail[j + 1]])
+        return scores
+
+    # ------------------------------------------------------------------ generation internals
+
+    def _next_tokens(self, logits: torch.Tensor, rows: list[_Row]) -> list[int]:
+        greedy = logits.argmax(dim=-1).tolist()
+        chosen: list[int] = []
+        for r, row in enumerate(rows):
+            p = row.params
+            if p.temperature <= 0 or row.generator is None:
+                chosen.append(int(greedy[r]))
+                continue
+            probs = torch.softmax(logits[r].float() / p.temperature, dim=-1)
+            if p.top_p < 1.0:
+                sorted_p, order = torch.sort(probs, descending=True)
+                keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < p.top_p
+                keep[0] = True
+                filtered = torch.zeros_like(probs)
+                filtered[order[keep]] = sorted_p[keep]
+                probs = filtered / filtered.sum()
+            chosen.append(int(torch.multinomial(probs.cpu(), 1, generator=row.generator).item()))
+        return chosen
+
+    @torch.inference_mode()
+    def _generate_batch(self, reqs: list[GenerationRequest], prompts: list[list[int]]) -> list[Completion]:
+        dev = self.device
+        batch = len(prompts)
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((batch, width), dtype=torch.long)
+        for r, ids in enumerate(prompts):
+            input_ids[r, width - len(ids) :] = torch.tensor(ids)
+            mask[r, width - len(ids) :] = 1
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        rows = []
+        for r, req in enumerate(reqs):
+            gen = None
+            if req.params.temperature > 0:
+                gen = torch.Generator().manual_seed(request_seed(req.params, req.sample_index, req.payload()))
+            rows.append(_Row(index=r, prompt_len=len(prompts[r]), params=req.params, generator=gen, tokens=[]))
+        cache = DynamicCache()
+        out = self.model(
+            input_ids=input_ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=positions.to(dev),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = out.past_key_values
+        logits = out.logits[:, -1, :]
+        mask = mask.to(dev)
+        next_pos = positions[:, -1].to(dev) + 1
+        active = rows
+        while active:
+            chosen = self._next_tokens(logits, active)
+            keep: list[int] = []
+            for r, (row, tok) in enumerate(zip(active, chosen, strict=True)):
+                if tok in self.eos_ids:
+                    row.finish_reason = "stop"
+                    continue
+                row.tokens.append(tok)
+                if row.params.stop:
+                    text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+                    hits = [text.find(s) for s in row.params.stop if s and s in text]
+                    if hits:
+                        row.text = text[: min(hits)]
+                        row.finish_reason = "stop"
+                        continue
+                if len(row.tokens) >= row.params.max_new_tokens:
+                    row.finish_reason = "length"
+                    continue
+                keep.append(r)
+            if not keep:
+                break
+            if len(keep) < len(active):  # drop finished rows from the batch
+                idx = torch.tensor(keep, device=dev)
+                cache.batch_select_indices(idx)
+                mask = mask[idx]
+                next_pos = next_pos[idx]
+                chosen = [chosen[r] for r in keep]
+                active = [active[r] for r in keep]
+            mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=dev)], dim=1)
+            out = self.model(
+                input_ids=torch.tensor(chosen, device=dev).unsqueeze(1),
+                attention_mask=mask,
+                position_ids=next_pos.unsqueeze(1),
+                past_key_values=cache,
+                use_cache=True,
+            )
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :]
+            next_pos = next_pos + 1
+        completions = []
+        for row in rows:
+            text = row.text if row.text is not None else self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            completions.append(
+                Completion(
+                    text=text,
+                    finish_reason=row.finish_reason or "length",
+                    prompt_tokens=row.prompt_len,
+                    completion_tokens=len(row.tokens),
+                )
+            )
+        return completions

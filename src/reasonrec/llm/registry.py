@@ -1,0 +1,84 @@
+"""Build an `LLM` from a config: one explicit table of backends, cache wrapping by default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from reasonrec.config import Config
+from reasonrec.errors import ConfigError
+from reasonrec.llm.base import LLM
+from reasonrec.llm.cache import CachedLLM, LLMCache
+from reasonrec.paths import cache_root
+
+
+class LLMConfig(Config):
+    """Which model answers, and how. Defaults: the embedded SmolLM2 on the local transformers backend, cached."""
+
+    backend: Literal["hf", "openai", "llamacpp"] = "hf"
+    model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
+    adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf backend)")
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = Field(8, ge=1)
+    prefix_reuse: bool = True
+    max_prompt_tokens: int | None = None
+    # OpenAI-compatible servers
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="name of the env var holding the API key (never the key)")
+    concurrency: int = Field(4, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    # llama.cpp (xllamacpp) server
+    n_ctx: int = Field(4096, ge=256)
+    n_threads: int | None = None
+    # cache
+    cache: bool = True
+    cache_path: str | None = Field(None, description="SQLite file; default <cache_root>/llm_cache.sqlite")
+
+    def resolved_cache_path(self) -> Path:
+        return Path(self.cache_path) if self.cache_path else cache_root() / "llm_cache.sqlite"
+
+
+def _build_hf(config: LLMConfig) -> LLM:
+    from reasonrec.llm.hf import HFBackend
+
+    return HFBackend(
+        config.model,
+        adapter_path=config.adapter,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        prefix_reuse=config.prefix_reuse,
+        max_prompt_tokens=config.max_prompt_tokens,
+    )
+
+
+def _build_llamacpp(config: LLMConfig) -> LLM:
+    from reasonrec.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend.from_config(config)
+
+
+# Backend name → builder. The OpenAI-compatible backend registers itself here with one line:
+#   "openai": _build_openai,   (def _build_openai(config): from reasonrec.llm.openai import ...)
+BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
+    "hf": _build_hf,
+}
+
+
+def build_llm(config: LLMConfig) -> LLM:
+    """The configured backend, wrapped in the SQLite cache unless `config.cache` is false."""
+    try:
+        builder = BACKENDS[config.backend]
+    except KeyError:
+        raise ConfigError(
+            f"llm.backend={config.backend!r} has no builder; available: {sorted(BACKENDS)}"
+        ) from None
+    llm = builder(config)
+    if not config.cache:
+        return llm
+    return CachedLLM(llm, LLMCache(config.resolved_cache_path()), batch_size=config.batch_size)
