@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasonrec.data.loaders import movielens
+from reasonrec.data.loaders import amazon, movielens
 from reasonrec.data.loaders.base import Loader, LoadOptions
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import ConfigError
@@ -17,11 +17,17 @@ from reasonrec.paths import data_dir
 LOADERS: dict[str, Loader] = {
     "movielens-100k": movielens.load_movielens_100k,
     "movielens-1m": movielens.load_movielens_1m,
+    "amazon-2018": amazon.load_amazon_2018,
+    "amazon-2023": amazon.load_amazon_2023,
+    "amazon-beauty-raw": amazon.load_amazon_beauty_raw,
 }
 
 DATASET_FOLDERS: dict[str, str] = {
     "movielens-100k": movielens.ML100K_FOLDER,
     "movielens-1m": movielens.ML1M_FOLDER,
+    "amazon-2018": amazon.AMAZON_2018_FOLDER,
+    "amazon-2023": amazon.AMAZON_2023_FOLDER,
+    "amazon-beauty-raw": amazon.BEAUTY_RAW_FOLDER,
 }
 
 

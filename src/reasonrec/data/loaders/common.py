@@ -226,6 +226,8 @@ def finish_interactions(
             df = df.unique(subset=key, keep=keep, maintain_order=True).sort(LINE)
             info["duplicates_dropped"] = before - df.height
     df = df.drop(LINE)
+    if df.height == 0:
+        raise DataError(f"no valid interactions ({issues.count} row(s) skipped)", path=source)
     validate_interactions(df, source=source)
     return df, info
 
