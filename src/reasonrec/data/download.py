@@ -63,7 +63,6 @@ MIRROR_ENV = "REASONREC_MIRROR"
 CHECKSUMS_FILE = "checksums.json"
 GROUPLENS_BASE = "https://files.grouplens.org/datasets/"
 UCSD_MCAULEY_BASE = "https://datarepo.eng.ucsd.edu/mcauley_group/data/"
-_CHUNK = 1 << 16
 
 
 # --------------------------------------------------------------------------------------------------- errors
@@ -186,7 +185,9 @@ def amazon_2018(category: str, base_url: str = UCSD_MCAULEY_BASE) -> Downloadabl
         name=f"amazon-2018:{category}",
         folder="amazon-2018",
         files=(
-            RemoteFile(base_url=base_url, path=f"amazon_v2/categoryFilesSmall/{category}_5.json.gz", sha256=None),
+            RemoteFile(
+                base_url=base_url, path=f"amazon_v2/categoryFilesSmall/{category}_5.json.gz", sha256=None
+            ),
             RemoteFile(base_url=base_url, path=f"amazon_v2/metaFiles2/meta_{category}.json.gz", sha256=None),
         ),
         homepage="https://nijianmo.github.io/amazon/",
@@ -200,15 +201,23 @@ def amazon_2023(category: str, base_url: str = UCSD_MCAULEY_BASE) -> Downloadabl
         name=f"amazon-2023:{category}",
         folder="amazon-2023",
         files=(
-            RemoteFile(base_url=base_url, path=f"amazon_2023/raw/review_categories/{category}.jsonl.gz", sha256=None),
-            RemoteFile(base_url=base_url, path=f"amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz", sha256=None),
+            RemoteFile(
+                base_url=base_url, path=f"amazon_2023/raw/review_categories/{category}.jsonl.gz", sha256=None
+            ),
+            RemoteFile(
+                base_url=base_url,
+                path=f"amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz",
+                sha256=None,
+            ),
         ),
         homepage="https://amazon-reviews-2023.github.io/",
         description=f"Amazon Reviews 2023, {category}: reviews and item metadata (Hou et al.).",
     )
 
 
-def build_registry(grouplens_base: str = GROUPLENS_BASE, ucsd_base: str = UCSD_MCAULEY_BASE) -> dict[str, DownloadableDataset]:
+def build_registry(
+    grouplens_base: str = GROUPLENS_BASE, ucsd_base: str = UCSD_MCAULEY_BASE
+) -> dict[str, DownloadableDataset]:
     """The registry as a fresh dict; tests build one pointing at a local server instead of mutating a global."""
     registry = {
         "movielens-100k": movielens_100k(grouplens_base),
@@ -272,7 +281,7 @@ def save_checksums(folder: Path, files: Mapping[str, Mapping[str, Any]]) -> None
 
 
 def _record(url: str | None, sha256: str, size: int, **extra: Any) -> dict[str, Any]:
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     entry: dict[str, Any] = {"sha256": sha256, "size": size, "recorded_at": now}
     if url is not None:
         entry["url"] = url
@@ -354,7 +363,8 @@ def _stream_once(
         progress.update(task, total=total, completed=offset)
         with part.open(mode) as fh:
             try:
-                for chunk in response.iter_raw(_CHUNK):
+                # no chunk_size: httpx's rechunking buffer would drop the bytes it holds when the line is cut
+                for chunk in response.iter_raw():
                     fh.write(chunk)
                     progress.advance(task, len(chunk))
             except (httpx.TransportError, httpx.StreamError) as exc:
@@ -462,7 +472,7 @@ def _member_target(name: str, strip_prefix: str) -> str | None:
     if name.endswith("/") or name.startswith("__MACOSX/"):
         return None
     if strip_prefix and name.startswith(strip_prefix):
-        name = name[len(strip_prefix):]
+        name = name[len(strip_prefix) :]
     rel = PurePosixPath(name)
     if rel.is_absolute() or ".." in rel.parts or not rel.parts or "\\" in name:
         raise DataError(f"unsafe path in archive: {name!r}", field="zip member")
@@ -545,7 +555,9 @@ def _members_intact(
     folder: Path, remote: RemoteFile, records: Mapping[str, Mapping[str, Any]]
 ) -> list[FileOutcome] | None:
     """When every member of an (absent) archive is on disk and verified, their outcomes; None if any is missing."""
-    names = {rel for rel, rec in records.items() if rec.get("archive") == remote.filename} | set(remote.members_sha256)
+    names = {rel for rel, rec in records.items() if rec.get("archive") == remote.filename} | set(
+        remote.members_sha256
+    )
     if not names or any(not (folder / rel).exists() for rel in names):
         return None
     outcomes = []
@@ -601,7 +613,9 @@ def download_dataset(
         with progress:
             for remote in spec.files:
                 outcomes.extend(
-                    _download_one(remote, folder, records, mirror, client, retry, force, keep_archives, progress, sleep)
+                    _download_one(
+                        remote, folder, records, mirror, client, retry, force, keep_archives, progress, sleep
+                    )
                 )
     finally:
         if own_client:
