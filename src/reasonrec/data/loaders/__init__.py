@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasonrec.data.loaders import amazon, movielens
+from reasonrec.data.loaders import amazon, movielens, tabular
 from reasonrec.data.loaders.base import Loader, LoadOptions
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import ConfigError
@@ -20,6 +20,8 @@ LOADERS: dict[str, Loader] = {
     "amazon-2018": amazon.load_amazon_2018,
     "amazon-2023": amazon.load_amazon_2023,
     "amazon-beauty-raw": amazon.load_amazon_beauty_raw,
+    "tabular": tabular.load_tabular,
+    # release loaders (reasoningrec.py, exp3rt.py) register below
 }
 
 DATASET_FOLDERS: dict[str, str] = {
@@ -28,6 +30,7 @@ DATASET_FOLDERS: dict[str, str] = {
     "amazon-2018": amazon.AMAZON_2018_FOLDER,
     "amazon-2023": amazon.AMAZON_2023_FOLDER,
     "amazon-beauty-raw": amazon.BEAUTY_RAW_FOLDER,
+    # "tabular" has no default folder: it needs options.path
 }
 
 

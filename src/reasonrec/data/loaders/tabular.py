@@ -1,0 +1,251 @@
+"""Generic CSV / TSV / Parquet interactions (+ optional items and users files) with a column map.
+
+`options.column_map` maps canonical names to source names, e.g. `{"user_id": "uid", "rating": "stars"}`; it
+applies to every file read. Required source columns: user_id, item_id, rating, timestamp (integer unix
+seconds, or an ISO date/datetime string, or a Parquet datetime). Unmapped source columns are kept as extra
+columns after the canonical ones. Items/users files are optional: pass `TabularOptions(items_path=...,
+users_path=...)`; without them the item and user tables hold only the ids seen in the interactions.
+
+CSV text is read with the `csv` module so quoted fields (even multi-line ones) parse correctly and every row
+keeps the line it starts on; for very large inputs convert to Parquet, which Polars reads directly (errors
+then name the 1-based row instead of a line).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import polars as pl
+
+from reasonrec.data.loaders.base import LoadOptions
+from reasonrec.data.loaders.common import (
+    LINE,
+    RowIssues,
+    build_info,
+    cast_column,
+    check_encoding,
+    check_rating_range,
+    finish_interactions,
+    open_bytes,
+)
+from reasonrec.data.schema import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform
+from reasonrec.errors import ConfigError, DataError
+
+ENCODING = "utf-8"
+LIST_SEPARATOR = "|"  # list columns (categories, genres) given as text: "Drama|Comedy"
+
+
+class TabularOptions(LoadOptions):
+    """Extra options of the tabular loader (a `LoadOptions` subclass, so the registry passes it through).
+
+    `rating_range` (low, high) rejects ratings outside it; `separator` overrides the one implied by the suffix.
+    """
+
+    items_path: Path | None = None
+    users_path: Path | None = None
+    rating_range: tuple[float, float] | None = None
+    separator: str | None = None
+
+
+def _separator(path: Path, override: str | None) -> str:
+    if override:
+        return override
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".tsv") or name.endswith(".tab"):
+        return "\t"
+    return ","
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _decode(path: Path, encoding: str, issues: RowIssues) -> str:
+    check_encoding(encoding, path)
+    data = open_bytes(path)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode(encoding))
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start : exc.start + 1].hex()
+            issues.report(
+                f"cannot decode byte 0x{byte} as {encoding}; set options.encoding (e.g. 'latin-1' or 'cp1252')",
+                path=path, line=number, field="encoding",
+            )
+            lines.append("")
+    return "\n".join(lines)
+
+
+def read_table(path: Path, *, encoding: str, separator: str | None, issues: RowIssues) -> pl.DataFrame:
+    """A CSV/TSV (all columns as strings) or Parquet file with a `_line` column (CSV line / Parquet row)."""
+    if _is_parquet(path):
+        if not path.is_file():
+            raise DataError("file not found", path=path)
+        try:
+            df = pl.read_parquet(path)
+        except Exception as exc:  # polars raises several error types for corrupt files
+            raise DataError(f"cannot read Parquet file: {exc}", path=path) from exc
+        return df.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+    text = _decode(path, encoding, issues)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(path, separator))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    previous_end = 0
+    try:
+        for record in reader:
+            start, previous_end = previous_end + 1, reader.line_num
+            if not record or all(not cell.strip() for cell in record):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in record]
+                duplicated = sorted({c for c in header if header.count(c) > 1})
+                if duplicated:
+                    raise DataError(f"duplicate column name(s) {duplicated}", path=path, line=start)
+                continue
+            if len(record) != len(header):
+                issues.report(f"expected {len(header)} fields, found {len(record)}", path=path, line=start)
+                continue
+            rows.append(record)
+            lines.append(start)
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV: {exc}", path=path, line=reader.line_num) from exc
+    if header is None:
+        raise DataError("empty file (no header line)", path=path)
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
+    return pl.DataFrame({LINE: lines, **columns}, schema={LINE: pl.Int64(), **dict.fromkeys(header, pl.String())})
+
+
+def _rename(df: pl.DataFrame, column_map: dict[str, str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Source names → canonical names; unmapped source columns that collide with a canonical name are dropped."""
+    renames = {source: canonical for canonical, source in column_map.items() if source in df.columns}
+    mapped_targets = set(renames.values())
+    collide = [c for c in df.columns if c in schema and c in mapped_targets and c not in renames]
+    return df.drop(collide).rename(renames)
+
+
+def _require(df: pl.DataFrame, names: tuple[str, ...], column_map: dict[str, str], path: Path) -> None:
+    available = [c for c in df.columns if c != LINE]
+    for name in names:
+        if name not in df.columns:
+            source = column_map.get(name, name)
+            raise DataError(
+                f"missing column {source!r} (for {name}); available: {available} — map it with options.column_map",
+                path=path, field=name,
+            )
+
+
+def _ids(df: pl.DataFrame, column: str, *, path: Path, issues: RowIssues) -> pl.DataFrame:
+    df = df.with_columns(pl.col(column).cast(pl.String).str.strip_chars())
+    bad_expr = pl.col(column).is_null() | (pl.col(column) == "")
+    issues.report_rows(df.filter(bad_expr), "empty id", path=path, field=column)
+    return df.filter(~bad_expr)
+
+
+def _numeric(df: pl.DataFrame, column: str, dtype: pl.DataType, *, path: Path, issues: RowIssues, required: bool) -> pl.DataFrame:
+    if df.schema[column] == pl.String:
+        return cast_column(df, column, dtype, path=path, issues=issues, required=required)
+    try:
+        out = df.with_columns(pl.col(column).cast(dtype, strict=True))
+    except Exception as exc:
+        raise DataError(f"cannot convert {df.schema[column]} to {dtype}: {exc}", path=path, field=column) from exc
+    if required:
+        bad = df.filter(out[column].is_null())
+        issues.report_rows(bad, "missing value", path=path, field=column)
+        out = out.filter(pl.col(column).is_not_null())
+    return out
+
+
+def _timestamps(df: pl.DataFrame, *, path: Path, issues: RowIssues) -> pl.DataFrame:
+    """Integer seconds, or ISO date/datetime text (UTC when naive), or Parquet temporal → int unix seconds."""
+    dtype = df.schema["timestamp"]
+    if dtype.is_temporal():
+        seconds = pl.col("timestamp").cast(pl.Datetime("ms")).dt.epoch("s")
+        df = df.with_columns(seconds.alias("timestamp"))
+    elif dtype == pl.String:
+        text = pl.col("timestamp").str.strip_chars()
+        as_int = text.cast(pl.Int64, strict=False)
+        as_date = text.str.to_datetime(strict=False, time_unit="ms").dt.epoch("s")
+        parsed = pl.coalesce(as_int, as_date)
+        bad = df.filter(parsed.is_null()).with_columns(pl.col("timestamp").alias("_value"))
+        issues.report_rows(bad, "not an integer unix timestamp or ISO date: {value!r}", path=path, field="timestamp")
+        df = df.filter(parsed.is_not_null()).with_columns(parsed.alias("timestamp"))
+    elif dtype.is_float():
+        whole = pl.col("timestamp").is_finite() & (pl.col("timestamp") == pl.col("timestamp").floor())
+        bad = df.filter(~whole.fill_null(False)).with_columns(pl.col("timestamp").alias("_value"))
+        issues.report_rows(bad, "not an integer unix timestamp: {value!r}", path=path, field="timestamp")
+        df = df.filter(whole.fill_null(False))
+    return _numeric(df, "timestamp", pl.Int64(), path=path, issues=issues, required=True)
+
+
+def _interactions(path: Path, options: LoadOptions, issues: RowIssues) -> pl.DataFrame:
+    encoding = options.encoding or ENCODING
+    df = read_table(path, encoding=encoding, separator=getattr(options, "separator", None), issues=issues)
+    df = _rename(df, options.column_map, INTERACTIONS_SCHEMA)
+    _require(df, ("user_id", "item_id", "rating", "timestamp"), options.column_map, path)
+    df = _ids(df, "user_id", path=path, issues=issues)
+    df = _ids(df, "item_id", path=path, issues=issues)
+    df = _numeric(df, "rating", pl.Float64(), path=path, issues=issues, required=True)
+    low, high = getattr(options, "rating_range", None) or (None, None)
+    df = check_rating_range(df, low, high, path=path, issues=issues)
+    df = _timestamps(df, path=path, issues=issues)
+    if "helpful_votes" in df.columns:
+        df = _numeric(df, "helpful_votes", pl.Int64(), path=path, issues=issues, required=False)
+    return df
+
+
+def _side_table(
+    path: Path, key: str, schema: dict[str, pl.DataType], options: LoadOptions, issues: RowIssues
+) -> pl.DataFrame:
+    df = read_table(path, encoding=options.encoding or ENCODING, separator=getattr(options, "separator", None), issues=issues)
+    df = _rename(df, options.column_map, schema)
+    _require(df, (key,), options.column_map, path)
+    df = _ids(df, key, path=path, issues=issues)
+    for name, dtype in schema.items():
+        if name not in df.columns or name == key:
+            continue
+        if isinstance(dtype, pl.List) and df.schema[name] == pl.String:
+            df = df.with_columns(
+                pl.col(name).str.split(LIST_SEPARATOR).list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+            )
+        elif dtype in (pl.Float64, pl.Int64):
+            df = _numeric(df, name, dtype, path=path, issues=issues, required=False)
+    bad_expr = ~pl.col(key).is_first_distinct()
+    issues.report_rows(df.filter(bad_expr).with_columns(pl.col(key).alias("_value")), "duplicate id {value!r}", path=path, field=key)
+    df = df.filter(~bad_expr).drop(LINE)
+    return conform(df, schema, table=key.removesuffix("_id") + "s", source=path)
+
+
+def load_tabular(data_root: Path, options: LoadOptions) -> Dataset:
+    """Interactions from `options.path` (.csv/.tsv[.gz]/.parquet) plus optional items/users files."""
+    if options.path is None:
+        raise ConfigError("the tabular loader needs options.path (a .csv, .tsv or .parquet file)")
+    path = Path(options.path)
+    if not path.is_absolute() and not path.exists():
+        path = Path(data_root) / path
+    issues = RowIssues(options.on_error)
+    interactions, extra = finish_interactions(
+        _interactions(path, options, issues), source=path, options=options, issues=issues
+    )
+    items_path: Path | None = getattr(options, "items_path", None)
+    users_path: Path | None = getattr(options, "users_path", None)
+    if items_path is not None:
+        items = _side_table(Path(items_path), "item_id", ITEMS_SCHEMA, options, issues)
+    else:
+        items = conform(interactions.select("item_id").unique(maintain_order=True), ITEMS_SCHEMA, table="items", source=path)
+    if users_path is not None:
+        users = _side_table(Path(users_path), "user_id", USERS_SCHEMA, options, issues)
+    else:
+        users = conform(interactions.select("user_id").unique(maintain_order=True), USERS_SCHEMA, table="users", source=path)
+    sources = {"interactions": str(path), "items": str(items_path or ""), "users": str(users_path or "")}
+    return Dataset(
+        name="tabular", interactions=interactions, items=items, users=users,
+        info=build_info(sources=sources, issues=issues, extra=extra),
+    )
