@@ -1,0 +1,118 @@
+"""Read prediction files of every supported format into the canonical predictions table.
+
+Formats (explicit registry, `READERS`):
+- `predictions`: our own `PREDICTIONS_SCHEMA` as Parquet or JSONL.
+- `reasoningrec-release`: the ReasoningRec authors' `student_reference_outputs/<run>/test_outputs.json`
+  (a JSON list of {instruction, input, output, generated_output, logits}). The true label is the
+  "Prediction: Yes/No" that opens `output` (the teacher text), the score is `logits` (= P(Yes), what the
+  authors' AUC uses), the predicted label is the first "Prediction: Yes/No" in `generated_output` (rows without
+  one are parse failures), `reasoning` = generated_output, `reference` = output, and `input` is kept as an
+  extra column so duplicated prompts can be detected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from reasonrec.errors import DataError
+from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions
+
+_PREDICTION = re.compile(r"Prediction\s*:\s*(Yes|No)\b", re.IGNORECASE)
+
+Reader = Callable[[Path], pl.DataFrame]
+
+
+def parse_yes_no(text: str | None) -> int | None:
+    """1/0 from the first "Prediction: Yes|No" in the text; None when there is none (never a guess)."""
+    if not text:
+        return None
+    match = _PREDICTION.search(text)
+    if match is None:
+        return None
+    return 1 if match.group(1).lower() == "yes" else 0
+
+
+def read_canonical_predictions(path: Path) -> pl.DataFrame:
+    """Parquet (`.parquet`) or JSON lines (`.jsonl`/`.json`) in the predictions schema."""
+    if not path.is_file():
+        raise DataError("predictions file not found", path=path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            df = pl.read_parquet(path)
+        elif suffix in {".jsonl", ".ndjson", ".json"}:
+            df = pl.read_ndjson(path)
+        else:
+            raise DataError(f"unknown predictions file type {suffix!r} (expected .parquet or .jsonl)", path=path)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read predictions: {exc}", path=path) from exc
+    if not {"label", "rating"} & set(df.columns):
+        raise DataError("predictions need a truth column: label or rating", path=path)
+    if not {"score", "pred_label", "pred_rating", "probs"} & set(df.columns):
+        raise DataError("predictions need a prediction column: score, pred_label, pred_rating or probs", path=path)
+    try:
+        return conform_predictions(df)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"columns do not fit the predictions schema: {exc}", path=path) from exc
+
+
+def read_reasoningrec_release(path: Path) -> pl.DataFrame:
+    """The authors' test_outputs.json (file, or the run directory that holds it)."""
+    if path.is_dir():
+        path = path / "test_outputs.json"
+    if not path.is_file():
+        raise DataError("ReasoningRec release file not found", path=path)
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+    if not isinstance(records, list):
+        raise DataError(f"expected a JSON list of records, got {type(records).__name__}", path=path)
+    rows: list[dict[str, object]] = []
+    for i, record in enumerate(records):
+        for key in ("input", "output", "generated_output", "logits"):
+            if key not in record:
+                raise DataError(f"record {i} lacks {key!r}", path=path, field=key)
+        label = parse_yes_no(record["output"])
+        if label is None:
+            raise DataError(f"record {i}: reference output has no 'Prediction: Yes/No'", path=path, field="output")
+        pred = parse_yes_no(record["generated_output"])
+        rows.append(
+            {
+                "label": label,
+                "score": float(record["logits"]),
+                "pred_label": pred,
+                "reasoning": record["generated_output"],
+                "reference": record["output"],
+                "parse_ok": pred is not None,
+                "input": record["input"],
+            }
+        )
+    df = pl.DataFrame(rows, schema_overrides={"label": pl.Int64, "pred_label": pl.Int64})
+    df = df.with_columns(
+        pl.lit(f"reasoningrec-release:{path.parent.name}").alias("method"),
+        pl.lit("test").alias("split"),
+    )
+    return conform_predictions(df)
+
+
+READERS: dict[str, Reader] = {
+    "predictions": read_canonical_predictions,
+    "reasoningrec-release": read_reasoningrec_release,
+}
+
+
+def read_predictions(path: str | Path, fmt: str = "predictions") -> pl.DataFrame:
+    """Read `path` with the reader registered for `fmt`; the result always has the canonical columns first."""
+    try:
+        reader = READERS[fmt]
+    except KeyError:
+        raise DataError(f"unknown predictions format {fmt!r}; choose from {sorted(READERS)}", path=path) from None
+    out = reader(Path(path))
+    assert list(out.columns[: len(PREDICTIONS_SCHEMA)]) == list(PREDICTIONS_SCHEMA)
+    return out
