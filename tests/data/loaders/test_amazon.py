@@ -40,7 +40,12 @@ def _append(path: Path, text: str) -> None:
 
 
 REVIEW_2018 = {
-    "overall": 4.0, "reviewerID": "U3", "asin": "A1", "reviewText": "ok", "summary": "fine", "unixReviewTime": 1500000000,
+    "overall": 4.0,
+    "reviewerID": "U3",
+    "asin": "A1",
+    "reviewText": "ok",
+    "summary": "fine",
+    "unixReviewTime": 1500000000,
 }
 
 
@@ -120,7 +125,11 @@ def test_amazon_2018_folder_with_meta() -> None:
     inter = ds.interactions
     assert inter.height == 4 and list(inter.columns[:6]) == list(INTERACTIONS_SCHEMA)
     assert inter["helpful_votes"].to_list() == [0, 1234, 3, 0]
-    assert inter["review"].to_list()[:3] == ["Five Stars. As advertised. Reasonably priced", "Meh! Broke after a week.", "Nice."]
+    assert inter["review"].to_list()[:3] == [
+        "Five Stars. As advertised. Reasonably priced",
+        "Meh! Broke after a week.",
+        "Nice.",
+    ]
     assert inter["timestamp"][3] == int(datetime(2011, 5, 3, tzinfo=UTC).timestamp())
     items = {r["item_id"]: r for r in ds.items.iter_rows(named=True)}
     assert set(items) == {"A1", "A2", "A3"}  # meta-only item A9 is not in the item table
@@ -166,7 +175,9 @@ def test_amazon_2018_bad_records(tmp_path: Path, line: str, field: str | None, n
 def test_amazon_2018_latin1_byte_suggests_encoding(tmp_path: Path) -> None:
     folder = _copy("amazon2018", tmp_path)
     with (folder / "Toys_5.json").open("ab") as fh:
-        fh.write(b'{"overall": 4.0, "reviewerID": "U3", "asin": "A1", "summary": "Caf\xe9", "unixReviewTime": 1}\n')
+        fh.write(
+            b'{"overall": 4.0, "reviewerID": "U3", "asin": "A1", "summary": "Caf\xe9", "unixReviewTime": 1}\n'
+        )
     with pytest.raises(DataError) as exc:
         load_amazon_2018(tmp_path, LoadOptions(path=folder))
     assert exc.value.line == 5 and "options.encoding" in str(exc.value) and "0xe9" in str(exc.value)
@@ -183,7 +194,9 @@ def test_amazon_2018_duplicates(tmp_path: Path) -> None:
     assert exc.value.line == 5 and "first seen at line 1" in str(exc.value)
     last = load_amazon_2018(tmp_path, LoadOptions(path=folder, dedupe="keep_last"))
     assert last.info["duplicates_dropped"] == 1
-    assert last.interactions.filter(pl.col("item_id") == "A1", pl.col("user_id") == "U1")["rating"].to_list() == [1.0]
+    assert last.interactions.filter(pl.col("item_id") == "A1", pl.col("user_id") == "U1")[
+        "rating"
+    ].to_list() == [1.0]
 
 
 def test_amazon_2018_ambiguous_folder(tmp_path: Path) -> None:
@@ -209,7 +222,11 @@ def test_amazon_2023_plain_and_gzip(folder: str) -> None:
     assert inter["item_id"].to_list() == ["P1", "P1", "P2"]  # parent_asin, not the variant asin
     assert inter["timestamp"].to_list() == [1588687728, 1588615855, 1600000000]  # milliseconds → seconds
     assert inter["helpful_votes"].to_list() == [2, 0, 0]
-    assert inter["review"].to_list() == ["Love it. My kid plays with it daily.", "Broken. Arrived broken.", "Good value."]
+    assert inter["review"].to_list() == [
+        "Love it. My kid plays with it daily.",
+        "Broken. Arrived broken.",
+        "Good value.",
+    ]
     assert inter["verified"].to_list() == [True, False, True]
     items = {r["item_id"]: r for r in ds.items.iter_rows(named=True)}
     assert items["P1"]["price"] == 24.99 and items["P1"]["brand"] == "TrainCo"

@@ -66,7 +66,12 @@ def test_ml1m_real_movies_and_users(shared_data: Path) -> None:
     assert toy["genres"] == ["Animation", "Children's", "Comedy"]
     assert movies["title"].str.contains("é").any()  # latin-1 decoded, not mangled
     first = users.filter(pl.col("user_id") == "1").row(0, named=True)
-    assert (first["gender"], first["age"], first["age_group"], first["occupation"]) == ("F", 1, "Under 18", "K-12 student")
+    assert (first["gender"], first["age"], first["age_group"], first["occupation"]) == (
+        "F",
+        1,
+        "Under 18",
+        "K-12 student",
+    )
 
 
 def test_ml1m_missing_ratings_names_path(shared_data: Path) -> None:
@@ -174,7 +179,9 @@ def test_ml100k_missing_folder(tmp_path: Path) -> None:
 def test_ml1m_ratings_parser(tmp_path: Path) -> None:
     folder = tmp_path / "ml-1m"
     folder.mkdir()
-    (folder / "ratings.dat").write_text("1::1193::5::978300760\n1::661::3::978302109\n\n2::1193::4::978298413\n")
+    (folder / "ratings.dat").write_text(
+        "1::1193::5::978300760\n1::661::3::978302109\n\n2::1193::4::978298413\n"
+    )
     (folder / "movies.dat").write_bytes(
         b"1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::James and the Giant Peach (1996)::Animation|Children's|Musical\n"
     )
@@ -183,7 +190,9 @@ def test_ml1m_ratings_parser(tmp_path: Path) -> None:
     assert ds.interactions.height == 3
     assert ds.interactions["user_id"].to_list() == ["1", "1", "2"]
     assert ds.interactions["timestamp"].to_list() == [978300760, 978302109, 978298413]
-    assert ds.items.filter(pl.col("item_id") == "661")["genres"].to_list() == [["Animation", "Children's", "Musical"]]
+    assert ds.items.filter(pl.col("item_id") == "661")["genres"].to_list() == [
+        ["Animation", "Children's", "Musical"]
+    ]
     assert ds.users.filter(pl.col("user_id") == "2")["occupation"].to_list() == ["self-employed"]
     # blank line 3 keeps numbering exact: the bad row is on line 5
     with (folder / "ratings.dat").open("a") as fh:

@@ -29,15 +29,21 @@ def _write(tmp_path: Path, text: str, name: str = "r.csv") -> Path:
 
 def test_csv_with_column_map_and_side_tables() -> None:
     options = TabularOptions(
-        path=FIXTURES / "ratings.csv", column_map=MAP,
-        items_path=FIXTURES / "items.csv", users_path=FIXTURES / "users.tsv",
+        path=FIXTURES / "ratings.csv",
+        column_map=MAP,
+        items_path=FIXTURES / "items.csv",
+        users_path=FIXTURES / "users.tsv",
     )
     ds = load_dataset("tabular", FIXTURES, options)
     inter = ds.interactions
     assert inter.columns == list(INTERACTIONS_SCHEMA)
     assert inter["user_id"].to_list() == ["007", "007", "008"]  # ids stay strings, leading zeros kept
     assert inter["rating"].to_list() == [4.5, 2.0, 5.0]
-    assert inter["timestamp"].to_list() == [1600000000, int(datetime(2020, 9, 14, tzinfo=UTC).timestamp()), 1600000100]
+    assert inter["timestamp"].to_list() == [
+        1600000000,
+        int(datetime(2020, 9, 14, tzinfo=UTC).timestamp()),
+        1600000100,
+    ]
     assert inter["review"].to_list() == ["Great, really", "two\nlines", ""]
     items = {r["item_id"]: r for r in ds.items.iter_rows(named=True)}
     assert items["m1"]["genres"] == ["Crime", "Thriller"] and items["m1"]["price"] == 9.99
@@ -64,10 +70,10 @@ def test_bad_rows_raise_or_skip(tmp_path: Path) -> None:
         tmp_path,
         "user_id,item_id,rating,timestamp\n"
         "u1,i1,4,100\n"
-        "u1,i2,4\n"           # line 3: wrong field count
-        "u2,i1,nan,101\n"     # line 4: NaN rating
-        "u2,i2,3,1.5e2x\n"    # line 5: bad timestamp
-        ",i3,3,102\n"         # line 6: empty id
+        "u1,i2,4\n"  # line 3: wrong field count
+        "u2,i1,nan,101\n"  # line 4: NaN rating
+        "u2,i2,3,1.5e2x\n"  # line 5: bad timestamp
+        ",i3,3,102\n"  # line 6: empty id
         "u3,i1,3,103\n",
     )
     with pytest.raises(DataError) as exc:
@@ -114,9 +120,17 @@ def test_tsv_gz_and_parquet(tmp_path: Path) -> None:
     assert load_tabular(tmp_path, LoadOptions(path=gz)).interactions.height == 1
     pq = tmp_path / "r.parquet"
     pl.DataFrame(
-        {"u": [1, 2], "i": [10, 10], "r": [3, 4], "t": [datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 2, tzinfo=UTC)]}
+        {
+            "u": [1, 2],
+            "i": [10, 10],
+            "r": [3, 4],
+            "t": [datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 2, tzinfo=UTC)],
+        }
     ).write_parquet(pq)
-    ds = load_tabular(tmp_path, LoadOptions(path=pq, column_map={"user_id": "u", "item_id": "i", "rating": "r", "timestamp": "t"}))
+    ds = load_tabular(
+        tmp_path,
+        LoadOptions(path=pq, column_map={"user_id": "u", "item_id": "i", "rating": "r", "timestamp": "t"}),
+    )
     assert ds.interactions["user_id"].to_list() == ["1", "2"]
     assert ds.interactions["timestamp"].to_list() == [1577836800, 1577923200]
 
@@ -138,19 +152,29 @@ _ids = st.text(alphabet="abc0123456789,\"' é", min_size=1, max_size=6).filter(l
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(
-        st.tuples(_ids, _ids, st.integers(min_value=1, max_value=10).map(lambda r: r / 2), st.integers(0, 2**40)),
-        min_size=1, max_size=20, unique_by=lambda r: (r[0], r[1], r[3]),
+        st.tuples(
+            _ids, _ids, st.integers(min_value=1, max_value=10).map(lambda r: r / 2), st.integers(0, 2**40)
+        ),
+        min_size=1,
+        max_size=20,
+        unique_by=lambda r: (r[0], r[1], r[3]),
     ),
     suffix=st.sampled_from([".csv", ".tsv", ".parquet"]),
 )
-def test_round_trip_random_table(tmp_path: Path, rows: list[tuple[str, str, float, int]], suffix: str) -> None:
-    table = pl.DataFrame(rows, schema={"uid": pl.String, "iid": pl.String, "score": pl.Float64, "ts": pl.Int64}, orient="row")
+def test_round_trip_random_table(
+    tmp_path: Path, rows: list[tuple[str, str, float, int]], suffix: str
+) -> None:
+    table = pl.DataFrame(
+        rows, schema={"uid": pl.String, "iid": pl.String, "score": pl.Float64, "ts": pl.Int64}, orient="row"
+    )
     path = tmp_path / f"random{suffix}"
     if suffix == ".parquet":
         table.write_parquet(path)
     else:
         table.write_csv(path, separator="\t" if suffix == ".tsv" else ",")
-    options = LoadOptions(path=path, column_map={"user_id": "uid", "item_id": "iid", "rating": "score", "timestamp": "ts"})
+    options = LoadOptions(
+        path=path, column_map={"user_id": "uid", "item_id": "iid", "rating": "score", "timestamp": "ts"}
+    )
     ds = load_tabular(tmp_path, options)
     got = ds.interactions.select("user_id", "item_id", "rating", "timestamp")
     assert got.rows() == table.rows()

@@ -34,7 +34,9 @@ DATASET_FOLDERS: dict[str, str] = {
 }
 
 
-def load_dataset(name: str, data_root: Path | str | None = None, options: LoadOptions | None = None) -> Dataset:
+def load_dataset(
+    name: str, data_root: Path | str | None = None, options: LoadOptions | None = None
+) -> Dataset:
     """Load dataset `name` into canonical tables."""
     loader = LOADERS.get(name)
     if loader is None:

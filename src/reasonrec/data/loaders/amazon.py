@@ -72,7 +72,7 @@ def parse_vote(value: object) -> int:
     if value is None:
         return 0
     if isinstance(value, bool):
-        raise ValueError(f"not a vote count: {value!r}")
+        raise ValueError(f"not a vote count: {value!r}")  # noqa: TRY004 - a data value, reported per row
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"negative vote count: {value}")
@@ -233,7 +233,9 @@ def _review_2018(record: dict[str, Any]) -> dict[str, Any]:
             parsed = datetime.strptime(str(raw_time).strip(), "%m %d, %Y").replace(tzinfo=UTC)
         except ValueError as exc:
             field = "unixReviewTime" if "unixReviewTime" in record else "reviewTime"
-            raise _Skip(f"no valid timestamp (unixReviewTime={record.get('unixReviewTime')!r})", field) from exc
+            raise _Skip(
+                f"no valid timestamp (unixReviewTime={record.get('unixReviewTime')!r})", field
+            ) from exc
         timestamp = int(parsed.timestamp())
     verified = record.get("verified")
     return {
@@ -319,7 +321,9 @@ def _meta_2023(record: dict[str, Any]) -> dict[str, Any]:
         "raw_price": _raw_price(record.get("price")),
         "average_rating": _number(record.get("average_rating")),
         "rating_number": _integer(record.get("rating_number")),
-        "details": json.dumps(details, ensure_ascii=False, sort_keys=True) if isinstance(details, dict) else None,
+        "details": json.dumps(details, ensure_ascii=False, sort_keys=True)
+        if isinstance(details, dict)
+        else None,
     }
 
 
@@ -337,7 +341,7 @@ def _stem(path: Path) -> str:
 
 def _category(path: Path) -> str:
     stem = _stem(path)
-    return stem[:-2] if stem.endswith("_5") else stem
+    return stem.removesuffix("_5")
 
 
 def _is_json(path: Path) -> bool:
@@ -402,7 +406,9 @@ def _load(
         meta = meta.unique(subset="item_id", keep="first", maintain_order=True).drop(LINE)
         items = reviewed.join(meta, on="item_id", how="left", maintain_order="left")
         extra["items_without_meta"] = reviewed.height - reviewed.join(meta, on="item_id", how="semi").height
-        extra["unparsed_prices"] = items.filter(pl.col("raw_price").is_not_null() & pl.col("price").is_null()).height
+        extra["unparsed_prices"] = items.filter(
+            pl.col("raw_price").is_not_null() & pl.col("price").is_null()
+        ).height
     else:
         items = reviewed
         extra["items_without_meta"] = reviewed.height
@@ -421,8 +427,13 @@ def load_amazon_2018(data_root: Path, options: LoadOptions) -> Dataset:
     """Amazon Review Data 2018: `options.path` = a review file or a folder with `*_5.json` + `meta_*.json`."""
     reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / AMAZON_2018_FOLDER)
     return _load(
-        "amazon-2018", reviews, meta, options=options,
-        review_parser=_review_2018, meta_parser=_meta_2018, meta_columns=META_2018_COLUMNS,
+        "amazon-2018",
+        reviews,
+        meta,
+        options=options,
+        review_parser=_review_2018,
+        meta_parser=_meta_2018,
+        meta_columns=META_2018_COLUMNS,
     )
 
 
@@ -430,8 +441,13 @@ def load_amazon_2023(data_root: Path, options: LoadOptions) -> Dataset:
     """Amazon Reviews 2023: `options.path` = a reviews `.jsonl[.gz]` or a folder with it + `meta_*.jsonl[.gz]`."""
     reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / AMAZON_2023_FOLDER)
     return _load(
-        "amazon-2023", reviews, meta, options=options,
-        review_parser=_review_2023, meta_parser=_meta_2023, meta_columns=META_2023_COLUMNS,
+        "amazon-2023",
+        reviews,
+        meta,
+        options=options,
+        review_parser=_review_2023,
+        meta_parser=_meta_2023,
+        meta_columns=META_2023_COLUMNS,
     )
 
 
@@ -444,7 +460,12 @@ def load_amazon_beauty_raw(data_root: Path, options: LoadOptions) -> Dataset:
     path = Path(options.path) if options.path else Path(data_root) / BEAUTY_RAW_FOLDER / BEAUTY_RAW_FILE
     reviews, meta = find_files(path)
     return _load(
-        "amazon-beauty-raw", reviews, meta, options=options,
-        review_parser=_review_2018, meta_parser=_meta_2018, meta_columns=META_2018_COLUMNS,
+        "amazon-beauty-raw",
+        reviews,
+        meta,
+        options=options,
+        review_parser=_review_2018,
+        meta_parser=_meta_2018,
+        meta_columns=META_2018_COLUMNS,
         default_dedupe="keep_first",
     )

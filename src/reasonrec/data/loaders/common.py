@@ -32,7 +32,9 @@ class RowIssues:
     count: int = 0
     reasons: list[str] = field(default_factory=list)
 
-    def report(self, message: str, *, path: str | Path, line: int | None = None, field: str | None = None) -> None:
+    def report(
+        self, message: str, *, path: str | Path, line: int | None = None, field: str | None = None
+    ) -> None:
         error = DataError(message, path=path, line=line, field=field)
         if self.on_error != "skip":
             raise error
@@ -71,7 +73,9 @@ def check_encoding(encoding: str, path: Path) -> None:
     try:
         codecs.lookup(encoding)
     except LookupError as exc:
-        raise DataError(f"unknown encoding {encoding!r} (options.encoding)", path=path, field="encoding") from exc
+        raise DataError(
+            f"unknown encoding {encoding!r} (options.encoding)", path=path, field="encoding"
+        ) from exc
 
 
 def _decode_hint(exc: UnicodeDecodeError, encoding: str) -> str:
@@ -119,9 +123,8 @@ def read_lines(path: Path, encoding: str, issues: RowIssues) -> pl.DataFrame:
                 issues.report(_decode_hint(exc, encoding), path=path, line=number, field="encoding")
                 lines.append("")  # keep numbering; the blank line is dropped below
     table = pl.DataFrame({"raw": pl.Series(lines, dtype=pl.String)}).with_row_index(LINE, offset=1)
-    return (
-        table.with_columns(pl.col(LINE).cast(pl.Int64), pl.col("raw").str.strip_suffix("\r"))
-        .filter(pl.col("raw").str.strip_chars() != "")
+    return table.with_columns(pl.col(LINE).cast(pl.Int64), pl.col("raw").str.strip_suffix("\r")).filter(
+        pl.col("raw").str.strip_chars() != ""
     )
 
 
@@ -159,9 +162,7 @@ def cast_column(
     bad_expr = casted.is_null() & (~empty | pl.lit(required))
     bad = df.filter(bad_expr).with_columns(pl.col(column).alias("_value"))
     issues.report_rows(bad, f"not a valid {what}: {{value!r}}", path=path, field=column)
-    return df.filter(~bad_expr).with_columns(
-        pl.when(empty).then(None).otherwise(casted).alias(column)
-    )
+    return df.filter(~bad_expr).with_columns(pl.when(empty).then(None).otherwise(casted).alias(column))
 
 
 def check_rating_range(

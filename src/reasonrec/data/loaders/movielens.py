@@ -33,10 +33,27 @@ RATINGS_ENCODING = "utf-8"
 
 # From the ML-1M README ("Occupation is chosen from the following choices").
 ML1M_OCCUPATIONS = {
-    0: "other", 1: "academic/educator", 2: "artist", 3: "clerical/admin", 4: "college/grad student",
-    5: "customer service", 6: "doctor/health care", 7: "executive/managerial", 8: "farmer", 9: "homemaker",
-    10: "K-12 student", 11: "lawyer", 12: "programmer", 13: "retired", 14: "sales/marketing", 15: "scientist",
-    16: "self-employed", 17: "technician/engineer", 18: "tradesman/craftsman", 19: "unemployed", 20: "writer",
+    0: "other",
+    1: "academic/educator",
+    2: "artist",
+    3: "clerical/admin",
+    4: "college/grad student",
+    5: "customer service",
+    6: "doctor/health care",
+    7: "executive/managerial",
+    8: "farmer",
+    9: "homemaker",
+    10: "K-12 student",
+    11: "lawyer",
+    12: "programmer",
+    13: "retired",
+    14: "sales/marketing",
+    15: "scientist",
+    16: "self-employed",
+    17: "technician/engineer",
+    18: "tradesman/craftsman",
+    19: "unemployed",
+    20: "writer",
 }
 ML1M_AGE_GROUPS = {1: "Under 18", 18: "18-24", 25: "25-34", 35: "35-44", 45: "45-49", 50: "50-55", 56: "56+"}
 
@@ -58,12 +75,12 @@ def _split_title(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_ratings(
-    path: Path, separator: str, *, encoding: str, issues: RowIssues
-) -> pl.DataFrame:
+def read_ratings(path: Path, separator: str, *, encoding: str, issues: RowIssues) -> pl.DataFrame:
     """user item rating timestamp rows → interactions columns plus `_line` (not yet conformed)."""
     lines = read_lines(path, encoding, issues)
-    df = split_fields(lines, separator, ["user_id", "item_id", "rating", "timestamp"], path=path, issues=issues)
+    df = split_fields(
+        lines, separator, ["user_id", "item_id", "rating", "timestamp"], path=path, issues=issues
+    )
     df = df.with_columns(pl.col("user_id").str.strip_chars(), pl.col("item_id").str.strip_chars())
     for column in ("user_id", "item_id"):
         bad = df.filter(pl.col(column) == "").with_columns(pl.col(column).alias("_value"))
@@ -95,12 +112,18 @@ def read_ml100k_items(path: Path, genres: list[str], *, encoding: str, issues: R
         issues.report_rows(bad, "genre flag must be 0 or 1, got {value!r}", path=path, field=f"genre:{genre}")
         df = df.filter(~bad_expr)
     genre_list = pl.concat_list(
-        [pl.when(pl.col(f).str.strip_chars() == "1").then(pl.lit(g)).otherwise(None) for f, g in zip(flag_names, genres)]
+        [
+            pl.when(pl.col(f).str.strip_chars() == "1").then(pl.lit(g)).otherwise(None)
+            for f, g in zip(flag_names, genres)
+        ]
     ).list.drop_nulls()
     df = df.with_columns(
         genre_list.alias("genres"),
         pl.col("release_date").str.strip_chars().str.to_date("%d-%b-%Y", strict=False),
-        pl.when(pl.col("imdb_url").str.strip_chars() == "").then(None).otherwise(pl.col("imdb_url")).alias("imdb_url"),
+        pl.when(pl.col("imdb_url").str.strip_chars() == "")
+        .then(None)
+        .otherwise(pl.col("imdb_url"))
+        .alias("imdb_url"),
     )
     df = _split_title(df).with_columns(
         pl.coalesce(pl.col("year"), pl.col("release_date").dt.year().cast(pl.Int64)).alias("year")
@@ -117,27 +140,47 @@ def read_ml100k_users(path: Path, *, encoding: str, issues: RowIssues) -> pl.Dat
     return _unique_ids(df, "user_id", path=path, issues=issues)
 
 
-def read_ml1m_movies(path: Path, *, encoding: str = METADATA_ENCODING, issues: RowIssues | None = None) -> pl.DataFrame:
+def read_ml1m_movies(
+    path: Path, *, encoding: str = METADATA_ENCODING, issues: RowIssues | None = None
+) -> pl.DataFrame:
     """`movies.dat`: MovieID::Title (Year)::Genre|Genre → items columns (public: the ReasoningRec ML-1M loader reuses it)."""
     issues = issues or RowIssues()
-    df = split_fields(read_lines(path, encoding, issues), "::", ["item_id", "raw_title", "_genres"], path=path, issues=issues)
+    df = split_fields(
+        read_lines(path, encoding, issues),
+        "::",
+        ["item_id", "raw_title", "_genres"],
+        path=path,
+        issues=issues,
+    )
     df = _split_title(df).with_columns(
-        pl.col("_genres").str.strip_chars().str.split("|").list.eval(pl.element().filter(pl.element() != "")).alias("genres")
+        pl.col("_genres")
+        .str.strip_chars()
+        .str.split("|")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("genres")
     )
     df = df.select(LINE, "item_id", "title", "year", "genres", "raw_title")
     return _unique_ids(df, "item_id", path=path, issues=issues)
 
 
-def read_ml1m_users(path: Path, *, encoding: str = METADATA_ENCODING, issues: RowIssues | None = None) -> pl.DataFrame:
+def read_ml1m_users(
+    path: Path, *, encoding: str = METADATA_ENCODING, issues: RowIssues | None = None
+) -> pl.DataFrame:
     """`users.dat`: UserID::Gender::Age::Occupation::Zip-code; age and occupation codes also get their labels."""
     issues = issues or RowIssues()
     names = ["user_id", "gender", "age", "occupation_id", "zip"]
     df = split_fields(read_lines(path, encoding, issues), "::", names, path=path, issues=issues)
     df = cast_column(df, "age", pl.Int64(), path=path, issues=issues, what="integer age code")
-    df = cast_column(df, "occupation_id", pl.Int64(), path=path, issues=issues, what="integer occupation code")
+    df = cast_column(
+        df, "occupation_id", pl.Int64(), path=path, issues=issues, what="integer occupation code"
+    )
     df = df.with_columns(
-        pl.col("age").replace_strict(ML1M_AGE_GROUPS, default=None, return_dtype=pl.String).alias("age_group"),
-        pl.col("occupation_id").replace_strict(ML1M_OCCUPATIONS, default=None, return_dtype=pl.String).alias("occupation"),
+        pl.col("age")
+        .replace_strict(ML1M_AGE_GROUPS, default=None, return_dtype=pl.String)
+        .alias("age_group"),
+        pl.col("occupation_id")
+        .replace_strict(ML1M_OCCUPATIONS, default=None, return_dtype=pl.String)
+        .alias("occupation"),
     )
     df = df.select(LINE, "user_id", "gender", "age", "age_group", "occupation", "occupation_id", "zip")
     return _unique_ids(df, "user_id", path=path, issues=issues)
@@ -183,8 +226,14 @@ def load_movielens_100k(data_root: Path, options: LoadOptions) -> Dataset:
     users = read_ml100k_users(paths["user"], encoding=meta_encoding, issues=issues)
     sources = {"interactions": str(paths["data"]), "items": str(paths["item"]), "users": str(paths["user"])}
     return _finish(
-        "movielens-100k", ratings, items, users,
-        ratings_path=paths["data"], sources=sources, options=options, issues=issues,
+        "movielens-100k",
+        ratings,
+        items,
+        users,
+        ratings_path=paths["data"],
+        sources=sources,
+        options=options,
+        issues=issues,
     )
 
 
@@ -208,6 +257,12 @@ def load_movielens_1m(data_root: Path, options: LoadOptions) -> Dataset:
         "users": str(folder / "users.dat"),
     }
     return _finish(
-        "movielens-1m", ratings, items, users,
-        ratings_path=ratings_path, sources=sources, options=options, issues=issues,
+        "movielens-1m",
+        ratings,
+        items,
+        users,
+        ratings_path=ratings_path,
+        sources=sources,
+        options=options,
+        issues=issues,
     )

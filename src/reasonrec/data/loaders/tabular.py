@@ -53,7 +53,7 @@ def _separator(path: Path, override: str | None) -> str:
     if override:
         return override
     name = path.name.lower().removesuffix(".gz")
-    if name.endswith(".tsv") or name.endswith(".tab"):
+    if name.endswith((".tsv", ".tab")):
         return "\t"
     return ","
 
@@ -77,7 +77,9 @@ def _decode(path: Path, encoding: str, issues: RowIssues) -> str:
             byte = exc.object[exc.start : exc.start + 1].hex()
             issues.report(
                 f"cannot decode byte 0x{byte} as {encoding}; set options.encoding (e.g. 'latin-1' or 'cp1252')",
-                path=path, line=number, field="encoding",
+                path=path,
+                line=number,
+                field="encoding",
             )
             lines.append("")
     return "\n".join(lines)
@@ -120,7 +122,9 @@ def read_table(path: Path, *, encoding: str, separator: str | None, issues: RowI
     if header is None:
         raise DataError("empty file (no header line)", path=path)
     columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
-    return pl.DataFrame({LINE: lines, **columns}, schema={LINE: pl.Int64(), **dict.fromkeys(header, pl.String())})
+    return pl.DataFrame(
+        {LINE: lines, **columns}, schema={LINE: pl.Int64(), **dict.fromkeys(header, pl.String())}
+    )
 
 
 def _rename(df: pl.DataFrame, column_map: dict[str, str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -138,7 +142,8 @@ def _require(df: pl.DataFrame, names: tuple[str, ...], column_map: dict[str, str
             source = column_map.get(name, name)
             raise DataError(
                 f"missing column {source!r} (for {name}); available: {available} — map it with options.column_map",
-                path=path, field=name,
+                path=path,
+                field=name,
             )
 
 
@@ -149,13 +154,17 @@ def _ids(df: pl.DataFrame, column: str, *, path: Path, issues: RowIssues) -> pl.
     return df.filter(~bad_expr)
 
 
-def _numeric(df: pl.DataFrame, column: str, dtype: pl.DataType, *, path: Path, issues: RowIssues, required: bool) -> pl.DataFrame:
+def _numeric(
+    df: pl.DataFrame, column: str, dtype: pl.DataType, *, path: Path, issues: RowIssues, required: bool
+) -> pl.DataFrame:
     if df.schema[column] == pl.String:
         return cast_column(df, column, dtype, path=path, issues=issues, required=required)
     try:
         out = df.with_columns(pl.col(column).cast(dtype, strict=True))
     except Exception as exc:
-        raise DataError(f"cannot convert {df.schema[column]} to {dtype}: {exc}", path=path, field=column) from exc
+        raise DataError(
+            f"cannot convert {df.schema[column]} to {dtype}: {exc}", path=path, field=column
+        ) from exc
     if required:
         bad = df.filter(out[column].is_null())
         issues.report_rows(bad, "missing value", path=path, field=column)
@@ -175,7 +184,9 @@ def _timestamps(df: pl.DataFrame, *, path: Path, issues: RowIssues) -> pl.DataFr
         as_date = text.str.to_datetime(strict=False, time_unit="ms").dt.epoch("s")
         parsed = pl.coalesce(as_int, as_date)
         bad = df.filter(parsed.is_null()).with_columns(pl.col("timestamp").alias("_value"))
-        issues.report_rows(bad, "not an integer unix timestamp or ISO date: {value!r}", path=path, field="timestamp")
+        issues.report_rows(
+            bad, "not an integer unix timestamp or ISO date: {value!r}", path=path, field="timestamp"
+        )
         df = df.filter(parsed.is_not_null()).with_columns(parsed.alias("timestamp"))
     elif dtype.is_float():
         whole = pl.col("timestamp").is_finite() & (pl.col("timestamp") == pl.col("timestamp").floor())
@@ -204,7 +215,12 @@ def _interactions(path: Path, options: LoadOptions, issues: RowIssues) -> pl.Dat
 def _side_table(
     path: Path, key: str, schema: dict[str, pl.DataType], options: LoadOptions, issues: RowIssues
 ) -> pl.DataFrame:
-    df = read_table(path, encoding=options.encoding or ENCODING, separator=getattr(options, "separator", None), issues=issues)
+    df = read_table(
+        path,
+        encoding=options.encoding or ENCODING,
+        separator=getattr(options, "separator", None),
+        issues=issues,
+    )
     df = _rename(df, options.column_map, schema)
     _require(df, (key,), options.column_map, path)
     df = _ids(df, key, path=path, issues=issues)
@@ -213,12 +229,19 @@ def _side_table(
             continue
         if isinstance(dtype, pl.List) and df.schema[name] == pl.String:
             df = df.with_columns(
-                pl.col(name).str.split(LIST_SEPARATOR).list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
+                pl.col(name)
+                .str.split(LIST_SEPARATOR)
+                .list.eval(pl.element().str.strip_chars().filter(pl.element() != ""))
             )
         elif dtype in (pl.Float64, pl.Int64):
             df = _numeric(df, name, dtype, path=path, issues=issues, required=False)
     bad_expr = ~pl.col(key).is_first_distinct()
-    issues.report_rows(df.filter(bad_expr).with_columns(pl.col(key).alias("_value")), "duplicate id {value!r}", path=path, field=key)
+    issues.report_rows(
+        df.filter(bad_expr).with_columns(pl.col(key).alias("_value")),
+        "duplicate id {value!r}",
+        path=path,
+        field=key,
+    )
     df = df.filter(~bad_expr).drop(LINE)
     return conform(df, schema, table=key.removesuffix("_id") + "s", source=path)
 
@@ -239,13 +262,26 @@ def load_tabular(data_root: Path, options: LoadOptions) -> Dataset:
     if items_path is not None:
         items = _side_table(Path(items_path), "item_id", ITEMS_SCHEMA, options, issues)
     else:
-        items = conform(interactions.select("item_id").unique(maintain_order=True), ITEMS_SCHEMA, table="items", source=path)
+        items = conform(
+            interactions.select("item_id").unique(maintain_order=True),
+            ITEMS_SCHEMA,
+            table="items",
+            source=path,
+        )
     if users_path is not None:
         users = _side_table(Path(users_path), "user_id", USERS_SCHEMA, options, issues)
     else:
-        users = conform(interactions.select("user_id").unique(maintain_order=True), USERS_SCHEMA, table="users", source=path)
+        users = conform(
+            interactions.select("user_id").unique(maintain_order=True),
+            USERS_SCHEMA,
+            table="users",
+            source=path,
+        )
     sources = {"interactions": str(path), "items": str(items_path or ""), "users": str(users_path or "")}
     return Dataset(
-        name="tabular", interactions=interactions, items=items, users=users,
+        name="tabular",
+        interactions=interactions,
+        items=items,
+        users=users,
         info=build_info(sources=sources, issues=issues, extra=extra),
     )
