@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.schema import (
@@ -173,6 +174,30 @@ def _parse_price(value: object) -> float | None:
     return float(match.group(1).replace(",", "")) if match else None
 
 
+def _list_series(name: str, lists: list[list[Any]], dtype: pl.DataType) -> pl.Series:
+    """A list column built through Arrow offsets: polars builds ragged Python lists row by row (slow)."""
+    offsets = [0]
+    flat: list[Any] = []
+    for values in lists:
+        flat.extend(values)
+        offsets.append(len(flat))
+    inner = pl.Series(flat, dtype=dtype.inner).to_arrow()  # type: ignore[attr-defined]
+    array = pa.LargeListArray.from_arrays(pa.array(offsets, type=pa.int64()), inner)
+    return pl.Series(name, array).cast(dtype)
+
+
+def _target_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    """Rows (dicts with the TARGET_SCHEMA keys) → a typed target table, built column by column (fast)."""
+    columns = []
+    for name, dtype in TARGET_SCHEMA.items():
+        values = [row[name] for row in rows]
+        if isinstance(dtype, pl.List):
+            columns.append(_list_series(name, values, dtype))  # type: ignore[arg-type]
+        else:
+            columns.append(pl.Series(name, values, dtype=dtype))
+    return pl.DataFrame(columns)
+
+
 def _label(rating: float | None) -> int | None:
     return None if rating is None else int(rating > LIKE_THRESHOLD)
 
@@ -260,31 +285,42 @@ def _authors_results(folder: Path) -> pl.DataFrame:
     ).sort("dataset", "k", "run")
 
 
-def _seq_ctr_rows(
-    path: Path, *, equal_lengths: bool = True
-) -> list[tuple[int, str, list[int], list[int], str, int, int]]:
-    """(line, user, history item ids, history labels, target item, target label, csv timestamp) per CSV row.
+def _seq_ctr_frame(path: Path, *, equal_lengths: bool = True) -> pl.DataFrame:
+    """A CTR split CSV as (line, user, history_items: list[i64], history_labels: list[i64], item_id, label, ts).
 
     `equal_lengths=False` lets the caller align shorter label lists itself (Beauty drops the labels of window
     items that have no rating row)."""
     expected = "a CTR split CSV (user, history_item_id, history_rating, item_id, rating, timestamp)"
-    rows = _read_csv_rows(path, expected, ("user", "history_item_id", "history_rating", "item_id", "rating",
-                                           "timestamp"))
-    out = []
-    for number, row in enumerate(rows, start=2):
-        items = _parse_int_list(row["history_item_id"], path=path, line=number, field="history_item_id")
-        labels = _parse_int_list(row["history_rating"], path=path, line=number, field="history_rating")
-        if equal_lengths and len(items) != len(labels):
-            raise DataError(
-                f"{len(items)} history items but {len(labels)} history ratings", path=path, line=number,
-                field="history_rating",
-            )
-        try:
-            label = int(row["rating"])
-            timestamp = int(row["timestamp"])
-        except ValueError as exc:
-            raise DataError(f"not an integer: {exc}", path=path, line=number, field="rating,timestamp") from exc
-        out.append((number, row["user"].strip(), items, labels, row["item_id"].strip(), label, timestamp))
+    _require(path, expected)
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except Exception as exc:  # polars raises several error types for malformed CSV
+        raise DataError(f"cannot parse CSV: {exc}; expected {expected}", path=path) from exc
+    for column in ("user", "history_item_id", "history_rating", "item_id", "rating", "timestamp"):
+        if column not in raw.columns:
+            raise DataError(f"required column is missing; expected {expected}", path=path, field=column)
+    raw = raw.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+    out = raw.select(
+        "line",
+        pl.col("user").str.strip_chars(),
+        pl.col("history_item_id").str.json_decode(pl.List(pl.Int64)).alias("history_items"),
+        pl.col("history_rating").str.json_decode(pl.List(pl.Int64)).alias("history_labels"),
+        pl.col("item_id").str.strip_chars(),
+        pl.col("rating").str.strip_chars().cast(pl.Int64, strict=False).alias("label"),
+        pl.col("timestamp").str.strip_chars().cast(pl.Int64, strict=False).alias("csv_timestamp"),
+    )
+    for column, source in (("history_items", "history_item_id"), ("history_labels", "history_rating"),
+                           ("label", "rating"), ("csv_timestamp", "timestamp")):
+        bad = out.filter(pl.col(column).is_null())
+        if bad.height:
+            line = int(bad["line"][0])
+            value = raw.filter(pl.col("line") == line)[source][0]
+            raise DataError(f"cannot parse {value!r}", path=path, line=line, field=source)
+    if equal_lengths:
+        bad = out.filter(pl.col("history_items").list.len() != pl.col("history_labels").list.len())
+        if bad.height:
+            raise DataError("history_item_id and history_rating differ in length", path=path,
+                            line=int(bad["line"][0]), field="history_rating")
     return out
 
 
@@ -531,12 +567,16 @@ def _map_student_rows_to_users(
     distinct users deterministically: in row order, the smallest candidate not yet used in this run.
     Returns (user_id per row, number of text candidates per row).
     """
+    ordered = sorted(teacher, key=_index_order)
+    by_body: dict[str, list[str]] = {}
     used: set[str] = set()
     users: list[str | None] = []
     counts: list[int] = []
     for row in rows:
         body = _reasoning_body(row["output"], trailing=False)
-        candidates = [u for u in sorted(teacher, key=_index_order) if teacher[u].startswith(body)]
+        if body not in by_body:
+            by_body[body] = [u for u in ordered if teacher[u].startswith(body)]
+        candidates = by_body[body]
         counts.append(len(candidates))
         narrowed = finetune_users.get((row["input"], row["output"]))
         if narrowed:
@@ -640,7 +680,7 @@ def _beauty_splits(
                 "history_ratings": [r for r, _ in looked[:-1]],
                 "history_labels": [_label(r) for r, _ in looked[:-1]], "split": split,
             })
-        table = pl.DataFrame(rows, schema=TARGET_SCHEMA)
+        table = _target_frame(rows)
         splits[f"release_windows_{split}"] = table
         window_info[split] = {
             "users": table.height,
@@ -655,7 +695,10 @@ def _beauty_splits(
         ctr_rows = []
         disagree = 0
         realigned = 0
-        for line, user, items, labels, target, label, _ts in _seq_ctr_rows(csv_path, equal_lengths=False):
+        ctr = _seq_ctr_frame(csv_path, equal_lengths=False)
+        for line, user, items, labels, target, label in ctr.select(
+            "line", "user", "history_items", "history_labels", "item_id", "label"
+        ).iter_rows():
             history = [str(i) for i in items]
             looked = [resolve(user, i) for i in history]
             if len(labels) != len(history):
@@ -673,13 +716,16 @@ def _beauty_splits(
                 realigned += 1
             rating, timestamp = resolve(user, target)
             disagree += int(_label(rating) is not None and _label(rating) != label)
+            disagree += sum(
+                int(lab is not None and r is not None and _label(r) != lab) for lab, (r, _) in zip(labels, looked)
+            )
             ctr_rows.append({
                 "user_id": user, "item_id": target, "rating": rating, "timestamp": timestamp, "label": label,
                 "history_item_ids": history, "history_ratings": [r for r, _ in looked],
                 "history_labels": labels, "split": split,
             })
-        splits[f"seq_ctr_{split}"] = pl.DataFrame(ctr_rows, schema=TARGET_SCHEMA)
-        window_info[split]["seq_ctr_label_disagreements_with_ratings"] = disagree
+        splits[f"seq_ctr_{split}"] = _target_frame(ctr_rows)
+        window_info[split]["seq_ctr_labels_disagreeing_with_ratings"] = disagree
         window_info[split]["seq_ctr_rows_with_realigned_history_labels"] = realigned
     info["release_windows"] = window_info
     info["release_windows_rule"] = (
@@ -781,46 +827,75 @@ def _ml1m_splits(root: Path, info: dict[str, object]) -> tuple[dict[str, pl.Data
     a position's timestamp is its index in that sequence. Valid/test histories are checked against it.
     """
     folder = root / "splits_seq_ctr_csv"
-    parsed = {split: {row[1]: row for row in _seq_ctr_rows(folder / f"{split}.csv")} for split in SPLITS}
-    sequences: dict[str, list[tuple[str, int]]] = {}
+    frames = {split: _seq_ctr_frame(folder / f"{split}.csv") for split in SPLITS}
+    for split, frame in frames.items():
+        if frame["user"].is_duplicated().any():
+            raise DataError("a user has more than one row", path=folder / f"{split}.csv", field="user")
+    train = frames["train"].select(
+        "user", pl.col("history_items").alias("train_history"), pl.col("history_labels").alias("train_labels"),
+        pl.col("item_id").cast(pl.Int64, strict=False).alias("train_item"), pl.col("label").alias("train_label"),
+    )
+    if train["train_item"].is_null().any():
+        raise DataError("item_id is not an integer", path=folder / "train.csv", field="item_id")
+    joined = train
+    for split in ("valid", "test"):
+        other = frames[split].select(
+            "user",
+            pl.col("history_items").alias(f"{split}_history"), pl.col("history_labels").alias(f"{split}_labels"),
+            pl.col("item_id").cast(pl.Int64, strict=False).alias(f"{split}_item"),
+            pl.col("label").alias(f"{split}_label"),
+        )
+        joined = joined.join(other, on="user", how="full", coalesce=True)
+    missing = joined.filter(pl.any_horizontal(pl.col("train_item", "valid_item", "test_item").is_null()))
+    if missing.height:
+        raise DataError(f"user {missing['user'][0]} lacks a window in one of train/valid/test", path=folder,
+                        field="user")
+    joined = joined.with_columns(
+        pl.concat_list("train_history", "train_item", "valid_item", "test_item").alias("seq_items"),
+        pl.concat_list("train_labels", "train_label", "valid_label", "test_label").alias("seq_labels"),
+    )
     inconsistent = 0
-    for user, (_, _, items, labels, target, label, _) in parsed["train"].items():
-        seq = [(str(i), lab) for i, lab in zip(items, labels)] + [(target, label)]
-        for split in ("valid", "test"):
-            row = parsed[split].get(user)
-            if row is None:
-                raise DataError(f"user {user} has a train window but no {split} window",
-                                path=folder / f"{split}.csv", field="user")
-            _, _, h_items, h_labels, t_item, t_label, _ = row
-            history = [(str(i), lab) for i, lab in zip(h_items, h_labels)]
-            inconsistent += int(history != seq[len(seq) - len(history):])
-            seq.append((t_item, t_label))
-        sequences[user] = seq
+    for offset, split in ((1, "valid"), (0, "test")):
+        n_hist = pl.col(f"{split}_history").list.len()
+        end = pl.col("seq_items").list.len() - 1 - offset
+        expected_items = pl.col("seq_items").list.slice(end - n_hist, n_hist)
+        expected_labels = pl.col("seq_labels").list.slice(end - n_hist, n_hist)
+        inconsistent += joined.filter(
+            (expected_items != pl.col(f"{split}_history")) | (expected_labels != pl.col(f"{split}_labels"))
+        ).height
     info["ml1m_history_inconsistencies"] = inconsistent
 
+    order = pl.col("user").cast(pl.Int64, strict=False)
     splits: dict[str, pl.DataFrame] = {}
     for offset, split in ((2, "train"), (1, "valid"), (0, "test")):
-        rows = []
-        for user in sorted(parsed[split], key=_index_order):
-            _, _, items, labels, target, label, _ = parsed[split][user]
-            n = len(sequences[user])
-            rows.append({
-                "user_id": user, "item_id": target, "rating": float(label), "timestamp": n - 1 - offset,
-                "label": label, "history_item_ids": [str(i) for i in items],
-                "history_ratings": [float(v) for v in labels], "history_labels": labels, "split": split,
-            })
-        splits[f"seq_ctr_{split}"] = pl.DataFrame(rows, schema=TARGET_SCHEMA)
+        table = (
+            frames[split]
+            .join(joined.select("user", pl.col("seq_items").list.len().alias("_n")), on="user")
+            .sort(order, "user")
+            .select(
+                pl.col("user").alias("user_id"),
+                "item_id",
+                pl.col("label").cast(pl.Float64).alias("rating"),
+                (pl.col("_n") - 1 - offset).cast(pl.Int64).alias("timestamp"),
+                "label",
+                pl.col("history_items").cast(pl.List(pl.String)).alias("history_item_ids"),
+                pl.col("history_labels").cast(pl.List(pl.Float64)).alias("history_ratings"),
+                "history_labels",
+                pl.lit(split).alias("split"),
+            )
+        )
+        splits[f"seq_ctr_{split}"] = table.cast(TARGET_SCHEMA)  # type: ignore[arg-type]
 
-    users_col, items_col, ratings_col, ts_col = [], [], [], []
-    for user in sorted(sequences, key=_index_order):
-        for position, (item, label) in enumerate(sequences[user]):
-            users_col.append(user)
-            items_col.append(item)
-            ratings_col.append(float(label))
-            ts_col.append(position)
-    interactions = pl.DataFrame(
-        {"user_id": users_col, "item_id": items_col, "rating": ratings_col, "timestamp": ts_col},
-        schema={"user_id": pl.String(), "item_id": pl.String(), "rating": pl.Float64(), "timestamp": pl.Int64()},
+    interactions = (
+        joined.sort(order, "user")
+        .select(
+            pl.col("user").alias("user_id"), pl.col("seq_items").alias("item_id"),
+            pl.col("seq_labels").alias("rating"),
+            pl.int_ranges(0, pl.col("seq_items").list.len()).alias("timestamp"),
+        )
+        .explode("item_id", "rating", "timestamp")
+        .with_columns(pl.col("item_id").cast(pl.String), pl.col("rating").cast(pl.Float64),
+                      pl.col("timestamp").cast(pl.Int64))
     )
     source = folder / "train.csv"
     interactions = conform(interactions, INTERACTIONS_SCHEMA, table="interactions", source=source)
