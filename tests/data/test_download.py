@@ -43,6 +43,7 @@ from reasonrec.data.download import (
     movielens_100k,
     resolve_dataset,
 )
+from reasonrec.errors import DataError
 
 NO_WAIT = RetryPolicy(attempts=4, backoff_seconds=0.0)
 
@@ -261,8 +262,13 @@ def test_corrupted_member_with_known_hash_is_not_extracted(server: LocalServer, 
     server.state.files["/movielens/ml-100k.zip"] = buffer.getvalue()
     with pytest.raises(ChecksumError, match="u.data"):
         download_dataset(_ml100k_spec(server.base), tmp_path, retry=NO_WAIT, show_progress=False)
-    assert not (tmp_path / "movielens-100k" / "u.data").exists()
-    assert not list((tmp_path / "movielens-100k").glob(".u.data.*"))
+    folder = tmp_path / "movielens-100k"
+    assert not (folder / "u.data").exists()
+    assert not list(folder.glob(".u.data.*"))
+    # the zip was only trusted on first use: it is moved aside and forgotten, not kept as good
+    assert not (folder / "ml-100k.zip").exists()
+    assert (folder / "ml-100k.zip.corrupt").exists()
+    assert "ml-100k.zip" not in load_checksums(folder)
 
 
 def test_connection_cut_resumes_with_range(server: LocalServer, ml100k_zip: bytes, tmp_path: Path) -> None:
@@ -437,7 +443,7 @@ def test_zip_with_escaping_member_is_rejected(server: LocalServer, tmp_path: Pat
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("ml-100k/../../evil.txt", "x")
     server.state.files["/movielens/ml-100k.zip"] = buffer.getvalue()
-    with pytest.raises(Exception, match="unsafe path"):
+    with pytest.raises(DataError, match="unsafe path"):
         download_dataset(_ml100k_spec(server.base), tmp_path, retry=NO_WAIT, show_progress=False)
     assert not (tmp_path / "evil.txt").exists()
 

@@ -335,8 +335,8 @@ def _stream_once(
         status = response.status_code
         if status == 416 and offset:
             # our partial file is at least as long as the resource: complete if the lengths agree, else stale
-            total = (response.headers.get("content-range") or "").rpartition("/")[2]
-            if total.isdigit() and int(total) == offset:
+            remote_size = (response.headers.get("content-range") or "").rpartition("/")[2]
+            if remote_size.isdigit() and int(remote_size) == offset:
                 return "resumed"
             part.unlink()
             raise _Retryable(f"partial file longer than the remote one ({offset} bytes); restarting")
@@ -676,7 +676,20 @@ def _download_one(
         for rel, rec in records.items():
             if rec.get("archive") == remote.filename and rel not in known:
                 known[rel] = rec["sha256"]
-        members = extract_zip(dest, folder, strip_prefix=remote.strip_prefix, expected=known)
+        try:
+            members = extract_zip(dest, folder, strip_prefix=remote.strip_prefix, expected=known)
+        except DataError as exc:
+            if (
+                remote.sha256
+            ):  # provably the publisher's bytes: keep the archive, the error says what is wrong
+                raise
+            # an archive trusted only on first use proved bad: neither it nor its record may pass as good
+            corrupt = _move_aside(dest)
+            records.pop(remote.filename, None)
+            save_checksums(folder, records)
+            raise ChecksumError(
+                f"{exc.message}; the archive was moved aside to {corrupt.name}", path=corrupt, field=exc.field
+            ) from exc
         for rel, (sha, size) in members.items():
             records[rel] = _record(None, sha, size, archive=remote.filename)
             outcomes.append(FileOutcome(folder / rel, "extracted", sha))
