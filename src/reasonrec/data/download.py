@@ -344,7 +344,8 @@ def _stream_once(
             raise _Retryable(f"HTTP {status} from {url}")
         if status >= 400:
             raise DownloadError(f"HTTP {status} for {url}")
-        mode, mode_name = "wb", "fresh"
+        mode = "wb"
+        mode_name: Literal["fresh", "resumed"] = "fresh"
         total: int | None = None
         if status == 206 and offset:
             content_range = _parse_content_range(response.headers.get("content-range"))
@@ -372,7 +373,7 @@ def _stream_once(
     size = part.stat().st_size
     if total is not None and size != total:
         raise _Retryable(f"got {size} of {total} bytes")
-    return mode_name  # type: ignore[return-value]
+    return mode_name
 
 
 def _hashes(path: Path) -> tuple[str, str]:
