@@ -285,6 +285,18 @@ def _authors_results(folder: Path) -> pl.DataFrame:
     ).sort("dataset", "k", "run")
 
 
+def _decode_seq_ctr(raw: pl.DataFrame) -> pl.DataFrame:
+    return raw.select(
+        "line",
+        pl.col("user").str.strip_chars(),
+        pl.col("history_item_id").str.json_decode(pl.List(pl.Int64)).alias("history_items"),
+        pl.col("history_rating").str.json_decode(pl.List(pl.Int64)).alias("history_labels"),
+        pl.col("item_id").str.strip_chars(),
+        pl.col("rating").str.strip_chars().cast(pl.Int64, strict=False).alias("label"),
+        pl.col("timestamp").str.strip_chars().cast(pl.Int64, strict=False).alias("csv_timestamp"),
+    )
+
+
 def _seq_ctr_frame(path: Path, *, equal_lengths: bool = True) -> pl.DataFrame:
     """A CTR split CSV as (line, user, history_items: list[i64], history_labels: list[i64], item_id, label, ts).
 
@@ -300,15 +312,14 @@ def _seq_ctr_frame(path: Path, *, equal_lengths: bool = True) -> pl.DataFrame:
         if column not in raw.columns:
             raise DataError(f"required column is missing; expected {expected}", path=path, field=column)
     raw = raw.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
-    out = raw.select(
-        "line",
-        pl.col("user").str.strip_chars(),
-        pl.col("history_item_id").str.json_decode(pl.List(pl.Int64)).alias("history_items"),
-        pl.col("history_rating").str.json_decode(pl.List(pl.Int64)).alias("history_labels"),
-        pl.col("item_id").str.strip_chars(),
-        pl.col("rating").str.strip_chars().cast(pl.Int64, strict=False).alias("label"),
-        pl.col("timestamp").str.strip_chars().cast(pl.Int64, strict=False).alias("csv_timestamp"),
-    )
+    try:
+        out = _decode_seq_ctr(raw)
+    except pl.exceptions.PolarsError:
+        # Vectorised JSON decoding failed somewhere: find and name the first bad line.
+        for line, items, labels in raw.select("line", "history_item_id", "history_rating").iter_rows():
+            _parse_int_list(items or "", path=path, line=line, field="history_item_id")
+            _parse_int_list(labels or "", path=path, line=line, field="history_rating")
+        raise
     for column, source in (("history_items", "history_item_id"), ("history_labels", "history_rating"),
                            ("label", "rating"), ("csv_timestamp", "timestamp")):
         bad = out.filter(pl.col(column).is_null())
