@@ -113,7 +113,7 @@ def read_lines(path: Path, encoding: str, issues: RowIssues) -> pl.DataFrame:
     check_encoding(encoding, path)
     data = open_bytes(path)
     try:
-        lines = data.decode(encoding).split("\n")
+        text = data.decode(encoding)
     except UnicodeDecodeError:
         lines = []
         for number, raw in enumerate(data.split(b"\n"), start=1):
@@ -122,7 +122,14 @@ def read_lines(path: Path, encoding: str, issues: RowIssues) -> pl.DataFrame:
             except UnicodeDecodeError as exc:
                 issues.report(_decode_hint(exc, encoding), path=path, line=number, field="encoding")
                 lines.append("")  # keep numbering; the blank line is dropped below
-    table = pl.DataFrame({"raw": pl.Series(lines, dtype=pl.String)}).with_row_index(LINE, offset=1)
+        text = "\n".join(lines)
+    # Split in Rust (one huge string → one row per line) so line numbers are the row positions.
+    table = (
+        pl.DataFrame({"raw": [text]}, schema={"raw": pl.String()})
+        .select(pl.col("raw").str.split("\n"))
+        .explode("raw")
+        .with_row_index(LINE, offset=1)
+    )
     return table.with_columns(pl.col(LINE).cast(pl.Int64), pl.col("raw").str.strip_suffix("\r")).filter(
         pl.col("raw").str.strip_chars() != ""
     )
@@ -132,17 +139,17 @@ def split_fields(
     lines: pl.DataFrame, separator: str, names: list[str], *, path: Path, issues: RowIssues
 ) -> pl.DataFrame:
     """Split `raw` on a literal separator into string columns `names`; wrong field counts are row issues."""
-    parts = lines.with_columns(pl.col("raw").str.split(separator).alias("_parts"))
-    counts = pl.col("_parts").list.len()
-    bad = parts.filter(counts != len(names)).with_columns(counts.alias("_value"))
+    counts = pl.col("raw").str.count_matches(separator, literal=True) + 1
+    bad = lines.filter(counts != len(names)).with_columns(counts.alias("_value"))
     issues.report_rows(
         bad,
         f"expected {len(names)} fields separated by {separator!r}, found {{value}}",
         path=path,
         field=None,
     )
-    good = parts.filter(counts == len(names))
-    return good.select(LINE, *[pl.col("_parts").list.get(i).alias(name) for i, name in enumerate(names)])
+    good = lines.filter(counts == len(names))
+    fields = pl.col("raw").str.split_exact(separator, len(names) - 1)
+    return good.select(LINE, fields.struct.rename_fields(names).alias("_f")).unnest("_f")
 
 
 def cast_column(
@@ -205,8 +212,9 @@ def finish_interactions(
         df = df.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
     df = conform(df, INTERACTIONS_SCHEMA, table="interactions", source=source)
     key = list(DEDUPE_KEY)
-    df = df.sort(LINE)
-    later = df.filter(pl.struct(key).is_duplicated() & ~pl.struct(key).is_first_distinct())
+    if not df[LINE].is_sorted():
+        df = df.sort(LINE)
+    later = df.filter(~pl.struct(key).is_first_distinct())
     if later.height:
         if mode == "error":
             first_lines = df.group_by(key).agg(pl.col(LINE).min().alias("_first"))
