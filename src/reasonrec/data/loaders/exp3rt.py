@@ -221,9 +221,9 @@ def load_exp3rt_imdb(data_root: Path, options: LoadOptions) -> Dataset:
     items = conform(items, ITEMS_SCHEMA, table="items", source=root / "item_profile" / "item_profile.json")
     users = conform(artefacts["user_profiles"].select("user_id"), USERS_SCHEMA, table="users",
                     source=root / "user_profile" / "user_profile.json")
-    info["pairs_items_without_profile"] = int(pairs.filter(~pl.col("item_id").is_in(item_ids["item_id"])).height)
+    info["pairs_items_without_profile"] = int(pairs.filter(~pl.col("item_id").is_in(item_ids["item_id"].implode())).height)
     info["pairs_users_without_profile"] = int(
-        pairs.filter(~pl.col("user_id").is_in(users["user_id"])).height
+        pairs.filter(~pl.col("user_id").is_in(users["user_id"].implode())).height
     )
 
     splits: dict[str, pl.DataFrame] = {}
