@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasonrec.data.loaders import amazon, movielens, tabular
+from reasonrec.data.loaders import amazon, exp3rt, movielens, reasoningrec, tabular
 from reasonrec.data.loaders.base import Loader, LoadOptions
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import ConfigError
@@ -21,7 +21,9 @@ LOADERS: dict[str, Loader] = {
     "amazon-2023": amazon.load_amazon_2023,
     "amazon-beauty-raw": amazon.load_amazon_beauty_raw,
     "tabular": tabular.load_tabular,
-    # release loaders (reasoningrec.py, exp3rt.py) register below
+    "reasoningrec-beauty": reasoningrec.load_reasoningrec_beauty,
+    "reasoningrec-ml1m": reasoningrec.load_reasoningrec_ml1m,
+    "exp3rt-imdb": exp3rt.load_exp3rt_imdb,
 }
 
 DATASET_FOLDERS: dict[str, str] = {
@@ -30,6 +32,9 @@ DATASET_FOLDERS: dict[str, str] = {
     "amazon-2018": amazon.AMAZON_2018_FOLDER,
     "amazon-2023": amazon.AMAZON_2023_FOLDER,
     "amazon-beauty-raw": amazon.BEAUTY_RAW_FOLDER,
+    "reasoningrec-beauty": reasoningrec.BEAUTY_FOLDER,
+    "reasoningrec-ml1m": reasoningrec.ML1M_FOLDER,
+    "exp3rt-imdb": exp3rt.EXP3RT_IMDB_FOLDER,
     # "tabular" has no default folder: it needs options.path
 }
 
