@@ -47,7 +47,8 @@ class BPRMF:
         from cornac.data import Dataset as CornacDataset
         from cornac.models import BPR
 
-        inter = interactions_of(data)
+        all_inter = interactions_of(data)
+        inter = all_inter
         if self.config.min_rating is not None:
             inter = inter.filter(pl.col("rating") >= self.config.min_rating)
         triples = list(zip(inter["user_id"].to_list(), inter["item_id"].to_list(), [1.0] * inter.height,
@@ -62,8 +63,9 @@ class BPRMF:
         for raw, idx in m.iid_map.items():
             self.item_ids[idx] = raw
         self.train_items = {}
-        for u, i in zip(inter["user_id"].to_list(), inter["item_id"].to_list(), strict=True):
-            self.train_items.setdefault(u, set()).add(m.iid_map[i])
+        for u, i in zip(all_inter["user_id"].to_list(), all_inter["item_id"].to_list(), strict=True):
+            if i in m.iid_map:  # every seen item is excluded from recommendation, liked or not
+                self.train_items.setdefault(u, set()).add(m.iid_map[i])
         return self
 
     def _user_scores(self, user: str) -> np.ndarray | None:

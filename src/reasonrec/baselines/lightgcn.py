@@ -91,6 +91,7 @@ class LightGCN:
         self.item_index: dict[str, int] = {}
         self.item_ids: list[str] = []
         self.train_items: list[set[int]] = []
+        self.positives: list[set[int]] = []
         self.final: np.ndarray | None = None
         self.history: list[dict[str, float]] = []
         self.cold_rows = 0
@@ -99,7 +100,8 @@ class LightGCN:
         import torch
 
         c = self.config
-        inter = interactions_of(data)
+        all_inter = interactions_of(data)
+        inter = all_inter
         if c.min_rating is not None:
             inter = inter.filter(pl.col("rating") >= c.min_rating)
         users = sorted(set(inter["user_id"].to_list()))
@@ -109,9 +111,14 @@ class LightGCN:
         u_idx = np.array([self.user_index[u] for u in inter["user_id"].to_list()], dtype=np.int64)
         i_idx = np.array([self.item_index[i] for i in inter["item_id"].to_list()], dtype=np.int64)
         n_users, n_items = len(users), len(self.item_ids)
-        self.train_items = [set() for _ in range(n_users)]
+        self.positives = [set() for _ in range(n_users)]
         for u, i in zip(u_idx.tolist(), i_idx.tolist(), strict=True):
-            self.train_items[u].add(i)
+            self.positives[u].add(i)
+        # Excluded from recommendation: every item the user interacted with in training, liked or not.
+        self.train_items = [set(p) for p in self.positives]
+        for u, i in zip(all_inter["user_id"].to_list(), all_inter["item_id"].to_list(), strict=True):
+            if u in self.user_index and i in self.item_index:
+                self.train_items[self.user_index[u]].add(self.item_index[i])
         pairs = np.unique(np.stack([u_idx, i_idx], axis=1), axis=0)
         valid = self._valid_pairs(data.valid)
         rng = np.random.default_rng(c.seed)
@@ -171,7 +178,7 @@ class LightGCN:
     def _sample_negatives(self, users: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
         negs = rng.integers(0, n_items, size=len(users))
         for n, u in enumerate(users.tolist()):
-            seen = self.train_items[u]
+            seen = self.positives[u]
             if len(seen) >= n_items:
                 continue
             while int(negs[n]) in seen:
