@@ -33,7 +33,14 @@ from typing import Any
 import polars as pl
 
 from reasonrec.data.loaders.base import LoadOptions
-from reasonrec.data.schema import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform, validate_interactions
+from reasonrec.data.schema import (
+    INTERACTIONS_SCHEMA,
+    ITEMS_SCHEMA,
+    USERS_SCHEMA,
+    Dataset,
+    conform,
+    validate_interactions,
+)
 from reasonrec.errors import DataError
 
 EXP3RT_IMDB_FOLDER = "exp3rt-imdb"

@@ -33,7 +33,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -624,7 +624,7 @@ def _student_reference_outputs(
         for number, row in enumerate(rows):
             missing = {"input", "output", "generated_output", "logits"} - set(row)
             if missing:
-                raise DataError(f"record {number} lacks {sorted(missing)}", path=path, field=sorted(missing)[0])
+                raise DataError(f"record {number} lacks {sorted(missing)}", path=path, field=min(missing))
         users, counts = _map_student_rows_to_users(rows, teacher, finetune_users)
         parts.append(pl.DataFrame(
             {
@@ -754,10 +754,14 @@ def load_reasoningrec_ml1m(data_root: Path, options: LoadOptions) -> Dataset:
     """The ReasoningRec MovieLens-1M release (no ratings.dat): items, users, binary CTR windows and artefacts."""
     root = _dataset_dir(data_root, options, ML1M_FOLDER)
     info: dict[str, object] = {"notes": [
-        "ratings.dat is ABSENT from this release: interactions are DERIVED from the CTR split windows and "
-        "their rating column holds BINARY like/dislike labels (1.0 / 0.0), NOT 1-5 star ratings",
-        "the CTR CSVs' timestamp column is always 0; timestamps here are each user's sequence positions "
-        "(0 = oldest window item), usable for ordering only",
+        (
+            "ratings.dat is ABSENT from this release: interactions are DERIVED from the CTR split windows and "
+            "their rating column holds BINARY like/dislike labels (1.0 / 0.0), NOT 1-5 star ratings"
+        ),
+        (
+            "the CTR CSVs' timestamp column is always 0; timestamps here are each user's sequence positions "
+            "(0 = oldest window item), usable for ordering only"
+        ),
     ]}
     items = _ml1m_items(root, info)
     users = _ml1m_users(root)
