@@ -72,7 +72,7 @@ def chronological(interactions: pl.DataFrame) -> pl.DataFrame:
         .sort(["user_id", "timestamp", _ROW])
         .with_columns(
             pl.int_range(pl.len()).over("user_id").alias(_POS),
-            pl.len().over("user_id").alias(_LEN),
+            pl.len().over("user_id").cast(pl.Int64).alias(_LEN),
         )
     )
 
@@ -153,11 +153,16 @@ def leave_last_out(
     """
     _check_k(k_history)
     ordered = chronological(interactions)
-    sequences = _sequences(ordered, r_threshold)
+    # Only the tail of each user's sequence can appear in a window: build sequences from it (fast on long users).
+    first = pl.lit(0) if k_history is None else pl.max_horizontal(pl.col(_LEN) - 3 - k_history, pl.lit(0))
+    ordered = ordered.with_columns(first.alias("_first"))
+    sequences = _sequences(ordered.filter(pl.col(_POS) >= pl.col("_first")), r_threshold)
     eligible = ordered.filter(pl.col(_LEN) >= 3)
     tables = {}
     for split, offset in (("train", 3), ("valid", 2), ("test", 1)):
-        rows = eligible.filter(pl.col(_POS) == pl.col(_LEN) - offset).with_columns(pl.col(_POS).alias("_hist_end"))
+        rows = eligible.filter(pl.col(_POS) == pl.col(_LEN) - offset).with_columns(
+            (pl.col(_POS) - pl.col("_first")).alias("_hist_end")
+        )
         tables[split] = _build_targets(rows, sequences, k_history=k_history, r_threshold=r_threshold, split=split)
     cf_rows = ordered.filter((pl.col(_LEN) < 3) | (pl.col(_POS) < pl.col(_LEN) - 2))
     train_interactions = _canonical(cf_rows, interactions.columns)
@@ -208,7 +213,7 @@ def temporal_ratio(
         .sort(["user_id", "timestamp", _ROW])
     )
     train_part = ordered.filter(pl.col("_part") == "train").with_columns(
-        pl.int_range(pl.len()).over("user_id").alias(_POS), pl.len().over("user_id").alias(_LEN)
+        pl.int_range(pl.len()).over("user_id").alias(_POS), pl.len().over("user_id").cast(pl.Int64).alias(_LEN)
     )
     sequences = _sequences(train_part, r_threshold)
     train_lengths = train_part.group_by("user_id").agg(pl.len().alias("_n_train"))
@@ -338,27 +343,40 @@ def user_disjoint_balanced(
 
 
 def assert_leak_free(interactions: pl.DataFrame, result: SplitResult) -> None:
-    """Raise DataError unless valid/test targets and train_interactions are disjoint sub-multisets of the input.
+    """Raise DataError if a valid/test target is also used for training or has no source row.
 
-    Counting (user, item, rating, timestamp) occurrences handles duplicate rows: a target may share its key with
-    an identical earlier row (kept in history/training), but never be counted twice.
+    Works on the multiset of (user, item, rating, timestamp) keys, restricted to keys of evaluation targets
+    (cheap: those are few): for each such key, occurrences in train_interactions + valid + test must not exceed
+    occurrences in the input. Duplicate rows are handled: a target may share its key with an identical earlier
+    row (kept in history/training), but the same row is never counted twice. train_interactions is a filter of
+    the input by construction, so only its overlap with evaluation targets needs checking. Keys are compared by
+    a 64-bit hash of the four columns (a collision could only hide a leak, with probability ~n^2 / 2^64).
     """
     key = ["user_id", "item_id", "rating", "timestamp"]
 
-    def counts(df: pl.DataFrame, name: str) -> pl.DataFrame:
-        return df.group_by(key).agg(pl.len().alias(name))
+    def hashed(df: pl.DataFrame) -> pl.Series:
+        return df.select(pl.struct(key).hash(seed=0).alias("_h"))["_h"]
 
-    used = pl.concat([result.train_interactions.select(key), result.valid.select(key), result.test.select(key)])
-    merged = counts(used, "_used").join(counts(interactions.select(key), "_have"), on=key, how="left")
-    bad = merged.filter(pl.col("_have").is_null() | (pl.col("_used") > pl.col("_have")))
-    if bad.height:
-        row = bad.row(0, named=True)
-        raise DataError(
-            f"split leaks: {bad.height} (user, item, rating, timestamp) key(s) used more often than they occur, "
-            f"e.g. user {row['user_id']!r} item {row['item_id']!r} at {row['timestamp']}",
-            field="user_id,item_id,timestamp",
+    eval_keys = pl.concat([hashed(result.valid), hashed(result.test)])
+    if eval_keys.len():
+        probe = eval_keys.unique().implode()
+        parts = [eval_keys, hashed(result.train_interactions)]
+        used = pl.concat(parts).to_frame().filter(pl.col("_h").is_in(probe)).group_by("_h").len()
+        have = hashed(interactions).to_frame().filter(pl.col("_h").is_in(probe)).group_by("_h").len()
+        bad = used.join(have, on="_h", how="left", suffix="_have").filter(
+            pl.col("len_have").is_null() | (pl.col("len") > pl.col("len_have"))
         )
+        if bad.height:
+            eval_rows = pl.concat([result.valid.select(key), result.test.select(key)])
+            row = eval_rows.filter(hashed(eval_rows).is_in(bad["_h"].implode())).row(0, named=True)
+            raise DataError(
+                f"split leaks: {bad.height} evaluation target key(s) also used for training or absent from the "
+                f"input, e.g. user {row['user_id']!r} item {row['item_id']!r} at {row['timestamp']}",
+                field="user_id,item_id,timestamp",
+            )
     for name, table in result.targets().items():
-        too_long = table.filter(pl.col("history_item_ids").list.len() != pl.col("history_ratings").list.len())
-        if too_long.height:
-            raise DataError(f"{name}: history columns disagree in length for {too_long.height} row(s)")
+        lengths = table.select(
+            pl.col("history_item_ids").list.len().alias("a"), pl.col("history_ratings").list.len().alias("b")
+        )
+        if lengths.filter(pl.col("a") != pl.col("b")).height:
+            raise DataError(f"{name}: history columns disagree in length", field="history_item_ids")
