@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reasonrec.baselines.bpr import BPRConfig, BPRMF
+from reasonrec.baselines.bpr import BPRMF, BPRConfig
 from reasonrec.baselines.caser import Caser, CaserConfig
 from reasonrec.baselines.common import Baseline, BaselineConfig, TopKRecommender, TrainData
 from reasonrec.baselines.lightgcn import LightGCN, LightGCNConfig
@@ -53,7 +53,25 @@ def make_baseline(name: str, config: BaselineConfig | dict | None = None) -> Bas
 
 
 __all__ = [
-    "BASELINES", "BaselineSpec", "make_baseline", "Baseline", "TopKRecommender", "TrainData", "BaselineConfig",
-    "UserMean", "UserLikeShare", "ItemMean", "MatrixFactorization", "BPRMF", "LightGCN", "SASRec", "Caser",
-    "NaiveConfig", "MFConfig", "BPRConfig", "LightGCNConfig", "SASRecConfig", "CaserConfig",
+    "BASELINES",
+    "BPRMF",
+    "BPRConfig",
+    "Baseline",
+    "BaselineConfig",
+    "BaselineSpec",
+    "Caser",
+    "CaserConfig",
+    "ItemMean",
+    "LightGCN",
+    "LightGCNConfig",
+    "MFConfig",
+    "MatrixFactorization",
+    "NaiveConfig",
+    "SASRec",
+    "SASRecConfig",
+    "TopKRecommender",
+    "TrainData",
+    "UserLikeShare",
+    "UserMean",
+    "make_baseline",
 ]

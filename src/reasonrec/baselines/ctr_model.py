@@ -159,7 +159,6 @@ class SequentialCTR:
         return np.concatenate(out) if out else np.zeros(0)
 
     def predict(self, targets: pl.DataFrame, *, dataset: str = "", split: str | None = None) -> pl.DataFrame:
-        import torch
 
         arrays = tensorise(targets, self.vocab, self.config.max_len, self.r_threshold)
         with torch_determinism(self.config.seed, self.config.threads):

@@ -14,7 +14,13 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 
-from reasonrec.baselines.common import BaselineConfig, TrainData, check_target_table, interactions_of, predictions_frame
+from reasonrec.baselines.common import (
+    BaselineConfig,
+    TrainData,
+    check_target_table,
+    interactions_of,
+    predictions_frame,
+)
 
 
 class MFConfig(BaselineConfig):

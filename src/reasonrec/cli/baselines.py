@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 import polars as pl
 import typer
@@ -31,14 +32,14 @@ def _read(path: Path) -> pl.DataFrame:
 
 @app.command("run")
 def run(
-    name: str = typer.Argument(..., help="Baseline name (see `reasonrec baselines list`)."),
-    split_dir: Path = typer.Option(..., "--split-dir", help="Output dir of `reasonrec data prepare`."),
-    out: Path = typer.Option(..., "--out", help="Directory for predictions.parquet and the manifest."),
-    config: Path | None = typer.Option(None, "--config", help="YAML config for the baseline."),
-    overrides: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
-    dataset: str = typer.Option("", "--dataset", help="Dataset name written into the predictions."),
-    r_threshold: float = typer.Option(3.0, "--r-threshold", help="Like = rating > r_T."),
-    top_k: int = typer.Option(20, "--top-k", help="Candidates per test user for top-k baselines."),
+    name: Annotated[str, typer.Argument(help="Baseline name (see `reasonrec baselines list`).")],
+    split_dir: Annotated[Path, typer.Option("--split-dir", help="Output dir of `reasonrec data prepare`.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for predictions.parquet and the manifest.")],
+    config: Annotated[Path | None, typer.Option("--config", help="YAML config for the baseline.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset name written into the predictions.")] = "",
+    r_threshold: Annotated[float, typer.Option("--r-threshold", help="Like = rating > r_T.")] = 3.0,
+    top_k: Annotated[int, typer.Option("--top-k", help="Candidates per test user for top-k baselines.")] = 20,
 ) -> None:
     """Fit NAME on splits/train(+train_interactions), predict valid and test, write predictions.parquet."""
     from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
@@ -49,6 +50,7 @@ def run(
     spec = BASELINES.get(name)
     if spec is None:
         raise typer.BadParameter(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    overrides = overrides or []
     cfg = spec.config.from_yaml(config, overrides) if config else spec.config.from_dict({}, overrides)
     splits = split_dir / "splits"
     inputs = [splits / f"{s}.parquet" for s in ("train", "valid", "test")] + [splits / "train_interactions.parquet"]
