@@ -1,7 +1,111 @@
-"""`reasonrec eval ...` commands."""
+"""`reasonrec eval ...` commands: score a predictions file; stdout carries only the result (table or JSON)."""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
 
-app = typer.Typer(help="eval commands.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reasonrec.errors import ReasonrecError
+from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+from reasonrec.eval.readers import READERS, read_predictions
+from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
+
+app = typer.Typer(help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.", no_args_is_help=True)
+
+_TABLE_KEYS = (
+    "n",
+    "parse_failures",
+    "parse_failure_rate",
+    "auc",
+    "auc_ci",
+    "accuracy",
+    "f1",
+    "log_loss",
+    "rating_accuracy",
+    "macro_auc_ovr",
+    "mae",
+    "rmse",
+    *TEXT_METRICS,
+)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _render(result: dict, console: Console) -> None:
+    columns = [("all rows", result)]
+    if "distinct" in result:
+        columns.append((f"distinct ({', '.join(result['dedupe_key'])})", result["distinct"]))
+    table = Table(title=f"label from {result.get('label_source')}, threshold {result.get('threshold')}")
+    table.add_column("metric")
+    for title, _ in columns:
+        table.add_column(title, justify="right")
+    for key in _TABLE_KEYS:
+        if key not in result:
+            continue
+        table.add_row(key, *[_fmt(part.get(key)) for _, part in columns])
+    console.print(table)
+    notes = [f"{name}: {m['reason']}" for name, m in result["metrics"].items() if m.get("reason")]
+    notes += [f"{name}: model {m['model']}" for name, m in result["metrics"].items() if m.get("model")]
+    for note in notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
+@app.command("predictions")
+def predictions(
+    path: Path = typer.Argument(..., help="Predictions file (Parquet/JSONL) or the authors' test_outputs.json."),
+    fmt: str = typer.Option("predictions", "--format", help=f"One of: {', '.join(sorted(READERS))}."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+    dedupe: bool = typer.Option(False, "--dedupe", help="Also report metrics on distinct prompts / user-item pairs."),
+    dedupe_on: str = typer.Option("auto", "--dedupe-on", help="auto | input | user_item."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="AUC bootstrap resamples (0 = no CI)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    threshold: float = typer.Option(0.5, "--threshold", help="score >= threshold → like (when no parsed label)."),
+    text_metrics: str = typer.Option("", "--text-metrics", help=f"Comma list of {','.join(TEXT_METRICS)}."),
+    bertscore_model: Path | None = typer.Option(None, "--bertscore-model", help="Local model dir for BERTScore."),
+    bertscore_layers: int = typer.Option(6, "--bertscore-layers", help="Layer of the BERTScore model to use."),
+    breakdown: list[str] = typer.Option([], "--breakdown", help="correctness | segment | rating (repeatable)."),
+) -> None:
+    """Score one predictions file."""
+    log = Console(stderr=True)
+    try:
+        text = None
+        names = [m.strip() for m in text_metrics.split(",") if m.strip()]
+        if names:
+            text = TextMetricsConfig(
+                metrics=names,
+                bertscore_model=str(bertscore_model) if bertscore_model else None,
+                bertscore_num_layers=bertscore_layers,
+            )
+        config = EvalConfig(
+            threshold=threshold,
+            bootstrap=bootstrap,
+            seed=seed,
+            dedupe=dedupe,
+            dedupe_on=dedupe_on,
+            text=text,
+            breakdowns=breakdown,
+        )
+        log.print(f"reading {path} as {fmt}")
+        df = read_predictions(path, fmt)
+        log.print(f"evaluating {df.height} rows")
+        result = evaluate_predictions(df, config)
+    except (ReasonrecError, ValueError, KeyError, FileNotFoundError) as exc:
+        log.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    result = {"path": str(path), "format": fmt, **result}
+    if as_json:
+        typer.echo(json.dumps(result, allow_nan=False))
+    else:
+        _render(result, Console())
