@@ -9,6 +9,7 @@ invites over-reading (the authors' Beauty test has 44 negatives).
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -124,14 +125,17 @@ def calibration_png(curves: Sequence[Curve], title: str, bins: int = 10) -> byte
             continue
         x = [row["mean_predicted"] for row in table]
         y = [row["observed_rate"] for row in table]
-        (line,) = top.plot(x, y, marker="o", linewidth=1.5, label=f"{curve.label} (n={len(curve.labels)})")
+        (line,) = top.plot(x, y, linewidth=1.2, alpha=0.8, label=f"{curve.label} (n={len(curve.labels)})")
+        # Marker area grows with the bin's row count: a 2-row bin far off the diagonal is noise, not a finding.
+        sizes = [12 + 140 * math.sqrt(row["n"] / len(curve.labels)) for row in table]
+        top.scatter(x, y, s=sizes, color=line.get_color(), alpha=0.8, zorder=3)
         bottom.hist(curve.scores, bins=edges, histtype="step", linewidth=1.5, color=line.get_color())
     top.set_xlim(0, 1)
     top.set_ylim(-0.02, 1.02)
     top.set_ylabel("Observed like rate")
     top.set_title(title)
     top.grid(alpha=0.3)
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="lower right", fontsize=8, title="marker area ∝ √(rows in bin)", title_fontsize=8)
     bottom.set_xlabel(f"Predicted P(like), {bins} equal-width bins")
     bottom.set_ylabel("Rows")
     bottom.grid(alpha=0.3)
@@ -183,13 +187,16 @@ def metric_vs_k_png(
 ) -> bytes:
     """Metric against K (log2 x axis) with CI error bars; `reference` (e.g. the authors' reported figures)
     is drawn as hollow markers without bars."""
-    fig = _new_figure()
+    fig = _new_figure(7.0, 5.6)
     ax = fig.add_subplot()
     all_k: set[int] = set()
-    for label, points in series.items():
+    count = max(1, len(series))
+    for index, (label, points) in enumerate(series.items()):
         pts = sorted(points, key=lambda p: p.k)
-        ks = [p.k for p in pts]
-        all_k.update(ks)
+        all_k.update(p.k for p in pts)
+        # Nudge each series sideways (on the log axis) so overlapping error bars stay distinguishable.
+        shift = 2 ** (0.06 * (index - (count - 1) / 2))
+        ks = [p.k * shift for p in pts]
         values = np.array([p.value for p in pts])
         low = np.array([p.value - p.low if p.low is not None else 0.0 for p in pts])
         high = np.array([p.high - p.value if p.high is not None else 0.0 for p in pts])
@@ -210,7 +217,7 @@ def metric_vs_k_png(
     ax.set_ylabel(metric)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    fig.legend(loc="outside lower center", fontsize=8)
     return _png(fig)
 
 

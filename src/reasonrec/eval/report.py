@@ -519,6 +519,9 @@ def _collect_notes(runs: Sequence[RunData], entries: Sequence[Entry], cfg: Repor
             "'authors' columns repeat the figures the original authors reported for the same run; they were "
             "not recomputed here."
         )
+    if any((e.authors and e.authors.get("n") is None) or (e.kind == "reported" and e.result.get("n") is None)
+           for e in entries):
+        notes.append("n=? marks a figure its source reported without a sample size.")
     return list(dict.fromkeys(notes))
 
 
@@ -703,6 +706,11 @@ def _k_series(entries: Sequence[Entry]) -> tuple[dict[str, list[plots.KPoint]], 
             ci = entry.result.get("auc_ci") or [None, None]
             n = cell_for(entry, Column("auc", "")).n
             ours.setdefault(name, []).append(plots.KPoint(entry.k, entry.auc, ci[0], ci[1], n))
+            distinct = entry.result.get("distinct") or {}
+            if isinstance(distinct.get("auc"), (int, float)):
+                dci = distinct.get("auc_ci") or [None, None]
+                ours.setdefault(f"{name} — distinct rows", []).append(
+                    plots.KPoint(entry.k, float(distinct["auc"]), dci[0], dci[1], distinct.get("n")))
         authors_auc = (entry.authors or {}).get("auc") if entry.kind != "reported" else entry.auc
         if isinstance(authors_auc, (int, float)):
             reported.setdefault(f"{name} — authors' reported", []).append(plots.KPoint(entry.k, float(authors_auc)))
@@ -841,7 +849,6 @@ def render_markdown(report: Report, plot_list: Sequence[Plot]) -> str:
         for plot in (p for p in plot_list if p.dataset == dataset):
             parts += [f"![{plot.caption}]({plot.filename})", ""]
     parts += ["", "## Notes", ""] + [f"- {note}" for note in report.notes]
-    parts += ["- n=? means the source reported the figure without its sample size."]
     parts += ["", "## Sources", ""] + [f"- `{s['path']}`" for s in report.sources]
     return "\n".join(parts).rstrip() + "\n"
 
