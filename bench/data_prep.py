@@ -89,6 +89,7 @@ def main() -> None:
     from reasonrec.paths import data_dir
 
     reference_root = data_dir(args.data_root or (REPO.parent / "shared" / "data"))
+    load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-data-prep-") as tmp:
         work = Path(tmp)
@@ -132,7 +133,9 @@ def main() -> None:
         "command": "python bench/data_prep.py " + " ".join(sys.argv[1:]),
         "what": "reasonrec.data.prepare.prepare(PrepareConfig(dataset='movielens-100k')) in a fresh subprocess: "
                 "load (real loader) + leave_last_out k=5 + Parquet/manifest writes",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    # the dev box is shared by several jobs: high load averages inflate every time
+                    "loadavg_1_5_15_before": load_before, "loadavg_1_5_15_after": os.getloadavg()},
         "target": "ML-100K prepare < 5 s",
         "ml100k_under_target": rows[0]["scale"] == 1 and rows[0]["prepare_s_median"] < 5.0,
         "results": rows,

@@ -3,6 +3,7 @@ and reproduction of ReasoningRec's released Beauty windows."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -147,7 +148,7 @@ def test_temporal_ratio_partitions_by_global_time(rows: list[Row], k: int | None
     assert keys(result.train) + keys(result.valid) + keys(result.test) == keys(df)
     assert keys(result.train_interactions) == keys(result.train)
     parts = [t["timestamp"] for t in (result.train, result.valid, result.test) if t.height]
-    for earlier, later in zip(parts, parts[1:], strict=False):
+    for earlier, later in itertools.pairwise(parts):
         assert earlier.max() <= later.min()
     train_items = defaultdict(list)
     for user, item in result.train_interactions.select("user_id", "item_id").rows():

@@ -7,7 +7,7 @@ is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -93,20 +93,22 @@ def prepare_and_describe(dataset: str, data_dir: Path | None, out: Path) -> dict
 
 @app.command("prepare")
 def prepare_command(
-    target: str = typer.Argument(..., help="Dataset name (e.g. movielens-100k) or a PrepareConfig YAML file."),
-    data_dir: Path = typer.Option(
-        None, "--data-dir", help="Root of the datasets (default: config data_dir, else $REASONREC_DATA_DIR)."
-    ),
-    out: Path = typer.Option(..., "--out", help="Directory to write the prepared tables and splits into."),
-    set_: list[str] = typer.Option(
-        [], "--set", help="Config override key=value, repeatable (e.g. --set split.strategy=temporal_ratio)."
-    ),
+    target: Annotated[str, typer.Argument(help="Dataset name (e.g. movielens-100k) or a PrepareConfig YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the prepared tables and splits into.")],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Root of the datasets (default: config data_dir, else $REASONREC_DATA_DIR)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Config override key=value, repeatable (e.g. --set split.strategy=temporal_ratio)."),
+    ] = None,
 ) -> None:
     """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json."""
     from reasonrec.data.prepare import prepare
 
     try:
-        config = load_prepare_config(target, data_dir, set_)
+        config = load_prepare_config(target, data_dir, set_ or [])
         prepared = prepare(config, out)
     except ReasonrecError as exc:
         _fail(exc)
@@ -121,7 +123,7 @@ def prepare_command(
 
 @app.command("describe")
 def describe_command(
-    directory: Path = typer.Argument(..., help="A directory written by `reasonrec data prepare`."),
+    directory: Annotated[Path, typer.Argument(help="A directory written by `reasonrec data prepare`.")],
 ) -> None:
     """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png."""
     from reasonrec.data.prepare import describe, write_describe
