@@ -34,7 +34,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy.stats import rankdata
 
 from reasonrec.config import Config
 from reasonrec.errors import DataError
@@ -238,13 +237,15 @@ class Entry:
 
 
 def _rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC-AUC via the Mann–Whitney rank sum (ties averaged) — identical to sklearn's, ~50x faster inside
-    a 1000-resample bootstrap (sklearn's input validation dominates at n=600)."""
-    ranks = rankdata(scores)
-    positives = labels == 1
-    n_pos = int(positives.sum())
-    n_neg = len(labels) - n_pos
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    """ROC-AUC as the Mann–Whitney statistic with ties counted half — equal to sklearn's value, but ~20x
+    faster inside a 1000-resample bootstrap, where sklearn's input validation dominates at n=600."""
+    levels, inverse = np.unique(scores, return_inverse=True)
+    positives = np.bincount(inverse, weights=labels, minlength=len(levels))
+    negatives = np.bincount(inverse, minlength=len(levels)) - positives
+    below = np.cumsum(negatives) - negatives
+    n_pos = positives.sum()
+    n_neg = negatives.sum()
+    return float(positives @ (below + 0.5 * negatives) / (n_pos * n_neg))
 
 
 def _attach_ci(result: dict[str, Any], prepared: pl.DataFrame, cfg: ReportConfig) -> None:
