@@ -22,8 +22,17 @@ def test_cli_json_on_authors_release(shared_data: Path) -> None:
     run = require_data(shared_data, "reasoningrec-beauty", "student_reference_outputs", RUN)
     result = CliRunner().invoke(
         app,
-        ["eval", "predictions", str(run / "test_outputs.json"), "--format", "reasoningrec-release", "--json",
-         "--dedupe", "--bootstrap", "200"],
+        [
+            "eval",
+            "predictions",
+            str(run / "test_outputs.json"),
+            "--format",
+            "reasoningrec-release",
+            "--json",
+            "--dedupe",
+            "--bootstrap",
+            "200",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)  # stdout must be exactly one JSON object
@@ -52,10 +61,22 @@ def test_cli_bertscore_minilm_on_authors_release(shared_data: Path) -> None:
     run = require_data(shared_data, "reasoningrec-beauty", "student_reference_outputs", RUN)
     result = CliRunner().invoke(
         app,
-        ["eval", "predictions", str(run / "test_outputs.json"), "--format", "reasoningrec-release", "--json",
-         "--bootstrap", "0", "--text-metrics", "bertscore"],
+        [
+            "eval",
+            "predictions",
+            str(run / "test_outputs.json"),
+            "--format",
+            "reasoningrec-release",
+            "--json",
+            "--bootstrap",
+            "0",
+            "--text-metrics",
+            "bertscore",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert "MiniLM" in payload["metrics"]["bertscore"]["model"]
-    assert payload["bertscore"] == pytest.approx(0.6868, abs=2e-3)  # measured; authors' DeBERTa/RoBERTa: 0.6909
+    assert payload["bertscore"] == pytest.approx(
+        0.6868, abs=2e-3
+    )  # measured; authors' DeBERTa/RoBERTa: 0.6909

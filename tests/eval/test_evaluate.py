@@ -11,17 +11,25 @@ from reasonrec.eval.text import TextMetricsConfig
 
 
 def _binary() -> pl.DataFrame:
-    return pl.DataFrame({
-        "user_id": ["a", "b", "c", "d", "a"],
-        "item_id": ["1", "2", "3", "4", "1"],
-        "label": [1, 0, 1, 0, 1],
-        "score": [0.9, 0.2, 0.4, 0.6, 0.9],
-        "pred_label": [1, 0, None, 0, 1],
-        "parse_ok": [True, True, False, True, True],
-        "reasoning": ["she likes soft creams", "too oily", "??", "smells bad", "she likes soft creams"],
-        "reference": ["she likes soft creams", "it is oily", "likes it", "the smell is bad", "she likes soft creams"],
-        "segment": ["warm", "cold", "warm", "unseen", "warm"],
-    })
+    return pl.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d", "a"],
+            "item_id": ["1", "2", "3", "4", "1"],
+            "label": [1, 0, 1, 0, 1],
+            "score": [0.9, 0.2, 0.4, 0.6, 0.9],
+            "pred_label": [1, 0, None, 0, 1],
+            "parse_ok": [True, True, False, True, True],
+            "reasoning": ["she likes soft creams", "too oily", "??", "smells bad", "she likes soft creams"],
+            "reference": [
+                "she likes soft creams",
+                "it is oily",
+                "likes it",
+                "the smell is bad",
+                "she likes soft creams",
+            ],
+            "segment": ["warm", "cold", "warm", "unseen", "warm"],
+        }
+    )
 
 
 def test_parse_failures_counted_and_excluded_from_label_metrics() -> None:
@@ -54,10 +62,19 @@ def test_single_class_gives_reason_not_crash() -> None:
 
 
 def test_rating_predictions_multiclass_and_derived_binary() -> None:
-    probs = [{"1": 0.7, "2": 0.1, "3": 0.1, "4": 0.05, "5": 0.05}, {"4": 0.6, "5": 0.4}, {"5": 0.9, "4": 0.1},
-             {"2": 0.5, "3": 0.5}]
-    df = pl.DataFrame({"rating": [1.0, 5.0, 5.0, 3.0], "pred_rating": [1.5, 4.4, 4.9, 2.5],
-                       "probs": [json.dumps(p) for p in probs]})
+    probs = [
+        {"1": 0.7, "2": 0.1, "3": 0.1, "4": 0.05, "5": 0.05},
+        {"4": 0.6, "5": 0.4},
+        {"5": 0.9, "4": 0.1},
+        {"2": 0.5, "3": 0.5},
+    ]
+    df = pl.DataFrame(
+        {
+            "rating": [1.0, 5.0, 5.0, 3.0],
+            "pred_rating": [1.5, 4.4, 4.9, 2.5],
+            "probs": [json.dumps(p) for p in probs],
+        }
+    )
     r = evaluate_predictions(df, EvalConfig(bootstrap=0))
     assert r["mae"] == pytest.approx((0.5 + 0.6 + 0.1 + 0.5) / 4)
     # argmax classes 1, 4, 5, 2 (tie 2/3 → lower) vs truth 1, 5, 5, 3
@@ -69,7 +86,9 @@ def test_rating_predictions_multiclass_and_derived_binary() -> None:
 
 
 def test_breakdowns_correctness_segment_and_text() -> None:
-    cfg = EvalConfig(bootstrap=0, breakdowns=["correctness", "segment"], text=TextMetricsConfig(metrics=["rouge1"]))
+    cfg = EvalConfig(
+        bootstrap=0, breakdowns=["correctness", "segment"], text=TextMetricsConfig(metrics=["rouge1"])
+    )
     r = evaluate_predictions(_binary(), cfg)
     groups = r["breakdowns"]["correctness"]
     assert groups["correct"]["n"] == 4 and groups["unparsed"]["n"] == 1

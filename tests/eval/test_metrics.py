@@ -79,7 +79,9 @@ def test_full_ranking_excludes_train_items() -> None:
     items = ["i0", "i1", "i2", "i3"]
     scores = np.array([[0.9, 0.8, 0.1, 0.5], [0.1, 0.2, 0.3, 0.4]])
     # u0 trained on i0, so its ranking is i1, i3, i2; relevant i3 sits at rank 2.
-    out = M.full_ranking_metrics(scores, items, ["u0", "u1"], {"u0": ["i0"]}, {"u0": {"i3"}, "u1": {"i3"}}, ks=(1, 2))
+    out = M.full_ranking_metrics(
+        scores, items, ["u0", "u1"], {"u0": ["i0"]}, {"u0": {"i3"}, "u1": {"i3"}}, ks=(1, 2)
+    )
     # u0: recall@1 = 0, u1 (i3 first): 1 → mean 0.5; @2 both hit → 1.
     assert out["recall@1"].value == pytest.approx(0.5)
     assert out["recall@2"].value == pytest.approx(1.0)
@@ -114,7 +116,9 @@ def test_ndcg_bounded_and_recall_monotone(ranked: list[str], relevant: set[str])
 
 @settings(max_examples=50, deadline=None)
 @given(
-    data=st.lists(st.tuples(st.integers(0, 1), st.integers(-500, 500).map(lambda v: v / 100)), min_size=2, max_size=40)
+    data=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(-500, 500).map(lambda v: v / 100)), min_size=2, max_size=40
+    )
 )
 def test_auc_invariant_to_monotone_transform(data: list[tuple[int, float]]) -> None:
     y = [d[0] for d in data]

@@ -50,7 +50,13 @@ def test_calibration_bins_hand_computed() -> None:
     bins = plots.calibration_bins(labels, probs, bins=2)
     assert bins == [
         {"low": 0.0, "high": 0.5, "n": 2, "mean_predicted": pytest.approx(0.10), "observed_rate": 0.5},
-        {"low": 0.5, "high": 1.0, "n": 3, "mean_predicted": pytest.approx(2.5 / 3), "observed_rate": pytest.approx(2 / 3)},
+        {
+            "low": 0.5,
+            "high": 1.0,
+            "n": 3,
+            "mean_predicted": pytest.approx(2.5 / 3),
+            "observed_rate": pytest.approx(2 / 3),
+        },
     ]
 
 
@@ -68,17 +74,26 @@ def test_confusion_counts_and_png() -> None:
 
 
 def test_metric_vs_k_png() -> None:
-    series = {"student": [plots.KPoint(64, 0.70, 0.62, 0.78, 600), plots.KPoint(128, 0.75, 0.68, 0.82, 600),
-                          plots.KPoint(256, 0.77, 0.70, 0.84, 600)]}
+    series = {
+        "student": [
+            plots.KPoint(64, 0.70, 0.62, 0.78, 600),
+            plots.KPoint(128, 0.75, 0.68, 0.82, 600),
+            plots.KPoint(256, 0.77, 0.70, 0.84, 600),
+        ]
+    }
     reference = {"authors": [plots.KPoint(64, 0.741), plots.KPoint(256, 0.768)]}
     assert_nontrivial_png(plots.metric_vs_k_png(series, "AUC vs K — toy", "AUC", reference))
 
 
 def test_reasoning_quality_png() -> None:
     groups = {
-        "student K=64": {"correct": {"bleu": (0.21, 500), "rouge1": (0.45, 500)},
-                         "incorrect": {"bleu": (0.12, 96), "rouge1": (0.33, 96)}},
-        "student K=128": {"correct": {"bleu": (0.25, 520), "rouge1": (0.47, 520)},
-                          "incorrect": {"bleu": (0.10, 76), "rouge1": (0.30, 76)}},
+        "student K=64": {
+            "correct": {"bleu": (0.21, 500), "rouge1": (0.45, 500)},
+            "incorrect": {"bleu": (0.12, 96), "rouge1": (0.33, 96)},
+        },
+        "student K=128": {
+            "correct": {"bleu": (0.25, 520), "rouge1": (0.47, 520)},
+            "incorrect": {"bleu": (0.10, 76), "rouge1": (0.30, 76)},
+        },
     }
     assert_nontrivial_png(plots.reasoning_quality_png(groups, "Reasoning — toy"))

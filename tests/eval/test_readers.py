@@ -12,8 +12,11 @@ from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.readers import parse_yes_no, read_predictions
 from reasonrec.predictions import PREDICTIONS_SCHEMA
 
-RUNS = {64: "sample64_valsample600_lr1e-4_valauc", 128: "sample128_valsample600_lr1e-4_valauc",
-        256: "sample256_valsample600_lr1e-4_valauc"}
+RUNS = {
+    64: "sample64_valsample600_lr1e-4_valauc",
+    128: "sample128_valsample600_lr1e-4_valauc",
+    256: "sample256_valsample600_lr1e-4_valauc",
+}
 PAPER_AUC = {64: 0.741, 128: 0.768, 256: 0.768}
 
 
@@ -32,11 +35,32 @@ def test_parse_yes_no() -> None:
 
 
 def test_release_reader_small_fixture(tmp_path: Path) -> None:
-    path = _release(tmp_path, [
-        {"instruction": "i", "input": "p1", "output": "Prediction: Yes \n r", "generated_output": "Prediction: No", "logits": 0.3},
-        {"instruction": "i", "input": "p1", "output": "Prediction: No \n r", "generated_output": "rambling", "logits": 0.6},
-        {"instruction": "i", "input": "p2", "output": "Prediction: Yes", "generated_output": "Prediction: Yes", "logits": 0.9},
-    ])
+    path = _release(
+        tmp_path,
+        [
+            {
+                "instruction": "i",
+                "input": "p1",
+                "output": "Prediction: Yes \n r",
+                "generated_output": "Prediction: No",
+                "logits": 0.3,
+            },
+            {
+                "instruction": "i",
+                "input": "p1",
+                "output": "Prediction: No \n r",
+                "generated_output": "rambling",
+                "logits": 0.6,
+            },
+            {
+                "instruction": "i",
+                "input": "p2",
+                "output": "Prediction: Yes",
+                "generated_output": "Prediction: Yes",
+                "logits": 0.9,
+            },
+        ],
+    )
     df = read_predictions(path.parent, "reasoningrec-release")
     assert list(df.columns[: len(PREDICTIONS_SCHEMA)]) == list(PREDICTIONS_SCHEMA)
     assert df["label"].to_list() == [1, 0, 1]
@@ -53,7 +77,9 @@ def test_release_reader_names_missing_field(tmp_path: Path) -> None:
 
 def test_canonical_jsonl_roundtrip(tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
-    pl.DataFrame({"user_id": ["u", "v"], "item_id": ["i", "j"], "label": [1, 0], "score": [0.7, 0.2]}).write_ndjson(path)
+    pl.DataFrame(
+        {"user_id": ["u", "v"], "item_id": ["i", "j"], "label": [1, 0], "score": [0.7, 0.2]}
+    ).write_ndjson(path)
     df = read_predictions(path)
     assert df["parse_ok"].to_list() == [True, True] and df["score"].to_list() == [0.7, 0.2]
     with pytest.raises(DataError, match="unknown predictions format"):
@@ -63,9 +89,13 @@ def test_canonical_jsonl_roundtrip(tmp_path: Path) -> None:
 @pytest.mark.parametrize("k", sorted(RUNS))
 def test_authors_auc_reproduced(shared_data: Path, k: int) -> None:
     run = require_data(shared_data, "reasoningrec-beauty", "student_reference_outputs", RUNS[k])
-    expected = json.loads((run / "results.json").read_text())["beauty"]["beauty"][RUNS[k]]["42"][str(k)]["auc"]
-    result = evaluate_predictions(read_predictions(run / "test_outputs.json", "reasoningrec-release"),
-                                  EvalConfig(bootstrap=0, dedupe=True))
+    expected = json.loads((run / "results.json").read_text())["beauty"]["beauty"][RUNS[k]]["42"][str(k)][
+        "auc"
+    ]
+    result = evaluate_predictions(
+        read_predictions(run / "test_outputs.json", "reasoningrec-release"),
+        EvalConfig(bootstrap=0, dedupe=True),
+    )
     assert result["n"] == 600
     assert result["auc"] == pytest.approx(expected, abs=1e-6)
     assert round(result["auc"], 3) == PAPER_AUC[k]

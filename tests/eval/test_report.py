@@ -42,8 +42,17 @@ def _toy_predictions() -> pl.DataFrame:
     rows = []
     for method, scores in (("good", [0.9, 0.8, 0.3, 0.1]), ("mixed", [0.9, 0.2, 0.6, 0.1])):
         for i, (label, score) in enumerate(zip([1, 1, 0, 0], scores)):
-            rows.append({"method": method, "dataset": "toy", "split": "test", "user_id": f"u{i}",
-                         "item_id": f"i{i}", "label": label, "score": score})
+            rows.append(
+                {
+                    "method": method,
+                    "dataset": "toy",
+                    "split": "test",
+                    "user_id": f"u{i}",
+                    "item_id": f"i{i}",
+                    "label": label,
+                    "score": score,
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -79,8 +88,12 @@ def test_table_has_hand_computed_auc_and_accuracy_sorted_and_bold(tmp_path: Path
 
 
 def test_parse_failures_shown_next_to_metrics(tmp_path: Path) -> None:
-    df = _toy_predictions().filter(pl.col("method") == "mixed").with_columns(
-        pl.Series("pred_label", [1, 0, 0, None]), pl.Series("parse_ok", [True, True, True, False])
+    df = (
+        _toy_predictions()
+        .filter(pl.col("method") == "mixed")
+        .with_columns(
+            pl.Series("pred_label", [1, 0, 0, None]), pl.Series("parse_ok", [True, True, True, False])
+        )
     )
     report = build_report([_run_dir(tmp_path, "r", df)], FAST)
     (row,) = _table_rows(markdown_table(report.table("toy")))
@@ -110,8 +123,14 @@ def test_no_distinct_columns_without_duplicates(tmp_path: Path) -> None:
 def test_bootstrap_ci_is_seeded(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 80)
-    df = pl.DataFrame({"method": "m", "dataset": "toy", "label": labels,
-                       "score": np.clip(labels * 0.3 + rng.uniform(0, 0.7, 80), 0, 1)})
+    df = pl.DataFrame(
+        {
+            "method": "m",
+            "dataset": "toy",
+            "label": labels,
+            "score": np.clip(labels * 0.3 + rng.uniform(0, 0.7, 80), 0, 1),
+        }
+    )
     run = _run_dir(tmp_path, "r", df)
 
     def ci(seed: int) -> list[float]:
@@ -147,8 +166,14 @@ def test_metrics_json_runs_baselines_authors_and_notes(tmp_path: Path) -> None:
         "accuracy": 0.8,
         "parse_failures": 2,
         "metrics": {"auc": {"value": 0.61, "n": 283}, "accuracy": {"value": 0.8, "n": 281}},
-        "baselines": {"user-mean": {"dataset": "beauty", "n": 283, "auc": 0.868,
-                                    "metrics": {"auc": {"value": 0.868, "n": 283}}}},
+        "baselines": {
+            "user-mean": {
+                "dataset": "beauty",
+                "n": 283,
+                "auc": 0.868,
+                "metrics": {"auc": {"value": 0.868, "n": 283}},
+            }
+        },
         "authors": {"auc": 0.768, "bertscore": 0.687},
         "notes": ["BERTScore model: MiniLM, not DeBERTa as in the paper"],
     }
@@ -167,30 +192,46 @@ def test_metrics_json_runs_baselines_authors_and_notes(tmp_path: Path) -> None:
 
 def test_metrics_json_and_predictions_in_one_directory(tmp_path: Path) -> None:
     """Predictions win for the groups they hold; metrics.json adds baselines and notes."""
-    run = _run_dir(tmp_path, "both", _toy_predictions(), {
-        "baselines": [{"method": "popularity", "dataset": "toy", "auc": 0.5, "n": 4}],
-        "notes": "labels are skewed",
-    })
+    run = _run_dir(
+        tmp_path,
+        "both",
+        _toy_predictions(),
+        {
+            "baselines": [{"method": "popularity", "dataset": "toy", "auc": 0.5, "n": 4}],
+            "notes": "labels are skewed",
+        },
+    )
     report = build_report([run], FAST)
     assert [e.method for e in report.table("toy")] == ["good", "mixed", "popularity"]
     assert any(note.endswith("labels are skewed") for note in report.notes)
 
 
 def test_full_report_files_plots_and_self_contained_html(tmp_path: Path) -> None:
-    ratings = pl.DataFrame({
-        "method": ["rater"] * 6, "dataset": ["toy"] * 6, "user_id": [f"u{i}" for i in range(6)],
-        "item_id": [f"i{i}" for i in range(6)], "rating": [5.0, 4.0, 2.0, 1.0, 5.0, 3.0],
-        "pred_rating": [4.6, 4.1, 2.2, 2.4, 3.9, 3.0],
-    })
-    k_runs = pl.concat([
-        _toy_predictions().filter(pl.col("method") == "good").with_columns(pl.lit(k).alias("k"),
-                                                                            pl.lit("student").alias("method"))
-        for k in (64, 128, 256)
-    ])
-    runs = [_run_dir(tmp_path, "labels", _toy_predictions()), _run_dir(tmp_path, "ratings", ratings),
-            _run_dir(tmp_path, "kshot", k_runs)]
+    ratings = pl.DataFrame(
+        {
+            "method": ["rater"] * 6,
+            "dataset": ["toy"] * 6,
+            "user_id": [f"u{i}" for i in range(6)],
+            "item_id": [f"i{i}" for i in range(6)],
+            "rating": [5.0, 4.0, 2.0, 1.0, 5.0, 3.0],
+            "pred_rating": [4.6, 4.1, 2.2, 2.4, 3.9, 3.0],
+        }
+    )
+    k_runs = pl.concat(
+        [
+            _toy_predictions()
+            .filter(pl.col("method") == "good")
+            .with_columns(pl.lit(k).alias("k"), pl.lit("student").alias("method"))
+            for k in (64, 128, 256)
+        ]
+    )
+    runs = [
+        _run_dir(tmp_path, "labels", _toy_predictions()),
+        _run_dir(tmp_path, "ratings", ratings),
+        _run_dir(tmp_path, "kshot", k_runs),
+    ]
     out = tmp_path / "out"
-    report, files = generate_report(runs, out, FAST)
+    _, files = generate_report(runs, out, FAST)
     names = {p.name for p in files.plots}
     assert {"roc_toy.png", "calibration_toy.png", "auc_vs_k_toy.png", "confusion_toy_rater.png"} <= names
     for path in files.plots:
@@ -215,10 +256,18 @@ def test_full_report_files_plots_and_self_contained_html(tmp_path: Path) -> None
 
 
 def test_text_metrics_opt_in_draw_reasoning_quality(tmp_path: Path) -> None:
-    df = _toy_predictions().filter(pl.col("method") == "mixed").with_columns(
-        pl.Series("pred_label", [1, 0, 1, 0]),
-        pl.Series("reasoning", ["the user likes red lipstick", "dislikes brand", "likes the price", "no"]),
-        pl.Series("reference", ["the user likes red lipstick a lot", "user likes brand", "dislikes price", "no"]),
+    df = (
+        _toy_predictions()
+        .filter(pl.col("method") == "mixed")
+        .with_columns(
+            pl.Series("pred_label", [1, 0, 1, 0]),
+            pl.Series(
+                "reasoning", ["the user likes red lipstick", "dislikes brand", "likes the price", "no"]
+            ),
+            pl.Series(
+                "reference", ["the user likes red lipstick a lot", "user likes brand", "dislikes price", "no"]
+            ),
+        )
     )
     run = _run_dir(tmp_path, "text", df)
     cfg = ReportConfig(bootstrap=0, text=TextMetricsConfig(metrics=["bleu", "rouge1"]))

@@ -65,6 +65,8 @@ def test_bertscore_local_minilm(minilm: T.BertScoreModel) -> None:
     )
     assert f1[0] == pytest.approx(1.0, abs=1e-4)
     assert f1[1] < f1[0]
-    scores = T.score_texts(["a nice lotion"], [["a nice lotion", "tax law"]], T.TextMetricsConfig(metrics=["bertscore"]), minilm)
+    scores = T.score_texts(
+        ["a nice lotion"], [["a nice lotion", "tax law"]], T.TextMetricsConfig(metrics=["bertscore"]), minilm
+    )
     assert scores.models["bertscore"] == minilm.name
     assert scores.best["bertscore"][0] > scores.mean["bertscore"][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,7 +15,9 @@ from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.readers import READERS, read_predictions
 from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
 
-app = typer.Typer(help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.", no_args_is_help=True)
+app = typer.Typer(
+    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.", no_args_is_help=True
+)
 
 _TABLE_KEYS = (
     "n",
@@ -64,18 +67,30 @@ def _render(result: dict, console: Console) -> None:
 
 @app.command("predictions")
 def predictions(
-    path: Path = typer.Argument(..., help="Predictions file (Parquet/JSONL) or the authors' test_outputs.json."),
+    path: Annotated[
+        Path, typer.Argument(help="Predictions file (Parquet/JSONL) or the authors' test_outputs.json.")
+    ],
     fmt: str = typer.Option("predictions", "--format", help=f"One of: {', '.join(sorted(READERS))}."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
-    dedupe: bool = typer.Option(False, "--dedupe", help="Also report metrics on distinct prompts / user-item pairs."),
+    dedupe: bool = typer.Option(
+        False, "--dedupe", help="Also report metrics on distinct prompts / user-item pairs."
+    ),
     dedupe_on: str = typer.Option("auto", "--dedupe-on", help="auto | input | user_item."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="AUC bootstrap resamples (0 = no CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    threshold: float = typer.Option(0.5, "--threshold", help="score >= threshold → like (when no parsed label)."),
+    threshold: float = typer.Option(
+        0.5, "--threshold", help="score >= threshold → like (when no parsed label)."
+    ),
     text_metrics: str = typer.Option("", "--text-metrics", help=f"Comma list of {','.join(TEXT_METRICS)}."),
-    bertscore_model: Path | None = typer.Option(None, "--bertscore-model", help="Local model dir for BERTScore."),
-    bertscore_layers: int = typer.Option(6, "--bertscore-layers", help="Layer of the BERTScore model to use."),
-    breakdown: list[str] = typer.Option([], "--breakdown", help="correctness | segment | rating (repeatable)."),
+    bertscore_model: Annotated[
+        Path | None, typer.Option("--bertscore-model", help="Local model dir for BERTScore.")
+    ] = None,
+    bertscore_layers: int = typer.Option(
+        6, "--bertscore-layers", help="Layer of the BERTScore model to use."
+    ),
+    breakdown: Annotated[
+        list[str] | None, typer.Option("--breakdown", help="correctness | segment | rating (repeatable).")
+    ] = None,
 ) -> None:
     """Score one predictions file."""
     log = Console(stderr=True)
@@ -95,7 +110,7 @@ def predictions(
             dedupe=dedupe,
             dedupe_on=dedupe_on,
             text=text,
-            breakdowns=breakdown,
+            breakdowns=breakdown or [],
         )
         log.print(f"reading {path} as {fmt}")
         df = read_predictions(path, fmt)

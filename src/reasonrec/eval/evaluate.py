@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
@@ -58,7 +59,7 @@ class EvalConfig(Config):
     """What "correct" means for breakdowns; auto → rating class when rating predictions exist, else the label."""
     text: TextMetricsConfig | None = None
     """Text metrics of `reasoning` vs `reference`; None skips them."""
-    breakdowns: list[Literal["correctness", "segment", "rating"]] = []
+    breakdowns: list[Literal["correctness", "segment", "rating"]] = Field(default_factory=list)
     segment_column: str = "segment"
 
 
@@ -129,11 +130,16 @@ def prepare_predictions(df: pl.DataFrame, cfg: EvalConfig) -> pl.DataFrame:
         pl.col("rating").round(0).cast(pl.Int64).alias("_rating_true"),
     )
     out = out.with_columns(
-        pl.when(pl.col("parse_ok")).then(pl.col("_rating_pred_class")).otherwise(None).alias("_rating_pred_class"),
+        pl.when(pl.col("parse_ok"))
+        .then(pl.col("_rating_pred_class"))
+        .otherwise(None)
+        .alias("_rating_pred_class"),
         pl.when(pl.col("parse_ok")).then(pl.col("_rating_pred")).otherwise(None).alias("_rating_pred"),
     )
     use_rating = cfg.correctness == "rating" or (
-        cfg.correctness == "auto" and out["_rating_pred_class"].is_not_null().any() and out["rating"].is_not_null().any()
+        cfg.correctness == "auto"
+        and out["_rating_pred_class"].is_not_null().any()
+        and out["rating"].is_not_null().any()
     )
     if use_rating:
         correct = pl.col("_rating_pred_class") == pl.col("_rating_true")
@@ -160,7 +166,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def compute_metrics(prepared: pl.DataFrame, cfg: EvalConfig, text_scores: TextScores | None = None) -> dict[str, Any]:
+def compute_metrics(
+    prepared: pl.DataFrame, cfg: EvalConfig, text_scores: TextScores | None = None
+) -> dict[str, Any]:
     """All metrics on an already prepared table (no dedupe, no breakdowns)."""
     n = prepared.height
     failures = int((~prepared["parse_ok"]).sum()) if n else 0
@@ -202,7 +210,11 @@ def compute_metrics(prepared: pl.DataFrame, cfg: EvalConfig, text_scores: TextSc
         with_probs = rated.filter(pl.col("probs").is_not_null())
         if with_probs.height:
             matrix = np.array(
-                [[p.get(c, 0.0) for c in classes] for p in map(_parse_probs, with_probs["probs"].to_list()) if p]
+                [
+                    [p.get(c, 0.0) for c in classes]
+                    for p in map(_parse_probs, with_probs["probs"].to_list())
+                    if p
+                ]
             )
             results["macro_auc_ovr"] = macro_auc_ovr(with_probs["_rating_true"].to_numpy(), matrix, classes)
         result["rating_classes"] = classes
@@ -244,7 +256,10 @@ def text_scores_for(
     if has_text.height == 0:
         return None
     if "references" in prepared.columns:
-        refs: list[Any] = [r if r else [ref] for r, ref in zip(has_text["references"].to_list(), has_text["reference"].to_list())]
+        refs: list[Any] = [
+            r if r else [ref]
+            for r, ref in zip(has_text["references"].to_list(), has_text["reference"].to_list())
+        ]
     else:
         refs = has_text["reference"].to_list()
     scores = score_texts(has_text["reasoning"].to_list(), refs, text, bertscore=bertscore)

