@@ -101,7 +101,7 @@ def test_real_embedded_explain_and_verify_on_real_beauty_pairs(shared_data, tmp_
         exps = post_hoc_explanations(targets, ds.items, ds.interactions, llm, ecfg, summaries=summaries)
         result = self_verify(exps, targets, ds.items, split.train_interactions, llm, vcfg, summaries=summaries)
         runs.append((exps, result, summaries))
-    exps, result, first = runs[0]
+    exps, result, _ = runs[0]
     assert exps.height == 4 and sorted(exps["sample_index"].to_list()) == [0, 0, 1, 1]
     assert exps["error"].is_null().all() and exps["text"].str.len_chars().min() > 0
     assert result.table.height == 4 and set(result.table["status"]) <= {"verified", "mismatch", "empty_after_scrub"}
