@@ -126,6 +126,7 @@ def ensure_embedded_model(*, verify_hash: bool = True) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_NAME}.", dir=target.parent))
         try:
             _convert(gguf, tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared by the user's processes
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
