@@ -32,7 +32,7 @@ class LLMConfig(Config):
     concurrency: int = Field(4, ge=1)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0)
-    # llama.cpp (xllamacpp) server
+    # CPU threads (hf: torch threads) and llama.cpp context; the llamacpp backend is not implemented yet
     n_ctx: int = Field(4096, ge=256)
     n_threads: int | None = None
     # cache
@@ -46,6 +46,10 @@ class LLMConfig(Config):
 def _build_hf(config: LLMConfig) -> LLM:
     from reasonrec.llm.hf import HFBackend
 
+    if config.n_threads is not None:  # process-wide torch setting; 1 avoids spin-wait collapse on shared CPUs
+        import torch
+
+        torch.set_num_threads(config.n_threads)
     return HFBackend(
         config.model,
         adapter_path=config.adapter,
@@ -55,12 +59,6 @@ def _build_hf(config: LLMConfig) -> LLM:
         prefix_reuse=config.prefix_reuse,
         max_prompt_tokens=config.max_prompt_tokens,
     )
-
-
-def _build_llamacpp(config: LLMConfig) -> LLM:
-    from reasonrec.llm.llamacpp import LlamaCppBackend
-
-    return LlamaCppBackend.from_config(config)
 
 
 # Backend name → builder. The OpenAI-compatible backend registers itself here with one line:
