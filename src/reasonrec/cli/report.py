@@ -20,25 +20,35 @@ from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
 def report_command(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Run directories (predictions.parquet and/or metrics.json, or the authors' release "
-                            "folder with test_outputs.json) or predictions files."),
+        typer.Argument(
+            help="Run directories (predictions.parquet and/or metrics.json, or the authors' release "
+            "folder with test_outputs.json) or predictions files."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output directory for report.md/.html/.json and PNGs.")],
     fmt: Annotated[str, typer.Option("--format", help=f"Input format: {', '.join(INPUT_FORMATS)}.")] = "auto",
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "reasonrec evaluation report",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="AUC bootstrap resamples (0 = no CI).")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="AUC bootstrap resamples (0 = no CI).")
+    ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
-    threshold: Annotated[float, typer.Option("--threshold", help="score >= threshold → like (no parsed label).")]
-    = 0.5,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="score >= threshold → like (no parsed label).")
+    ] = 0.5,
     no_dedupe: Annotated[bool, typer.Option("--no-dedupe", help="Do not report distinct rows.")] = False,
     text_metrics: Annotated[
-        str, typer.Option("--text-metrics", help=f"Opt-in comma list of {','.join(TEXT_METRICS)} (BERTScore is slow).")
+        str,
+        typer.Option(
+            "--text-metrics", help=f"Opt-in comma list of {','.join(TEXT_METRICS)} (BERTScore is slow)."
+        ),
     ] = "",
     bertscore_model: Annotated[
         Path | None, typer.Option("--bertscore-model", help="Local model dir for BERTScore (default MiniLM).")
     ] = None,
     bertscore_layers: Annotated[int, typer.Option("--bertscore-layers", help="BERTScore layer.")] = 6,
-    calibration_bins: Annotated[int, typer.Option("--calibration-bins", help="Reliability diagram bins.")] = 10,
+    calibration_bins: Annotated[
+        int, typer.Option("--calibration-bins", help="Reliability diagram bins.")
+    ] = 10,
 ) -> None:
     """Compare methods × datasets across runs: tables with CIs and n, ROC/calibration/K/confusion plots."""
     log = Console(stderr=True)

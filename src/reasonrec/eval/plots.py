@@ -202,13 +202,27 @@ def metric_vs_k_png(
         high = np.array([p.high - p.value if p.high is not None else 0.0 for p in pts])
         ns = sorted({p.n for p in pts if p.n is not None})
         n_text = f", n={ns[0]}" if len(ns) == 1 else (f", n={ns[0]}–{ns[-1]}" if ns else "")
-        ax.errorbar(ks, values, yerr=[low, high], marker="o", capsize=4, linewidth=1.6,
-                    label=f"{label} (95% CI{n_text})")
+        ax.errorbar(
+            ks,
+            values,
+            yerr=[low, high],
+            marker="o",
+            capsize=4,
+            linewidth=1.6,
+            label=f"{label} (95% CI{n_text})",
+        )
     for label, points in (reference or {}).items():
         pts = sorted(points, key=lambda p: p.k)
         all_k.update(p.k for p in pts)
-        ax.plot([p.k for p in pts], [p.value for p in pts], marker="s", markerfacecolor="none", linestyle=":",
-                linewidth=1.2, label=label)
+        ax.plot(
+            [p.k for p in pts],
+            [p.value for p in pts],
+            marker="s",
+            markerfacecolor="none",
+            linestyle=":",
+            linewidth=1.2,
+            label=label,
+        )
     if all_k:
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(all_k), [str(k) for k in sorted(all_k)])
@@ -245,8 +259,13 @@ def reasoning_quality_png(
             values = [parts[kind].get(m, (np.nan, 0))[0] for m in metrics]
             ns = {parts[kind][m][1] for m in metrics if m in parts[kind]}
             n_text = f"n={next(iter(ns))}" if len(ns) == 1 else "n varies"
-            bars = ax.bar(x + (i - (len(kinds) - 1) / 2) * width, values, width,
-                          color=_CORRECTNESS_COLOURS.get(kind), label=f"{kind} ({n_text})")
+            bars = ax.bar(
+                x + (i - (len(kinds) - 1) / 2) * width,
+                values,
+                width,
+                color=_CORRECTNESS_COLOURS.get(kind),
+                label=f"{kind} ({n_text})",
+            )
             ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
         ax.set_xticks(x, metrics)
         ax.set_ylabel("score")

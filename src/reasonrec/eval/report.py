@@ -162,8 +162,11 @@ def load_run(path: str | Path, fmt: str = "auto") -> RunData:
             return _read_release(path)
         return RunData(source=path, name=path.stem, predictions=read_predictions(path, kind))
     # A directory.
-    if fmt == "reasoningrec-release" or (fmt == "auto" and (path / "test_outputs.json").is_file()
-                                         and not (path / "predictions.parquet").is_file()):
+    if fmt == "reasoningrec-release" or (
+        fmt == "auto"
+        and (path / "test_outputs.json").is_file()
+        and not (path / "predictions.parquet").is_file()
+    ):
         run = _read_release(path)
     else:
         run = RunData(source=path, name=path.name)
@@ -177,7 +180,9 @@ def load_run(path: str | Path, fmt: str = "auto") -> RunData:
         raw_notes = run.metrics_file.get("notes") or []
         run.notes.extend([raw_notes] if isinstance(raw_notes, str) else [str(n) for n in raw_notes])
     if run.predictions is None and run.metrics_file is None:
-        raise DataError("run directory has no predictions.parquet, metrics.json or test_outputs.json", path=path)
+        raise DataError(
+            "run directory has no predictions.parquet, metrics.json or test_outputs.json", path=path
+        )
     return run
 
 
@@ -342,8 +347,11 @@ def _result_of(record: dict[str, Any]) -> dict[str, Any]:
     metrics = record.get("metrics")
     if isinstance(metrics, dict) and isinstance(metrics.get("auc"), (int, float)):
         return metrics  # a flat {"auc": .., "accuracy": ..} under "metrics"
-    return {k: v for k, v in record.items() if k not in {"method", "dataset", "split", "k", "runs", "baselines",
-                                                          "authors", "notes"}}
+    return {
+        k: v
+        for k, v in record.items()
+        if k not in {"method", "dataset", "split", "k", "runs", "baselines", "authors", "notes"}
+    }
 
 
 def _has_numbers(result: dict[str, Any]) -> bool:
@@ -355,8 +363,12 @@ def entries_from_metrics_file(run: RunData) -> list[Entry]:
     data = run.metrics_file
     if not data:
         return []
-    default = {"method": data.get("method", run.name), "dataset": data.get("dataset", UNSPECIFIED_DATASET),
-               "split": data.get("split"), "k": data.get("k")}
+    default = {
+        "method": data.get("method", run.name),
+        "dataset": data.get("dataset", UNSPECIFIED_DATASET),
+        "split": data.get("split"),
+        "k": data.get("k"),
+    }
     records: list[tuple[dict[str, Any], Literal["run", "baseline"]]] = []
     top = _result_of(data)
     if _has_numbers(top):
@@ -365,14 +377,23 @@ def entries_from_metrics_file(run: RunData) -> list[Entry]:
         records.append((record, "run"))
     baselines = data.get("baselines") or {}
     if isinstance(baselines, dict):
-        records.extend(({"method": name, **value}, "baseline") for name, value in baselines.items())
+        for name, value in baselines.items():
+            if not isinstance(value, dict):
+                raise DataError(
+                    f"baselines.{name} must be an object of metrics",
+                    path=run.source / "metrics.json",
+                    field=f"baselines.{name}",
+                )
+            records.append(({"method": name, **value}, "baseline"))
     else:
         records.extend((record, "baseline") for record in baselines)
     entries = []
     for record, kind in records:
         if not isinstance(record, dict):
-            raise DataError(f"metrics.json entries must be objects, got {type(record).__name__}",
-                            path=run.source / "metrics.json")
+            raise DataError(
+                f"metrics.json entries must be objects, got {type(record).__name__}",
+                path=run.source / "metrics.json",
+            )
         ident = {key: record.get(key, default[key] if kind == "run" else default.get(key)) for key in default}
         if kind == "baseline":
             ident["dataset"] = record.get("dataset", default["dataset"])
@@ -454,9 +475,7 @@ class Report:
                 "title": self.config.title,
                 "config": self.config.model_dump(mode="json"),
                 "sources": self.sources,
-                "datasets": {
-                    d: [e.to_json() for e in self.table(d)] for d in self.datasets()
-                },
+                "datasets": {d: [e.to_json() for e in self.table(d)] for d in self.datasets()},
                 "notes": self.notes,
                 "elapsed_seconds": self.elapsed_seconds,
             }
@@ -507,8 +526,10 @@ def _collect_notes(runs: Sequence[RunData], entries: Sequence[Entry], cfg: Repor
         for note in run.notes:
             notes.append(f"{run.name}: {note}" if not note.startswith(run.name) else note)
     has_text = any(
-        e.prepared is not None and e.prepared["reasoning"].is_not_null().any()
-        and e.prepared["reference"].is_not_null().any() for e in entries
+        e.prepared is not None
+        and e.prepared["reasoning"].is_not_null().any()
+        and e.prepared["reference"].is_not_null().any()
+        for e in entries
     )
     if has_text and not (cfg.text and cfg.text.metrics):
         notes.append(
@@ -520,8 +541,10 @@ def _collect_notes(runs: Sequence[RunData], entries: Sequence[Entry], cfg: Repor
             "'authors' columns repeat the figures the original authors reported for the same run; they were "
             "not recomputed here."
         )
-    if any((e.authors and e.authors.get("n") is None) or (e.kind == "reported" and e.result.get("n") is None)
-           for e in entries):
+    if any(
+        (e.authors and e.authors.get("n") is None) or (e.kind == "reported" and e.result.get("n") is None)
+        for e in entries
+    ):
         notes.append("n=? marks a figure its source reported without a sample size.")
     return list(dict.fromkeys(notes))
 
@@ -566,8 +589,12 @@ _METRIC_COLUMNS: tuple[Column, ...] = (
     Column("macro_auc_ovr", "Macro AUC (OvR)"),
     Column("mae", "MAE", better="low"),
     Column("rmse", "RMSE", better="low"),
-    *(Column(name, {"bleu": "BLEU", "rouge1": "ROUGE-1", "meteor": "METEOR", "bertscore": "BERTScore"}[name])
-      for name in TEXT_METRICS),
+    *(
+        Column(
+            name, {"bleu": "BLEU", "rouge1": "ROUGE-1", "meteor": "METEOR", "bertscore": "BERTScore"}[name]
+        )
+        for name in TEXT_METRICS
+    ),
 )
 _DISTINCT_COLUMNS: tuple[Column, ...] = (
     Column("auc", "AUC distinct [95% CI]", part="distinct"),
@@ -694,7 +721,9 @@ def _curves(entries: Sequence[Entry], probabilities_only: bool = False) -> list[
     return curves
 
 
-def _k_series(entries: Sequence[Entry]) -> tuple[dict[str, list[plots.KPoint]], dict[str, list[plots.KPoint]]]:
+def _k_series(
+    entries: Sequence[Entry],
+) -> tuple[dict[str, list[plots.KPoint]], dict[str, list[plots.KPoint]]]:
     """AUC-vs-K lines: methods that differ only by their K token share a line."""
     ours: dict[str, list[plots.KPoint]] = {}
     reported: dict[str, list[plots.KPoint]] = {}
@@ -711,10 +740,13 @@ def _k_series(entries: Sequence[Entry]) -> tuple[dict[str, list[plots.KPoint]], 
             if isinstance(distinct.get("auc"), (int, float)):
                 dci = distinct.get("auc_ci") or [None, None]
                 ours.setdefault(f"{name} — distinct rows", []).append(
-                    plots.KPoint(entry.k, float(distinct["auc"]), dci[0], dci[1], distinct.get("n")))
+                    plots.KPoint(entry.k, float(distinct["auc"]), dci[0], dci[1], distinct.get("n"))
+                )
         authors_auc = (entry.authors or {}).get("auc") if entry.kind != "reported" else entry.auc
         if isinstance(authors_auc, (int, float)):
-            reported.setdefault(f"{name} — authors' reported", []).append(plots.KPoint(entry.k, float(authors_auc)))
+            reported.setdefault(f"{name} — authors' reported", []).append(
+                plots.KPoint(entry.k, float(authors_auc))
+            )
     return ours, reported
 
 
@@ -728,7 +760,9 @@ def _quality_groups(entries: Sequence[Entry]) -> dict[str, dict[str, dict[str, t
                 detail = (part.get("metrics") or {}).get(metric) or {}
                 if isinstance(detail.get("value"), (int, float)):
                     groups.setdefault(entry.label, {}).setdefault(kind, {})[metric] = (
-                        float(detail["value"]), int(detail.get("n") or 0))
+                        float(detail["value"]),
+                        int(detail.get("n") or 0),
+                    )
     return groups
 
 
@@ -741,17 +775,35 @@ def render_plots(report: Report) -> list[Plot]:
         slug = _slug(dataset)
         curves = _curves(entries)
         if curves:
-            out.append(Plot(f"roc_{slug}.png", f"ROC curves — {dataset}", dataset,
-                            plots.roc_png(curves, f"ROC — {dataset}")))
+            out.append(
+                Plot(
+                    f"roc_{slug}.png",
+                    f"ROC curves — {dataset}",
+                    dataset,
+                    plots.roc_png(curves, f"ROC — {dataset}"),
+                )
+            )
         prob_curves = _curves(entries, probabilities_only=True)
         if prob_curves:
-            out.append(Plot(f"calibration_{slug}.png", f"Calibration (reliability diagram) — {dataset}", dataset,
-                            plots.calibration_png(prob_curves, f"Calibration — {dataset}", bins)))
+            out.append(
+                Plot(
+                    f"calibration_{slug}.png",
+                    f"Calibration (reliability diagram) — {dataset}",
+                    dataset,
+                    plots.calibration_png(prob_curves, f"Calibration — {dataset}", bins),
+                )
+            )
         ours, reported = _k_series(entries)
         ks = {p.k for points in [*ours.values(), *reported.values()] for p in points}
         if len(ks) >= 2:
-            out.append(Plot(f"auc_vs_k_{slug}.png", f"AUC vs K — {dataset}", dataset,
-                            plots.metric_vs_k_png(ours, f"AUC vs K — {dataset}", "AUC", reported)))
+            out.append(
+                Plot(
+                    f"auc_vs_k_{slug}.png",
+                    f"AUC vs K — {dataset}",
+                    dataset,
+                    plots.metric_vs_k_png(ours, f"AUC vs K — {dataset}", "AUC", reported),
+                )
+            )
         for entry in entries:
             if entry.prepared is None:
                 continue
@@ -761,15 +813,29 @@ def render_plots(report: Report) -> list[Plot]:
             classes = json.loads(entry.prepared["_classes"][0]) if entry.prepared.height else []
             if rated.height and classes:
                 name = f"confusion_{slug}_{_slug(entry.label)}.png"
-                out.append(Plot(name, f"Rating confusion matrix — {entry.label} — {dataset}", dataset,
-                                plots.confusion_png(rated["_rating_true"].to_numpy(),
-                                                    rated["_rating_pred_class"].to_numpy(), classes,
-                                                    f"{entry.label} — {dataset}")))
+                out.append(
+                    Plot(
+                        name,
+                        f"Rating confusion matrix — {entry.label} — {dataset}",
+                        dataset,
+                        plots.confusion_png(
+                            rated["_rating_true"].to_numpy(),
+                            rated["_rating_pred_class"].to_numpy(),
+                            classes,
+                            f"{entry.label} — {dataset}",
+                        ),
+                    )
+                )
         groups = _quality_groups(entries)
         if groups:
-            out.append(Plot(f"reasoning_quality_{slug}.png",
-                            f"Reasoning quality, correct vs incorrect predictions — {dataset}", dataset,
-                            plots.reasoning_quality_png(groups, f"Reasoning vs reference — {dataset}")))
+            out.append(
+                Plot(
+                    f"reasoning_quality_{slug}.png",
+                    f"Reasoning quality, correct vs incorrect predictions — {dataset}",
+                    dataset,
+                    plots.reasoning_quality_png(groups, f"Reasoning vs reference — {dataset}"),
+                )
+            )
     return out
 
 
@@ -784,8 +850,9 @@ def plot_data(report: Report) -> dict[str, Any]:
             item: dict[str, Any] = {}
             curve = _curves([entry], probabilities_only=True)
             if curve:
-                item["calibration_bins"] = plots.calibration_bins(curve[0].labels, curve[0].scores,
-                                                                  report.config.calibration_bins)
+                item["calibration_bins"] = plots.calibration_bins(
+                    curve[0].labels, curve[0].scores, report.config.calibration_bins
+                )
             classes = json.loads(entry.prepared["_classes"][0]) if entry.prepared.height else []
             rated = entry.prepared.filter(
                 pl.col("_rating_true").is_not_null() & pl.col("_rating_pred_class").is_not_null()
@@ -793,8 +860,9 @@ def plot_data(report: Report) -> dict[str, Any]:
             if rated.height and classes:
                 item["confusion"] = {
                     "classes": classes,
-                    "counts": plots.confusion_counts(rated["_rating_true"].to_numpy(),
-                                                     rated["_rating_pred_class"].to_numpy(), classes).tolist(),
+                    "counts": plots.confusion_counts(
+                        rated["_rating_true"].to_numpy(), rated["_rating_pred_class"].to_numpy(), classes
+                    ).tolist(),
                 }
             if item:
                 section[entry.label] = item
@@ -865,7 +933,7 @@ p.lead { color: #555; margin-top: 0; }
 table { border-collapse: collapse; font-size: .88rem; margin: 1rem 0; }
 th, td { border: 1px solid #d8d8d8; padding: .35rem .55rem; text-align: right; vertical-align: top; }
 th { background: #f3f4f6; position: sticky; top: 0; }
-td.method, th.method { text-align: left; max-width: 26rem; word-break: break-word; }
+td.method, th.method { text-align: left; min-width: 12rem; max-width: 26rem; }
 tr:nth-child(even) td { background: #fafafa; }
 th.sorted::after { content: " ▼"; color: #888; }
 .ci, .n, .reason { display: block; color: #666; font-size: .75rem; white-space: nowrap; }
@@ -894,15 +962,22 @@ def _html_cell(cell: Cell, best: float | None) -> str:
 def html_table(entries: Sequence[Entry], dataset: str) -> str:
     show_k, show_split, columns = _table_layout(entries)
     best = best_values(entries, columns)
-    heads = ['<th class="method">Method</th>', *(["<th>K</th>"] if show_k else []),
-             *(["<th>Split</th>"] if show_split else []), "<th>n</th>", "<th>Parse failures</th>"]
+    heads = [
+        '<th class="method">Method</th>',
+        *(["<th>K</th>"] if show_k else []),
+        *(["<th>Split</th>"] if show_split else []),
+        "<th>n</th>",
+        "<th>Parse failures</th>",
+    ]
     for column in columns:
         sorted_class = ' class="sorted"' if column.key == "auc" and column.part == "all" else ""
         heads.append(f"<th{sorted_class}>{html.escape(column.title)}</th>")
     rows = []
     for entry in entries:
         kind = {"baseline": "baseline", "reported": "reported only"}.get(entry.kind)
-        method = html.escape(entry.method) + (f' <span class="kind">({kind})</span>' if kind else "")
+        # Let long run names wrap at their separators rather than mid-token.
+        name = re.sub(r"([_:/-])", r"\1<wbr>", html.escape(entry.method))
+        method = name + (f' <span class="kind">({kind})</span>' if kind else "")
         cells = [f'<td class="method">{method}</td>']
         if show_k:
             cells.append(f"<td>{'—' if entry.k is None else entry.k}</td>")
@@ -922,9 +997,11 @@ def html_table(entries: Sequence[Entry], dataset: str) -> str:
 def render_html(report: Report, plot_list: Sequence[Plot]) -> str:
     """One self-contained page: inline CSS, figures as base64 data URIs, no scripts, no external links."""
     title = html.escape(report.config.title)
-    body = [f"<h1>{title}</h1>",
-            '<p class="lead">Rows sorted by AUC on all rows, best first (▼); the best value in each column is '
-            "<strong>bold</strong>. Every number carries its n; AUC shows its bootstrap 95% CI.</p>"]
+    body = [
+        f"<h1>{title}</h1>",
+        ('<p class="lead">Rows sorted by AUC on all rows, best first (▼); the best value in each column is '
+        "<strong>bold</strong>. Every number carries its n; AUC shows its bootstrap 95% CI.</p>"),
+    ]
     for dataset in report.datasets():
         body.append(f"<h2>Dataset: {html.escape(dataset)}</h2>")
         body.append(html_table(report.table(dataset), dataset))
@@ -935,14 +1012,14 @@ def render_html(report: Report, plot_list: Sequence[Plot]) -> str:
                 f"<figcaption>{html.escape(plot.caption)} (<code>{html.escape(plot.filename)}</code>)"
                 "</figcaption></figure>"
             )
-    body.append("<h2>Notes</h2><ul class=\"notes\">")
+    body.append('<h2>Notes</h2><ul class="notes">')
     body += [f"<li>{html.escape(note)}</li>" for note in report.notes]
     body.append("</ul><h2>Sources</h2><ul>")
     body += [f"<li><code>{html.escape(s['path'])}</code></li>" for s in report.sources]
-    body.append(f"</ul><p class=\"lead\">Built in {report.elapsed_seconds:.1f} s.</p>")
+    body.append(f'</ul><p class="lead">Built in {report.elapsed_seconds:.1f} s.</p>')
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
         f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
