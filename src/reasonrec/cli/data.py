@@ -66,14 +66,15 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
     console.print(overview)
     if summary["splits"]:
         splits = Table(title=f"Splits ({summary.get('split_strategy') or '?'})")
-        for col in ("split", "targets", "users", "positive", "negative", "unlabelled", "mean history",
-                    "warm/cold/unseen users"):
-            splits.add_column(col, justify="right" if col != "split" else "left")
+        # compact cells so the table fits 80 columns; segments = EXP3RT user segments against the CF train rows
+        for col in ("split", "targets", "users", "labels 1/0/null", "mean hist", "warm/cold/unseen"):
+            splits.add_column(col, justify="right" if col != "split" else "left", no_wrap=True)
         for name, entry in summary["splits"].items():
             seg = entry.get("segments")
+            labels = entry["labels"]
             splits.add_row(
-                name, f"{entry['targets']:,}", f"{entry['users']:,}", f"{entry['labels']['positive']:,}",
-                f"{entry['labels']['negative']:,}", f"{entry['labels']['unlabelled']:,}",
+                name, f"{entry['targets']:,}", f"{entry['users']:,}",
+                f"{labels['positive']}/{labels['negative']}/{labels['unlabelled']}",
                 f"{entry['mean_history_length']:.2f}",
                 f"{seg['warm']}/{seg['cold']}/{seg['unseen']}" if seg else "-",
             )
