@@ -161,18 +161,20 @@ def prepare(config: PrepareConfig, out: str | Path, *, command: str = "reasonrec
     result = SPLITTERS[config.split.strategy](filtered, config)
     assert_leak_free(filtered, result)
 
-    write_parquet(out / "interactions.parquet", dataset.interactions)
-    write_parquet(out / "items.parquet", dataset.items)
-    write_parquet(out / "users.parquet", dataset.users)
-    for name, table in result.targets().items():
-        write_parquet(out / "splits" / f"{name}.parquet", table)
-    write_parquet(out / "splits" / "train_interactions.parquet", result.train_interactions)
-    write_manifest(
+    written = [
+        write_parquet(out / "interactions.parquet", dataset.interactions),
+        write_parquet(out / "items.parquet", dataset.items),
+        write_parquet(out / "users.parquet", dataset.users),
+        *[write_parquet(out / "splits" / f"{name}.parquet", table) for name, table in result.targets().items()],
+        write_parquet(out / "splits" / "train_interactions.parquet", result.train_interactions),
+    ]
+    write_manifest(  # hashes only this run's files, not leftovers (e.g. an older describe.png) in `out`
         out,
         command=command,
         config=config,
         seeds={"split": config.seed},
         inputs=source_files(dataset, root, config),
+        outputs=[*written, out / "config.yaml"],
         extra={"filters": filter_counts, "split_stats": result.stats, "loader_info": dataset.info},
         started_at=started,
     )
