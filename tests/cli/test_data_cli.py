@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import require_data
+from datafiles import require_data
 from typer.testing import CliRunner
 
 from reasonrec.cli.data import app

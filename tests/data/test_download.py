@@ -22,7 +22,7 @@ import httpx
 import polars as pl
 import pytest
 import typer
-from conftest import require_data
+from datafiles import require_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner

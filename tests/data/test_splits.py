@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import require_data
+from datafiles import require_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

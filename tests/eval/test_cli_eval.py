@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import require_data
+from datafiles import require_data
 from typer.testing import CliRunner
 
 from reasonrec.cli import app

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import require_data
+from datafiles import require_data
 
 from reasonrec.errors import DataError
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 import typer
-from conftest import require_data
+from datafiles import require_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import require_data
+from datafiles import require_data
 
 from reasonrec.eval.report import ReportConfig, generate_report
 

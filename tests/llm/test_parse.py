@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import require_data
+from datafiles import require_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

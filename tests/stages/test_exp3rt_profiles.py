@@ -121,7 +121,7 @@ def test_split_average() -> None:
 
 
 def test_imdb_release_context_on_real_files(shared_data) -> None:
-    from conftest import require_data
+    from datafiles import require_data
 
     from reasonrec.data.loaders import load_dataset
 

@@ -73,7 +73,7 @@ def test_control_flow_skips_empty_reviews_and_keeps_errors() -> None:
 @pytest.mark.slow
 def test_real_model_on_real_beauty_reviews(shared_data, tmp_path) -> None:
     """2 real 2018 All_Beauty reviews through the embedded model: mechanics and cache hits on rerun."""
-    from conftest import require_data
+    from datafiles import require_data
 
     from reasonrec.data.loaders import load_dataset
 

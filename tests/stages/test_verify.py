@@ -80,7 +80,7 @@ def test_scrub_rule_none_and_paper_are_switches() -> None:
 @pytest.mark.slow
 def test_real_embedded_explain_and_verify_on_real_beauty_pairs(shared_data, tmp_path) -> None:
     """2 real Beauty pairs, N=2: mechanics, cache hits on rerun, identical rerun."""
-    from conftest import require_data
+    from datafiles import require_data
 
     from reasonrec.data.loaders import load_dataset
     from reasonrec.data.splits import user_disjoint_balanced

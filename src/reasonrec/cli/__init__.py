@@ -11,7 +11,7 @@ import typer
 from reasonrec import __version__
 from reasonrec.cli import baselines as baselines_cli
 from reasonrec.cli import data as data_cli
-from reasonrec.cli.data_download import download_command
+from reasonrec.cli.report import report_command
 from reasonrec.cli import demo as demo_cli
 from reasonrec.cli import eval as eval_cli
 from reasonrec.cli import llm as llm_cli
@@ -24,11 +24,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-data_cli.app.command(name="download")(download_command)
 app.add_typer(data_cli.app, name="data")
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(baselines_cli.app, name="baselines")
+app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
 
 

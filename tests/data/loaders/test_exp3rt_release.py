@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import require_data
+from datafiles import require_data
 
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.exp3rt import load_exp3rt_imdb

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import require_data
+from datafiles import require_data
 
 from reasonrec.data.loaders import LoadOptions, load_dataset
 from reasonrec.data.loaders.common import RowIssues

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import require_data
+from datafiles import require_data
 from hypothesis import given
 from hypothesis import strategies as st
 
