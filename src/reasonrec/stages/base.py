@@ -62,10 +62,10 @@ class StageConfig(Config):
     show_progress: bool = Field(True, description="rich progress bar + summary line on stderr")
 
     def sampling(self, **overrides: Any) -> SamplingParams:
-        values = dict(
-            temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
-            stop=tuple(self.stop), seed=self.seed,
-        )
+        values: dict[str, Any] = {
+            "temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens,
+            "stop": tuple(self.stop), "seed": self.seed,
+        }
         values.update(overrides)
         return SamplingParams(**values)
 

@@ -118,7 +118,7 @@ def zeroshot_predict(
     )
     if summaries is not None:
         summaries.append(summary)
-    yes, no = spec.choices
+    yes = spec.choices[0]
     p_yes = [choice_prob(p, yes) for p in scored["probs"].to_list()]
     probs = [None if p is None else json.dumps({"Yes": p, "No": 1.0 - p}) for p in p_yes]
     reasoning: list[str | None] = [None] * len(rows)
