@@ -15,6 +15,7 @@ from reasonrec.cli.report import report_command
 from reasonrec.cli import demo as demo_cli
 from reasonrec.cli import eval as eval_cli
 from reasonrec.cli import llm as llm_cli
+from reasonrec.cli import stages as stages_cli
 
 app = typer.Typer(
     name="reasonrec",
@@ -28,6 +29,7 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(baselines_cli.app, name="baselines")
+app.add_typer(stages_cli.app, name="stage")
 app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
 
