@@ -119,3 +119,37 @@ def test_teacher_paths_sample_m_times_and_feed_filters() -> None:
     assert paths["parse_ok"].sum() == 5
     counts = filter_counts(paths)
     assert counts["unparseable"] == 1 and counts["filters"]["none"]["kept"] == 6
+
+
+@pytest.mark.slow
+def test_real_embedded_no_reasoning_on_real_beauty_pairs(shared_data, tmp_path) -> None:
+    """2 real Beauty pairs scored over the digits by the embedded model; rerun is all cache hits, identical."""
+    import os
+
+    from conftest import require_data
+
+    from reasonrec.data.loaders import load_dataset
+    from reasonrec.data.splits import user_disjoint_balanced
+    from reasonrec.llm.registry import LLMConfig, build_llm
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    require_data(shared_data, "reasoningrec-beauty", "raw", "All_Beauty_5.json")
+    ds = load_dataset("amazon-beauty-raw", data_root=shared_data)
+    split = user_disjoint_balanced(ds.interactions, per_class_train=0, per_class_test=1, seed=3)
+    llm = build_llm(LLMConfig(cache_path=str(tmp_path / "cache.sqlite"), batch_size=2))
+    cfg = RecSaverZeroShotConfig(variant="no_reasoning", max_prompt_tokens=900, show_progress=False)
+    runs = []
+    for _ in range(2):
+        summaries: list = []
+        runs.append((recsaver_zeroshot(split.test.head(2), ds.items, split.train_interactions, llm, cfg,
+                                       summaries=summaries), summaries))
+    out, _ = runs[0]
+    assert out.height == 2 and out["parse_ok"].all()
+    for row in out.iter_rows(named=True):
+        probs = json.loads(row["probs"])
+        assert set(probs) == {"1", "2", "3", "4", "5"} and sum(probs.values()) == pytest.approx(1.0)
+        assert row["pred_rating"] == float(max(probs, key=probs.__getitem__))
+        assert 0.0 <= row["score"] <= 1.0
+    again, summaries = runs[1]
+    assert summaries[0].cache_hits == summaries[0].prompts == 2
+    assert again.drop("cached").equals(out.drop("cached"))
