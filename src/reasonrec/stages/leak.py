@@ -68,9 +68,7 @@ def _is_false_boundary(source: str, cut: int) -> bool:
         # "1. The user ..." at the start of a line is a list marker, not a sentence.
         line_start = head.rfind("\n") + 1
         return head[line_start:].strip() == word.group(0)
-    if len(token) == 1 and token.isalpha():  # initials ("J. Smith")
-        return True
-    return False
+    return len(token) == 1 and token.isalpha()  # initials ("J. Smith")
 
 
 def split_sentences(text: str) -> list[Sentence]:
