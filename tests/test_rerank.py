@@ -7,10 +7,10 @@ import math
 
 import polars as pl
 import pytest
+from datafiles import require_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datafiles import require_data
 from reasonrec.errors import DataError
 from reasonrec.rerank import (
     RerankConfig,
@@ -124,7 +124,7 @@ def test_scores_from_predictions_average_samples():
 def test_rerank_and_evaluate_writes_outputs(tmp_path):
     cands = _candidates({"u": ["a", "b", "c"], "v": ["x", "y"]})
     scores = _scores({("u", "c"): 1.0, ("u", "a"): 0.0, ("u", "b"): 0.0, ("v", "x"): 0.0, ("v", "y"): 1.0})
-    reranked, metrics = rerank_and_evaluate(cands, scores, {"u": {"c"}, "v": {"y"}}, RerankConfig(ks=[1, 2]),
+    _, metrics = rerank_and_evaluate(cands, scores, {"u": {"c"}, "v": {"y"}}, RerankConfig(ks=[1, 2]),
                                             tmp_path)
     assert metrics["reranked"]["recall@1"] == 1.0 and metrics["generator"]["recall@1"] == 0.0
     saved = json.loads((tmp_path / "metrics.json").read_text())
@@ -136,7 +136,7 @@ def test_rerank_and_evaluate_writes_outputs(tmp_path):
 def test_real_bpr_candidates_on_movielens_reranked_by_item_popularity(shared_data, tmp_path):
     """Real pipeline on ML-100K: leave-last-out → BPR top-20 → rerank by training popularity (a simple scorer)."""
     require_data(shared_data, "movielens-100k", "u.data")
-    from reasonrec.baselines import BPRConfig, BPRMF, TrainData
+    from reasonrec.baselines import BPRMF, BPRConfig, TrainData
     from reasonrec.data.loaders import load_dataset
     from reasonrec.data.splits import leave_last_out
     from reasonrec.rerank import generate_candidates, pairwise_scores
