@@ -41,7 +41,7 @@ def tables() -> tuple[pl.DataFrame, pl.DataFrame]:
 def echo_notes(request) -> str:
     """Fake 'profile': echo which notes the prompt contained, as a valid preference list."""
     content = request.messages[-1].content
-    found = sorted({w for w in content.split() if w.startswith("like-") or w.startswith("LEAKED")})
+    found = sorted({w for w in content.split() if w.startswith(("like-", "LEAKED"))})
     return render_preferences(found, [])
 
 

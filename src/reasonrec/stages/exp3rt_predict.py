@@ -178,4 +178,4 @@ def predict_ratings(
     return conform_predictions(table)
 
 
-__all__ = ["KEY_SCHEMA", "PredictConfig", "RATING_LINE", "REASONING_PREFIX", "expected_rating", "predict_ratings"]
+__all__ = ["KEY_SCHEMA", "RATING_LINE", "REASONING_PREFIX", "PredictConfig", "expected_rating", "predict_ratings"]

@@ -150,4 +150,4 @@ def extract_preferences(
     return table.select(*first, *[c for c in table.columns if c not in first])
 
 
-__all__ = ["ExtractConfig", "KEY_SCHEMA", "extract_preferences", "parse_preferences", "render_preferences"]
+__all__ = ["KEY_SCHEMA", "ExtractConfig", "extract_preferences", "parse_preferences", "render_preferences"]

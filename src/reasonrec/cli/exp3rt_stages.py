@@ -1,0 +1,181 @@
+"""`reasonrec exp3rt ...`: run one EXP3RT LLM stage and write its artefact (Parquet + config + manifest).
+
+Each command is a thin call into `reasonrec.stages.*`: extract (reviews → preferences), profiles (preferences →
+user / item profiles from TRAINING interactions of an 8:1:1 temporal split), reason (teacher reasoning on a pair
+context), predict (E[rating] with rating bias, with/without reasoning). `reason` and `predict` read a pair
+context Parquet (exp3rt_profiles.CONTEXT_SCHEMA) or, by default, the released exp3rt-imdb test pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import polars as pl
+import typer
+
+app = typer.Typer(help="EXP3RT stages: extract preferences, build profiles, teacher reasoning, predict ratings.",
+                  no_args_is_help=True)
+
+Out = Annotated[Path, typer.Option("--out", help="Stage directory (Parquet + config.yaml + manifest.json).")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Stage config override key=value (repeatable).")]
+Limit = Annotated[int | None, typer.Option("--limit", help="Only the first N rows (smoke runs).")]
+DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Data root (default: reasonrec data dir).")]
+Model = Annotated[str, typer.Option("--model", help="'embedded' or a local model directory.")]
+Adapter = Annotated[str | None, typer.Option("--adapter", help="PEFT adapter directory.")]
+CachePath = Annotated[str | None, typer.Option("--cache-path", help="SQLite LLM cache file.")]
+
+
+def _llm(model: str, adapter: str | None, cache_path: str | None):
+    from reasonrec.llm.registry import LLMConfig, build_llm
+
+    return build_llm(LLMConfig(model=model, adapter=adapter, cache_path=cache_path))
+
+
+def _report(path: Path, summaries: list, extra: str = "") -> None:
+    for s in summaries:
+        typer.echo(s.line(), err=True)
+    typer.echo(f"wrote {path}{extra}")
+
+
+def _context(context: Path | None, data_root: Path | None, variant: str) -> pl.DataFrame:
+    if context is not None:
+        return pl.read_parquet(context)
+    from reasonrec.data.loaders import load_dataset
+    from reasonrec.stages.exp3rt_profiles import imdb_release_context
+
+    return imdb_release_context(load_dataset("exp3rt-imdb", data_root=data_root), variant)  # type: ignore[arg-type]
+
+
+@app.command()
+def extract(
+    out: Out,
+    dataset: Annotated[str, typer.Option("--dataset", help="Loader name of a dataset with reviews.")] =
+    "amazon-beauty-raw",
+    data_root: DataRoot = None,
+    limit: Limit = None,
+    overrides: Sets = None,
+    model: Model = "embedded",
+    adapter: Adapter = None,
+    cache_path: CachePath = None,
+) -> None:
+    """Per review: [Like]/[Dislike] preference bullets (EXP3RT §3.2)."""
+    from reasonrec.data.loaders import load_dataset
+    from reasonrec.stages.base import write_stage_output
+    from reasonrec.stages.extract import ExtractConfig, extract_preferences
+
+    started = time.time()
+    config = ExtractConfig().with_overrides(overrides or [])
+    ds = load_dataset(dataset, data_root=data_root)
+    llm = _llm(model, adapter, cache_path)
+    summaries: list = []
+    skipped: dict[str, int] = {}
+    table = extract_preferences(ds.interactions, llm, config, items=ds.items, limit=limit, summaries=summaries,
+                                skipped=skipped)
+    path = write_stage_output(out, "preferences", table, config, llm=llm, summaries=summaries,
+                              command=f"exp3rt extract --dataset {dataset}", started_at=started)
+    _report(path, summaries, f" ({table.height} reviews, {int(table['parse_ok'].sum())} parsed, "
+                             f"{skipped.get('no_review', 0)} without text skipped)")
+
+
+@app.command()
+def profiles(
+    preferences: Annotated[Path, typer.Option("--preferences", help="preferences.parquet from `extract`.")],
+    out: Out,
+    kind: Annotated[Literal["user", "item"], typer.Option("--kind", help="user or item profiles.")] = "user",
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset whose interactions are split.")] =
+    "amazon-beauty-raw",
+    pairs: Annotated[Path | None, typer.Option("--pairs", help="Parquet of (user_id, item_id) pairs to profile "
+                                                "items for (needed by item_strategy=neighbour).")] = None,
+    data_root: DataRoot = None,
+    overrides: Sets = None,
+    model: Model = "embedded",
+    adapter: Adapter = None,
+    cache_path: CachePath = None,
+) -> None:
+    """User or item profiles from TRAIN preferences of an 8:1:1 temporal split (§3.3, §3.5.2)."""
+    from reasonrec.data.loaders import load_dataset
+    from reasonrec.data.splits import temporal_ratio
+    from reasonrec.stages.base import write_stage_output
+    from reasonrec.stages.exp3rt_profiles import ProfileConfig, item_profiles, user_profiles
+
+    started = time.time()
+    config = ProfileConfig().with_overrides(overrides or [])
+    ds = load_dataset(dataset, data_root=data_root)
+    train = temporal_ratio(ds.interactions).train_interactions
+    prefs = pl.read_parquet(preferences)
+    llm = _llm(model, adapter, cache_path)
+    summaries: list = []
+    if kind == "user":
+        table = user_profiles(prefs, train, llm, config, summaries=summaries)
+    else:
+        pair_table = pl.read_parquet(pairs) if pairs is not None else None
+        table = item_profiles(prefs, train, llm, config, items=ds.items, pairs=pair_table, summaries=summaries)
+    name = f"{kind}_profiles" if kind == "user" else f"item_profiles_{config.item_strategy}"
+    path = write_stage_output(out, name, table, config, llm=llm, summaries=summaries, inputs=[preferences],
+                              command=f"exp3rt profiles --kind {kind} --dataset {dataset}", started_at=started)
+    _report(path, summaries, f" ({table.height} profiles)")
+
+
+@app.command()
+def reason(
+    out: Out,
+    context: Annotated[Path | None, typer.Option("--context", help="Pair context Parquet (CONTEXT_SCHEMA); "
+                                                 "default: the released exp3rt-imdb test pairs.")] = None,
+    variant: Annotated[str, typer.Option("--variant", help="helpful or similarity (released pairs).")] = "helpful",
+    data_root: DataRoot = None,
+    limit: Limit = None,
+    overrides: Sets = None,
+    model: Model = "embedded",
+    adapter: Adapter = None,
+    cache_path: CachePath = None,
+) -> None:
+    """Teacher reasoning conditioned on the true rating, M samples per pair, with post-check flags (§3.4)."""
+    from reasonrec.stages.base import write_stage_output
+    from reasonrec.stages.exp3rt_reason import TeacherConfig, post_check_counts, teacher_reasoning
+
+    started = time.time()
+    config = TeacherConfig().with_overrides(overrides or [])
+    ctx = _context(context, data_root, variant)
+    llm = _llm(model, adapter, cache_path)
+    summaries: list = []
+    table = teacher_reasoning(ctx, llm, config, limit=limit, summaries=summaries)
+    path = write_stage_output(out, "teacher_reasoning", table, config, llm=llm, summaries=summaries,
+                              command="exp3rt reason", started_at=started)
+    _report(path, summaries, f" {post_check_counts(table)}")
+
+
+@app.command()
+def predict(
+    out: Out,
+    context: Annotated[Path | None, typer.Option("--context", help="Pair context Parquet (CONTEXT_SCHEMA); "
+                                                 "default: the released exp3rt-imdb test pairs.")] = None,
+    variant: Annotated[str, typer.Option("--variant", help="helpful or similarity (released pairs).")] = "helpful",
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Show average ratings in the prompt.")] = True,
+    reasoning: Annotated[bool, typer.Option("--reasoning/--no-reasoning", help="Generate reasoning first.")] = True,
+    data_root: DataRoot = None,
+    limit: Limit = None,
+    overrides: Sets = None,
+    model: Model = "embedded",
+    adapter: Adapter = None,
+    cache_path: CachePath = None,
+) -> None:
+    """E[rating] from rating-token probabilities, with/without bias and reasoning (§3.5.3); predictions schema."""
+    from reasonrec.stages.base import write_stage_output
+    from reasonrec.stages.exp3rt_predict import PredictConfig, predict_ratings
+
+    started = time.time()
+    config = PredictConfig(include_bias=bias, reasoning=reasoning).with_overrides(overrides or [])
+    ctx = _context(context, data_root, variant)
+    llm = _llm(model, adapter, cache_path)
+    summaries: list = []
+    table = predict_ratings(ctx, llm, config, limit=limit, summaries=summaries)
+    path = write_stage_output(out, "predictions", table, config, llm=llm, summaries=summaries,
+                              command="exp3rt predict", started_at=started)
+    ok = table.filter(pl.col("pred_rating").is_not_null() & pl.col("rating").is_not_null())
+    rmse = ((ok["pred_rating"] - ok["rating"]) ** 2).mean() ** 0.5 if ok.height else float("nan")
+    _report(path, summaries, f" ({table.height} rows, {int(table['parse_ok'].sum())} parse_ok, RMSE {rmse:.4f})")
+
+
+__all__ = ["app"]
