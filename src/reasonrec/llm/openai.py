@@ -103,7 +103,8 @@ class OpenAIBackend:
         self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers,
                                     limits=httpx.Limits(max_connections=max_concurrency))
         self._jitter = random.Random()
-        self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._identity_lock = threading.Lock()
         self._identity: ModelIdentity | None = None
         self.attempts = 0  # HTTP attempts made (for diagnostics and tests)
         self.retries = 0
@@ -116,7 +117,7 @@ class OpenAIBackend:
 
         The server's own description of the model (`root` from vLLM / reasonrec, else the id) is fetched once from
         `/v1/models`, so two servers serving different weights under one name do not share cache entries."""
-        with self._lock:
+        with self._identity_lock:
             if self._identity is None:
                 reported = self._reported_model() if self.verify_model else ""
                 digest = hashlib.sha256(f"{self.base_url}|{self.model}|{reported}".encode()).hexdigest()
@@ -148,11 +149,9 @@ class OpenAIBackend:
         url = self.base_url + path
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.retries += 1
-            with self._lock:
+            with self._stats_lock:
                 self.attempts += 1
+                self.retries += 1 if attempt else 0
             try:
                 return self._attempt(method, url, body)
             except _Retryable as exc:
