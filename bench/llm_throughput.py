@@ -154,6 +154,10 @@ def main() -> None:
     ap.add_argument("--gen", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--workloads", default="score-1,score-rr,gen", help="comma list; results merge into --out")
+    ap.add_argument("--gen-prompts", choices=["items", "reasoning"], default="items",
+                    help="items: ~150-token 'describe this product' prompts (decode-bound); reasoning: the ~800-token "
+                    "ReasoningRec prompts (prefill-heavy)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box avoids spin-wait collapse)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "llm_throughput.json"))
     args = ap.parse_args()
@@ -167,8 +171,13 @@ def main() -> None:
         return [ScoreRequest(choices=(" Yes", " No"), messages=(Message("user", t),), assistant_prefix="Prediction:")
                 for t in texts]
 
-    rows, checks = [], {}
+    workloads = set(args.workloads.split(","))
+    previous = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    rows = [r for r in previous.get("rows", []) if r["workload"] not in workloads]
+    checks = {k: v for k, v in previous.get("checks", {}).items() if k not in workloads}
     for name, texts in (("score-1", one), ("score-rr", rerank)):
+        if name not in workloads:
+            continue
         reqs = score_reqs(texts)
         tokens = sum(len(backend.encode(backend.render(r.messages, None, r.assistant_prefix))) for r in reqs)
         naive, t_naive, rss_naive = timed(lambda reqs=reqs: naive_score(backend, reqs))
@@ -179,18 +188,34 @@ def main() -> None:
             rows.append({"workload": name, "path": path, "prompts": len(reqs), "tokens": tokens, "wall_s": wall,
                          "prompts_per_s": len(reqs) / wall, "tokens_per_s": tokens / wall, "peak_rss_mb": rss / 2**20})
 
+    if args.gen_prompts == "items":
+        gen_texts = [f"Write a detailed description of this beauty product for a shop page: {_item_text(it, 40)}"
+                     for it in list(data["items"].values())[: args.gen]]
+    else:
+        gen_texts = one[: args.gen]
     greqs = [GenerationRequest(messages=(Message("user", t),), params=SamplingParams(max_new_tokens=args.max_new_tokens))
-             for t in one[: args.gen]]
+             for t in gen_texts]
+    if "gen" in workloads:
+        rows.extend(bench_generation(backend, greqs, checks))
+    write_results(args, backend, rows, checks)
+
+
+def bench_generation(backend: HFBackend, greqs: list[GenerationRequest], checks: dict) -> list[dict]:
+    rows = []
     (ntexts, nprod), t_naive, rss_naive = timed(lambda: naive_generate(backend, greqs))
     outs, t_ours, rss_ours = timed(lambda: backend.generate(greqs))
     oprod = sum(o.completion_tokens for o in outs)
-    checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(ntexts, outs, strict=True)), "of": len(outs)}
+    checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(ntexts, outs, strict=True)), "of": len(outs),
+                     "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}
     for path, wall, rss, produced in (("naive", t_naive, rss_naive, nprod), ("reasonrec", t_ours, rss_ours, oprod)):
         rows.append({"workload": "gen", "path": path, "prompts": len(greqs), "tokens": produced, "wall_s": wall,
                      "prompts_per_s": len(greqs) / wall, "tokens_per_s": produced / wall, "peak_rss_mb": rss / 2**20})
+    return rows
 
+
+def write_results(args: argparse.Namespace, backend: HFBackend, rows: list[dict], checks: dict) -> None:
     ratios = {}
-    for w in ("score-1", "score-rr", "gen"):
+    for w in sorted({r["workload"] for r in rows}):
         n = next(r for r in rows if r["workload"] == w and r["path"] == "naive")
         o = next(r for r in rows if r["workload"] == w and r["path"] == "reasonrec")
         ratios[w] = o["prompts_per_s"] / n["prompts_per_s"]
