@@ -84,7 +84,10 @@ def load_release(root: Path) -> dict:
 
 def _item_text(item: dict, words: int = 60) -> str:
     desc = " ".join(str(item.get("description", "")).split()[:words])
-    return f"{item.get('title', '?')} (brand: {item.get('brand', '?')}, price: {item.get('price', '?')}). {desc}"
+    price = str(item.get("price", ""))
+    price = price if price.startswith("$") and len(price) < 12 else "unknown"  # some release prices are scraped CSS
+    title = " ".join(str(item.get("title", "?")).split()[:25])
+    return f"{title} (brand: {item.get('brand') or 'unknown'}, price: {price}). {desc}"
 
 
 def build_prompt(data: dict, user: str, target: str) -> str:
