@@ -61,10 +61,25 @@ def _build_hf(config: LLMConfig) -> LLM:
     )
 
 
-# Backend name → builder. The OpenAI-compatible backend registers itself here with one line:
-#   "openai": _build_openai,   (def _build_openai(config): from reasonrec.llm.openai import ...)
+def _build_openai(config: LLMConfig) -> LLM:
+    from reasonrec.llm.openai import OpenAIBackend
+
+    if not config.base_url:
+        raise ConfigError("llm.backend='openai' needs llm.base_url (e.g. http://127.0.0.1:8000/v1)")
+    return OpenAIBackend(
+        config.base_url,
+        config.model,
+        api_key_env=config.api_key_env or "OPENAI_API_KEY",
+        max_concurrency=config.concurrency,
+        timeout=config.timeout_s,
+        max_retries=config.max_retries,
+    )
+
+
+# Backend name → builder.
 BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "hf": _build_hf,
+    "openai": _build_openai,
 }
 
 
