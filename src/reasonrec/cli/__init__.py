@@ -14,6 +14,7 @@ from reasonrec.cli import data as data_cli
 from reasonrec.cli.report import report_command
 from reasonrec.cli import demo as demo_cli
 from reasonrec.cli import eval as eval_cli
+from reasonrec.cli import exp3rt_stages as exp3rt_cli
 from reasonrec.cli import llm as llm_cli
 from reasonrec.cli import recsaver_stages as recsaver_cli
 from reasonrec.cli import stages as stages_cli
@@ -32,6 +33,7 @@ app.add_typer(eval_cli.app, name="eval")
 app.add_typer(baselines_cli.app, name="baselines")
 app.add_typer(stages_cli.app, name="stage")
 app.add_typer(recsaver_cli.app, name="recsaver")
+app.add_typer(exp3rt_cli.app, name="exp3rt")
 app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
 
