@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reasonrec.config import Config
 from reasonrec.data.prepare import PrepareConfig, prepare
@@ -80,6 +80,12 @@ class RecipeConfig(Config):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     student: StudentStep = Field(default_factory=StudentStep)
     show_progress: bool = Field(True, description="rich progress bars for the stages")
+
+    @field_validator("user_ids", mode="before")
+    @classmethod
+    def _ids_are_strings(cls, value: Any) -> Any:
+        """`--set user_ids=[0,1]` parses as ints; ids are strings everywhere."""
+        return [str(v) for v in value] if isinstance(value, list) else value
 
 
 @dataclass

@@ -90,7 +90,8 @@ def run(config: ReasoningRecConfig, data_root: str | Path | None, out_dir: str |
     if config.predict_split not in targets:
         raise ConfigError(f"predict_split={config.predict_split!r} not among the target tables {sorted(targets)}")
     test = targets[config.predict_split]
-    ctx = RecipeContext(out, llm, ds, config.artefacts.model_dump(), ReleaseContext(targets=targets))
+    teacher_targets = {name: targets[name] for name in config.teacher_splits if name in targets}
+    ctx = RecipeContext(out, llm, ds, config.artefacts.model_dump(), ReleaseContext(targets=teacher_targets))
 
     descriptions = ctx.stage(
         "item_descriptions",
@@ -104,7 +105,7 @@ def run(config: ReasoningRecConfig, data_root: str | Path | None, out_dir: str |
                                 user_ids=test["user_id"].unique(maintain_order=True).to_list(), summaries=s),
         config.profile,
     )
-    teach_targets = [targets[name] for name in config.teacher_splits if name in targets]
+    teach_targets = list(teacher_targets.values())
     ctx.stage(
         "teacher_reasoning",
         lambda s: teacher_reasoning(pl.concat(teach_targets) if teach_targets else test.clear(), ds.items,

@@ -1,0 +1,53 @@
+"""`reasonrec rerank`: rerank CF candidates by LLM (or any) scores and compare with the generator's lists.
+
+Inputs are Parquet tables: candidates (user_id, item_id, rank) — e.g. from `reasonrec baselines run bpr`;
+scores (user_id, item_id, <score column>) — any predictions table; relevant (user_id, item_id[, label]) — the
+test interactions. Writes OUT/reranked.parquet, OUT/metrics.json (Recall/NDCG@k generator vs reranked) and a
+manifest. The lead registers it: `app.command(name="rerank")(rerank_command)`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+CandOpt = Annotated[Path, typer.Option("--candidates", help="Parquet (user_id, item_id, rank) from a CF model.")]
+ScoresOpt = Annotated[Path, typer.Option("--scores", help="Parquet with user_id, item_id and a score column.")]
+RelOpt = Annotated[Path, typer.Option("--relevant", help="Parquet (user_id, item_id[, label]) of relevant items.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output directory for reranked.parquet + metrics.json.")]
+ColOpt = Annotated[str, typer.Option("--score-column", help="Column of --scores to rank by (e.g. pred_rating).")]
+NOpt = Annotated[int, typer.Option("--n-candidates", help="Candidates per user kept from the generator.")]
+KsOpt = Annotated[str, typer.Option("--ks", help="Comma-separated cut-offs for Recall/NDCG.")]
+
+
+def rerank_command(
+    candidates: CandOpt,
+    scores: ScoresOpt,
+    relevant: RelOpt,
+    out: OutOpt,
+    score_column: ColOpt = "score",
+    n_candidates: NOpt = 20,
+    ks: KsOpt = "5,10,15,20",
+) -> None:
+    """Rerank candidates by scores; print generator-vs-reranked Recall/NDCG as JSON."""
+    import polars as pl
+
+    from reasonrec.rerank import RerankConfig, relevant_sets, rerank_and_evaluate, scores_from_predictions
+
+    try:
+        cut_offs = [int(k) for k in ks.split(",") if k.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--ks must be integers separated by commas, got {ks!r}") from None
+    config = RerankConfig(n_candidates=n_candidates, ks=cut_offs)
+    table_scores = scores_from_predictions(pl.read_parquet(scores), score_column)
+    _, metrics = rerank_and_evaluate(
+        pl.read_parquet(candidates), table_scores, relevant_sets(pl.read_parquet(relevant)), config, out,
+        command="reasonrec rerank", inputs=[candidates, scores, relevant],
+    )
+    typer.echo(json.dumps({k: metrics[k] for k in ("generator", "reranked", "gain", "users", "missing_scores")}))
+
+
+__all__ = ["rerank_command"]
