@@ -15,6 +15,8 @@ from reasonrec.errors import LLMError
 from reasonrec.llm.base import GenerationRequest, Message, SamplingParams, ScoreRequest
 from reasonrec.llm.openai import OpenAIBackend
 
+pytestmark = pytest.mark.model
+
 QUESTION = (
     Message("system", "You are a recommender. Answer Yes or No."),
     Message("user", "The user liked: Lipstick (rating 5), Mascara (rating 4). Will the user like Eyeliner?"),
@@ -126,34 +128,46 @@ def test_chat_logprobs_and_echo_prompt_logprobs(openai_server):
     assert all(len(t) >= 1 for t in glp["top_logprobs"])
 
 
-def test_openai_backend_matches_in_process_hf(openai_server, hf_backend, monkeypatch):
-    backend = _backend(openai_server, monkeypatch)
-    assert backend.identity.backend == "openai" and len(backend.identity.model_hash) == 64
-    params = SamplingParams(temperature=0.0, max_new_tokens=12)
-    gen_requests = [
-        GenerationRequest(messages=QUESTION, params=params),
-        GenerationRequest(messages=QUESTION, params=params, assistant_prefix="Prediction:"),
-        GenerationRequest(prompt="A short list of fruits: apple,", params=params),
-    ]
-    over_http = backend.generate(gen_requests)
-    direct = hf_backend.generate(gen_requests)
-    assert [c.text for c in over_http] == [c.text for c in direct]
-    assert all(c.text for c in over_http)
-
-    score_requests = [
-        ScoreRequest(choices=(" Yes", " No"), messages=QUESTION, assistant_prefix="Prediction:"),
-        ScoreRequest(choices=(" Yes", " No"), prompt="Question: is the sky blue?\nAnswer:"),
-        # multi-token choices: chat via prompt_logprobs, raw prompt via echo
-        ScoreRequest(choices=(" Yes", " Absolutely not"), messages=QUESTION, assistant_prefix="Prediction:"),
-        ScoreRequest(choices=("4", "1", "12"), prompt="Rate the movie from 1 to 5.\nRating: "),
-    ]
-    http_scores = backend.score(score_requests)
-    direct_scores = hf_backend.score(score_requests)
+def _assert_scores_agree(http_scores, direct_scores) -> None:
     for got, want in zip(http_scores, direct_scores, strict=True):
-        assert want.error is None
+        assert want.error is None and got.error is None
+        assert set(got.probs) == set(want.probs)
         for choice in want.probs:
             assert got.probs[choice] == pytest.approx(want.probs[choice], abs=1e-3)
             assert got.logprobs[choice] == pytest.approx(want.logprobs[choice], abs=1e-3)
+
+
+def test_openai_backend_matches_in_process_hf(openai_server, hf_backend, monkeypatch):
+    """Greedy text equal; Yes/No and multi-token (echo) choice probabilities within 1e-3 of the direct model."""
+    backend = _backend(openai_server, monkeypatch)
+    assert backend.identity.backend == "openai" and len(backend.identity.model_hash) == 64
+    request = GenerationRequest(messages=QUESTION, params=SamplingParams(temperature=0.0, max_new_tokens=8),
+                                assistant_prefix="Prediction:")
+    over_http, direct = backend.generate([request])[0], hf_backend.generate([request])[0]
+    assert over_http.text == direct.text and over_http.text
+
+    score_requests = [
+        ScoreRequest(choices=(" Yes", " No"), messages=QUESTION, assistant_prefix="Prediction:"),
+        ScoreRequest(choices=("4", "1", "12"), prompt="Rate the movie from 1 to 5.\nRating: "),  # "12": 2 tokens
+    ]
+    _assert_scores_agree(backend.score(score_requests), hf_backend.score(score_requests))
+
+
+@pytest.mark.slow
+def test_openai_backend_agreement_extended(openai_server, hf_backend, monkeypatch):
+    """Raw-prompt generation, chat multi-token scoring (prompt_logprobs), boundary and strict-mode errors."""
+    backend = _backend(openai_server, monkeypatch)
+    params = SamplingParams(temperature=0.0, max_new_tokens=12)
+    gen_requests = [
+        GenerationRequest(messages=QUESTION, params=params),
+        GenerationRequest(prompt="A short list of fruits: apple,", params=params),
+    ]
+    assert [c.text for c in backend.generate(gen_requests)] == [c.text for c in hf_backend.generate(gen_requests)]
+    score_requests = [
+        ScoreRequest(choices=(" Yes", " No"), prompt="Question: is the sky blue?\nAnswer:"),
+        ScoreRequest(choices=(" Yes", " Absolutely not"), messages=QUESTION, assistant_prefix="Prediction:"),
+    ]
+    _assert_scores_agree(backend.score(score_requests), hf_backend.score(score_requests))
 
     # "Rating: " + "zebra" tokenises as "Rating:" + " zebra": the choice has no tokens of its own → reported
     with pytest.raises(LLMError, match="tokenisation boundary"):
@@ -166,7 +180,7 @@ def test_openai_backend_matches_in_process_hf(openai_server, hf_backend, monkeyp
 
 
 def test_seeded_sampling_and_n(openai_server):
-    body = {"model": openai_server.model, "prompt": "Once upon a time", "max_tokens": 6, "temperature": 1.0,
+    body = {"model": openai_server.model, "prompt": "Once upon a time", "max_tokens": 4, "temperature": 1.0,
             "seed": 7, "n": 2}
     first = _post(openai_server, "/completions", body).json()
     again = _post(openai_server, "/completions", body).json()

@@ -48,6 +48,10 @@ def serve_command(
         8, "--batch-size", min=1, help="Requests that arrive together are generated as one batch of at most this."
     ),
     device: str = typer.Option("auto", "--device", help="'auto', 'cpu' or 'cuda'."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="torch CPU threads (default: torch's choice). 1 avoids spin-wait "
+        "collapse when the CPU is shared with other jobs."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models,
@@ -59,6 +63,10 @@ def serve_command(
 
     if backend not in SERVABLE_BACKENDS:
         raise ConfigError(f"--backend {backend!r} cannot be served; servable: {list(SERVABLE_BACKENDS)}")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     api_key = None
     if api_key_env:
         api_key = os.environ.get(api_key_env)
