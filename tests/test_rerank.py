@@ -162,3 +162,24 @@ def test_real_bpr_candidates_on_movielens_reranked_by_item_popularity(shared_dat
     assert metrics["reranked"]["recall@20"] == pytest.approx(metrics["generator"]["recall@20"])
     assert set(metrics["generator"]) == {f"{m}@{k}" for m in ("recall", "ndcg") for k in (5, 10, 15, 20)}
     print(json.dumps({k: metrics[k] for k in ("generator", "reranked")}, indent=1))
+
+
+def test_rerank_cli(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from reasonrec.cli.rerank import rerank_command
+
+    _candidates({"u": ["a", "b", "c"]}).write_parquet(tmp_path / "c.parquet")
+    pl.DataFrame({"user_id": ["u"] * 3, "item_id": ["a", "b", "c"], "pred_rating": [1.0, 2.0, 9.0]}).write_parquet(
+        tmp_path / "s.parquet")
+    pl.DataFrame({"user_id": ["u"], "item_id": ["c"]}).write_parquet(tmp_path / "r.parquet")
+    app = typer.Typer()
+    app.command()(rerank_command)
+    res = CliRunner().invoke(app, ["--candidates", str(tmp_path / "c.parquet"), "--scores", str(tmp_path / "s.parquet"),
+                                   "--relevant", str(tmp_path / "r.parquet"), "--out", str(tmp_path / "out"),
+                                   "--score-column", "pred_rating", "--ks", "1,3"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["generator"]["recall@1"] == 0.0 and out["reranked"]["recall@1"] == 1.0
+    assert pl.read_parquet(tmp_path / "out" / "reranked.parquet")["item_id"].to_list() == ["c", "b", "a"]

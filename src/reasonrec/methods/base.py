@@ -190,8 +190,8 @@ def prepare_targets(config: RecipeConfig, out_dir: Path, dataset: Dataset) -> Pr
 
 def limit_targets(targets: dict[str, pl.DataFrame], limit_users: int | None, user_ids: list[str] | None = None
                   ) -> dict[str, pl.DataFrame]:
-    """Keep `user_ids` (if given), then the first `limit_users` users of the TEST table (table order), in every
-    split."""
+    """Keep `user_ids` (if given), then the first `limit_users` users of the TEST table (table order) in every
+    split. A split that shares none of those users (user-disjoint strategies) keeps its own first N users."""
     if user_ids is not None:
         wanted = pl.Series([str(u) for u in user_ids], dtype=pl.String)
         targets = {name: t.filter(pl.col("user_id").is_in(wanted.implode())) for name, t in targets.items()}
@@ -200,7 +200,14 @@ def limit_targets(targets: dict[str, pl.DataFrame], limit_users: int | None, use
     test = targets.get("test")
     base = test if test is not None and test.height else next(iter(targets.values()))
     users = base["user_id"].unique(maintain_order=True).head(limit_users)
-    return {name: t.filter(pl.col("user_id").is_in(users.implode())) for name, t in targets.items()}
+    out = {}
+    for name, t in targets.items():
+        kept = t.filter(pl.col("user_id").is_in(users.implode()))
+        if kept.height == 0 and t.height:
+            own = t["user_id"].unique(maintain_order=True).head(limit_users)
+            kept = t.filter(pl.col("user_id").is_in(own.implode()))
+        out[name] = kept
+    return out
 
 
 def window_items(targets: dict[str, pl.DataFrame], limit: int | None = None) -> list[str]:
