@@ -12,6 +12,8 @@ from reasonrec import __version__
 from reasonrec.cli import baselines as baselines_cli
 from reasonrec.cli import data as data_cli
 from reasonrec.cli.report import report_command
+from reasonrec.cli.rerank import rerank_command
+from reasonrec.cli.run import run_command
 from reasonrec.cli import demo as demo_cli
 from reasonrec.cli import eval as eval_cli
 from reasonrec.cli import exp3rt_stages as exp3rt_cli
@@ -34,6 +36,8 @@ app.add_typer(baselines_cli.app, name="baselines")
 app.add_typer(stages_cli.app, name="stage")
 app.add_typer(recsaver_cli.app, name="recsaver")
 app.add_typer(exp3rt_cli.app, name="exp3rt")
+app.command(name="run")(run_command)
+app.command(name="rerank")(rerank_command)
 app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
 
