@@ -34,7 +34,7 @@ from pydantic import Field, field_validator
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import Message
-from reasonrec.llm.parse import render_exp3rt, render_recsaver, render_reasoningrec
+from reasonrec.llm.parse import render_exp3rt, render_reasoningrec, render_recsaver
 from reasonrec.prompts import DOMAINS, PromptRenderer
 from reasonrec.stages.context import ItemCatalog, text_map
 
@@ -75,6 +75,9 @@ class SFTDataConfig(Config):
     include_descriptions: bool = True
     like_threshold: float = 3.0
     paths_per_pair: int = Field(1, ge=1, description="Rec-SAVER/EXP3RT: kept reasoning paths per pair (1 or M)")
+    on_overflow: Literal["error", "skip"] = Field(
+        "error", description="an example that cannot fit even with an empty history: error, or skip and count it"
+    )
 
     @field_validator("k")
     @classmethod
@@ -263,6 +266,33 @@ def _trim_stats(table: pl.DataFrame) -> dict[str, int]:
     }
 
 
+TEMPLATES_BY_METHOD: dict[str, str] = {
+    "reasoningrec": "reasoningrec/predict",
+    "tallrec": "tallrec/predict",
+    "exp3rt": "exp3rt/predict",
+    "recsaver": "recsaver/predict",
+}
+
+
+def prompt_context(
+    row: dict[str, Any], catalog: ItemCatalog, profiles: dict[str, str], config: SFTDataConfig
+) -> dict[str, Any]:
+    """Template context for one target row (ReasoningRec/TALLRec) — shared by SFT data and `predict`, so the
+    student is scored on exactly the prompt shape it was trained on."""
+    history = catalog.history(
+        row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
+        like_threshold=config.like_threshold,
+    )
+    return {
+        "domain": DOMAINS[config.domain],
+        "profile": profiles.get(str(row["user_id"])) if config.include_profile else None,
+        "history": history,
+        "target": catalog.view(str(row["item_id"])),
+        "include_descriptions": config.include_descriptions,
+        "reasoning": config.method == "reasoningrec",
+    }
+
+
 def reasoningrec_pairs(
     targets: pl.DataFrame,
     teacher_reasoning: pl.DataFrame | None,
@@ -337,9 +367,9 @@ def build_reasoningrec_sft(
     profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
     renderer = PromptRenderer()
     counter = ChatTokenCounter(tokenizer)
-    domain = DOMAINS[config.domain]
-    template = "reasoningrec/predict" if config.method == "reasoningrec" else "tallrec/predict"
+    template = TEMPLATES_BY_METHOD[config.method]
     rows: list[dict[str, Any]] = []
+    overflow: list[str] = []
     for row in chosen.iter_rows(named=True):
         label = int(row["label"])
         completion = (
@@ -347,22 +377,17 @@ def build_reasoningrec_sft(
             if config.method == "reasoningrec"
             else tallrec_completion(label)
         )
-        history = catalog.history(
-            row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
-            like_threshold=config.like_threshold,
-        )
-        ctx = {
-            "domain": domain,
-            "profile": profiles.get(str(row["user_id"])),
-            "history": history,
-            "target": catalog.view(str(row["item_id"])),
-            "include_descriptions": config.include_descriptions,
-            "reasoning": config.method == "reasoningrec",
-        }
+        ctx = prompt_context(row, catalog, profiles, config)
         where = f"user {row['user_id']} item {row['item_id']} ({split})"
-        messages, dropped, p_tok, c_tok = _fit(
-            renderer, template, ctx, completion, counter, config.max_seq_length, where
-        )
+        try:
+            messages, dropped, p_tok, c_tok = _fit(
+                renderer, template, ctx, completion, counter, config.max_seq_length, where
+            )
+        except ConfigError:
+            if config.on_overflow == "error":
+                raise
+            overflow.append(where)
+            continue
         rows.append({
             "user_id": str(row["user_id"]), "item_id": str(row["item_id"]), "split": split, "label": label,
             "rating": row.get("rating"), "prompt": _messages_json(messages), "completion": completion,
@@ -370,6 +395,7 @@ def build_reasoningrec_sft(
         })
     table = pl.DataFrame(rows, schema=SFT_SCHEMA)
     stats.update(_trim_stats(table))
+    stats.update({"skipped_overflow": len(overflow), "skipped_overflow_examples": overflow[:20]})
     stats.update({"method": config.method, "split": split, "k": config.k, "seed": config.seed,
                   "balance_classes": config.balance_classes, "max_seq_length": config.max_seq_length,
                   "sampled": sample})
@@ -439,8 +465,21 @@ def build_rating_sft(
 
 
 __all__ = [
-    "REASONINGREC_CHOICES", "REASONINGREC_PREFIX", "SFT_SCHEMA", "TALLREC_CHOICES", "ChatTokenCounter",
-    "SFTDataConfig", "SFTDataset", "build_rating_sft", "build_reasoningrec_sft", "load_tokenizer",
-    "reasoningrec_completion", "reasoningrec_pairs", "sample_k_shot", "strip_trailing_prediction",
+    "REASONINGREC_CHOICES",
+    "REASONINGREC_PREFIX",
+    "SFT_SCHEMA",
+    "TALLREC_CHOICES",
+    "TEMPLATES_BY_METHOD",
+    "ChatTokenCounter",
+    "SFTDataConfig",
+    "SFTDataset",
+    "build_rating_sft",
+    "build_reasoningrec_sft",
+    "load_tokenizer",
+    "prompt_context",
+    "reasoningrec_completion",
+    "reasoningrec_pairs",
+    "sample_k_shot",
+    "strip_trailing_prediction",
     "tallrec_completion",
 ]

@@ -1,0 +1,278 @@
+"""Batch prediction for any LLM (backend + optional LoRA adapter), written as `PREDICTIONS_SCHEMA` rows.
+
+Scores come from probabilities, never from parsing generated text:
+- ReasoningRec: P(" Yes") vs P(" No") after the assistant prefix "Prediction:" — ONE forward pass per row (the
+  student was trained prediction-first, so this is the position it learned to answer at). TALLRec: "Yes"/"No".
+- EXP3RT / Rec-SAVER: a distribution over the rating digits and E[rating], read after the reasoning the model
+  generated ("… Predicted User Rating: " / "### Rating ###\\n"), or straight after the header when reasoning is off.
+Reasoning text is generated only when asked (`generate_reasoning`, for the first `reasoning_limit` rows), because
+on CPU a 200-token explanation costs ~10 s a row. Every call goes through the LLM cache (`build_llm` wraps it), so
+a killed run recomputes nothing that finished; `write_predictions` writes Parquet (+ JSONL) with a manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import Field
+
+from reasonrec.errors import ConfigError, DataError
+from reasonrec.llm.base import LLM, Message, expected_value
+from reasonrec.llm.parse import parse_exp3rt, parse_reasoningrec, parse_recsaver
+from reasonrec.llm.runner import RunSummary
+from reasonrec.predictions import conform_predictions
+from reasonrec.prompts import PromptRenderer
+from reasonrec.stages.base import (
+    GenerationJob,
+    ScoreJob,
+    StageConfig,
+    choice_prob,
+    fit_prompt,
+    run_generation_jobs,
+    run_score_jobs,
+    token_counter,
+    write_stage_output,
+)
+from reasonrec.stages.context import ItemCatalog, target_rows, text_map
+from reasonrec.train.sft_data import (
+    REASONINGREC_CHOICES,
+    REASONINGREC_PREFIX,
+    TALLREC_CHOICES,
+    TEMPLATES_BY_METHOD,
+    SFTDataConfig,
+    prompt_context,
+    strip_trailing_prediction,
+)
+
+RATING_HEADERS: dict[str, str] = {"exp3rt": "Predicted User Rating: ", "recsaver": "### Rating ###\n"}
+_RATING_HEADER_RE: dict[str, re.Pattern[str]] = {
+    "exp3rt": re.compile(r"predicted\s+(?:user\s+)?rating\s*[:=\-]\s*", re.IGNORECASE),
+    "recsaver": re.compile(r"#{1,6}\s*rating\s*#*\s*\n?", re.IGNORECASE),
+}
+
+
+class PredictConfig(StageConfig):
+    """Defaults: the ReasoningRec student (profile + descriptions), scores only, prompt budget 2048 − 256."""
+
+    method: Literal["reasoningrec", "tallrec", "exp3rt", "recsaver"] = "reasoningrec"
+    method_name: str | None = Field(None, description="name written into predictions; default <method>-student")
+    dataset: str = ""
+    include_profile: bool = True
+    include_descriptions: bool = True
+    like_threshold: float = Field(3.0, description="r_T: label = rating > r_T")
+    generate_reasoning: bool = Field(False, description="also generate the explanation text")
+    reasoning_limit: int | None = Field(None, ge=0, description="generate reasoning for the first N rows only")
+    max_prompt_tokens: int = Field(1792, ge=64)
+    scale_min: int = 1
+    scale_max: int = 5
+
+    def name(self) -> str:
+        return self.method_name or f"{self.method}-student"
+
+    def sft_view(self) -> SFTDataConfig:
+        return SFTDataConfig(method=self.method, domain=self.domain, include_profile=self.include_profile,
+                             include_descriptions=self.include_descriptions, like_threshold=self.like_threshold)
+
+
+def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[str, str]:
+    if teacher_reasoning is None or not split:
+        return {}
+    rows = teacher_reasoning.filter(pl.col("split") == split).select("user_id", "text").iter_rows()
+    return {str(u): strip_trailing_prediction(t) for u, t in rows if t is not None}
+
+
+def _want_reasoning(config: PredictConfig, idx: int) -> bool:
+    return config.generate_reasoning and (config.reasoning_limit is None or idx < config.reasoning_limit)
+
+
+def predict_labels(
+    targets: pl.DataFrame,
+    items: pl.DataFrame,
+    item_descriptions: pl.DataFrame | None,
+    user_profiles: pl.DataFrame | None,
+    llm: LLM,
+    config: PredictConfig,
+    *,
+    teacher_reasoning: pl.DataFrame | None = None,
+    limit: int | None = None,
+    summaries: list[RunSummary] | None = None,
+) -> pl.DataFrame:
+    """ReasoningRec / TALLRec P(like) for every target row (+ generated reasoning for a subset)."""
+    if config.method not in ("reasoningrec", "tallrec"):
+        raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {config.method!r}")
+    sft_view = config.sft_view()
+    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
+    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
+    renderer = PromptRenderer()
+    reasoningrec = config.method == "reasoningrec"
+    prefix = REASONINGREC_PREFIX if reasoningrec else ""
+    choices = REASONINGREC_CHOICES if reasoningrec else TALLREC_CHOICES
+    count = token_counter(llm, prefix)
+    rows = target_rows(targets, limit)
+    key_schema = {"row": pl.Int64()}
+    score_jobs, gen_jobs = [], []
+    for idx, row in enumerate(rows):
+        ctx = prompt_context(row, catalog, profiles, sft_view)
+        messages, _ = fit_prompt(renderer, TEMPLATES_BY_METHOD[config.method], ctx, count, config.max_prompt_tokens)
+        score_jobs.append(ScoreJob({"row": idx}, messages, choices, prefix))
+        if reasoningrec and _want_reasoning(config, idx):
+            gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
+    scored, summary = run_score_jobs(llm, score_jobs, key_schema, batch_size=config.batch_size,
+                                     desc=f"P(like) {config.name()}", show=config.show_progress)
+    if summaries is not None:
+        summaries.append(summary)
+    p_yes = [choice_prob(p, choices[0]) for p in scored["probs"].to_list()]
+    reasoning: list[str | None] = [None] * len(rows)
+    text_ok: list[bool] = [True] * len(rows)
+    if gen_jobs:
+        generated, gsummary = run_generation_jobs(llm, gen_jobs, key_schema, batch_size=config.batch_size,
+                                                  desc=f"reasoning {config.name()}", show=config.show_progress)
+        if summaries is not None:
+            summaries.append(gsummary)
+        for job_row, text in zip(generated["row"].to_list(), generated["text"].to_list(), strict=True):
+            parsed = parse_reasoningrec(text) if text is not None else None
+            reasoning[job_row] = parsed.reasoning if parsed is not None else None
+            text_ok[job_row] = parsed is not None and parsed.ok
+    refs = _reference_map(teacher_reasoning, str(rows[0].get("split") or "") if rows else "")
+    out = pl.DataFrame(
+        {
+            "method": [config.name()] * len(rows),
+            "dataset": [config.dataset] * len(rows),
+            "split": [str(r.get("split") or "") for r in rows],
+            "user_id": [str(r["user_id"]) for r in rows],
+            "item_id": [str(r["item_id"]) for r in rows],
+            "label": [r.get("label") for r in rows],
+            "rating": [r.get("rating") for r in rows],
+            "score": p_yes,
+            "pred_label": [None if p is None else int(p >= 0.5) for p in p_yes],
+            "probs": [None if p is None else json.dumps({"Yes": p, "No": 1.0 - p}) for p in p_yes],
+            "reasoning": reasoning,
+            "reference": [refs.get(str(r["user_id"])) for r in rows],
+            "parse_ok": [p is not None and ok for p, ok in zip(p_yes, text_ok, strict=True)],
+            "prompt_tokens": scored["prompt_tokens"].to_list(),
+            "cached": scored["cached"].to_list(),
+            "error": scored["error"].to_list(),
+        },
+        schema_overrides={"label": pl.Int64(), "rating": pl.Float64(), "score": pl.Float64(),
+                          "pred_label": pl.Int64(), "reasoning": pl.String(), "reference": pl.String(),
+                          "error": pl.String()},
+    )
+    return conform_predictions(out)
+
+
+def rating_prefix(method: str, generated: str | None) -> str:
+    """Assistant prefix to score the rating after: the generated text up to its rating header (+ the header),
+    or just the canonical header when there is no usable reasoning."""
+    header = RATING_HEADERS[method]
+    if not generated:
+        return header
+    match = None
+    for match in _RATING_HEADER_RE[method].finditer(generated):
+        pass
+    if match is None:  # the model never wrote the header: append it to what it wrote
+        return f"{generated.rstrip()}\n\n{header}"
+    text = generated[: match.start()].rstrip()
+    return f"{text}\n\n{header}" if text else header
+
+
+def predict_ratings(
+    prompts: pl.DataFrame,
+    llm: LLM,
+    config: PredictConfig,
+    *,
+    prompt_column: str = "student_prompt",
+    limit: int | None = None,
+    summaries: list[RunSummary] | None = None,
+) -> pl.DataFrame:
+    """EXP3RT / Rec-SAVER: rating distribution and E[rating] for pre-rendered student prompts.
+
+    `prompts` has user_id, item_id, `prompt_column` (messages JSON) and optionally rating, split, reference."""
+    if config.method not in RATING_HEADERS:
+        raise ConfigError(f"predict_ratings handles exp3rt/recsaver, not {config.method!r}")
+    for col in ("user_id", "item_id", prompt_column):
+        if col not in prompts.columns:
+            raise DataError(f"prompts table has no {col!r} column (columns: {prompts.columns})", field=col)
+    rows = list((prompts if limit is None else prompts.head(limit)).iter_rows(named=True))
+    key_schema = {"row": pl.Int64()}
+    messages = [tuple(Message(m["role"], m["content"]) for m in json.loads(r[prompt_column])) for r in rows]
+    generated: list[str | None] = [None] * len(rows)
+    gen_jobs = [GenerationJob({"row": i}, messages[i], config.sampling()) for i in range(len(rows))
+                if _want_reasoning(config, i)]
+    if gen_jobs:
+        table, gsummary = run_generation_jobs(llm, gen_jobs, key_schema, batch_size=config.batch_size,
+                                              desc=f"reasoning {config.name()}", show=config.show_progress)
+        if summaries is not None:
+            summaries.append(gsummary)
+        for i, text in zip(table["row"].to_list(), table["text"].to_list(), strict=True):
+            generated[i] = text
+    digits = tuple(str(d) for d in range(config.scale_min, config.scale_max + 1))
+    score_jobs = [ScoreJob({"row": i}, messages[i], digits, rating_prefix(config.method, generated[i]))
+                  for i in range(len(rows))]
+    scored, summary = run_score_jobs(llm, score_jobs, key_schema, batch_size=config.batch_size,
+                                     desc=f"rating {config.name()}", show=config.show_progress)
+    if summaries is not None:
+        summaries.append(summary)
+    probs = [json.loads(p) if p is not None else None for p in scored["probs"].to_list()]
+    expected = [expected_value(p) if p is not None else None for p in probs]
+    parser = parse_exp3rt if config.method == "exp3rt" else parse_recsaver
+    reasoning = []
+    for text in generated:
+        reasoning.append(None if text is None else (parser(text, scale=None).reasoning or text.strip()))
+    threshold = config.like_threshold
+    p_like = [None if p is None else sum(v for k, v in p.items() if float(k) > threshold) for p in probs]
+    out = pl.DataFrame(
+        {
+            "method": [config.name()] * len(rows),
+            "dataset": [config.dataset] * len(rows),
+            "split": [str(r.get("split") or "") for r in rows],
+            "user_id": [str(r["user_id"]) for r in rows],
+            "item_id": [str(r["item_id"]) for r in rows],
+            "label": [None if r.get("rating") is None else int(float(r["rating"]) > threshold) for r in rows],
+            "rating": [r.get("rating") for r in rows],
+            "score": p_like,
+            "pred_label": [None if p is None else int(p >= 0.5) for p in p_like],
+            "pred_rating": expected,
+            "probs": [None if p is None else json.dumps(p) for p in probs],
+            "reasoning": reasoning,
+            "reference": [r.get("reference") for r in rows],
+            "parse_ok": [e is not None for e in expected],
+            "prompt_tokens": scored["prompt_tokens"].to_list(),
+            "cached": scored["cached"].to_list(),
+            "error": scored["error"].to_list(),
+        },
+        schema_overrides={"label": pl.Int64(), "rating": pl.Float64(), "score": pl.Float64(),
+                          "pred_label": pl.Int64(), "pred_rating": pl.Float64(), "reasoning": pl.String(),
+                          "reference": pl.String(), "error": pl.String()},
+    )
+    return conform_predictions(out)
+
+
+def write_predictions(
+    out_dir: str | Path,
+    table: pl.DataFrame,
+    config: PredictConfig,
+    *,
+    llm: LLM | None = None,
+    summaries: Sequence[RunSummary] = (),
+    jsonl: bool = False,
+    command: str | None = None,
+    started_at: float | None = None,
+) -> Path:
+    """`<out>/predictions.parquet` (+ `predictions.jsonl`) + config.yaml + manifest.json."""
+    from reasonrec.io import write_jsonl
+
+    out_dir = Path(out_dir)
+    if jsonl:
+        write_jsonl(out_dir / "predictions.jsonl", table.iter_rows(named=True))
+    return write_stage_output(out_dir, "predictions", table, config, llm=llm, summaries=summaries,
+                              command=command or f"predict {config.method}",
+                              started_at=started_at if started_at is not None else time.time())
+
+
+__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "rating_prefix", "write_predictions"]

@@ -1,0 +1,463 @@
+"""LoRA fine-tuning of the student with TRL's SFTTrainer + PEFT (no hand-written training loop).
+
+What we add around TRL, and why:
+- **Completion-only loss** comes from TRL itself: prompt-completion datasets are masked to the completion by
+  default (`completion_only_loss=None` → on); `tests/train` checks the labels mask.
+- **Nothing is dropped by TRL**: our SFT builder already trimmed every example to `max_seq_length` (oldest
+  history first), TRL's own truncation is a no-op, and we assert the processed dataset kept every example.
+- **Early stopping on the metric the paper used** (`auc`, the authors' `valauc` runs) or `eval_loss`: the AUC is
+  P(" Yes") vs P(" No") after the assistant prefix "Prediction:" from ONE forward pass per validation prompt,
+  computed by a TrainerCallback at every evaluation and fed to `EarlyStoppingCallback` and
+  `load_best_model_at_end`, so the adapter written is the best one seen.
+- **Precision is the hardware's**: fp32 on CPU (faster than bf16 there), bf16 only on a CUDA GPU that supports
+  it; QLoRA (4-bit base) only on CUDA with bitsandbytes — asking for it elsewhere is a ConfigError.
+
+A run directory holds `adapter/`, `config.yaml` (resolved), `trainer_log.jsonl`, `curves.png`, `sft_stats.json`
+and `manifest.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from reasonrec.config import Config
+from reasonrec.errors import ConfigError
+from reasonrec.train.sft_data import REASONINGREC_CHOICES, REASONINGREC_PREFIX, SFTDataConfig, SFTDataset
+
+
+class LoRAConfig(Config):
+    """Paper defaults (ReasoningRec App. A.4.2): r=8, alpha=16, dropout 0.05 on q/v, lr 1e-4 (ML-1M: 3e-5),
+    max 100 epochs with early stopping (patience 5) on validation AUC, max sequence length 2048."""
+
+    model: str = Field("embedded", description="'embedded' (converted SmolLM2) or a local HF model directory")
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"])
+    learning_rate: float = Field(1e-4, gt=0)
+    num_train_epochs: float = Field(100.0, gt=0)
+    max_steps: int = Field(-1, description="> 0 overrides epochs (smoke runs, benchmarks)")
+    batch_size: int = Field(4, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    eval_batch_size: int = Field(4, ge=1)
+    warmup_steps: float = Field(0, ge=0, description="int = steps; float < 1 = fraction of training")
+    weight_decay: float = 0.0
+    max_seq_length: int = Field(2048, ge=32)
+    eval_metric: Literal["auc", "eval_loss"] = "auc"
+    eval_strategy: Literal["epoch", "steps", "no"] = "epoch"
+    eval_steps: int | None = Field(None, ge=1, description="with eval_strategy=steps")
+    patience: int = Field(5, ge=1, description="early-stopping patience in evaluations")
+    valid_limit: int | None = Field(200, ge=1, description="validation examples used for loss/AUC (cost control)")
+    group_by_length: bool = Field(False, description="length-grouped batches (less padding on CPU)")
+    padding_free: bool = Field(False, description="TRL padding-free batches (needs flash-attention: GPU only)")
+    qlora: bool = Field(False, description="4-bit base model (CUDA + bitsandbytes only)")
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    gradient_checkpointing: bool = False
+    logging_steps: int = Field(1, ge=1)
+    seed: int = 42
+    n_threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    keep_checkpoints: bool = Field(False, description="keep trainer checkpoints after the best adapter is saved")
+
+
+class TrainRunConfig(Config):
+    """One training run: which dataset/splits, how to build the SFT data, how to train."""
+
+    dataset: str = "reasoningrec-beauty"
+    data_dir: str | None = None
+    train_split: str = "release_windows_train"
+    valid_split: str | None = "release_windows_valid"
+    sft: SFTDataConfig = Field(default_factory=SFTDataConfig)
+    lora: LoRAConfig = Field(default_factory=LoRAConfig)
+
+
+@dataclass
+class LoRAResult:
+    out_dir: Path
+    adapter_dir: Path
+    best_metric: float | None
+    best_step: int | None
+    global_step: int
+    train_examples: int
+    wall_s: float
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+
+
+def yes_no_scores(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[dict[str, str]]],
+    *,
+    assistant_prefix: str = REASONINGREC_PREFIX,
+    choices: tuple[str, str] = REASONINGREC_CHOICES,
+    batch_size: int = 4,
+) -> list[float]:
+    """P(yes) renormalised over (yes, no) from one forward pass per prompt (left-padded batches).
+
+    Matches HFBackend.score for single-token choices (SmolLM2: " Yes"/" No" are one token each)."""
+    import torch
+
+    ids_yes = tokenizer.encode(choices[0], add_special_tokens=False)
+    ids_no = tokenizer.encode(choices[1], add_special_tokens=False)
+    if len(ids_yes) != 1 or len(ids_no) != 1:
+        raise ConfigError(f"choices {choices!r} are not single tokens for this tokenizer; use HFBackend.score")
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    encoded = []
+    for messages in prompts:
+        text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        encoded.append(tokenizer(text + assistant_prefix, add_special_tokens=False).input_ids)
+    out: list[float] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start : start + batch_size]
+            width = max(len(c) for c in chunk)
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for r, ids in enumerate(chunk):
+                input_ids[r, width - len(ids) :] = torch.tensor(ids)
+                mask[r, width - len(ids) :] = 1
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+            logits = model(
+                input_ids=input_ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                logits_to_keep=1,
+            ).logits[:, -1, :].float()
+            lp = torch.log_softmax(logits, dim=-1)
+            diff = lp[:, ids_yes[0]] - lp[:, ids_no[0]]
+            out.extend(torch.sigmoid(diff).tolist())
+    if was_training:
+        model.train()
+    return out
+
+
+def auc_or_none(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+    """ROC AUC, or None when only one class is present (undefined, never 0.5 by fiat)."""
+    if len(set(labels)) < 2:
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(list(labels), list(scores)))
+
+
+# ------------------------------------------------------------------------------------------------ callbacks
+
+
+def _callbacks():
+    from transformers import TrainerCallback
+
+    class ValidationAUCCallback(TrainerCallback):
+        """Adds `eval_auc` to the evaluation metrics (before early stopping / best-model selection read them)."""
+
+        def __init__(self, tokenizer: Any, prompts: list, labels: list[int], batch_size: int) -> None:
+            self.tokenizer, self.prompts, self.labels, self.batch_size = tokenizer, prompts, labels, batch_size
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+            if model is None or metrics is None:
+                return
+            scores = yes_no_scores(model, self.tokenizer, self.prompts, batch_size=self.batch_size)
+            auc = auc_or_none(self.labels, scores)
+            metrics["eval_auc"] = auc if auc is not None else float("nan")
+            state.log_history.append({"eval_auc": metrics["eval_auc"], "step": state.global_step,
+                                      "epoch": state.epoch})
+
+    class JsonlLogCallback(TrainerCallback):
+        """Appends every log record to trainer_log.jsonl as it happens (a killed run still leaves its curve)."""
+
+        def __init__(self, path: Path) -> None:
+            self.path = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("", encoding="utf-8")
+
+        def _write(self, record: dict) -> None:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(_jsonable(record)) + "\n")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs:
+                self._write({"step": state.global_step, "epoch": state.epoch, **logs})
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            if metrics and "eval_auc" in metrics:
+                self._write({"step": state.global_step, "epoch": state.epoch, "eval_auc": metrics["eval_auc"]})
+
+    return ValidationAUCCallback, JsonlLogCallback
+
+
+def _jsonable(record: dict) -> dict:
+    out = {}
+    for k, v in record.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+        else:
+            out[k] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+def _precision(config: LoRAConfig) -> tuple[bool, Any]:
+    """(bf16 flag, torch dtype to load the base in)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16_ok = cuda and torch.cuda.is_bf16_supported()
+    if config.precision == "bf16" and not bf16_ok:
+        raise ConfigError("lora.precision=bf16 needs a CUDA GPU with bf16 support; use fp32 or auto on this machine")
+    if config.qlora and not cuda:
+        raise ConfigError("lora.qlora=true needs a CUDA GPU (4-bit bitsandbytes); this machine has none")
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_ok)
+    return use_bf16, (torch.bfloat16 if use_bf16 else torch.float32)
+
+
+def load_base_model(config: LoRAConfig):
+    """(model, tokenizer, model_dir) for training; QLoRA loads the base in 4 bit (CUDA only)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from reasonrec.llm.hf import resolve_model_path
+
+    model_dir, _ = resolve_model_path(config.model)
+    _, dtype = _precision(config)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if config.qlora:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, model_dir
+
+
+def build_trainer(
+    train: SFTDataset,
+    valid: SFTDataset | None,
+    config: LoRAConfig,
+    out_dir: str | Path,
+    *,
+    model: Any = None,
+    tokenizer: Any = None,
+):
+    """An SFTTrainer wired with our callbacks; asserts TRL kept every example. Exposed for tests/benchmarks."""
+    import torch
+    from peft import LoraConfig as PeftLoraConfig
+    from transformers import EarlyStoppingCallback
+    from trl import SFTConfig, SFTTrainer
+
+    out_dir = Path(out_dir)
+    if config.n_threads:
+        torch.set_num_threads(config.n_threads)
+    if model is None or tokenizer is None:
+        model, tokenizer, _ = load_base_model(config)
+    if config.qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
+    use_bf16, _ = _precision(config)
+    too_long = train.table.filter(
+        (train.table["prompt_tokens"] + train.table["completion_tokens"]) > config.max_seq_length
+    )
+    if too_long.height:
+        raise ConfigError(
+            f"{too_long.height} training examples exceed lora.max_seq_length={config.max_seq_length}; build the SFT "
+            "data with the same (or smaller) sft.max_seq_length so they are trimmed, not truncated by TRL"
+        )
+    valid = _limit(valid, config.valid_limit)
+    do_eval = valid is not None and len(valid) > 0 and config.eval_strategy != "no"
+    metric = "eval_auc" if config.eval_metric == "auc" else "eval_loss"
+    args = SFTConfig(
+        output_dir=str(out_dir / "checkpoints"),
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        max_length=config.max_seq_length,
+        padding_free=config.padding_free,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        eval_strategy=config.eval_strategy if do_eval else "no",
+        eval_steps=config.eval_steps,
+        save_strategy=config.eval_strategy if do_eval else "no",
+        save_steps=config.eval_steps,
+        save_total_limit=2 if do_eval else None,
+        load_best_model_at_end=do_eval,
+        metric_for_best_model=metric if do_eval else None,
+        greater_is_better=(config.eval_metric == "auc") if do_eval else None,
+        logging_steps=config.logging_steps,
+        bf16=use_bf16,
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=config.gradient_checkpointing,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+    )
+    peft_config = PeftLoraConfig(
+        r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
+    )
+    auc_cls, log_cls = _callbacks()
+    callbacks: list[Any] = [log_cls(out_dir / "trainer_log.jsonl")]
+    if do_eval:
+        assert valid is not None
+        if config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
+            callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
+                                        config.eval_batch_size))
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train.to_hf(),
+        eval_dataset=valid.to_hf() if do_eval and valid is not None else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    if len(trainer.train_dataset) != len(train):
+        raise RuntimeError(
+            f"TRL dropped examples: {len(train)} built, {len(trainer.train_dataset)} after processing "
+            "(an over-long prompt left no completion tokens?)"
+        )
+    return trainer
+
+
+def _limit(ds: SFTDataset | None, n: int | None) -> SFTDataset | None:
+    if ds is None or n is None or len(ds) <= n:
+        return ds
+    return SFTDataset(table=ds.table.head(n), stats={**ds.stats, "limited_to": n})
+
+
+def train_lora(
+    train: SFTDataset,
+    valid: SFTDataset | None,
+    config: LoRAConfig,
+    out_dir: str | Path,
+    *,
+    run_config: Config | None = None,
+    inputs: Sequence[str | Path] = (),
+    command: str = "train lora",
+) -> LoRAResult:
+    """Train, keep the best adapter, write adapter/ + trainer_log.jsonl + curves.png + config.yaml + manifest."""
+    from reasonrec.io import write_json
+    from reasonrec.runs import write_manifest
+    from reasonrec.train.curves import plot_curves, read_log
+
+    started = time.time()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(train, valid, config, out_dir)
+    trainer.train()
+    adapter_dir = out_dir / "adapter"
+    if adapter_dir.exists():
+        shutil.rmtree(adapter_dir)
+    trainer.model.save_pretrained(str(adapter_dir))
+    trainer.processing_class.save_pretrained(str(adapter_dir))
+    state = trainer.state
+    if not config.keep_checkpoints:
+        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    log = read_log(out_dir / "trainer_log.jsonl")
+    plot_curves(log, out_dir / "curves.png", title=f"LoRA r={config.r} lr={config.learning_rate:g} "
+                f"n={len(train)}")
+    write_json(out_dir / "sft_stats.json", {"train": train.stats, "valid": valid.stats if valid else None})
+    best_step = None
+    if state.best_model_checkpoint:
+        try:
+            best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
+        except ValueError:
+            best_step = None
+    wall = time.time() - started
+    write_manifest(
+        out_dir,
+        command=command,
+        config=run_config or config,
+        seeds={"seed": config.seed},
+        inputs=inputs,
+        outputs=None,
+        extra={
+            "train_examples": len(train),
+            "valid_examples": len(valid) if valid is not None else 0,
+            "global_step": state.global_step,
+            "best_metric": state.best_metric,
+            "best_step": best_step,
+            "metric_for_best_model": trainer.args.metric_for_best_model,
+            "wall_s": round(wall, 1),
+            "precision": "bf16" if trainer.args.bf16 else "fp32",
+        },
+        started_at=started,
+    )
+    return LoRAResult(
+        out_dir=out_dir, adapter_dir=adapter_dir, best_metric=state.best_metric, best_step=best_step,
+        global_step=state.global_step, train_examples=len(train), wall_s=wall, log=log,
+    )
+
+
+def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset, SFTDataset | None, list[Path]]:
+    """Train (K-shot) and valid (all eligible rows) SFT datasets for a ReasoningRec/TALLRec run."""
+    from reasonrec.data.loaders import load_dataset
+
+    ds = load_dataset(config.dataset, config.data_dir)
+    if config.sft.method not in ("reasoningrec", "tallrec"):
+        raise ConfigError(
+            f"sft.method={config.sft.method!r}: rating methods train from a teacher-paths table; build it with "
+            "train.sft_data.build_rating_sft and call train_lora directly"
+        )
+    from reasonrec.train.sft_data import build_reasoningrec_sft
+
+    def split_name(table_name: str) -> str:
+        return table_name.rsplit("_", 1)[-1] if table_name.rsplit("_", 1)[-1] in ("train", "valid", "test") \
+            else table_name
+
+    def build(table_name: str, sample: bool) -> SFTDataset:
+        if table_name not in ds.splits:
+            raise ConfigError(f"dataset {config.dataset!r} has no split table {table_name!r}; "
+                              f"available: {', '.join(sorted(ds.splits))}")
+        a = ds.artefacts
+        return build_reasoningrec_sft(
+            ds.splits[table_name], ds.items, a.get("item_descriptions"), a.get("user_profiles"),
+            a.get("teacher_reasoning"), tokenizer, config.sft, split=split_name(table_name), sample=sample,
+        )
+
+    train = build(config.train_split, True)
+    valid = build(config.valid_split, False) if config.valid_split else None
+    return train, valid, []
+
+
+def run_training(config: TrainRunConfig, out_dir: str | Path, *, command: str = "train lora") -> LoRAResult:
+    """Dataset → SFT data → LoRA run directory. Both `sft.max_seq_length` and `lora.max_seq_length` are honoured
+    (the smaller wins, so TRL never truncates)."""
+    from reasonrec.train.sft_data import load_tokenizer
+
+    if config.sft.max_seq_length > config.lora.max_seq_length:
+        config = config.model_copy(update={"sft": config.sft.model_copy(
+            update={"max_seq_length": config.lora.max_seq_length})})
+    tokenizer = load_tokenizer(config.lora.model)
+    train, valid, inputs = build_sft_splits(config, tokenizer)
+    out_dir = Path(out_dir)
+    train.write(out_dir / "sft_train")
+    return train_lora(train, valid, config.lora, out_dir, run_config=config, inputs=inputs, command=command)
+
+
+__all__ = [
+    "LoRAConfig", "LoRAResult", "TrainRunConfig", "auc_or_none", "build_sft_splits", "build_trainer",
+    "load_base_model", "run_training", "train_lora", "yes_no_scores",
+]
