@@ -22,8 +22,10 @@ from reasonrec.errors import LLMError
 from reasonrec.llm.base import GenerationRequest, Message, SamplingParams, ScoreRequest
 from reasonrec.llm.openai import OpenAIBackend
 
-OK_CHAT = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
-           "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+OK_CHAT = {
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+}
 MESSAGES = (Message("user", "How are you?"),)
 
 
@@ -104,7 +106,11 @@ def _gen() -> list[GenerationRequest]:
 
 
 def test_retries_429_then_500_then_succeeds_with_growing_backoff():
-    steps = [Step(429, {"error": {"message": "slow down"}}), Step(500, {"error": {"message": "boom"}}), Step(200, OK_CHAT)]
+    steps = [
+        Step(429, {"error": {"message": "slow down"}}),
+        Step(500, {"error": {"message": "boom"}}),
+        Step(200, OK_CHAT),
+    ]
     with scripted_server(steps) as (url, script):
         backend = _backend(url)
         out = backend.generate(_gen())
@@ -126,10 +132,15 @@ def test_retry_after_header_is_honoured():
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
 def test_request_errors_are_never_retried(status):
-    steps = [Step(status, {"error": {"message": f"bad thing {status}", "param": "messages"}}), Step(200, OK_CHAT)]
+    steps = [
+        Step(status, {"error": {"message": f"bad thing {status}", "param": "messages"}}),
+        Step(200, OK_CHAT),
+    ]
     with scripted_server(steps) as (url, script):
         backend = _backend(url)
-        with pytest.raises(LLMError, match=rf"HTTP {status} \(not retried\): bad thing {status} \(param messages\)"):
+        with pytest.raises(
+            LLMError, match=rf"HTTP {status} \(not retried\): bad thing {status} \(param messages\)"
+        ):
             backend.generate(_gen())
     assert len(script.arrivals) == 1 and backend.retries == 0
 
@@ -154,8 +165,13 @@ def test_gives_up_after_max_retries():
 def test_assistant_prefix_is_continued_and_raw_prompts_use_completions():
     ok_completion = {"choices": [{"index": 0, "text": " Yes", "finish_reason": "length"}], "usage": {}}
     with scripted_server([Step(200, OK_CHAT)]) as (url, script):
-        _backend(url).generate([GenerationRequest(messages=MESSAGES, assistant_prefix="Prediction:",
-                                                  params=SamplingParams(stop=("\n",)))])
+        _backend(url).generate(
+            [
+                GenerationRequest(
+                    messages=MESSAGES, assistant_prefix="Prediction:", params=SamplingParams(stop=("\n",))
+                )
+            ]
+        )
     body = script.bodies[0]
     assert body["messages"][-1] == {"role": "assistant", "content": "Prediction:"}
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
@@ -170,25 +186,38 @@ def test_samples_get_distinct_seeds():
     with scripted_server([Step(200, OK_CHAT)]) as (url, script):
         params = SamplingParams(temperature=0.8, seed=3)
         _backend(url, max_concurrency=1).generate(
-            [GenerationRequest(messages=MESSAGES, params=params, sample_index=i) for i in range(4)])
+            [GenerationRequest(messages=MESSAGES, params=params, sample_index=i) for i in range(4)]
+        )
     seeds = [b["seed"] for b in script.bodies]
     assert len(set(seeds)) == 4 and seeds[0] == 3
 
 
 def test_score_without_logprobs_is_an_error_not_a_guess():
-    with scripted_server([Step(200, OK_CHAT)]) as (url, _):
-        with pytest.raises(LLMError, match="no logprobs"):
-            _backend(url).score([ScoreRequest(choices=(" Yes", " No"), messages=MESSAGES)])
+    with scripted_server([Step(200, OK_CHAT)]) as (url, _), pytest.raises(LLMError, match="no logprobs"):
+        _backend(url).score([ScoreRequest(choices=(" Yes", " No"), messages=MESSAGES)])
 
 
 def test_score_reads_top_logprobs_and_normalises():
-    top = [{"token": " Yes", "logprob": -0.5}, {"token": " No", "logprob": -1.5}, {"token": " I", "logprob": -3.0}]
-    body = {"choices": [{"index": 0, "message": {"content": " Yes"}, "finish_reason": "length",
-                         "logprobs": {"content": [{"token": " Yes", "logprob": -0.5, "top_logprobs": top}]}}],
-            "usage": {"prompt_tokens": 9}}
+    top = [
+        {"token": " Yes", "logprob": -0.5},
+        {"token": " No", "logprob": -1.5},
+        {"token": " I", "logprob": -3.0},
+    ]
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"content": " Yes"},
+                "finish_reason": "length",
+                "logprobs": {"content": [{"token": " Yes", "logprob": -0.5, "top_logprobs": top}]},
+            }
+        ],
+        "usage": {"prompt_tokens": 9},
+    }
     with scripted_server([Step(200, body)]) as (url, script):
-        scores = _backend(url).score([ScoreRequest(choices=(" Yes", " No"), messages=MESSAGES,
-                                                   assistant_prefix="Prediction:")])[0]
+        scores = _backend(url).score(
+            [ScoreRequest(choices=(" Yes", " No"), messages=MESSAGES, assistant_prefix="Prediction:")]
+        )[0]
     assert scores.logprobs == {" Yes": -0.5, " No": -1.5}
     assert scores.probs[" Yes"] == pytest.approx(1 / (1 + math.exp(-1.0)))
     assert scores.prompt_tokens == 9
@@ -204,6 +233,5 @@ def test_identity_uses_the_servers_reported_model():
     with scripted_server([Step(200, other)]) as (url2, _):
         b = OpenAIBackend(url2, "m", api_key_env=None).identity
     assert a.backend == "openai" and a.model == "m" and a.model_hash != b.model_hash
-    with scripted_server([Step(200, listing)]) as (url, _):
-        with pytest.raises(LLMError, match="not served"):
-            _ = OpenAIBackend(url, "missing", api_key_env=None).identity
+    with scripted_server([Step(200, listing)]) as (url, _), pytest.raises(LLMError, match="not served"):
+        _ = OpenAIBackend(url, "missing", api_key_env=None).identity

@@ -43,8 +43,21 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     port = free_port()
     log_path: Path = tmp_path_factory.mktemp("serve") / "server.log"
     env = dict(os.environ, HF_HUB_OFFLINE="1", **{SERVER_KEY_ENV: SERVER_KEY})
-    cmd = [sys.executable, "-m", "reasonrec.cli.llm_serve", "--port", str(port), "--api-key-env", SERVER_KEY_ENV,
-           "--max-prompt-tokens", str(MAX_PROMPT_TOKENS), "--max-top-logprobs", "20", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reasonrec.cli.llm_serve",
+        "--port",
+        str(port),
+        "--api-key-env",
+        SERVER_KEY_ENV,
+        "--max-prompt-tokens",
+        str(MAX_PROMPT_TOKENS),
+        "--max-top-logprobs",
+        "20",
+        "--threads",
+        "1",
+    ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -100,8 +100,11 @@ class OpenAIBackend:
         self.verify_model = verify_model
         self._api_key = os.environ.get(api_key_env) if api_key_env else None
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers,
-                                    limits=httpx.Limits(max_connections=max_concurrency))
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            headers=headers,
+            limits=httpx.Limits(max_connections=max_concurrency),
+        )
         self._jitter = random.Random()
         self._stats_lock = threading.Lock()
         self._identity_lock = threading.Lock()
@@ -253,7 +256,9 @@ class OpenAIBackend:
             )
         for choice in missing:
             logprobs[choice] = self._sequence_logprob(request, choice, prompt_tokens)
-        return ChoiceScores(probs=normalise_logprobs(logprobs), logprobs=logprobs, prompt_tokens=prompt_tokens)
+        return ChoiceScores(
+            probs=normalise_logprobs(logprobs), logprobs=logprobs, prompt_tokens=prompt_tokens
+        )
 
     def _next_token_top(self, request: ScoreRequest) -> tuple[dict[str, float], int]:
         """Top next-token log-probs after prompt(+prefix) as {token text: logprob}, and the prompt's token count."""
@@ -264,7 +269,9 @@ class OpenAIBackend:
             data = self._post("/chat/completions", body)
             content = ((_first_choice(data).get("logprobs") or {}).get("content")) or []
             if not content:
-                raise LLMError(f"{self.base_url}: the chat response carries no logprobs; this server cannot score")
+                raise LLMError(
+                    f"{self.base_url}: the chat response carries no logprobs; this server cannot score"
+                )
             top: dict[str, float] = {}
             for entry in content[0].get("top_logprobs") or []:
                 top[entry["token"]] = max(float(entry["logprob"]), top.get(entry["token"], float("-inf")))
@@ -274,7 +281,9 @@ class OpenAIBackend:
             lp = _first_choice(data).get("logprobs") or {}
             tops = lp.get("top_logprobs") or []
             if not tops or tops[0] is None:
-                raise LLMError(f"{self.base_url}: the completion response carries no logprobs; this server cannot score")
+                raise LLMError(
+                    f"{self.base_url}: the completion response carries no logprobs; this server cannot score"
+                )
             top = {str(k): float(v) for k, v in tops[0].items()}
         return top, int((data.get("usage") or {}).get("prompt_tokens") or 0)
 
@@ -283,21 +292,38 @@ class OpenAIBackend:
         if request.messages is not None:
             return self._chat_sequence_logprob(request, choice, prefix_tokens)
         prefix = (request.prompt or "") + request.assistant_prefix
-        body = {"model": self.model, "prompt": prefix + choice, "echo": True, "max_tokens": 0, "logprobs": 1,
-                "temperature": 0.0}
+        body = {
+            "model": self.model,
+            "prompt": prefix + choice,
+            "echo": True,
+            "max_tokens": 0,
+            "logprobs": 1,
+            "temperature": 0.0,
+        }
         lp = _first_choice(self._post("/completions", body)).get("logprobs") or {}
         tokens, values, offsets = lp.get("tokens"), lp.get("token_logprobs"), lp.get("text_offset")
         if not tokens or not values or not offsets:
-            raise LLMError(f"{self.base_url}: echo=true returned no prompt log-probs; cannot score choice {choice!r}")
+            raise LLMError(
+                f"{self.base_url}: echo=true returned no prompt log-probs; cannot score choice {choice!r}"
+            )
         boundary = len(prefix)
         idx = [i for i, off in enumerate(offsets) if off >= boundary]
-        return self._sum_choice_tokens(choice, [tokens[i] for i in idx], [values[i] for i in idx],
-                                       first_offset_ok=bool(idx) and offsets[idx[0]] == boundary)
+        return self._sum_choice_tokens(
+            choice,
+            [tokens[i] for i in idx],
+            [values[i] for i in idx],
+            first_offset_ok=bool(idx) and offsets[idx[0]] == boundary,
+        )
 
     def _chat_sequence_logprob(self, request: ScoreRequest, choice: str, prefix_tokens: int) -> float:
         assert request.messages is not None
-        body: dict[str, Any] = {"model": self.model, "temperature": 0.0, "max_tokens": 1, "n": 1,
-                                "prompt_logprobs": 0}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "temperature": 0.0,
+            "max_tokens": 1,
+            "n": 1,
+            "prompt_logprobs": 0,
+        }
         body.update(_chat_messages(request.messages, request.assistant_prefix + choice))
         plps = self._post("/chat/completions", body).get("prompt_logprobs")
         if not plps:
@@ -313,13 +339,17 @@ class OpenAIBackend:
                 raise LLMError(f"{self.base_url}: missing prompt log-prob inside choice {choice!r}")
             # prompt_logprobs=0 → each entry holds only the actual prompt token
             if len(entry) != 1:
-                raise LLMError(f"{self.base_url}: prompt_logprobs=0 returned {len(entry)} tokens per position")
+                raise LLMError(
+                    f"{self.base_url}: prompt_logprobs=0 returned {len(entry)} tokens per position"
+                )
             actual = next(iter(entry.values()))
             tokens.append(str(actual.get("decoded_token", "")))
             values.append(float(actual["logprob"]))
         return self._sum_choice_tokens(choice, tokens, values, first_offset_ok=True)
 
-    def _sum_choice_tokens(self, choice: str, tokens: list[str], values: list, *, first_offset_ok: bool) -> float:
+    def _sum_choice_tokens(
+        self, choice: str, tokens: list[str], values: list, *, first_offset_ok: bool
+    ) -> float:
         if not tokens or not first_offset_ok or "".join(tokens) != choice:
             raise LLMError(
                 f"tokenisation boundary: appending choice {choice!r} to the prompt changed the prompt's tokens "
@@ -337,8 +367,11 @@ class OpenAIBackend:
 def _chat_messages(messages: Sequence, assistant_prefix: str) -> dict[str, Any]:
     msgs = [{"role": m.role, "content": m.content} for m in messages]
     if assistant_prefix:
-        return {"messages": msgs + [{"role": "assistant", "content": assistant_prefix}],
-                "add_generation_prompt": False, "continue_final_message": True}
+        return {
+            "messages": msgs + [{"role": "assistant", "content": assistant_prefix}],
+            "add_generation_prompt": False,
+            "continue_final_message": True,
+        }
     return {"messages": msgs}
 
 

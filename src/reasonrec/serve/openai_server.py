@@ -47,7 +47,9 @@ from reasonrec.llm.base import Completion, GenerationRequest, SamplingParams
 
 DEFAULT_MAX_PROMPT_TOKENS = 2048
 DEFAULT_MAX_TOP_LOGPROBS = 20
-LM_HEAD_CHUNK = 256  # positions per lm_head chunk: keeps a 2k-token echo pass far below a full [L, V] logits tensor
+LM_HEAD_CHUNK = (
+    256  # positions per lm_head chunk: keeps a 2k-token echo pass far below a full [L, V] logits tensor
+)
 
 
 class ServableLLM(Protocol):
@@ -65,8 +67,15 @@ class ServableLLM(Protocol):
 class APIError(Exception):
     """An error with an HTTP status and an OpenAI-style body."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -278,18 +287,30 @@ def token_logprobs(model: Any, tokenizer: Any, ids: list[int], start: int, top_k
                         (int(i), _decode_token(tokenizer, int(i)), float(v))
                         for i, v in zip(top_ids[row].tolist(), top_vals[row].tolist(), strict=True)
                     ]
-                results.append(TokenLogprob(tid, _decode_token(tokenizer, tid), float(actual[row]), int(ranks[row]), top))
+                results.append(
+                    TokenLogprob(tid, _decode_token(tokenizer, tid), float(actual[row]), int(ranks[row]), top)
+                )
     return results
 
 
-def next_token_greedy(model: Any, ids: list[int]) -> int:
-    """argmax of the next-token distribution after `ids` (the one-token greedy step)."""
+def next_token_logprob(model: Any, tokenizer: Any, ids: list[int], top_k: int) -> TokenLogprob:
+    """The greedy next token after `ids` with its log-prob and top-k alternatives, from ONE forward pass
+    (the scoring hot path: argmax and alternatives come from the same distribution)."""
     import torch
 
     device = next(model.parameters()).device
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([ids], dtype=torch.long, device=device), use_cache=False, logits_to_keep=1)
-        return int(out.logits[0, -1].argmax())
+        out = model(
+            input_ids=torch.tensor([ids], dtype=torch.long, device=device), use_cache=False, logits_to_keep=1
+        )
+        logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        top_vals, top_ids = torch.topk(logprobs, max(top_k, 1))
+        token = int(top_ids[0])
+        top = [
+            (int(i), _decode_token(tokenizer, int(i)), float(v))
+            for i, v in zip(top_ids[:top_k].tolist(), top_vals[:top_k].tolist(), strict=True)
+        ]
+        return TokenLogprob(token, _decode_token(tokenizer, token), float(top_vals[0]), 1, top)
 
 
 # ----------------------------------------------------------------------------------------------- prompt rendering
@@ -304,12 +325,16 @@ def encode(tokenizer: Any, text: str) -> tuple[list[int], list[int]]:
 
 def render_chat(tokenizer: Any, body: ChatCompletionBody) -> str:
     if body.continue_final_message and body.add_generation_prompt:
-        raise APIError(400, "continue_final_message and add_generation_prompt cannot both be true "
-                       "(set add_generation_prompt=false to continue the final assistant message)",
-                       param="continue_final_message")
+        raise APIError(
+            400,
+            "continue_final_message and add_generation_prompt cannot both be true "
+            "(set add_generation_prompt=false to continue the final assistant message)",
+            param="continue_final_message",
+        )
     if body.continue_final_message and body.messages[-1].role != "assistant":
-        raise APIError(400, "continue_final_message needs the last message to have role 'assistant'",
-                       param="messages")
+        raise APIError(
+            400, "continue_final_message needs the last message to have role 'assistant'", param="messages"
+        )
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     try:
         return tokenizer.apply_chat_template(
@@ -349,12 +374,13 @@ def create_app(
 
     `model_root` is what `/v1/models` reports as the model's `root` (vLLM's field for the underlying weights);
     clients fold it into their cache identity, so pass something that changes with the weights."""
-    settings = ServerSettings(model_name, api_key or None, max_prompt_tokens, max_top_logprobs,
-                              default_chat_max_tokens)
+    settings = ServerSettings(
+        model_name, api_key or None, max_prompt_tokens, max_top_logprobs, default_chat_max_tokens
+    )
     worker_box: dict[str, ModelWorker] = {}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ARG001
+    async def lifespan(app: FastAPI):
         worker_box["worker"] = ModelWorker(llm, max_batch=max_batch)
         try:
             yield
@@ -408,34 +434,56 @@ def create_app(
             return
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.api_key.encode()):
-            raise APIError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                           type="authentication_error", code="invalid_api_key")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), settings.api_key.encode()
+        ):
+            raise APIError(
+                401,
+                "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                type="authentication_error",
+                code="invalid_api_key",
+            )
 
     def check_common(body: _SamplingBody) -> None:
         if body.model != settings.model_name:
-            raise APIError(404, f"model {body.model!r} does not exist; this server serves {settings.model_name!r}",
-                           type="not_found_error", param="model", code="model_not_found")
+            raise APIError(
+                404,
+                f"model {body.model!r} does not exist; this server serves {settings.model_name!r}",
+                type="not_found_error",
+                param="model",
+                code="model_not_found",
+            )
         if body.stream:
             raise APIError(400, "stream=true is not supported by this server", param="stream")
 
     def check_prompt_size(n_tokens: int, param: str) -> None:
         if n_tokens > settings.max_prompt_tokens:
-            raise APIError(400, f"the prompt has {n_tokens} tokens, more than this server's limit of "
-                           f"{settings.max_prompt_tokens} (max_prompt_tokens)", param=param,
-                           code="context_length_exceeded")
+            raise APIError(
+                400,
+                f"the prompt has {n_tokens} tokens, more than this server's limit of "
+                f"{settings.max_prompt_tokens} (max_prompt_tokens)",
+                param=param,
+                code="context_length_exceeded",
+            )
 
     def check_top(k: int | None, param: str) -> int:
         k = k or 0
         if k > settings.max_top_logprobs:
-            raise APIError(400, f"{param}={k} exceeds this server's maximum of {settings.max_top_logprobs}",
-                           param=param)
+            raise APIError(
+                400, f"{param}={k} exceeds this server's maximum of {settings.max_top_logprobs}", param=param
+            )
         return k
 
     # -- the shared generation path
 
-    async def complete(prompt_text: str, prompt_ids: list[int], body: _SamplingBody, max_tokens: int,
-                       want_logprobs: bool, top_k: int) -> list[tuple[Completion, list[TokenLogprob] | None]]:
+    async def complete(
+        prompt_text: str,
+        prompt_ids: list[int],
+        body: _SamplingBody,
+        max_tokens: int,
+        want_logprobs: bool,
+        top_k: int,
+    ) -> list[tuple[Completion, list[TokenLogprob] | None]]:
         """n completions of one rendered prompt, each with generated-token log-probs when asked for."""
         stops = body.stop_tuple()
         seed = body.seed if body.seed is not None else 0
@@ -446,21 +494,23 @@ def create_app(
             # The scoring hot path: one greedy token with its alternatives. The forward pass that yields the
             # log-probs also yields the argmax, so we skip a second (generation) pass over the same prompt.
             def one_step() -> tuple[Completion, list[TokenLogprob]]:
-                token = next_token_greedy(llm.model, prompt_ids)
-                lps = token_logprobs(llm.model, tokenizer, prompt_ids + [token], len(prompt_ids), top_k)
-                eos = set(_eos_ids(tokenizer))
-                text = "" if token in eos else _decode_token(tokenizer, token)
-                finish = "stop" if token in eos else "length"
+                step = next_token_logprob(llm.model, tokenizer, prompt_ids, top_k)
+                is_eos = step.token_id in set(_eos_ids(tokenizer))
+                text, finish = ("", "stop") if is_eos else (step.token, "length")
                 for s in stops:
                     if s in text:
                         text, finish = text[: text.index(s)], "stop"
-                return Completion(text, finish, len(prompt_ids), 1), ([] if token in eos else lps)
+                # the EOS token keeps its log-prob entry (as vLLM reports it): a scorer still sees the alternatives
+                return Completion(text, finish, len(prompt_ids), 1), [step]
 
             result = await run_in_worker(one_step)
             return [result for _ in range(body.n)]
-        params = SamplingParams(temperature=body.temperature, top_p=body.top_p, max_new_tokens=max_tokens,
-                                stop=stops, seed=seed)
-        requests = [GenerationRequest(prompt=prompt_text, params=params, sample_index=i) for i in range(body.n)]
+        params = SamplingParams(
+            temperature=body.temperature, top_p=body.top_p, max_new_tokens=max_tokens, stop=stops, seed=seed
+        )
+        requests = [
+            GenerationRequest(prompt=prompt_text, params=params, sample_index=i) for i in range(body.n)
+        ]
         completions = await generate_many(requests)
         for c in completions:
             if c.finish_reason == "error":
@@ -471,7 +521,9 @@ def create_app(
         for c in completions:
             gen_ids = list(tokenizer(c.text, add_special_tokens=False)["input_ids"]) if c.text else []
             ids = prompt_ids + gen_ids
-            lps = await run_in_worker(lambda ids=ids: token_logprobs(llm.model, tokenizer, ids, len(prompt_ids), top_k))
+            lps = await run_in_worker(
+                lambda ids=ids: token_logprobs(llm.model, tokenizer, ids, len(prompt_ids), top_k)
+            )
             out.append((c, lps))
         return out
 
@@ -484,10 +536,19 @@ def create_app(
     @app.get("/v1/models")
     async def list_models(request: Request) -> dict:
         check_auth(request)
-        return {"object": "list", "data": [
-            {"id": settings.model_name, "object": "model", "created": created, "owned_by": "reasonrec",
-             "root": model_root or settings.model_name, "max_model_len": settings.max_prompt_tokens}
-        ]}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": settings.model_name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "reasonrec",
+                    "root": model_root or settings.model_name,
+                    "max_model_len": settings.max_prompt_tokens,
+                }
+            ],
+        }
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionBody, request: Request) -> dict:
@@ -496,7 +557,9 @@ def create_app(
         top_k = check_top(body.top_logprobs, "top_logprobs")
         if top_k and not body.logprobs:
             raise APIError(400, "top_logprobs needs logprobs=true", param="top_logprobs")
-        prompt_top = check_top(body.prompt_logprobs, "prompt_logprobs") if body.prompt_logprobs is not None else None
+        prompt_top = (
+            check_top(body.prompt_logprobs, "prompt_logprobs") if body.prompt_logprobs is not None else None
+        )
         prompt_text = render_chat(tokenizer, body)
         prompt_ids, _ = encode(tokenizer, prompt_text)
         check_prompt_size(len(prompt_ids), "messages")
@@ -515,12 +578,20 @@ def create_app(
                 "logprobs": None,
             }
             if lps is not None:
-                choice["logprobs"] = {"content": [
-                    {"token": t.token, "logprob": t.logprob, "bytes": list(t.token.encode("utf-8")),
-                     "top_logprobs": [{"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
-                                      for _, s, lp in t.top]}
-                    for t in lps
-                ]}
+                choice["logprobs"] = {
+                    "content": [
+                        {
+                            "token": t.token,
+                            "logprob": t.logprob,
+                            "bytes": list(t.token.encode("utf-8")),
+                            "top_logprobs": [
+                                {"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
+                                for _, s, lp in t.top
+                            ],
+                        }
+                        for t in lps
+                    ]
+                }
             choices.append(choice)
         response: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -531,7 +602,9 @@ def create_app(
             "usage": _usage(len(prompt_ids), completion_tokens),
         }
         if prompt_top is not None:
-            plps = await run_in_worker(lambda: token_logprobs(llm.model, tokenizer, prompt_ids, 1, prompt_top))
+            plps = await run_in_worker(
+                lambda: token_logprobs(llm.model, tokenizer, prompt_ids, 1, prompt_top)
+            )
             response["prompt_logprobs"] = [None] + [_vllm_prompt_entry(t) for t in plps]
         return response
 
@@ -561,7 +634,9 @@ def create_app(
             results = await complete(p, ids, body, max_tokens, want_logprobs, top_k)
             echo_lps: list[TokenLogprob] | None = None
             if body.echo and want_logprobs:
-                echo_lps = await run_in_worker(lambda ids=ids: token_logprobs(llm.model, tokenizer, ids, 1, top_k))
+                echo_lps = await run_in_worker(
+                    lambda ids=ids: token_logprobs(llm.model, tokenizer, ids, 1, top_k)
+                )
             for c, lps in results:
                 completion_tokens += c.completion_tokens or (len(lps) if lps is not None else 0)
                 text = (p + c.text) if body.echo else c.text
@@ -586,10 +661,20 @@ def create_app(
                         tops.append(_top_dict(t))
                         text_offset.append(pos)
                         pos += len(t.token)
-                    logprobs_obj = {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": tops,
-                                    "text_offset": text_offset}
-                choices.append({"index": len(choices), "text": text, "logprobs": logprobs_obj,
-                                "finish_reason": c.finish_reason})
+                    logprobs_obj = {
+                        "tokens": tokens,
+                        "token_logprobs": token_lps,
+                        "top_logprobs": tops,
+                        "text_offset": text_offset,
+                    }
+                choices.append(
+                    {
+                        "index": len(choices),
+                        "text": text,
+                        "logprobs": logprobs_obj,
+                        "finish_reason": c.finish_reason,
+                    }
+                )
         return {
             "id": f"cmpl-{uuid.uuid4().hex}",
             "object": "text_completion",
@@ -603,8 +688,11 @@ def create_app(
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def _top_dict(t: TokenLogprob) -> dict[str, float]:
