@@ -11,6 +11,7 @@ import typer
 from reasonrec import __version__
 from reasonrec.cli import baselines as baselines_cli
 from reasonrec.cli import data as data_cli
+from reasonrec.cli.llm_serve import serve_command
 from reasonrec.cli.report import report_command
 from reasonrec.cli.rerank import rerank_command
 from reasonrec.cli.run import run_command
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 
 app.add_typer(data_cli.app, name="data")
+llm_cli.app.command(name="serve")(serve_command)
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(baselines_cli.app, name="baselines")
