@@ -305,7 +305,7 @@ def build_trainer(
         logging_steps=config.logging_steps,
         bf16=use_bf16,
         use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=config.gradient_checkpointing,
+        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
         seed=config.seed,
         data_seed=config.seed,
         report_to="none",

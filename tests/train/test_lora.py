@@ -1,0 +1,73 @@
+"""LoRA training through TRL on the real embedded model: completion-only labels, adapter written and effective."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from datafiles import require_data
+
+from reasonrec.train.lora import LoRAConfig, auc_or_none, build_trainer, train_lora
+from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
+
+SMALL = SFTDataConfig(k=2, seed=5, include_profile=False, include_descriptions=False, max_seq_length=512)
+
+
+@pytest.fixture(scope="module")
+def tiny(shared_data):
+    from reasonrec.data.loaders import load_dataset
+
+    require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
+    ds = load_dataset("reasoningrec-beauty", shared_data)
+    tok = load_tokenizer("embedded")
+    a = ds.artefacts
+    train = build_reasoningrec_sft(ds.splits["release_windows_train"], ds.items, None, None,
+                                   a["teacher_reasoning"], tok, SMALL)
+    valid_rows = ds.splits["release_windows_valid"].filter(ds.splits["release_windows_valid"]["user_id"].is_in(
+        ["0", "1", "25", "33"]))
+    valid = build_reasoningrec_sft(valid_rows, ds.items, None, None, a["teacher_reasoning"], tok, SMALL,
+                                   split="valid", sample=False)
+    return train, valid
+
+
+def test_labels_mask_only_the_completion(tiny, tmp_path):
+    train, _ = tiny
+    trainer = build_trainer(train, None, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="no"), tmp_path)
+    assert len(trainer.train_dataset) == len(train)  # TRL dropped nothing
+    tok = trainer.processing_class
+    for example, row in zip(trainer.train_dataset, train.table.iter_rows(named=True), strict=True):
+        labels = example["labels"]
+        supervised = [i for i, lab in enumerate(labels) if lab != -100]
+        assert len(supervised) == row["completion_tokens"]
+        assert supervised[0] == row["prompt_tokens"] and supervised[-1] == len(labels) - 1  # one contiguous tail
+        text = tok.decode([example["input_ids"][i] for i in supervised])
+        assert text.startswith(row["completion"][:15])  # "Prediction: Yes"
+        assert tok.decode(example["input_ids"][: row["prompt_tokens"]]).endswith("<|im_start|>assistant\n")
+
+
+def test_auc_or_none():
+    assert auc_or_none([1, 1], [0.2, 0.9]) is None
+    assert auc_or_none([0, 1, 1], [0.1, 0.5, 0.9]) == 1.0
+
+
+@pytest.mark.slow
+def test_two_step_lora_writes_an_adapter_that_changes_scores(tiny, tmp_path):
+    from reasonrec.llm.base import Message, ScoreRequest
+    from reasonrec.llm.hf import HFBackend
+
+    train, valid = tiny
+    cfg = LoRAConfig(max_steps=2, batch_size=1, learning_rate=2e-3, max_seq_length=512, eval_strategy="steps",
+                     eval_steps=2, valid_limit=4, eval_batch_size=4, n_threads=2)
+    result = train_lora(train, valid, cfg, tmp_path / "run")
+    run = tmp_path / "run"
+    for name in ("adapter/adapter_config.json", "trainer_log.jsonl", "curves.png", "config.yaml", "manifest.json"):
+        assert (run / name).is_file(), name
+    log = [json.loads(line) for line in (run / "trainer_log.jsonl").read_text().splitlines()]
+    assert any("loss" in r for r in log) and any("eval_auc" in r for r in log)
+    assert result.global_step == 2
+    messages = tuple(Message(m["role"], m["content"]) for m in valid.messages()[0])
+    req = ScoreRequest(choices=(" Yes", " No"), messages=messages, assistant_prefix="Prediction:")
+    base = HFBackend("embedded").score([req])[0]
+    tuned = HFBackend("embedded", adapter_path=result.adapter_dir).score([req])[0]
+    assert base.error is None and tuned.error is None
+    assert abs(base.logprobs[" Yes"] - tuned.logprobs[" Yes"]) > 1e-4
