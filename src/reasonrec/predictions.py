@@ -2,8 +2,14 @@
 
 One row per (user, item[, sample]) prediction. `label` is the binary ground truth (like = rating > r_T)
 where known; `score` is P(like) (or any monotone score) used for AUC; `rating`/`pred_rating` serve
-rating-prediction methods; `probs` holds per-class probabilities ("1".."5" → p) as a JSON string;
-`parse_ok=False` marks outputs whose text could not be parsed (counted, never folded into a class).
+rating-prediction methods; `parse_ok=False` marks outputs whose text could not be parsed (counted, never
+folded into a class).
+
+`probs` is a JSON object string mapping each scored choice to its probability, exactly as the model was
+asked: rating classes for rating methods (`{"1": p1, …, "5": p5}`, data-scale keys) or label choices for
+P(like) methods (`{"Yes": p, "No": 1 - p}`). The evaluator uses `probs` for rating metrics (argmax class,
+E[rating], macro one-vs-rest AUC) only when ALL its keys are numeric rating classes; label-choice keys are
+ignored there because their probability is already `score`. So writers never need to drop or rename them.
 """
 
 from __future__ import annotations

@@ -80,3 +80,31 @@ def test_cli_bertscore_minilm_on_authors_release(shared_data: Path) -> None:
     assert payload["bertscore"] == pytest.approx(
         0.6868, abs=2e-3
     )  # measured; authors' DeBERTa/RoBERTa: 0.6909
+
+
+def test_cli_on_zeroshot_parquet(tmp_path: Path) -> None:
+    """Zero-shot predictions (probs = {"Yes": p, "No": 1-p}) evaluate through the CLI instead of crashing."""
+    import polars as pl
+
+    from reasonrec.predictions import conform_predictions
+
+    p_yes = [0.9, 0.1, 0.6, 0.3]
+    df = conform_predictions(
+        pl.DataFrame(
+            {
+                "method": ["zeroshot-full"] * 4,
+                "user_id": ["a", "b", "c", "d"],
+                "item_id": ["1", "2", "3", "4"],
+                "label": [1, 0, 1, 0],
+                "rating": [5.0, 1.0, 4.0, 2.0],
+                "score": p_yes,
+                "pred_label": [int(p >= 0.5) for p in p_yes],
+                "probs": [json.dumps({"Yes": p, "No": 1 - p}) for p in p_yes],
+            }
+        )
+    )
+    path = tmp_path / "predictions.parquet"
+    df.write_parquet(path)
+    result = CliRunner().invoke(app, ["eval", "predictions", str(path), "--json", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["auc"] == 1.0

@@ -99,3 +99,27 @@ def test_breakdowns_correctness_segment_and_text() -> None:
     assert set(r["breakdowns"]["segment"]) == {"warm", "cold", "unseen"}
     assert r["breakdowns"]["segment"]["warm"]["n"] == 3
     json.dumps(r, allow_nan=False)
+
+
+def test_label_choice_probs_are_ignored_for_rating_metrics() -> None:
+    """Zero-shot stages write probs={"Yes": p, "No": 1-p} (choice → probability); the evaluator must score
+    them on `score` and not try to read "Yes"/"No" as rating classes (it used to raise ValueError)."""
+    p_yes = [0.9, 0.2, 0.7, 0.4]
+    df = pl.DataFrame(
+        {
+            "label": [1, 0, 1, 0],
+            "rating": [5.0, 2.0, 4.0, 1.0],
+            "score": p_yes,
+            "pred_label": [int(p >= 0.5) for p in p_yes],
+            "probs": [json.dumps({"Yes": p, "No": 1.0 - p}) for p in p_yes],
+        }
+    )
+    r = evaluate_predictions(df, EvalConfig(bootstrap=0))
+    assert r["auc"] == 1.0 and r["accuracy"] == 1.0
+    assert "mae" not in r and "rating_classes" not in r and "macro_auc_ovr" not in r
+
+
+def test_probs_with_mixed_keys_are_not_rating_classes() -> None:
+    df = pl.DataFrame({"label": [1, 0], "score": [0.8, 0.3], "probs": ['{"5": 0.8, "No": 0.2}', None]})
+    r = evaluate_predictions(df, EvalConfig(bootstrap=0))
+    assert r["auc"] == 1.0 and "rating_classes" not in r

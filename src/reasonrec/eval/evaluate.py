@@ -67,13 +67,23 @@ class EvalConfig(Config):
 
 
 def _parse_probs(raw: str | None) -> dict[int, float] | None:
+    """Rating-class probabilities from a `probs` cell, or None when its keys are not all numeric.
+
+    Per the predictions contract, label-choice keys ("Yes"/"No") belong to P(like) stages whose
+    probability already lives in `score`; they are not rating classes and are ignored here.
+    """
     if raw is None:
         return None
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise DataError(f"probs is not JSON: {raw[:60]!r}", field="probs") from exc
-    return {int(float(k)): float(v) for k, v in data.items()}
+    if not isinstance(data, dict):
+        raise DataError(f"probs must be a JSON object of choice → probability: {raw[:60]!r}", field="probs")
+    try:
+        return {int(float(k)): float(v) for k, v in data.items()}
+    except ValueError:
+        return None
 
 
 def _rating_classes(df: pl.DataFrame, cfg: EvalConfig, probs: list[dict[int, float] | None]) -> list[int]:

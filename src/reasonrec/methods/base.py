@@ -18,7 +18,6 @@ Stage sources (`artefacts: {<stage>: <source>}` in a recipe config):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,29 +242,10 @@ def run_student_step(config: RecipeConfig, out_dir: Path, ctx: RecipeContext) ->
     return {"enabled": True, "adapter_dir": str(result.adapter_dir), "best_metric": result.best_metric}
 
 
-def _numeric_keys(raw: str | None) -> bool:
-    if raw is None:
-        return True
-    try:
-        return all(_is_number(k) for k in json.loads(raw))
-    except (ValueError, TypeError):
-        return False
-
-
-def _is_number(key: str) -> bool:
-    try:
-        float(key)
-    except ValueError:
-        return False
-    return True
-
-
 def evaluable(predictions: pl.DataFrame) -> pl.DataFrame:
-    """The evaluator reads `probs` as rating classes; P(like) stages store {"Yes": p, "No": 1-p} there. For
-    evaluation only, such non-rating `probs` are nulled (AUC uses `score`); predictions.parquet keeps them."""
-    if "probs" not in predictions.columns or all(_numeric_keys(p) for p in predictions["probs"].to_list()):
-        return predictions
-    return predictions.with_columns(pl.lit(None, dtype=pl.String).alias("probs"))
+    """Identity, kept for existing callers: the evaluator itself now ignores label-choice `probs`
+    (see `reasonrec.predictions`), so predictions need no rewriting before evaluation."""
+    return predictions
 
 
 def finish(
@@ -274,7 +254,7 @@ def finish(
 ) -> RecipeResult:
     """Evaluate, write predictions.parquet + metrics.json + config/manifest; return the result."""
     student = run_student_step(config, out_dir, ctx)
-    metrics = evaluate_predictions(evaluable(predictions), config.eval)
+    metrics = evaluate_predictions(predictions, config.eval)
     metrics["method"] = method
     metrics["dataset"] = config.dataset
     written = [write_parquet(out_dir / "predictions.parquet", predictions),
