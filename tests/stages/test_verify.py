@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from recsaver_fakes import FakeLLMForControlFlow, tiny_tables
 
-from reasonrec.stages.verify import VerifyConfig, self_verify
+from reasonrec.stages.verify import POOL_SCHEMA, VERIFICATION_SCHEMA, VerifyConfig, self_verify
 
 
 def _explanations(rows: list[tuple[str, str, int, float, str | None, str | None]]) -> pl.DataFrame:
@@ -49,6 +49,18 @@ def test_verification_keeps_exactly_the_recovered_explanations() -> None:
     assert (pool["u1"]["n_verified"], pool["u2"]["n_verified"], pool["u3"]["n_verified"]) == (2, 0, 1)
     assert pool["u2"]["references"] == [] and pool["u2"]["n_explanations"] == 2
     assert result.pool["n_verified"].sum() == t["verified"].sum()
+
+
+def test_empty_explanations_give_empty_typed_tables() -> None:
+    """No explanations (e.g. every explain call failed upstream or a tiny run) is a value, not a SchemaError."""
+    targets, items, inter = tiny_tables()
+    empty = _explanations([("u1", "t1", 0, 5.0, "x", None)]).clear()
+    llm = FakeLLMForControlFlow()
+    result = self_verify(empty, targets, items, inter, llm, VerifyConfig(show_progress=False))
+    assert result.table.height == 0 and result.pool.height == 0
+    assert result.table.schema == VERIFICATION_SCHEMA
+    assert result.pool.schema == POOL_SCHEMA
+    assert llm.score_calls == 0
 
 
 def test_generate_mode_parses_and_marks_unparseable() -> None:

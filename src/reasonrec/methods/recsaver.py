@@ -94,7 +94,7 @@ def run(config: RecSaverConfig, data_root: str | Path | None, out_dir: str | Pat
         pool["pool"] = result.pool
         return result.table
 
-    if explanations is not None and explanations.height:
+    if explanations is not None:  # skipped explanations → nothing to verify; empty ones give empty tables
         ctx.stage("verification", verify, config.verify)
         if "pool" in pool:
             ctx.stage("reference_pool", lambda s: pool["pool"], config.verify, uses_llm=False)

@@ -82,6 +82,15 @@ def _scrub(text: str, rating: float, rule: str) -> tuple[str, list[str]]:
     return scrub(text, rating, rule="ours" if rule == "ours" else "paper")
 
 
+VERIFICATION_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(), "item_id": pl.String(), "split": pl.String(), "sample_index": pl.Int64(),
+    "rating": pl.Float64(), "text": pl.String(), "clean_text": pl.String(),
+    "removed_sentences": pl.List(pl.String()), "n_removed": pl.Int64(), "scrubbed": pl.Boolean(),
+    "re_rating": pl.Float64(), "re_probs": pl.String(), "re_raw": pl.String(), "verified": pl.Boolean(),
+    "status": pl.String(), "error": pl.String(),
+}
+"""One row per explanation; declared in full so an empty input still yields a correctly typed table."""
+
 POOL_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(), "item_id": pl.String(), "split": pl.String(), "rating": pl.Float64(),
     "references": pl.List(pl.String()), "n_verified": pl.Int64(), "n_explanations": pl.Int64(),
@@ -204,11 +213,7 @@ def self_verify(
             "status": status,
             "error": errors,
         },
-        schema_overrides={
-            "text": pl.String(), "clean_text": pl.String(), "removed_sentences": pl.List(pl.String()),
-            "re_rating": pl.Float64(), "re_probs": pl.String(), "re_raw": pl.String(), "error": pl.String(),
-            "status": pl.String(),
-        },
+        schema=VERIFICATION_SCHEMA,
     ).sort("user_id", "item_id", "split", "sample_index")
     return VerificationResult(table=table, pool=reference_pool(table))
 
@@ -225,4 +230,4 @@ def reference_pool(verification: pl.DataFrame) -> pl.DataFrame:
     return pairs.select(list(POOL_SCHEMA)).cast(POOL_SCHEMA).sort("user_id", "item_id", "split")
 
 
-__all__ = ["POOL_SCHEMA", "RATING_PREFIX", "VerificationResult", "VerifyConfig", "reference_pool", "self_verify"]
+__all__ = ["POOL_SCHEMA", "RATING_PREFIX", "VERIFICATION_SCHEMA", "VerificationResult", "VerifyConfig", "reference_pool", "self_verify"]
