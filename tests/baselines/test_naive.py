@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from reasonrec.baselines import ItemMean, TrainData, UserLikeShare, UserMean
-from reasonrec.data.splits import TARGET_SCHEMA
+from reasonrec.data.schema import TARGET_SCHEMA
 
 
 def _targets(rows: list[dict]) -> pl.DataFrame:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from reasonrec.data.prepare import PrepareConfig, apply_filters, describe, prepare, write_describe
-from reasonrec.data.splits import TARGET_SCHEMA
+from reasonrec.data.schema import TARGET_SCHEMA
 from reasonrec.data.synthetic import random_interactions, write_movielens_100k_format
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.io import sha256_file

@@ -14,8 +14,8 @@ from datafiles import require_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reasonrec.data.schema import TARGET_SCHEMA
 from reasonrec.data.splits import (
-    TARGET_SCHEMA,
     SplitResult,
     assert_leak_free,
     leave_last_out,
@@ -271,3 +271,12 @@ def test_leave_last_out_reproduces_reasoningrec_beauty_windows(shared_data: Path
         assert len(released) == table.height == 624
     print(f"Beauty leave_last_out window mismatches per split: {mismatches}")
     assert mismatches == BEAUTY_MISMATCHES
+
+
+def test_target_schema_has_one_definition() -> None:
+    """Split strategies and the release loader share the ONE target-table contract from data.schema."""
+    from reasonrec.data import schema, splits
+    from reasonrec.data.loaders import reasoningrec
+
+    assert splits.TARGET_SCHEMA is schema.TARGET_SCHEMA
+    assert reasoningrec.TARGET_SCHEMA is schema.TARGET_SCHEMA

@@ -35,6 +35,20 @@ ITEMS_SCHEMA: dict[str, pl.DataType] = {
 
 USERS_SCHEMA: dict[str, pl.DataType] = {"user_id": pl.String()}
 
+TARGET_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(),
+    "item_id": pl.String(),
+    "rating": pl.Float64(),
+    "timestamp": pl.Int64(),
+    "label": pl.Int64(),
+    "history_item_ids": pl.List(pl.String()),
+    "history_ratings": pl.List(pl.Float64()),
+    "history_labels": pl.List(pl.Int64()),
+    "split": pl.String(),
+}
+"""The target table every split strategy emits (and CTR baselines / LLM prompts consume): label = rating > r_T
+(null without a threshold); history is chronological, oldest first, and never holds the target itself."""
+
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 
 

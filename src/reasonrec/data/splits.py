@@ -20,19 +20,8 @@ from typing import Any
 import polars as pl
 
 from reasonrec.data.filters import label_expr
+from reasonrec.data.schema import TARGET_SCHEMA
 from reasonrec.errors import ConfigError, DataError
-
-TARGET_SCHEMA: dict[str, pl.DataType] = {
-    "user_id": pl.String(),
-    "item_id": pl.String(),
-    "rating": pl.Float64(),
-    "timestamp": pl.Int64(),
-    "label": pl.Int64(),
-    "history_item_ids": pl.List(pl.String()),
-    "history_ratings": pl.List(pl.Float64()),
-    "history_labels": pl.List(pl.Int64()),
-    "split": pl.String(),
-}
 
 SPLIT_NAMES = ("train", "valid", "test")
 

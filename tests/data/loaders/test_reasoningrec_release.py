@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.reasoningrec import (
-    TARGET_SCHEMA,
     leading_prediction_label,
     load_reasoningrec_beauty,
     load_reasoningrec_ml1m,
     trailing_prediction_label,
 )
+from reasonrec.data.schema import TARGET_SCHEMA
 from reasonrec.errors import DataError
 
 

@@ -44,6 +44,7 @@ from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.schema import (
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
+    TARGET_SCHEMA,
     USERS_SCHEMA,
     Dataset,
     conform,
@@ -56,18 +57,6 @@ ML1M_FOLDER = "reasoningrec-ml1m"
 LIKE_THRESHOLD = 3.0  # the release's like/dislike rule: rating > 3
 SPLITS = ("train", "valid", "test")
 FINETUNE_VARIANTS = ("reasoningrec", "ablation_wo_desc", "ablation_wo_profile")
-
-TARGET_SCHEMA: dict[str, pl.DataType] = {
-    "user_id": pl.String(),
-    "item_id": pl.String(),
-    "rating": pl.Float64(),
-    "timestamp": pl.Int64(),
-    "label": pl.Int64(),
-    "history_item_ids": pl.List(pl.String()),
-    "history_ratings": pl.List(pl.Float64()),
-    "history_labels": pl.List(pl.Int64()),
-    "split": pl.String(),
-}
 
 _TRAILING_PREDICTION = re.compile(r"Prediction:\s*(Yes|No)\W*$", re.IGNORECASE)
 _LEADING_PREDICTION = re.compile(r"^\s*(?:Answer:\s*)?Prediction:\s*(Yes|No)\b\s*", re.IGNORECASE)
