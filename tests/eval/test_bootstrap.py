@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from reasonrec.eval.bootstrap import bootstrap_ci
+import inspect
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+
+from reasonrec.eval.bootstrap import bootstrap_ci, rank_auc
 
 
 def test_bootstrap_is_seeded_and_brackets_the_auc() -> None:
@@ -18,3 +27,34 @@ def test_bootstrap_separable_and_degenerate() -> None:
     assert sep.extra["low"] == 1.0 and sep.extra["high"] == 1.0
     one = bootstrap_ci([1, 1, 1], [0.1, 0.2, 0.3])
     assert one.value is None and one.reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=40))
+def test_rank_auc_equals_sklearn(pairs: list[tuple[int, int]]) -> None:
+    labels = np.array([p[0] for p in pairs])
+    scores = np.array([p[1] / 6 for p in pairs])  # few levels → many ties
+    if labels.min() == labels.max():
+        return
+    assert rank_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+
+
+def test_default_statistic_is_the_fast_rank_auc_and_matches_sklearn() -> None:
+    """`reasonrec eval` bootstraps with the rank AUC by default: same interval as sklearn's, ~20x faster."""
+    assert inspect.signature(bootstrap_ci).parameters["statistic"].default is rank_auc
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = np.round(rng.random(300), 1)  # ties
+    fast = bootstrap_ci(y, s, n_resamples=100, seed=5)
+    slow = bootstrap_ci(y, s, statistic=roc_auc_score, n_resamples=100, seed=5)
+    assert fast.extra["low"] == pytest.approx(slow.extra["low"], abs=1e-12)
+    assert fast.extra["high"] == pytest.approx(slow.extra["high"], abs=1e-12)
+    assert fast.value == pytest.approx(slow.value, abs=1e-12)
+
+
+def test_default_bootstrap_of_600_rows_is_fast() -> None:
+    rng = np.random.default_rng(1)
+    y, s = rng.integers(0, 2, 600), rng.random(600)
+    started = time.perf_counter()
+    bootstrap_ci(y, s, n_resamples=1000, seed=0)
+    assert time.perf_counter() - started < 4.0  # sklearn per resample took ~10 s; rank AUC ~0.2 s

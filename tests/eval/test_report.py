@@ -13,15 +13,12 @@ import polars as pl
 import pytest
 import typer
 from datafiles import require_data
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from reasonrec.cli.report import report_command
 from reasonrec.eval.report import (
     ReportConfig,
-    _rank_auc,
     build_report,
     generate_report,
     markdown_table,
@@ -141,16 +138,6 @@ def test_bootstrap_ci_is_seeded(tmp_path: Path) -> None:
     assert first != ci(8)
     auc = roc_auc_score(labels, df["score"].to_numpy())
     assert first[0] < auc < first[1]
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=40))
-def test_rank_auc_equals_sklearn(pairs: list[tuple[int, int]]) -> None:
-    labels = np.array([p[0] for p in pairs])
-    scores = np.array([p[1] / 6 for p in pairs])  # few levels → many ties
-    if labels.min() == labels.max():
-        return
-    assert _rank_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
 
 
 def test_metrics_json_runs_baselines_authors_and_notes(tmp_path: Path) -> None:

@@ -241,18 +241,6 @@ class Entry:
         }
 
 
-def _rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC-AUC as the Mann–Whitney statistic with ties counted half — equal to sklearn's value, but ~20x
-    faster inside a 1000-resample bootstrap, where sklearn's input validation dominates at n=600."""
-    levels, inverse = np.unique(scores, return_inverse=True)
-    positives = np.bincount(inverse, weights=labels, minlength=len(levels))
-    negatives = np.bincount(inverse, minlength=len(levels)) - positives
-    below = np.cumsum(negatives) - negatives
-    n_pos = positives.sum()
-    n_neg = negatives.sum()
-    return float(positives @ (below + 0.5 * negatives) / (n_pos * n_neg))
-
-
 def _attach_ci(result: dict[str, Any], prepared: pl.DataFrame, cfg: ReportConfig) -> None:
     if cfg.bootstrap <= 0:
         return
@@ -260,7 +248,6 @@ def _attach_ci(result: dict[str, Any], prepared: pl.DataFrame, cfg: ReportConfig
     ci = bootstrap_ci(
         scored["_truth"].to_numpy(),
         scored["_score"].to_numpy(),
-        statistic=_rank_auc,
         n_resamples=cfg.bootstrap,
         seed=cfg.seed,
         confidence=cfg.confidence,
@@ -282,7 +269,7 @@ def evaluate_group(df: pl.DataFrame, cfg: ReportConfig) -> tuple[dict[str, Any],
     eval_cfg = EvalConfig(
         threshold=cfg.threshold,
         like_cutoff=cfg.like_cutoff,
-        bootstrap=0,  # the CI is added below with the fast rank AUC (same resamples, same seed)
+        bootstrap=0,  # the CI is added below at the report's own confidence level
         seed=cfg.seed,
         dedupe=cfg.dedupe and _can_dedupe(df),
         text=cfg.text,
