@@ -51,6 +51,8 @@ def test_prepare_writes_loaded_tables_splits_and_manifest(tiny_root: Path, tmp_p
     manifest = json.loads((out / "manifest.json").read_text())
     u_data = tiny_root / "movielens-100k" / "u.data"
     assert manifest["inputs"][str(u_data)] == sha256_file(u_data)
+    folder = tiny_root / "movielens-100k"
+    assert set(manifest["inputs"]) == {str(folder / f"u.{n}") for n in ("data", "item", "user", "genre")}
     assert manifest["outputs"]["splits/test.parquet"] == sha256_file(out / "splits" / "test.parquet")
     assert manifest["seeds"] == {"split": 42}
     assert manifest["filters"]["after_k_core"] == prepared.filtered.height

@@ -224,7 +224,8 @@ def load_movielens_100k(data_root: Path, options: LoadOptions) -> Dataset:
     genres = read_ml100k_genres(paths["genre"], encoding=meta_encoding, issues=issues)
     items = read_ml100k_items(paths["item"], genres, encoding=meta_encoding, issues=issues)
     users = read_ml100k_users(paths["user"], encoding=meta_encoding, issues=issues)
-    sources = {"interactions": str(paths["data"]), "items": str(paths["item"]), "users": str(paths["user"])}
+    sources = {"interactions": str(paths["data"]), "items": str(paths["item"]), "users": str(paths["user"]),
+               "genres": str(paths["genre"])}  # every file read, so a prepare manifest hashes them all
     return _finish(
         "movielens-100k",
         ratings,
