@@ -12,6 +12,7 @@ from reasonrec import __version__
 from reasonrec.cli import baselines as baselines_cli
 from reasonrec.cli import data as data_cli
 from reasonrec.cli.llm_serve import serve_command
+from reasonrec.cli.predict import predict_command
 from reasonrec.cli.report import report_command
 from reasonrec.cli.rerank import rerank_command
 from reasonrec.cli.run import run_command
@@ -21,6 +22,7 @@ from reasonrec.cli import exp3rt_stages as exp3rt_cli
 from reasonrec.cli import llm as llm_cli
 from reasonrec.cli import recsaver_stages as recsaver_cli
 from reasonrec.cli import stages as stages_cli
+from reasonrec.cli import train as train_cli
 
 app = typer.Typer(
     name="reasonrec",
@@ -38,6 +40,8 @@ app.add_typer(baselines_cli.app, name="baselines")
 app.add_typer(stages_cli.app, name="stage")
 app.add_typer(recsaver_cli.app, name="recsaver")
 app.add_typer(exp3rt_cli.app, name="exp3rt")
+app.add_typer(train_cli.app, name="train")
+app.command(name="predict")(predict_command)
 app.command(name="run")(run_command)
 app.command(name="rerank")(rerank_command)
 app.command(name="report")(report_command)
