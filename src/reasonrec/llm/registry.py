@@ -32,7 +32,7 @@ class LLMConfig(Config):
     concurrency: int = Field(4, ge=1)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0)
-    # CPU threads (hf: torch threads) and llama.cpp context; the llamacpp backend is not implemented yet
+    # CPU threads (hf: torch threads; llamacpp: llama.cpp threads) and llama.cpp per-sequence context
     n_ctx: int = Field(4096, ge=256)
     n_threads: int | None = None
     # cache
@@ -76,10 +76,23 @@ def _build_openai(config: LLMConfig) -> LLM:
     )
 
 
+def _build_llamacpp(config: LLMConfig) -> LLM:
+    """`model`: 'embedded' (the SmolLM2 Q4_1 GGUF) or a local .gguf file; `concurrency` = llama.cpp slots."""
+    from reasonrec.llm.llamacpp import LlamaCppBackend
+
+    if config.adapter is not None:
+        raise ConfigError("llm.adapter (a PEFT LoRA directory) is only supported by llm.backend='hf'")
+    gguf = None if config.model == "embedded" else Path(config.model).expanduser()
+    if gguf is not None and (gguf.suffix != ".gguf" or not gguf.is_file()):
+        raise ConfigError(f"llm.model={config.model!r}: llm.backend='llamacpp' needs 'embedded' or a .gguf file")
+    return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency)
+
+
 # Backend name → builder.
 BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "hf": _build_hf,
     "openai": _build_openai,
+    "llamacpp": _build_llamacpp,
 }
 
 
