@@ -37,5 +37,5 @@ def test_run_writes_predictions_candidates_and_manifest(tmp_path: Path) -> None:
 def test_run_names_the_missing_split_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["baselines", "run", "user-mean", "--split-dir", str(tmp_path),
                                       "--out", str(tmp_path / "o")])
-    assert result.exit_code != 0
-    assert "train.parquet" in str(result.exception)
+    assert result.exit_code == 2  # one line on stderr, no traceback (reasonrec.cli.errors)
+    assert "train.parquet" in result.stderr and "missing split file" in result.stderr

@@ -9,6 +9,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from reasonrec.cli.errors import one_line_errors
 from reasonrec.errors import DataError
 
 app = typer.Typer(help="Classic baselines (naive statistics, MF, BPR, LightGCN, SASRec, Caser).",
@@ -31,6 +32,7 @@ def _read(path: Path) -> pl.DataFrame:
 
 
 @app.command("run")
+@one_line_errors()
 def run(
     name: Annotated[str, typer.Argument(help="Baseline name (see `reasonrec baselines list`).")],
     split_dir: Annotated[Path, typer.Option("--split-dir", help="Output dir of `reasonrec data prepare`.")],

@@ -14,18 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.data_download import download_command
-from reasonrec.errors import ReasonrecError
+from reasonrec.cli.errors import one_line_errors
 
 app = typer.Typer(help="Prepare, describe and download datasets.", no_args_is_help=True)
 app.command(name="download")(download_command)
-
-EXIT_USAGE = 2
-
-
-def _fail(exc: BaseException) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(EXIT_USAGE)
-
 
 def load_prepare_config(target: str, data_dir: Path | None, overrides: list[str]) -> Any:
     """`target` is a dataset name or a YAML config path; `--data-dir` and `--set` are applied on top."""
@@ -108,11 +100,9 @@ def prepare_command(
     """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json."""
     from reasonrec.data.prepare import prepare
 
-    try:
+    with one_line_errors():
         config = load_prepare_config(target, data_dir, set_ or [])
         prepared = prepare(config, out)
-    except ReasonrecError as exc:
-        _fail(exc)
     stats = prepared.split.stats
     typer.echo(
         f"prepared {config.dataset} -> {out}: {prepared.dataset.interactions.height:,} interactions loaded, "
@@ -129,10 +119,8 @@ def describe_command(
     """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png."""
     from reasonrec.data.prepare import describe, write_describe
 
-    try:
+    with one_line_errors():
         summary = describe(directory)
         json_path, png_path = write_describe(directory, summary)
-    except ReasonrecError as exc:
-        _fail(exc)
     render_summary(summary)
     typer.echo(f"wrote {json_path} and {png_path}")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reasonrec.errors import ReasonrecError
+from reasonrec.cli.errors import one_line_errors
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.readers import READERS, read_predictions
 from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
@@ -94,7 +94,7 @@ def predictions(
 ) -> None:
     """Score one predictions file."""
     log = Console(stderr=True)
-    try:
+    with one_line_errors(ValueError, KeyError, FileNotFoundError):  # + bad values/columns/paths
         text = None
         names = [m.strip() for m in text_metrics.split(",") if m.strip()]
         if names:
@@ -116,9 +116,6 @@ def predictions(
         df = read_predictions(path, fmt)
         log.print(f"evaluating {df.height} rows")
         result = evaluate_predictions(df, config)
-    except (ReasonrecError, ValueError, KeyError, FileNotFoundError) as exc:
-        log.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from exc
     result = {"path": str(path), "format": fmt, **result}
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 import polars as pl
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+
 app = typer.Typer(help="EXP3RT stages: extract preferences, build profiles, teacher reasoning, predict ratings.",
                   no_args_is_help=True)
 
@@ -49,6 +51,7 @@ def _context(context: Path | None, data_root: Path | None, variant: str) -> pl.D
 
 
 @app.command()
+@one_line_errors()
 def extract(
     out: Out,
     dataset: Annotated[str, typer.Option("--dataset", help="Loader name of a dataset with reviews.")] =
@@ -80,6 +83,7 @@ def extract(
 
 
 @app.command()
+@one_line_errors()
 def profiles(
     preferences: Annotated[Path, typer.Option("--preferences", help="preferences.parquet from `extract`.")],
     out: Out,
@@ -119,6 +123,7 @@ def profiles(
 
 
 @app.command()
+@one_line_errors()
 def reason(
     out: Out,
     context: Annotated[Path | None, typer.Option("--context", help="Pair context Parquet (CONTEXT_SCHEMA); "
@@ -147,6 +152,7 @@ def reason(
 
 
 @app.command()
+@one_line_errors()
 def predict(
     out: Out,
     context: Annotated[Path | None, typer.Option("--context", help="Pair context Parquet (CONTEXT_SCHEMA); "

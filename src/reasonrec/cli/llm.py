@@ -6,10 +6,13 @@ import json
 
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+
 app = typer.Typer(help="Language-model backends: embedded model info, quick generate/score.", no_args_is_help=True)
 
 
 @app.command()
+@one_line_errors()
 def info(
     gguf_hash: bool = typer.Option(False, "--gguf-hash", help="Also hash the GGUF (~100 MB)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
@@ -33,6 +36,7 @@ def info(
 
 
 @app.command()
+@one_line_errors()
 def generate(
     prompt: str = typer.Argument(..., help="User message (chat template applied)."),
     model: str = typer.Option("embedded", help="'embedded' or a local model directory."),
@@ -60,6 +64,7 @@ def generate(
 
 
 @app.command()
+@one_line_errors()
 def score(
     prompt: str = typer.Argument(..., help="User message (chat template applied)."),
     choices: list[str] = typer.Option([" Yes", " No"], "--choice", help="Repeat for each choice."),

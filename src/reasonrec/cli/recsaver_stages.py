@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+
 app = typer.Typer(
     help="Rec-SAVER stages: post-hoc explanations, leak scrubbing, self-verification, filters, zero-shot ablations.",
     no_args_is_help=True,
@@ -58,6 +60,7 @@ def _echo_summaries(summaries) -> None:
 
 
 @app.command()
+@one_line_errors()
 def explain(
     out: OutOpt = Path("runs/recsaver/explain"),
     dataset: DatasetOpt = "amazon-beauty-raw",
@@ -92,6 +95,7 @@ def explain(
 
 
 @app.command()
+@one_line_errors()
 def verify(
     explanations: Annotated[Path, typer.Argument(help="explanations.parquet from `recsaver explain`")],
     out: OutOpt = Path("runs/recsaver/verify"),
@@ -131,6 +135,7 @@ def verify(
 
 
 @app.command()
+@one_line_errors()
 def zeroshot(
     out: OutOpt = Path("runs/recsaver/zeroshot"),
     variant: Annotated[str, typer.Option(help="cot | no_reasoning | no_review | no_review_no_rating | "
@@ -166,6 +171,7 @@ def zeroshot(
 
 
 @app.command("teacher-paths")
+@one_line_errors()
 def teacher_paths(
     out: OutOpt = Path("runs/recsaver/teacher_paths"),
     dataset: DatasetOpt = "amazon-beauty-raw",
@@ -202,6 +208,7 @@ def teacher_paths(
 
 
 @app.command("scrub")
+@one_line_errors()
 def scrub_command(
     text: Annotated[str, typer.Argument(help="an explanation text ('-' reads stdin)")],
     rating: Annotated[float | None, typer.Option(help="the true rating, if known")] = None,

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from reasonrec.errors import ReasonrecError
+from reasonrec.cli.errors import one_line_errors
 from reasonrec.eval.report import INPUT_FORMATS, ReportConfig, generate_report
 from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
 
@@ -53,7 +53,7 @@ def report_command(
     """Compare methods × datasets across runs: tables with CIs and n, ROC/calibration/K/confusion plots."""
     log = Console(stderr=True)
     started = time.perf_counter()
-    try:
+    with one_line_errors(ValueError, KeyError, FileNotFoundError):  # + bad values/columns/paths
         names = [m.strip() for m in text_metrics.split(",") if m.strip()]
         text = (
             TextMetricsConfig(
@@ -75,9 +75,6 @@ def report_command(
         )
         log.print(f"reading {len(inputs)} input(s)")
         report, files = generate_report(inputs, out, config, fmt)
-    except (ReasonrecError, ValueError, KeyError, FileNotFoundError) as exc:
-        log.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from exc
     log.print(
         f"{len(report.entries)} rows over {len(report.datasets())} dataset(s), {len(files.plots)} plots, "
         f"{time.perf_counter() - started:.1f} s"

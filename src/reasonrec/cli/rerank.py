@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+
 CandOpt = Annotated[Path, typer.Option("--candidates", help="Parquet (user_id, item_id, rank) from a CF model.")]
 ScoresOpt = Annotated[Path, typer.Option("--scores", help="Parquet with user_id, item_id and a score column.")]
 RelOpt = Annotated[Path, typer.Option("--relevant", help="Parquet (user_id, item_id[, label]) of relevant items.")]
@@ -23,6 +25,7 @@ NOpt = Annotated[int, typer.Option("--n-candidates", help="Candidates per user k
 KsOpt = Annotated[str, typer.Option("--ks", help="Comma-separated cut-offs for Recall/NDCG.")]
 
 
+@one_line_errors()
 def rerank_command(
     candidates: CandOpt,
     scores: ScoresOpt,

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+
 MethodArg = Annotated[str, typer.Argument(help="Method recipe: reasoningrec | exp3rt | recsaver | tallrec.")]
 DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", help="Dataset name in the loader registry (default: the recipe's paper dataset).")]
@@ -26,6 +28,7 @@ SetOpt = Annotated[list[str] | None, typer.Option(
 LimitOpt = Annotated[int | None, typer.Option("--limit-users", help="Only the first N test users (quick runs).")]
 
 
+@one_line_errors()
 def run_command(
     method: MethodArg,
     out: OutOpt,

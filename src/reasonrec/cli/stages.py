@@ -14,6 +14,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+
 app = typer.Typer(help="ReasoningRec LLM stages (descriptions, profiles, teacher reasoning, zero-shot).",
                   no_args_is_help=True)
 
@@ -65,6 +67,7 @@ def _finish(out: Path, name: str, table: pl.DataFrame, config, llm, summaries, s
 
 
 @app.command()
+@one_line_errors()
 def describe(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_config: LLMOpt = None,
              set_: SetOpt = None, limit: LimitOpt = None) -> None:
     """Item descriptions from stratified review samples (metadata-only fallback)."""
@@ -81,6 +84,7 @@ def describe(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
 
 
 @app.command()
+@one_line_errors()
 def profile(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_config: LLMOpt = None,
             set_: SetOpt = None, limit: LimitOpt = None, targets: SplitOpt = "release_windows_test",
             descriptions: DescOpt = None) -> None:
@@ -100,6 +104,7 @@ def profile(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_c
 
 
 @app.command()
+@one_line_errors()
 def reason(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_config: LLMOpt = None,
            set_: SetOpt = None, limit: LimitOpt = None, targets: SplitOpt = "release_windows_train",
            descriptions: DescOpt = None, profiles: ProfOpt = None) -> None:
@@ -118,6 +123,7 @@ def reason(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_co
 
 
 @app.command()
+@one_line_errors()
 def zeroshot(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_config: LLMOpt = None,
              set_: SetOpt = None, limit: LimitOpt = None, targets: SplitOpt = "release_windows_test",
              descriptions: DescOpt = None, profiles: ProfOpt = None) -> None:
