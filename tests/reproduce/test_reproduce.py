@@ -1,0 +1,148 @@
+"""Reproduction commands: config resolution, leak-free CF rows, the authors' figures, the written run directory,
+and (slow) the three quick paths end-to-end on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import polars as pl
+import pytest
+from datafiles import require_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reasonrec.errors import ConfigError
+from reasonrec.reproduce import REPRODUCTIONS, get_reproduction
+from reasonrec.reproduce import exp3rt as exp3rt_repro
+from reasonrec.reproduce import reasoningrec as rr
+from reasonrec.reproduce.common import metrics_table, write_reproduction
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def test_registry_names_every_paper():
+    assert set(REPRODUCTIONS) == {"reasoningrec", "exp3rt", "recsaver"}
+    with pytest.raises(ConfigError, match="unknown reproduction"):
+        get_reproduction("nope")
+
+
+def test_budget_presets_stack_under_overrides():
+    full = rr.resolve("reasoningrec-beauty", "full")
+    assert (full.k, full.lora.max_seq_length, full.lora.patience, full.test_users) == (256, 2048, 5, None)
+    quick = rr.resolve("reasoningrec-beauty", "quick", ["k=32", "lora.r=16"])
+    assert (quick.k, quick.lora.r, quick.lora.max_seq_length, quick.budget) == (32, 16, 768, "quick")
+    ml = rr.resolve("reasoningrec-ml1m", "full")
+    assert ml.lora.learning_rate == 3e-5 and ml.require_test_reference and ml.test_split == "seq_ctr_test"
+    with pytest.raises(ConfigError):
+        rr.resolve("movielens-100k", "quick")
+    with pytest.raises(ConfigError):
+        rr.resolve("reasoningrec-beauty", "medium")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=2, max_size=60), st.floats(0.1, 0.9), st.integers(0, 5))
+def test_exp3rt_split_is_user_disjoint_and_complete(users, fraction, seed):
+    if len(set(users)) < 2:
+        return
+    context = pl.DataFrame({"user_id": [str(u) for u in users], "item_id": [str(i) for i in range(len(users))]})
+    train, test = exp3rt_repro.user_disjoint(context, fraction, seed)
+    assert train.height + test.height == context.height
+    assert not set(train["user_id"]) & set(test["user_id"])
+    assert train.height and test.height
+
+
+@pytest.fixture(scope="module")
+def beauty(shared_data):
+    from reasonrec.data.loaders import load_dataset
+
+    require_data(shared_data, "reasoningrec-beauty")
+    return load_dataset("reasoningrec-beauty", shared_data)
+
+
+def test_cf_rows_hold_out_valid_and_test_targets(beauty):
+    cfg = rr.resolve("reasoningrec-beauty", "full")
+    train = rr.cf_train_interactions(beauty, cfg)
+    test = beauty.splits[cfg.test_split].select("user_id", "item_id")
+    assert train.join(test, on=["user_id", "item_id"], how="semi").height == 0
+    assert 0 < train.height < beauty.interactions.height
+
+
+def test_authors_figures_recompute_all_rows_and_distinct(beauty):
+    cfg = rr.resolve("reasoningrec-beauty", "full", ["bootstrap=0"])
+    records = {r["k"]: r for r in rr.authors_figures(beauty, cfg)}
+    assert set(records) == {64, 128, 256}
+    k256 = records[256]
+    assert k256["auc"] == pytest.approx(0.768, abs=1e-3)  # their results.json
+    assert k256["n"] == 600 and k256["n_distinct_prompts"] == 283  # repeated prompts, as the README says
+    assert k256["auc_recomputed_all_rows"] == pytest.approx(k256["auc"], abs=0.02)
+
+
+def test_baselines_and_authors_write_metrics_and_report(beauty, tmp_path):
+    """The non-LLM half of the reproduction for real: baselines on real rows → metrics.json + report.md/html."""
+    cfg = rr.resolve("reasoningrec-beauty", "quick", ["test_users=80", "baselines=[user-mean,user-like-share]",
+                                                      "bootstrap=50"])
+    rows = rr.test_rows(beauty, cfg)
+    assert rows["user_id"].n_unique() == 80
+    baselines, _ = rr.run_baselines(beauty, cfg, rows, tmp_path)
+    metrics = {"method": "user-like-share", "dataset": cfg.dataset, "split": "test",
+               "auc": baselines["user-like-share"]["auc"], "n": rows.height, "baselines": baselines,
+               "authors": rr.authors_figures(beauty, cfg), "notes": ["test"]}
+    written = write_reproduction(tmp_path, config=cfg, command="test", predictions=None, metrics=metrics,
+                                 started_at=time.time())
+    saved = json.loads(written["metrics"].read_text())
+    assert saved["baselines"]["user-mean"]["n"] == rows.height
+    assert saved["baselines"]["user-like-share"]["auc"] > 0.6  # the like-share bar is real on Beauty
+    md = (tmp_path / "report.md").read_text()
+    assert "user-mean" in md and "Llama-2-7B" in md  # baselines and the authors' reported rows
+    assert (tmp_path / "report.html").stat().st_size > 1000
+    assert "user-mean" in metrics_table(saved)
+
+
+@pytest.mark.slow
+def test_quick_reasoningrec_end_to_end_tiny(shared_data, tmp_path):
+    require_data(shared_data, "reasoningrec-beauty")
+    cfg = rr.resolve("reasoningrec-beauty", "quick", [
+        f"data_dir={shared_data}", "k=4", "test_users=8", "lora.max_steps=1", "lora.valid_limit=8",
+        "reasoning_rows=1", "max_new_tokens=24", "bootstrap=50", "baselines=[user-mean,user-like-share,mf]",
+        "zeroshot=[vanilla]"])
+    metrics = rr.run(cfg, tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["n"] == 8 and "auc" in saved
+    assert {"user-mean", "user-like-share", "mf"} <= set(saved["baselines"])
+    assert {r["k"] for r in saved["authors"]} == {64, 128, 256}
+    methods = {r["method"] for r in saved["runs"]}
+    assert {"reasoningrec-student", "tallrec-student", "zeroshot-vanilla"} <= methods
+    student = next(r for r in saved["runs"] if r["method"] == "reasoningrec-student")
+    assert student.get("bertscore") is not None  # generated reasoning vs the released test reasoning
+    assert (tmp_path / "report.md").exists() and (tmp_path / "report.html").exists()
+    assert metrics["training"]["reasoningrec-student"]["global_step"] == 1
+
+
+@pytest.mark.slow
+def test_quick_exp3rt_end_to_end_tiny(shared_data, tmp_path):
+    require_data(shared_data, "exp3rt-imdb")
+    cfg = exp3rt_repro.resolve("exp3rt-imdb", "quick", [
+        f"data_dir={shared_data}", "train_pairs=4", "test_pairs=4", "lora.max_steps=1", "rerank_users=1",
+        "n_candidates=3", "bootstrap=0"])
+    exp3rt_repro.run(cfg, tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["n"] == 4 and saved["rmse"] is not None and saved["mae"] is not None
+    assert "user-average (authors' printed)" in saved["baselines"]
+    assert saved["rerank"]["bpr"]["users"] == 1
+    assert (tmp_path / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_quick_recsaver_end_to_end_tiny(shared_data, tmp_path):
+    from reasonrec.reproduce import recsaver
+
+    require_data(shared_data, "reasoningrec-beauty", "raw")
+    cfg = recsaver.resolve("amazon-beauty-raw", "quick", [f"data_dir={shared_data}", "limit_users=2",
+                                                          "n_paths=1", "max_new_tokens=16"])
+    recsaver.run(cfg, tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert {r["method"] for r in saved["runs"]} == {"recsaver-zeroshot-cot", "recsaver-zeroshot-no_reasoning"}
+    assert all(r["n"] >= 1 for r in saved["runs"])
+    assert (tmp_path / "report.md").exists()
