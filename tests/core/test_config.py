@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import Field
 
 from reasonrec.config import Config, apply_overrides
 from reasonrec.errors import ConfigError
@@ -17,7 +18,7 @@ class Outer(Config):
     seed: int = 42
     rate: float = 1e-4
     inner: Inner = Inner()
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
 
 
 def test_yaml_round_trip(tmp_path: Path) -> None:

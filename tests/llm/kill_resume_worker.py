@@ -45,8 +45,7 @@ class LoggingBackend:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         outs = self.inner.generate(requests)
         with open(self.log_path, "a", encoding="utf-8") as fh:
-            for r in requests:
-                fh.write(request_key(self.identity, "generate", r.payload()) + "\n")
+            fh.writelines(request_key(self.identity, "generate", r.payload()) + "\n" for r in requests)
             fh.flush()
             os.fsync(fh.fileno())
         return outs

@@ -11,11 +11,6 @@ import typer
 from reasonrec import __version__
 from reasonrec.cli import baselines as baselines_cli
 from reasonrec.cli import data as data_cli
-from reasonrec.cli.llm_serve import serve_command
-from reasonrec.cli.predict import predict_command
-from reasonrec.cli.report import report_command
-from reasonrec.cli.rerank import rerank_command
-from reasonrec.cli.run import run_command
 from reasonrec.cli import demo as demo_cli
 from reasonrec.cli import eval as eval_cli
 from reasonrec.cli import exp3rt_stages as exp3rt_cli
@@ -23,6 +18,11 @@ from reasonrec.cli import llm as llm_cli
 from reasonrec.cli import recsaver_stages as recsaver_cli
 from reasonrec.cli import stages as stages_cli
 from reasonrec.cli import train as train_cli
+from reasonrec.cli.llm_serve import serve_command
+from reasonrec.cli.predict import predict_command
+from reasonrec.cli.report import report_command
+from reasonrec.cli.rerank import rerank_command
+from reasonrec.cli.run import run_command
 
 app = typer.Typer(
     name="reasonrec",

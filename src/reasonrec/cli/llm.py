@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.errors import LLMError
 
 app = typer.Typer(help="Language-model backends: embedded model info, quick generate/score.", no_args_is_help=True)
 
@@ -67,7 +69,9 @@ def generate(
 @one_line_errors()
 def score(
     prompt: str = typer.Argument(..., help="User message (chat template applied)."),
-    choices: list[str] = typer.Option([" Yes", " No"], "--choice", help="Repeat for each choice."),
+    choices: Annotated[
+        list[str] | None, typer.Option("--choice", help="Repeat for each choice (default: ' Yes', ' No').")
+    ] = None,
     assistant_prefix: str = typer.Option("", help="Text the assistant turn starts with, e.g. 'Prediction:'."),
     model: str = typer.Option("embedded"),
     adapter: str | None = typer.Option(None),
@@ -76,11 +80,12 @@ def score(
     from reasonrec.llm.base import Message, ScoreRequest
     from reasonrec.llm.registry import LLMConfig, build_llm
 
+    choices = choices or [" Yes", " No"]
     llm = build_llm(LLMConfig(model=model, adapter=adapter, cache=False))
     out = llm.score(
         [ScoreRequest(choices=tuple(choices), messages=(Message("user", prompt),), assistant_prefix=assistant_prefix)]
     )[0]
     if out.error:
-        raise typer.Exit(f"error: {out.error}")
+        raise LLMError(out.error)
     for choice in choices:
         typer.echo(f"{choice!r}\tp={out.probs[choice]:.4f}\tlogprob={out.logprobs[choice]:.4f}")

@@ -177,7 +177,7 @@ class HFBackend:
         for i, req in enumerate(requests):
             try:
                 ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
-            except Exception as exc:  # a bad template/request must not sink the batch
+            except Exception as exc:  # noqa: BLE001 - a bad template/request must not sink the batch
                 results[i] = Completion("", "error", error=f"render failed: {exc}")
                 continue
             if not ids or len(ids) + req.params.max_new_tokens > self.max_prompt_tokens:
@@ -193,12 +193,12 @@ class HFBackend:
             chunk = prepared[start : start + self.batch_size]
             try:
                 outs = self._generate_batch([requests[i] for i, _ in chunk], [ids for _, ids in chunk])
-            except Exception:
+            except Exception:  # noqa: BLE001 - a failing batch is retried request by request below
                 outs = []
                 for i, ids in chunk:  # isolate the failing request
                     try:
                         outs.extend(self._generate_batch([requests[i]], [ids]))
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - isolate per-request failures; recorded as errors
                         outs.append(Completion("", "error", prompt_tokens=len(ids), error=repr(exc)))
             for (i, _), out in zip(chunk, outs, strict=True):
                 results[i] = out
@@ -210,7 +210,7 @@ class HFBackend:
         for i, req in enumerate(requests):
             try:
                 context, conts = self._score_inputs(req)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - isolate per-request failures; recorded as errors
                 results[i] = ChoiceScores({}, {}, error=f"prepare failed: {exc}")
                 continue
             if len(context) + max(len(c) for c in conts) > self.max_prompt_tokens:
@@ -224,12 +224,12 @@ class HFBackend:
             chunk = prepared[start : start + self.batch_size]
             try:
                 outs = self._score_batch([(ctx, conts) for _, ctx, conts in chunk], self.prefix_reuse)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a failing batch is retried request by request below
                 outs = []
                 for _, ctx, conts in chunk:
                     try:
                         outs.extend(self._score_batch([(ctx, conts)], False))
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - isolate per-request failures; recorded as errors
                         outs.append(ChoiceScores({}, {}, prompt_tokens=len(ctx), error=repr(exc)))
             for (i, ctx, _), lps in zip(chunk, outs, strict=True):
                 if isinstance(lps, ChoiceScores):

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ScoreRequest
 
@@ -93,7 +100,7 @@ def _run(
                 outs = llm.generate(chunk) if kind == "generate" else llm.score(chunk)
                 if len(outs) != len(chunk):
                     raise RuntimeError(f"backend returned {len(outs)} results for {len(chunk)} requests")
-            except Exception as exc:  # record, never drop
+            except Exception as exc:  # noqa: BLE001 - record, never drop: any backend failure becomes a row error
                 msg = f"{type(exc).__name__}: {exc}"
                 outs = [
                     Completion("", "error", error=msg) if kind == "generate" else ChoiceScores({}, {}, error=msg)
