@@ -13,6 +13,7 @@ Early stopping (optional) on Recall@`eval_k` of the validation targets, best sta
 from __future__ import annotations
 
 import copy
+import functools
 from typing import ClassVar
 
 import numpy as np
@@ -61,6 +62,33 @@ def normalized_adjacency(n_users: int, n_items: int, user_idx: np.ndarray, item_
     ).coalesce()
 
 
+def symmetric_spmm(adj_csr, x):
+    """adj @ x for a SYMMETRIC sparse CSR `adj`, differentiable in x with the backward pass adj @ grad.
+
+    Why: the normalised adjacency is symmetric, so the gradient adj^T g equals adj g. Autograd's generic
+    sparse backward instead transposes and re-coalesces the matrix on every step, which made a LightGCN step
+    several times slower than the products themselves (ML-100K, one thread: ~170 ms → ~30 ms per step).
+    """
+    return _symmetric_spmm_function().apply(adj_csr, x)
+
+
+@functools.cache
+def _symmetric_spmm_function():
+    import torch  # deferred: the baseline registry is imported without torch
+
+    class SymmetricSpMM(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, adj_csr, x):  # type: ignore[override]
+            ctx.adj = adj_csr
+            return adj_csr @ x
+
+        @staticmethod
+        def backward(ctx, grad):  # type: ignore[override]
+            return None, ctx.adj @ grad
+
+    return SymmetricSpMM
+
+
 class _LightGCNModule:
     """Embeddings + propagation; kept as a thin wrapper around an nn.Embedding so state is one tensor."""
 
@@ -71,15 +99,14 @@ class _LightGCNModule:
         torch.nn.init.normal_(self.embedding.weight, std=0.1)
         self.n_layers = n_layers
 
-    def propagate(self, adj):
-        import torch
-
+    def propagate(self, adj_csr):
+        """Layer mean of E^(0..L), E^(l+1) = A_hat E^(l); `adj_csr` is the normalised adjacency in CSR layout."""
         e = self.embedding.weight
-        layers = [e]
+        total = e
         for _ in range(self.n_layers):
-            e = torch.sparse.mm(adj, e)
-            layers.append(e)
-        return torch.stack(layers).mean(dim=0)
+            e = symmetric_spmm(adj_csr, e)
+            total = total + e
+        return total / (self.n_layers + 1)
 
 
 class LightGCN:
@@ -94,6 +121,8 @@ class LightGCN:
         self.positives: list[set[int]] = []
         self.final: np.ndarray | None = None
         self.history: list[dict[str, float]] = []
+        self._positive_keys = np.zeros(0, dtype=np.int64)
+        self._saturated = np.zeros(0, dtype=bool)
         self.cold_rows = 0
 
     def fit(self, data: TrainData) -> LightGCN:
@@ -120,10 +149,12 @@ class LightGCN:
             if u in self.user_index and i in self.item_index:
                 self.train_items[self.user_index[u]].add(self.item_index[i])
         pairs = np.unique(np.stack([u_idx, i_idx], axis=1), axis=0)
+        self._positive_keys = np.unique(pairs[:, 0] * n_items + pairs[:, 1])  # (user, positive) as sorted keys
+        self._saturated = np.array([len(p) >= n_items for p in self.positives], dtype=bool)
         valid = self._valid_pairs(data.valid)
         rng = np.random.default_rng(c.seed)
         with torch_determinism(c.seed, c.threads):
-            adj = normalized_adjacency(n_users, n_items, u_idx, i_idx)
+            adj = normalized_adjacency(n_users, n_items, u_idx, i_idx).to_sparse_csr()
             module = _LightGCNModule(n_users + n_items, c.embedding_dim, c.n_layers)
             opt = torch.optim.Adam(module.embedding.parameters(), lr=c.learning_rate)
             best_state, best_metric, bad = None, -1.0, 0
@@ -176,14 +207,22 @@ class LightGCN:
         return out
 
     def _sample_negatives(self, users: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
+        """One uniformly drawn non-positive item per row, redrawing collisions in vectorised rounds.
+
+        Users whose positives cover every item keep their (positive) draw, as there is no negative to find.
+        """
         negs = rng.integers(0, n_items, size=len(users))
-        for n, u in enumerate(users.tolist()):
-            seen = self.positives[u]
-            if len(seen) >= n_items:
-                continue
-            while int(negs[n]) in seen:
-                negs[n] = rng.integers(0, n_items)
+        redraw = self._is_positive(users, negs, n_items) & ~self._saturated[users]
+        while redraw.any():
+            negs[redraw] = rng.integers(0, n_items, size=int(redraw.sum()))
+            redraw[redraw] = self._is_positive(users[redraw], negs[redraw], n_items)
         return negs
+
+    def _is_positive(self, users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+        keys, query = self._positive_keys, users * n_items + items
+        if len(keys) == 0:
+            return np.zeros(len(query), dtype=bool)
+        return keys[np.minimum(np.searchsorted(keys, query), len(keys) - 1)] == query
 
     def _recall(self, pairs: list[tuple[int, int]], k: int, n_users: int) -> float:
         assert self.final is not None
