@@ -39,6 +39,9 @@ LLAMA_RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's "pick a random seed" sentinel; req
 # (llama.cpp's default chain applies top_p before temperature and adds top_k/min_p filters.)
 HF_EQUIVALENT_SAMPLERS = ["temperature", "top_p"]
 
+_PreparedGeneration = tuple[GenerationRequest, list[int]]  # request, prompt ids
+_PreparedScore = tuple[ScoreRequest, list[int], list[list[int]]]  # request, context ids, continuation ids
+
 
 def fold_seed(seed: int) -> int:
     """A 64-bit request seed folded into llama.cpp's uint32 seed space, never the random sentinel."""
@@ -155,10 +158,13 @@ class LlamaCppBackend:
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return self._map(self._generate_one, requests)
+        # Tokenise here, in the caller's thread: a fast tokenizer shared by threads can fail ("Already borrowed").
+        prepared = [self._prepare_generation(r) for r in requests]
+        return self._map(self._generate_one, prepared)
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        return self._map(self._score_one, requests)
+        prepared = [self._prepare_score(r) for r in requests]
+        return self._map(self._score_one, prepared)
 
     def close(self) -> None:
         """Free the model and KV cache now instead of at garbage collection."""
@@ -178,21 +184,27 @@ class LlamaCppBackend:
             raise LLMError("LlamaCppBackend is closed")
         return server.handle_completions(body)
 
-    def _generate_one(self, req: GenerationRequest) -> Completion:
-        from reasonrec.llm.hf import request_seed  # the one definition of per-sample seeds
-
+    def _prepare_generation(self, req: GenerationRequest) -> _PreparedGeneration | Completion:
         try:
             ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
         except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch
             return Completion("", "error", error=f"render failed: {exc}")
-        p = req.params
-        if not ids or len(ids) + p.max_new_tokens > self.n_ctx:
+        if not ids or len(ids) + req.params.max_new_tokens > self.n_ctx:
             return Completion(
                 "",
                 "error",
                 prompt_tokens=len(ids),
                 error=f"prompt has {len(ids)} tokens; limit {self.n_ctx} incl. max_new_tokens",
             )
+        return req, ids
+
+    def _generate_one(self, prepared: _PreparedGeneration | Completion) -> Completion:
+        from reasonrec.llm.hf import request_seed  # the one definition of per-sample seeds
+
+        if isinstance(prepared, Completion):
+            return prepared
+        req, ids = prepared
+        p = req.params
         body = {
             "prompt": ids,
             "max_tokens": p.max_new_tokens,
@@ -233,13 +245,19 @@ class LlamaCppBackend:
             raise LLMError(f"a choice tokenises to nothing in context: {req.choices!r}")
         return prompt_ids[:shared], conts
 
-    def _score_one(self, req: ScoreRequest) -> ChoiceScores:
+    def _prepare_score(self, req: ScoreRequest) -> _PreparedScore | ChoiceScores:
         try:
             context, conts = self._score_inputs(req)
         except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch
             return ChoiceScores({}, {}, error=f"prepare failed: {exc}")
         if len(context) + max(len(c) for c in conts) > self.n_ctx:
             return ChoiceScores({}, {}, prompt_tokens=len(context), error="prompt too long")
+        return req, context, conts
+
+    def _score_one(self, prepared: _PreparedScore | ChoiceScores) -> ChoiceScores:
+        if isinstance(prepared, ChoiceScores):
+            return prepared
+        req, context, conts = prepared
         try:
             first = self._top_logprobs(context)
             logprobs: dict[str, float] = {}
