@@ -8,7 +8,6 @@ context Parquet (exp3rt_profiles.CONTEXT_SCHEMA) or, by default, the released ex
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +15,7 @@ import polars as pl
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.stage_run import StageRun
 
 app = typer.Typer(help="EXP3RT stages: extract preferences, build profiles, teacher reasoning, predict ratings.",
                   no_args_is_help=True)
@@ -27,18 +27,6 @@ DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Data root (d
 Model = Annotated[str, typer.Option("--model", help="'embedded' or a local model directory.")]
 Adapter = Annotated[str | None, typer.Option("--adapter", help="PEFT adapter directory.")]
 CachePath = Annotated[str | None, typer.Option("--cache-path", help="SQLite LLM cache file.")]
-
-
-def _llm(model: str, adapter: str | None, cache_path: str | None):
-    from reasonrec.llm.registry import LLMConfig, build_llm
-
-    return build_llm(LLMConfig(model=model, adapter=adapter, cache_path=cache_path))
-
-
-def _report(path: Path, summaries: list, extra: str = "") -> None:
-    for s in summaries:
-        typer.echo(s.line(), err=True)
-    typer.echo(f"wrote {path}{extra}")
 
 
 def _context(context: Path | None, data_root: Path | None, variant: str) -> pl.DataFrame:
@@ -65,21 +53,17 @@ def extract(
 ) -> None:
     """Per review: [Like]/[Dislike] preference bullets (EXP3RT §3.2)."""
     from reasonrec.data.loaders import load_dataset
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.extract import ExtractConfig, extract_preferences
 
-    started = time.time()
+    run = StageRun(f"exp3rt extract --dataset {dataset}", model=model, adapter=adapter, cache_path=cache_path)
     config = ExtractConfig().with_overrides(overrides or [])
     ds = load_dataset(dataset, data_root=data_root)
-    llm = _llm(model, adapter, cache_path)
-    summaries: list = []
     skipped: dict[str, int] = {}
-    table = extract_preferences(ds.interactions, llm, config, items=ds.items, limit=limit, summaries=summaries,
-                                skipped=skipped)
-    path = write_stage_output(out, "preferences", table, config, llm=llm, summaries=summaries,
-                              command=f"exp3rt extract --dataset {dataset}", started_at=started)
-    _report(path, summaries, f" ({table.height} reviews, {int(table['parse_ok'].sum())} parsed, "
-                             f"{skipped.get('no_review', 0)} without text skipped)")
+    table = extract_preferences(ds.interactions, run.llm, config, items=ds.items, limit=limit,
+                                summaries=run.summaries, skipped=skipped)
+    path = run.write(out, "preferences", table, config)
+    run.report(path, table, f"; {int(table['parse_ok'].sum())} reviews parsed, "
+                             f"{skipped.get('no_review', 0)} without text skipped")
 
 
 @app.command()
@@ -101,25 +85,23 @@ def profiles(
     """User or item profiles from TRAIN preferences of an 8:1:1 temporal split (§3.3, §3.5.2)."""
     from reasonrec.data.loaders import load_dataset
     from reasonrec.data.splits import temporal_ratio
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.exp3rt_profiles import ProfileConfig, item_profiles, user_profiles
 
-    started = time.time()
+    run = StageRun(f"exp3rt profiles --kind {kind} --dataset {dataset}", model=model, adapter=adapter,
+                   cache_path=cache_path)
     config = ProfileConfig().with_overrides(overrides or [])
     ds = load_dataset(dataset, data_root=data_root)
     train = temporal_ratio(ds.interactions).train_interactions
     prefs = pl.read_parquet(preferences)
-    llm = _llm(model, adapter, cache_path)
-    summaries: list = []
     if kind == "user":
-        table = user_profiles(prefs, train, llm, config, summaries=summaries)
+        table = user_profiles(prefs, train, run.llm, config, summaries=run.summaries)
     else:
         pair_table = pl.read_parquet(pairs) if pairs is not None else None
-        table = item_profiles(prefs, train, llm, config, items=ds.items, pairs=pair_table, summaries=summaries)
+        table = item_profiles(prefs, train, run.llm, config, items=ds.items, pairs=pair_table,
+                              summaries=run.summaries)
     name = f"{kind}_profiles" if kind == "user" else f"item_profiles_{config.item_strategy}"
-    path = write_stage_output(out, name, table, config, llm=llm, summaries=summaries, inputs=[preferences],
-                              command=f"exp3rt profiles --kind {kind} --dataset {dataset}", started_at=started)
-    _report(path, summaries, f" ({table.height} profiles)")
+    path = run.write(out, name, table, config, inputs=[preferences])
+    run.report(path, table)
 
 
 @app.command()
@@ -137,18 +119,14 @@ def reason(
     cache_path: CachePath = None,
 ) -> None:
     """Teacher reasoning conditioned on the true rating, M samples per pair, with post-check flags (§3.4)."""
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.exp3rt_reason import TeacherConfig, post_check_counts, teacher_reasoning
 
-    started = time.time()
+    run = StageRun("exp3rt reason", model=model, adapter=adapter, cache_path=cache_path)
     config = TeacherConfig().with_overrides(overrides or [])
     ctx = _context(context, data_root, variant)
-    llm = _llm(model, adapter, cache_path)
-    summaries: list = []
-    table = teacher_reasoning(ctx, llm, config, limit=limit, summaries=summaries)
-    path = write_stage_output(out, "teacher_reasoning", table, config, llm=llm, summaries=summaries,
-                              command="exp3rt reason", started_at=started)
-    _report(path, summaries, f" {post_check_counts(table)}")
+    table = teacher_reasoning(ctx, run.llm, config, limit=limit, summaries=run.summaries)
+    path = run.write(out, "teacher_reasoning", table, config)
+    run.report(path, table, f"; {post_check_counts(table)}")
 
 
 @app.command()
@@ -168,20 +146,16 @@ def predict(
     cache_path: CachePath = None,
 ) -> None:
     """E[rating] from rating-token probabilities, with/without bias and reasoning (§3.5.3); predictions schema."""
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.exp3rt_predict import PredictConfig, predict_ratings
 
-    started = time.time()
+    run = StageRun("exp3rt predict", model=model, adapter=adapter, cache_path=cache_path)
     config = PredictConfig(include_bias=bias, reasoning=reasoning).with_overrides(overrides or [])
     ctx = _context(context, data_root, variant)
-    llm = _llm(model, adapter, cache_path)
-    summaries: list = []
-    table = predict_ratings(ctx, llm, config, limit=limit, summaries=summaries)
-    path = write_stage_output(out, "predictions", table, config, llm=llm, summaries=summaries,
-                              command="exp3rt predict", started_at=started)
+    table = predict_ratings(ctx, run.llm, config, limit=limit, summaries=run.summaries)
+    path = run.write(out, "predictions", table, config)
     ok = table.filter(pl.col("pred_rating").is_not_null() & pl.col("rating").is_not_null())
     rmse = ((ok["pred_rating"] - ok["rating"]) ** 2).mean() ** 0.5 if ok.height else float("nan")
-    _report(path, summaries, f" ({table.height} rows, {int(table['parse_ok'].sum())} parse_ok, RMSE {rmse:.4f})")
+    run.report(path, table, f"; {int(table['parse_ok'].sum())} parse_ok, RMSE {rmse:.4f}")
 
 
 __all__ = ["app"]

@@ -7,13 +7,13 @@ seeded), runs one stage through the cached LLM and writes `<out>/<name>.parquet`
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.stage_run import StageRun
 
 app = typer.Typer(
     help="Rec-SAVER stages: post-hoc explanations, leak scrubbing, self-verification, filters, zero-shot ablations.",
@@ -48,17 +48,6 @@ def _pairs(dataset: str, data_root: Path | None, split: str, per_class: int, see
     return ds, result
 
 
-def _llm(model: str, cache: Path | None):
-    from reasonrec.llm.registry import LLMConfig, build_llm
-
-    return build_llm(LLMConfig(model=model, cache_path=str(cache) if cache else None))
-
-
-def _echo_summaries(summaries) -> None:
-    for s in summaries:
-        typer.echo(s.line(), err=True)
-
-
 @app.command()
 @one_line_errors()
 def explain(
@@ -77,21 +66,15 @@ def explain(
     cache: CacheOpt = None,
 ) -> None:
     """Post-hoc explanations given the TRUE rating (N samples per pair)."""
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.explain import ExplainConfig, post_hoc_explanations
 
-    started = time.time()
+    run = StageRun("reasonrec recsaver explain", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
     cfg = ExplainConfig(n_samples=n_samples, temperature=temperature, max_new_tokens=max_new_tokens,
                         max_prompt_tokens=max_prompt_tokens, seed=seed)
-    llm = _llm(model, cache)
-    summaries: list = []
-    table = post_hoc_explanations(result.targets()[split], ds.items, result.train_interactions, llm, cfg,
-                                  limit=limit, summaries=summaries)
-    path = write_stage_output(out, "explanations", table, cfg, llm=llm, summaries=summaries, started_at=started,
-                              command="reasonrec recsaver explain")
-    _echo_summaries(summaries)
-    typer.echo(f"{table.height} explanations -> {path}")
+    table = post_hoc_explanations(result.targets()[split], ds.items, result.train_interactions, run.llm, cfg,
+                                  limit=limit, summaries=run.summaries)
+    run.report(run.write(out, "explanations", table, cfg), table)
 
 
 @app.command()
@@ -113,25 +96,19 @@ def verify(
     """Scrub leaks, re-predict without the truth, keep matching explanations (verified reference pools)."""
     import polars as pl
 
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.verify import VerifyConfig, self_verify
 
-    started = time.time()
+    run = StageRun("reasonrec recsaver verify", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
     cfg = VerifyConfig(rating_from=rating_from, scrub_rule=scrub_rule, max_prompt_tokens=max_prompt_tokens,
                        seed=seed)
-    llm = _llm(model, cache)
-    summaries: list = []
     verification = self_verify(pl.read_parquet(explanations), result.targets()[split], ds.items,
-                               result.train_interactions, llm, cfg, summaries=summaries)
-    write_stage_output(out, "verification", verification.table, cfg, llm=llm, summaries=summaries,
-                       inputs=[explanations], started_at=started, command="reasonrec recsaver verify")
-    path = write_stage_output(out, "reference_pool", verification.pool, cfg, llm=llm, summaries=summaries,
-                              inputs=[explanations], started_at=started, command="reasonrec recsaver verify")
-    _echo_summaries(summaries)
+                               result.train_interactions, run.llm, cfg, summaries=run.summaries)
+    run.write(out, "verification", verification.table, cfg, inputs=[explanations])
+    path = run.write(out, "reference_pool", verification.pool, cfg, inputs=[explanations])
     counts = verification.table["status"].value_counts().sort("status").rows()
-    typer.echo(f"statuses: {dict(counts)}; pairs with >=1 reference: "
-               f"{int((verification.pool['n_verified'] > 0).sum())}/{verification.pool.height} -> {path}")
+    run.report(path, verification.pool, f"; statuses: {dict(counts)}; pairs with >=1 reference: "
+               f"{int((verification.pool['n_verified'] > 0).sum())}/{verification.pool.height}")
 
 
 @app.command()
@@ -153,21 +130,15 @@ def zeroshot(
     cache: CacheOpt = None,
 ) -> None:
     """Zero-shot rating prediction (Table 3 ablations) written as predictions."""
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.recsaver_zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
 
-    started = time.time()
+    run = StageRun("reasonrec recsaver zeroshot", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
     cfg = RecSaverZeroShotConfig(variant=variant, rating_from=rating_from, dataset=dataset, seed=seed,
                                  max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens)
-    llm = _llm(model, cache)
-    summaries: list = []
-    preds = recsaver_zeroshot(result.targets()[split], ds.items, result.train_interactions, llm, cfg,
-                              train_targets=result.train, limit=limit, summaries=summaries)
-    path = write_stage_output(out, "predictions", preds, cfg, llm=llm, summaries=summaries, started_at=started,
-                              command="reasonrec recsaver zeroshot")
-    _echo_summaries(summaries)
-    typer.echo(f"{preds.height} predictions ({int(preds['parse_ok'].sum())} ok) -> {path}")
+    preds = recsaver_zeroshot(result.targets()[split], ds.items, result.train_interactions, run.llm, cfg,
+                              train_targets=result.train, limit=limit, summaries=run.summaries)
+    run.report(run.write(out, "predictions", preds, cfg), preds, f"; {int(preds['parse_ok'].sum())} parsed")
 
 
 @app.command("teacher-paths")
@@ -188,23 +159,17 @@ def teacher_paths(
     cache: CacheOpt = None,
 ) -> None:
     """M teacher reasoning paths per pair with the teacher's own ratings, annotated with every §4.3 filter."""
-    from reasonrec.stages.base import write_stage_output
     from reasonrec.stages.filters import annotate_filters, filter_counts
     from reasonrec.stages.recsaver_zeroshot import TeacherPathsConfig, recsaver_teacher_paths
 
-    started = time.time()
+    run = StageRun("reasonrec recsaver teacher-paths", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
     cfg = TeacherPathsConfig(n_samples=n_samples, temperature=temperature, max_new_tokens=max_new_tokens,
                              max_prompt_tokens=max_prompt_tokens, seed=seed)
-    llm = _llm(model, cache)
-    summaries: list = []
-    paths = recsaver_teacher_paths(result.targets()[split], ds.items, result.train_interactions, llm, cfg,
-                                   limit=limit, summaries=summaries)
-    path = write_stage_output(out, "teacher_paths", annotate_filters(paths), cfg, llm=llm, summaries=summaries,
-                              started_at=started, command="reasonrec recsaver teacher-paths")
-    _echo_summaries(summaries)
+    paths = recsaver_teacher_paths(result.targets()[split], ds.items, result.train_interactions, run.llm, cfg,
+                                   limit=limit, summaries=run.summaries)
+    run.report(run.write(out, "teacher_paths", annotate_filters(paths), cfg), paths)
     typer.echo(json.dumps(filter_counts(paths), indent=2))
-    typer.echo(f"-> {path}")
 
 
 @app.command("scrub")

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.stage_run import llm_from_options
 
 MethodArg = Annotated[str, typer.Argument(help="Method recipe: reasoningrec | exp3rt | recsaver | tallrec.")]
 DatasetOpt = Annotated[str | None, typer.Option(
@@ -57,7 +58,7 @@ def run_command(
     overrides.extend(set_ or [])
     cfg = (recipe.config.from_yaml(config, overrides) if config is not None
            else recipe.config.from_dict({}, overrides, source=f"{method} defaults"))
-    llm = _llm(llm_config)
+    llm = llm_from_options(llm_config)
     result = recipe.run(cfg, cfg.data_dir, out, llm)
     for stage in result.stages:
         rows = "-" if stage.rows is None else stage.rows
@@ -66,12 +67,6 @@ def run_command(
     summary = {k: result.metrics.get(k) for k in ("method", "dataset", "n", "auc", "auc_ci", "mae", "rmse")}
     typer.echo(json.dumps(summary))
     typer.echo(f"wrote {out / 'metrics.json'} and {out / 'predictions.parquet'}", err=True)
-
-
-def _llm(path: Path | None):
-    from reasonrec.llm.registry import LLMConfig, build_llm
-
-    return build_llm(LLMConfig.from_yaml(path) if path else LLMConfig())
 
 
 __all__ = ["run_command"]

@@ -7,7 +7,6 @@ Rerunning after a kill recomputes nothing that finished (LLM cache).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ import polars as pl
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.stage_run import StageRun
 
 app = typer.Typer(help="ReasoningRec LLM stages (descriptions, profiles, teacher reasoning, zero-shot).",
                   no_args_is_help=True)
@@ -30,12 +30,6 @@ DescOpt = Annotated[Path | None, typer.Option(
     "--descriptions", help="item descriptions Parquet (item_id, text); default: the dataset's artefact.")]
 ProfOpt = Annotated[Path | None, typer.Option(
     "--profiles", help="user profiles Parquet (user_id, text); default: the dataset's artefact.")]
-
-
-def _llm(path: Path | None):
-    from reasonrec.llm.registry import LLMConfig, build_llm
-
-    return build_llm(LLMConfig.from_yaml(path) if path else LLMConfig())
 
 
 def _dataset(name: str, data_dir: Path | None):
@@ -56,16 +50,6 @@ def _artefact(ds, path: Path | None, name: str) -> pl.DataFrame | None:
     return ds.artefacts.get(name)
 
 
-def _finish(out: Path, name: str, table: pl.DataFrame, config, llm, summaries, started: float, cmd: str) -> None:
-    from reasonrec.stages.base import write_stage_output
-
-    path = write_stage_output(out, name, table, config, llm=llm, summaries=summaries, command=cmd,
-                              started_at=started)
-    hits = sum(s.cache_hits for s in summaries)
-    failed = sum(s.failures for s in summaries)
-    typer.echo(f"wrote {path} ({table.height} rows; {hits} cache hits; {failed} failures)")
-
-
 @app.command()
 @one_line_errors()
 def describe(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_config: LLMOpt = None,
@@ -73,14 +57,12 @@ def describe(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
     """Item descriptions from stratified review samples (metadata-only fallback)."""
     from reasonrec.stages.describe import DescribeConfig, describe_items
 
-    started = time.time()
+    run = StageRun(f"stage describe {dataset}", llm_config)
     config = DescribeConfig().with_overrides(set_ or [])
     ds = _dataset(dataset, data_dir)
-    llm = _llm(llm_config)
     ids = ds.items["item_id"].to_list()[:limit] if limit else None
-    summaries: list = []
-    table = describe_items(ds.items, ds.interactions, llm, config, item_ids=ids, summaries=summaries)
-    _finish(out, "item_descriptions", table, config, llm, summaries, started, f"stage describe {dataset}")
+    table = describe_items(ds.items, ds.interactions, run.llm, config, item_ids=ids, summaries=run.summaries)
+    run.report(run.write(out, "item_descriptions", table, config), table)
 
 
 @app.command()
@@ -91,16 +73,14 @@ def profile(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_c
     """User profiles from the first m interactions before the recent window of each user's latest target."""
     from reasonrec.stages.profile import ProfileConfig, profile_users
 
-    started = time.time()
+    run = StageRun(f"stage profile {dataset}", llm_config)
     config = ProfileConfig().with_overrides(set_ or [])
     ds = _dataset(dataset, data_dir)
     table_t = _targets(ds, targets)
     users = list(dict.fromkeys(table_t["user_id"].to_list()))[:limit] if limit else None
-    llm = _llm(llm_config)
-    summaries: list = []
     table = profile_users(ds.interactions, table_t, ds.items, _artefact(ds, descriptions, "item_descriptions"),
-                          llm, config, user_ids=users, summaries=summaries)
-    _finish(out, "user_profiles", table, config, llm, summaries, started, f"stage profile {dataset}")
+                          run.llm, config, user_ids=users, summaries=run.summaries)
+    run.report(run.write(out, "user_profiles", table, config), table)
 
 
 @app.command()
@@ -111,15 +91,13 @@ def reason(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_co
     """Teacher reasoning conditioned on the true label (n_samples paths per row)."""
     from reasonrec.stages.reason import ReasonConfig, teacher_reasoning
 
-    started = time.time()
+    run = StageRun(f"stage reason {dataset}", llm_config)
     config = ReasonConfig().with_overrides(set_ or [])
     ds = _dataset(dataset, data_dir)
-    llm = _llm(llm_config)
-    summaries: list = []
     table = teacher_reasoning(_targets(ds, targets), ds.items, _artefact(ds, descriptions, "item_descriptions"),
-                              _artefact(ds, profiles, "user_profiles"), llm, config, limit=limit,
-                              summaries=summaries)
-    _finish(out, "teacher_reasoning", table, config, llm, summaries, started, f"stage reason {dataset}")
+                              _artefact(ds, profiles, "user_profiles"), run.llm, config, limit=limit,
+                              summaries=run.summaries)
+    run.report(run.write(out, "teacher_reasoning", table, config), table)
 
 
 @app.command()
@@ -130,12 +108,10 @@ def zeroshot(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
     """Zero-shot P(like) predictions (variant=vanilla|wo_description|wo_profile|full|tallrec via --set)."""
     from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
 
-    started = time.time()
+    run = StageRun(f"stage zeroshot {dataset}", llm_config)
     config = ZeroShotConfig(dataset=dataset).with_overrides(set_ or [])
     ds = _dataset(dataset, data_dir)
-    llm = _llm(llm_config)
-    summaries: list = []
     table = zeroshot_predict(_targets(ds, targets), ds.items, _artefact(ds, descriptions, "item_descriptions"),
-                             _artefact(ds, profiles, "user_profiles"), llm, config, limit=limit,
-                             summaries=summaries)
-    _finish(out, "predictions", table, config, llm, summaries, started, f"stage zeroshot {dataset}")
+                             _artefact(ds, profiles, "user_profiles"), run.llm, config, limit=limit,
+                             summaries=run.summaries)
+    run.report(run.write(out, "predictions", table, config), table)
