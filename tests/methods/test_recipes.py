@@ -197,7 +197,7 @@ def test_run_cli(beauty_root, tmp_path, monkeypatch):
 
     import reasonrec.cli.run as run_cli
 
-    monkeypatch.setattr(run_cli, "_llm", lambda path: FakeLLMForControlFlow())
+    monkeypatch.setattr(run_cli, "llm_from_options", lambda path: FakeLLMForControlFlow())
     import typer
 
     app = typer.Typer()
