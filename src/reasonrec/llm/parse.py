@@ -100,20 +100,28 @@ _RS_RATING = re.compile(r"(?i)#{1,6}\s*rating\s*#*\s*[:\-]?\s*\n?\s*" + _NUMBER 
 _RS_REASON = re.compile(r"(?is)#{1,6}\s*reason(?:ing)?\s*#*\s*:?(.*?)(?=#{1,6}\s*rating\b|\Z)")
 
 
-def parse_recsaver(text: str, *, scale: tuple[float, float] | None = (1, 5)) -> RatingParse:
+def _parse_rating_format(
+    text: str, rating: re.Pattern[str], reason: re.Pattern[str], scale: tuple[float, float] | None
+) -> RatingParse:
+    """Shared by the "reasoning + rating line" formats: every rating match is a candidate; see _rating_in_scale."""
     cleaned = _clean(text or "")
-    values = [float(m.group(1)) for m in _RS_RATING.finditer(cleaned)]
-    reason = _RS_REASON.search(cleaned)
-    return RatingParse(
-        rating=_rating_in_scale(values, scale),
-        reasoning=reason.group(1).strip() if reason else "",
-        raw=text,
-    )
+    values = [float(m.group(1)) for m in rating.finditer(cleaned)]
+    found = reason.search(cleaned)
+    return RatingParse(rating=_rating_in_scale(values, scale), reasoning=found.group(1).strip() if found else "",
+                       raw=text)
+
+
+def _rating_text(rating: float) -> str:
+    """5.0 → "5", 4.5 → "4.5" (how a rating is written back into a completion)."""
+    return str(int(rating) if float(rating).is_integer() else rating)
+
+
+def parse_recsaver(text: str, *, scale: tuple[float, float] | None = (1, 5)) -> RatingParse:
+    return _parse_rating_format(text, _RS_RATING, _RS_REASON, scale)
 
 
 def render_recsaver(rating: float, reasoning: str) -> str:
-    value = int(rating) if float(rating).is_integer() else rating
-    return f"### Reason ###\n{reasoning}\n\n### Rating ###\n{value}"
+    return f"### Reason ###\n{reasoning}\n\n### Rating ###\n{_rating_text(rating)}"
 
 
 # ---------------------------------------------------------------- EXP3RT
@@ -123,19 +131,11 @@ _EX_REASON = re.compile(r"(?is)\breasoning\s*:(.*?)(?=predicted\s+(?:user\s+)?ra
 
 
 def parse_exp3rt(text: str, *, scale: tuple[float, float] | None = (0, 9)) -> RatingParse:
-    cleaned = _clean(text or "")
-    values = [float(m.group(1)) for m in _EX_RATING.finditer(cleaned)]
-    reason = _EX_REASON.search(cleaned)
-    return RatingParse(
-        rating=_rating_in_scale(values, scale),
-        reasoning=reason.group(1).strip() if reason else "",
-        raw=text,
-    )
+    return _parse_rating_format(text, _EX_RATING, _EX_REASON, scale)
 
 
 def render_exp3rt(rating: float, reasoning: str) -> str:
-    value = int(rating) if float(rating).is_integer() else rating
-    return f"Reasoning: {reasoning}\n\nPredicted User Rating: {value}"
+    return f"Reasoning: {reasoning}\n\nPredicted User Rating: {_rating_text(rating)}"
 
 
 PARSERS = {
