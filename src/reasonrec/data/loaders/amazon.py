@@ -423,32 +423,32 @@ def _load(
     )
 
 
+def _load_release(
+    name: str,
+    folder: str,
+    data_root: Path,
+    options: LoadOptions,
+    *,
+    review_parser: Callable[[dict[str, Any]], dict[str, Any]],
+    meta_parser: Callable[[dict[str, Any]], dict[str, Any]],
+    meta_columns: dict[str, pl.DataType],
+) -> Dataset:
+    """One Amazon release: `options.path` (a review file or a folder) or `<data_root>/<folder>`."""
+    reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / folder)
+    return _load(name, reviews, meta, options=options, review_parser=review_parser, meta_parser=meta_parser,
+                 meta_columns=meta_columns)
+
+
 def load_amazon_2018(data_root: Path, options: LoadOptions) -> Dataset:
     """Amazon Review Data 2018: `options.path` = a review file or a folder with `*_5.json` + `meta_*.json`."""
-    reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / AMAZON_2018_FOLDER)
-    return _load(
-        "amazon-2018",
-        reviews,
-        meta,
-        options=options,
-        review_parser=_review_2018,
-        meta_parser=_meta_2018,
-        meta_columns=META_2018_COLUMNS,
-    )
+    return _load_release("amazon-2018", AMAZON_2018_FOLDER, data_root, options, review_parser=_review_2018,
+                         meta_parser=_meta_2018, meta_columns=META_2018_COLUMNS)
 
 
 def load_amazon_2023(data_root: Path, options: LoadOptions) -> Dataset:
     """Amazon Reviews 2023: `options.path` = a reviews `.jsonl[.gz]` or a folder with it + `meta_*.jsonl[.gz]`."""
-    reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / AMAZON_2023_FOLDER)
-    return _load(
-        "amazon-2023",
-        reviews,
-        meta,
-        options=options,
-        review_parser=_review_2023,
-        meta_parser=_meta_2023,
-        meta_columns=META_2023_COLUMNS,
-    )
+    return _load_release("amazon-2023", AMAZON_2023_FOLDER, data_root, options, review_parser=_review_2023,
+                         meta_parser=_meta_2023, meta_columns=META_2023_COLUMNS)
 
 
 def load_amazon_beauty_raw(data_root: Path, options: LoadOptions) -> Dataset:
