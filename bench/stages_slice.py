@@ -16,9 +16,9 @@ only. The LLM cache lives in the run directory (`<out>/llm_cache.sqlite`) so the
 a second run is all hits; each stage compares its fresh table with the one already on disk (all columns except
 `cached`, which flips False → True by design) and reports `identical_to_previous`.
 
-Slice-size caps (stated in summary.json): EXP3RT item profiles see only the extracted reviews of each target item —
-the `--item-reviews` most helpful (then newest) training reviews plus the reviews of the item's ranked neighbours —
-not every review of a 300-review item; ReasoningRec prompts use our generated descriptions for the described items
+Slice-size caps (stated in summary.json): EXP3RT extracts only the `--user-reviews` newest training reviews of each
+slice user, the `--item-reviews` most helpful (then newest) training reviews of each target item and the reviews of
+the item's `--neighbours` ranked neighbours — not every review of a 300-review item; ReasoningRec prompts use our generated descriptions for the described items
 and the release's (Mixtral) descriptions for the rest (counts reported).
 """
 
@@ -361,8 +361,8 @@ def main() -> None:
     run.note("exp3rt_extract", reviews_selected=to_extract.height, no_review_skipped=skipped.get("no_review"),
              usable_preferences=train_preferences(prefs, train_inter).height)
 
-    pr = dict(domain="beauty", max_new_tokens=MNT, seed=seed, show_progress=False, helpful_top_n=3,
-              n_neighbours=args.neighbours)
+    pr: dict[str, Any] = {"domain": "beauty", "max_new_tokens": MNT, "seed": seed, "show_progress": False,
+                          "helpful_top_n": 3, "n_neighbours": args.neighbours}
     upcfg = Exp3rtProfileConfig(**pr)
     uprof = run.stage("exp3rt_user_profiles", upcfg, lambda s: user_profiles(prefs, train_inter, llm, upcfg,
                                                                              users=users, summaries=s))
