@@ -316,7 +316,8 @@ def _training_summary(result: Any) -> dict[str, Any]:
     train = stats.get("train") or {}
     return {
         "adapter_dir": str(result.adapter_dir), "train_examples": result.train_examples,
-        "best_valid_metric": result.best_metric, "best_step": result.best_step, "global_step": result.global_step,
+        "best_valid_metric": result.best_metric if result.best_metric is not None
+        and abs(result.best_metric) != float("inf") else None, "best_step": result.best_step, "global_step": result.global_step,
         "wall_s": round(result.wall_s, 1),
         "sft": {k: train.get(k) for k in ("eligible", "missing_teacher", "teacher_label_mismatch", "examples", "yes",
                                           "no", "trimmed_examples", "history_items_dropped", "skipped_overflow")
@@ -347,6 +348,10 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
                      "not the paper protocol (use --budget full).")
     for name, info in training.items():
         sft = info.get("sft") or {}
+        if info.get("best_valid_metric") is None:
+            notes.append(f"{name}: validation {config.lora.eval_metric} was undefined or not computed (e.g. one "
+                         f"class among the first {config.lora.valid_limit} valid rows), so early stopping and "
+                         "best-adapter selection had no signal: the last adapter was used.")
         if sft.get("skipped_overflow"):
             notes.append(f"{name}: {sft['skipped_overflow']} sampled examples could not fit max_seq_length even "
                          "with an empty history and were skipped (counted, not silent).")
