@@ -16,6 +16,7 @@ from reasonrec.cli import eval as eval_cli
 from reasonrec.cli import exp3rt_stages as exp3rt_cli
 from reasonrec.cli import llm as llm_cli
 from reasonrec.cli import recsaver_stages as recsaver_cli
+from reasonrec.cli import reproduce as reproduce_cli
 from reasonrec.cli import stages as stages_cli
 from reasonrec.cli import train as train_cli
 from reasonrec.cli.llm_serve import serve_command
@@ -42,6 +43,7 @@ app.add_typer(recsaver_cli.app, name="recsaver")
 app.add_typer(exp3rt_cli.app, name="exp3rt")
 app.add_typer(train_cli.app, name="train")
 app.command(name="predict")(predict_command)
+app.add_typer(reproduce_cli.app, name="reproduce")
 app.command(name="run")(run_command)
 app.command(name="rerank")(rerank_command)
 app.command(name="report")(report_command)
