@@ -71,3 +71,20 @@ def test_two_step_lora_writes_an_adapter_that_changes_scores(tiny, tmp_path):
     tuned = HFBackend("embedded", adapter_path=result.adapter_dir).score([req])[0]
     assert base.error is None and tuned.error is None
     assert abs(base.logprobs[" Yes"] - tuned.logprobs[" Yes"]) > 1e-4
+
+
+def test_validation_subset_is_seeded_and_keeps_both_labels():
+    import polars as pl
+
+    from reasonrec.train.lora import _limit
+    from reasonrec.train.sft_data import SFTDataset
+
+    labels = [1] * 93 + [0] * 7  # Beauty-like skew: the first rows are all "Yes"
+    table = pl.DataFrame({"label": labels, "row": list(range(100))})
+    ds = SFTDataset(table=table, stats={})
+    a, b = _limit(ds, 16, seed=1), _limit(ds, 16, seed=1)
+    assert a.table.equals(b.table) and len(a) == 16
+    assert set(a.table["label"].to_list()) == {0, 1}
+    assert a.table.filter(pl.col("label") == 0).height == 4  # min(7, 16 // 4)
+    assert a.table["row"].is_sorted()  # original order kept
+    assert _limit(ds, 200, seed=1) is ds

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 from pydantic import Field
 
 from reasonrec.config import Config
@@ -278,7 +279,7 @@ def build_trainer(
             f"{too_long.height} training examples exceed lora.max_seq_length={config.max_seq_length}; build the SFT "
             "data with the same (or smaller) sft.max_seq_length so they are trimmed, not truncated by TRL"
         )
-    valid = _limit(valid, config.valid_limit)
+    valid = _limit(valid, config.valid_limit, config.seed)
     do_eval = valid is not None and len(valid) > 0 and config.eval_strategy != "no"
     metric = "eval_auc" if config.eval_metric == "auc" else "eval_loss"
     args = SFTConfig(
@@ -341,10 +342,24 @@ def build_trainer(
     return trainer
 
 
-def _limit(ds: SFTDataset | None, n: int | None) -> SFTDataset | None:
+def _limit(ds: SFTDataset | None, n: int | None, seed: int = 0) -> SFTDataset | None:
+    """A seeded validation subset of `n` rows in which both labels appear whenever the split has both.
+
+    Taking the first n rows (user order) gave an all-"Yes" subset on Beauty (93% liked), so validation AUC was
+    undefined and early stopping had nothing to go on. Each class gets at least min(its count, max(1, n // 4))
+    rows; the rest is a seeded uniform sample. AUC does not depend on the class ratio, only its variance does.
+    """
     if ds is None or n is None or len(ds) <= n:
         return ds
-    return SFTDataset(table=ds.table.head(n), stats={**ds.stats, "limited_to": n})
+    table = ds.table.with_row_index("_i").sample(fraction=1.0, shuffle=True, seed=seed)
+    if "label" in table.columns:
+        floor = max(1, n // 4)
+        picked = [table.filter(pl.col("label") == lab).head(floor) for lab in (0, 1)]
+        chosen = pl.concat(picked)
+        rest = table.filter(~pl.col("_i").is_in(chosen["_i"].implode())).head(max(0, n - chosen.height))
+        table = pl.concat([chosen, rest])
+    subset = table.head(n).sort("_i").drop("_i")
+    return SFTDataset(table=subset, stats={**ds.stats, "limited_to": n, "limited_seed": seed})
 
 
 def train_lora(
