@@ -79,7 +79,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
-        "k": 16, "test_users": 64, "reasoning_rows": 4, "max_new_tokens": 64, "bootstrap": 500,
+        "k": 16, "test_users": 48, "reasoning_rows": 2, "max_new_tokens": 64, "bootstrap": 500,
         "sft_on_overflow": "skip",
         "lora": {"max_seq_length": 768, "num_train_epochs": 1, "valid_limit": 16, "patience": 5},
         "baseline_overrides": {"sasrec": {"max_epochs": 20}, "caser": {"max_epochs": 20}},
