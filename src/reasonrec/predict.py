@@ -24,7 +24,7 @@ from pydantic import Field
 
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM, Message, expected_value
-from reasonrec.llm.parse import parse_exp3rt, parse_reasoningrec, parse_recsaver
+from reasonrec.llm.parse import parse_exp3rt, parse_recsaver
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
@@ -32,7 +32,6 @@ from reasonrec.stages.base import (
     GenerationJob,
     ScoreJob,
     StageConfig,
-    choice_prob,
     fit_prompt,
     run_generation_jobs,
     run_score_jobs,
@@ -40,6 +39,7 @@ from reasonrec.stages.base import (
     write_stage_output,
 )
 from reasonrec.stages.context import ItemCatalog, target_rows, text_map
+from reasonrec.stages.label_rows import label_prediction_frame, run_label_jobs, target_columns
 from reasonrec.train.sft_data import (
     REASONINGREC_CHOICES,
     REASONINGREC_PREFIX,
@@ -115,7 +115,6 @@ def predict_labels(
     choices = REASONINGREC_CHOICES if reasoningrec else TALLREC_CHOICES
     count = token_counter(llm, prefix)
     rows = target_rows(targets, limit)
-    key_schema = {"row": pl.Int64()}
     score_jobs, gen_jobs = [], []
     for idx, row in enumerate(rows):
         ctx = prompt_context(row, catalog, profiles, sft_view)
@@ -123,47 +122,13 @@ def predict_labels(
         score_jobs.append(ScoreJob({"row": idx}, messages, choices, prefix))
         if reasoningrec and _want_reasoning(config, idx):
             gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
-    scored, summary = run_score_jobs(llm, score_jobs, key_schema, batch_size=config.batch_size,
-                                     desc=f"P(like) {config.name()}", show=config.show_progress)
-    if summaries is not None:
-        summaries.append(summary)
-    p_yes = [choice_prob(p, choices[0]) for p in scored["probs"].to_list()]
-    reasoning: list[str | None] = [None] * len(rows)
-    text_ok: list[bool] = [True] * len(rows)
-    if gen_jobs:
-        generated, gsummary = run_generation_jobs(llm, gen_jobs, key_schema, batch_size=config.batch_size,
-                                                  desc=f"reasoning {config.name()}", show=config.show_progress)
-        if summaries is not None:
-            summaries.append(gsummary)
-        for job_row, text in zip(generated["row"].to_list(), generated["text"].to_list(), strict=True):
-            parsed = parse_reasoningrec(text) if text is not None else None
-            reasoning[job_row] = parsed.reasoning if parsed is not None else None
-            text_ok[job_row] = parsed is not None and parsed.ok
+    scored, generated = run_label_jobs(llm, score_jobs, gen_jobs, batch_size=config.batch_size,
+                                       show=config.show_progress, score_desc=f"P(like) {config.name()}",
+                                       reasoning_desc=f"reasoning {config.name()}", summaries=summaries)
     refs = _reference_map(teacher_reasoning, str(rows[0].get("split") or "") if rows else "")
-    out = pl.DataFrame(
-        {
-            "method": [config.name()] * len(rows),
-            "dataset": [config.dataset] * len(rows),
-            "split": [str(r.get("split") or "") for r in rows],
-            "user_id": [str(r["user_id"]) for r in rows],
-            "item_id": [str(r["item_id"]) for r in rows],
-            "label": [r.get("label") for r in rows],
-            "rating": [r.get("rating") for r in rows],
-            "score": p_yes,
-            "pred_label": [None if p is None else int(p >= 0.5) for p in p_yes],
-            "probs": [None if p is None else json.dumps({"Yes": p, "No": 1.0 - p}) for p in p_yes],
-            "reasoning": reasoning,
-            "reference": [refs.get(str(r["user_id"])) for r in rows],
-            "parse_ok": [p is not None and ok for p, ok in zip(p_yes, text_ok, strict=True)],
-            "prompt_tokens": scored["prompt_tokens"].to_list(),
-            "cached": scored["cached"].to_list(),
-            "error": scored["error"].to_list(),
-        },
-        schema_overrides={"label": pl.Int64(), "rating": pl.Float64(), "score": pl.Float64(),
-                          "pred_label": pl.Int64(), "reasoning": pl.String(), "reference": pl.String(),
-                          "error": pl.String()},
-    )
-    return conform_predictions(out)
+    return label_prediction_frame(rows, scored, generated, method=config.name(), dataset=config.dataset,
+                                  choice=choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
+                                  parse_ok_needs_text=True)
 
 
 def rating_prefix(method: str, generated: str | None) -> str:
@@ -228,13 +193,8 @@ def predict_ratings(
     p_like = [None if p is None else sum(v for k, v in p.items() if float(k) > threshold) for p in probs]
     out = pl.DataFrame(
         {
-            "method": [config.name()] * len(rows),
-            "dataset": [config.dataset] * len(rows),
-            "split": [str(r.get("split") or "") for r in rows],
-            "user_id": [str(r["user_id"]) for r in rows],
-            "item_id": [str(r["item_id"]) for r in rows],
+            **target_columns(rows, method=config.name(), dataset=config.dataset),
             "label": [None if r.get("rating") is None else int(float(r["rating"]) > threshold) for r in rows],
-            "rating": [r.get("rating") for r in rows],
             "score": p_like,
             "pred_label": [None if p is None else int(p >= 0.5) for p in p_like],
             "pred_rating": expected,

@@ -44,6 +44,7 @@ from reasonrec.stages.base import (
     token_counter,
 )
 from reasonrec.stages.context import ItemCatalog, target_rows
+from reasonrec.stages.label_rows import target_columns
 from reasonrec.stages.reason import sample_paths
 from reasonrec.stages.recsaver_context import (
     PAIR_KEY_SCHEMA,
@@ -242,13 +243,8 @@ def recsaver_zeroshot(
     thr = config.like_threshold
     out = pl.DataFrame(
         {
-            "method": [config.method_name()] * len(rows),
-            "dataset": [config.dataset] * len(rows),
-            "split": [str(r.get("split") or "") for r in rows],
-            "user_id": [str(r["user_id"]) for r in rows],
-            "item_id": [str(r["item_id"]) for r in rows],
+            **target_columns(rows, method=config.method_name(), dataset=config.dataset),
             "label": [None if r.get("rating") is None else int(r["rating"] > thr) for r in rows],
-            "rating": [r.get("rating") for r in rows],
             "score": score,
             "pred_label": [None if p is None else int(p > thr) for p in pred],
             "pred_rating": pred,

@@ -15,7 +15,6 @@ label/rating from the target table.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,21 +22,11 @@ import polars as pl
 from pydantic import Field
 
 from reasonrec.llm.base import LLM
-from reasonrec.llm.parse import parse_reasoningrec
 from reasonrec.llm.runner import RunSummary
-from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
-from reasonrec.stages.base import (
-    GenerationJob,
-    ScoreJob,
-    StageConfig,
-    choice_prob,
-    fit_prompt,
-    run_generation_jobs,
-    run_score_jobs,
-    token_counter,
-)
+from reasonrec.stages.base import GenerationJob, ScoreJob, StageConfig, fit_prompt, token_counter
 from reasonrec.stages.context import ItemCatalog, target_rows, text_map
+from reasonrec.stages.label_rows import label_prediction_frame, run_label_jobs
 
 Variant = Literal["vanilla", "wo_description", "wo_profile", "full", "tallrec"]
 
@@ -94,7 +83,6 @@ def zeroshot_predict(
     rows = target_rows(targets, limit)
     score_jobs: list[ScoreJob] = []
     gen_jobs: list[GenerationJob] = []
-    key_schema = {"row": pl.Int64()}
     for idx, row in enumerate(rows):
         history = catalog.history(
             row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
@@ -112,46 +100,13 @@ def zeroshot_predict(
         score_jobs.append(ScoreJob({"row": idx}, messages, spec.choices, spec.assistant_prefix))
         if config.generate_reasoning:
             gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
-    scored, summary = run_score_jobs(
-        llm, score_jobs, key_schema, batch_size=config.batch_size, desc=f"zero-shot {config.variant}",
-        show=config.show_progress,
+    scored, generated = run_label_jobs(
+        llm, score_jobs, gen_jobs, batch_size=config.batch_size, show=config.show_progress,
+        score_desc=f"zero-shot {config.variant}", reasoning_desc=f"zero-shot reasoning {config.variant}",
+        summaries=summaries,
     )
-    if summaries is not None:
-        summaries.append(summary)
-    yes = spec.choices[0]
-    p_yes = [choice_prob(p, yes) for p in scored["probs"].to_list()]
-    probs = [None if p is None else json.dumps({"Yes": p, "No": 1.0 - p}) for p in p_yes]
-    reasoning: list[str | None] = [None] * len(rows)
-    if gen_jobs:
-        generated, gsummary = run_generation_jobs(
-            llm, gen_jobs, key_schema, batch_size=config.batch_size, desc=f"zero-shot reasoning {config.variant}",
-            show=config.show_progress,
-        )
-        if summaries is not None:
-            summaries.append(gsummary)
-        reasoning = [None if t is None else parse_reasoningrec(t).reasoning for t in generated["text"].to_list()]
-    out = pl.DataFrame(
-        {
-            "method": [config.method_name()] * len(rows),
-            "dataset": [config.dataset] * len(rows),
-            "split": [str(r.get("split") or "") for r in rows],
-            "user_id": [str(r["user_id"]) for r in rows],
-            "item_id": [str(r["item_id"]) for r in rows],
-            "label": [r.get("label") for r in rows],
-            "rating": [r.get("rating") for r in rows],
-            "score": p_yes,
-            "pred_label": [None if p is None else int(p >= 0.5) for p in p_yes],
-            "probs": probs,
-            "reasoning": reasoning,
-            "parse_ok": [p is not None for p in p_yes],
-            "prompt_tokens": scored["prompt_tokens"].to_list(),
-            "cached": scored["cached"].to_list(),
-            "error": scored["error"].to_list(),
-        },
-        schema_overrides={"label": pl.Int64(), "rating": pl.Float64(), "score": pl.Float64(),
-                          "pred_label": pl.Int64(), "reasoning": pl.String(), "error": pl.String()},
-    )
-    return conform_predictions(out)
+    return label_prediction_frame(rows, scored, generated, method=config.method_name(), dataset=config.dataset,
+                                  choice=spec.choices[0])
 
 
 __all__ = ["VARIANTS", "Variant", "VariantSpec", "ZeroShotConfig", "zeroshot_predict"]
