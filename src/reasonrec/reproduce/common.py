@@ -186,9 +186,12 @@ def write_reproduction(
     extra_outputs: Iterable[Path] = (),
     report_title: str | None = None,
     text: Any = None,
+    sections: Iterable[Any] = (),
 ) -> dict[str, Path]:
-    """predictions.parquet + metrics.json + config.yaml/manifest.json, then report.md/html from them."""
+    """predictions.parquet + metrics.json + config.yaml/manifest.json, then report.md/html from them
+    (+ `sections`: `reproduce.sections.Section` tables whose rows are not methods, e.g. reranking)."""
     from reasonrec.eval.report import ReportConfig, generate_report
+    from reasonrec.reproduce.sections import append_sections
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -200,6 +203,7 @@ def write_reproduction(
     report_cfg = ReportConfig(title=report_title or f"reasonrec reproduce: {config.dataset} ({config.budget})",
                               bootstrap=config.bootstrap, text=text)
     _, files = generate_report([out], out, report_cfg)
+    append_sections(out, list(sections))
     written.update({"report_md": files.markdown, "report_html": files.html, "report_json": files.json})
     write_manifest(out, command=command, config=config, seeds={"seed": config.seed}, inputs=inputs,
                    outputs=[*written.values(), *extra_outputs], started_at=started_at,

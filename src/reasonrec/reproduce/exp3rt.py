@@ -89,27 +89,12 @@ def user_disjoint(context: pl.DataFrame, fraction: float, seed: int) -> tuple[pl
 
 
 def student_prompts(context: pl.DataFrame, config: Any, llm: Any) -> list[str]:
-    """Student prompts (messages JSON) exactly as `stages.exp3rt_predict.predict_ratings` renders them (same
-    template, same context keys, same budget) — the student must be trained on the prompt it is scored with."""
-    from reasonrec.prompts import PromptRenderer
-    from reasonrec.stages.base import fit_prompt, token_counter
-    from reasonrec.stages.exp3rt_predict import RATING_LINE, TEMPLATE, _prompt_avg
+    """Student prompts (messages JSON) from `stages.exp3rt_predict.rating_prompts` — the very function
+    `predict_ratings` scores with, so the student is trained on the prompt it is scored with."""
+    from reasonrec.stages.exp3rt_predict import rating_prompts
 
-    scale = config.scale
-    lo, hi = scale.prompt_range()
-    renderer = PromptRenderer()
-    count = token_counter(llm, RATING_LINE)
-    out = []
-    for r in context.iter_rows(named=True):
-        ctx = {
-            "domain": config.domain_view(), "reasoning": config.reasoning, "include_bias": config.include_bias,
-            "scale_min": lo, "scale_max": hi, "user_profile": r["user_profile"] or "None.",
-            "item_profile": r["item_profile"] or "None.", "item_description": r["item_description"],
-            "user_avg": _prompt_avg(r.get("user_avg"), scale), "item_avg": _prompt_avg(r.get("item_avg"), scale),
-        }
-        messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
-        out.append(json.dumps([{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False))
-    return out
+    return [json.dumps([{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False)
+            for messages in rating_prompts(context, config, llm)]
 
 
 def _stage_config(config: Exp3rtReproConfig):
@@ -137,8 +122,27 @@ def average_baselines(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtRep
     return out
 
 
-def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path) -> dict[str, Any]:
-    """Table 4: CF top-20 from `topk_train` → student E[rating] → reordered; Recall/NDCG vs `topk_test`."""
+def with_release_bias(pairs_context: pl.DataFrame, release: pl.DataFrame) -> pl.DataFrame:
+    """Candidate-pair context with the release's per-user persona and per-user / per-item printed averages.
+
+    The student was trained on release prompts (persona + "[Average Rating]" lines); candidate pairs built from the
+    profile artefacts alone would have no rating bias and a slightly different persona — a prompt the student never
+    saw. The averages are constant per user and per item in the release, so they transfer to any pair."""
+    users = release.group_by("user_id").agg(pl.col("user_profile").first().alias("_persona"),
+                                            pl.col("user_avg").first().alias("_uavg"))
+    items = release.group_by("item_id").agg(pl.col("item_avg").first().alias("_iavg"))
+    return (pairs_context.join(users, on="user_id", how="left").join(items, on="item_id", how="left")
+            .with_columns(pl.coalesce("_persona", "user_profile").alias("user_profile"),
+                          pl.coalesce("user_avg", "_uavg").alias("user_avg"),
+                          pl.coalesce("item_avg", "_iavg").alias("item_avg"))
+            .drop("_persona", "_uavg", "_iavg").select(pairs_context.columns))
+
+
+def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path, *, release: pl.DataFrame,
+                        test_users: list[str]) -> dict[str, Any]:
+    """Table 4: CF top-20 from `topk_train` → student E[rating] → reordered; Recall/NDCG vs `topk_test`.
+
+    Only users of the student's TEST part are reranked (the student saw the other users' personas with scores)."""
     from reasonrec.baselines import TrainData, make_baseline
     from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
     from reasonrec.stages.exp3rt_predict import predict_ratings
@@ -148,7 +152,10 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path)
         return {}
     train = ds.splits["topk_train"].select("user_id", "item_id").with_columns(pl.lit(1.0).alias("rating"))
     test = ds.splits["topk_test"].select("user_id", "item_id")
-    users = test["user_id"].unique(maintain_order=True).head(config.rerank_users).to_list()
+    allowed = set(test_users)
+    users = [u for u in test["user_id"].unique(maintain_order=True).to_list() if u in allowed][:config.rerank_users]
+    if not users:
+        return {}
     rcfg = RerankConfig(n_candidates=config.n_candidates, seed=config.seed)
     results: dict[str, Any] = {}
     for name in config.rerank_generators:
@@ -157,6 +164,7 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path)
         cands = generate_candidates(model, users, rcfg)
         context = pair_context(cands.select("user_id", "item_id"), ds.artefacts["user_profiles"],
                                ds.artefacts["item_profiles"], ds.items, None)
+        context = with_release_bias(context, release)
         preds = predict_ratings(context, llm, _stage_config(config).model_copy(update={"split": "rerank"}))
         scores = preds.select("user_id", "item_id", pl.col("pred_rating").alias("score"))
         _, metrics = rerank_and_evaluate(cands, scores, relevant_sets(test), rcfg, out / "rerank" / name,
@@ -181,6 +189,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         ds = load_dataset(config.dataset, config.data_dir)
         context = imdb_release_context(ds, config.variant)
         train, test = user_disjoint(context, config.train_user_fraction, config.seed)
+        test_part_users = test["user_id"].unique(maintain_order=True).to_list()
         if config.train_pairs:
             train = train.sample(n=min(config.train_pairs, train.height), seed=config.seed, shuffle=True)
         if config.test_pairs:
@@ -216,7 +225,8 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
     with timer("baselines"):
         baselines = average_baselines(train, test, config)
     with timer("rerank"):
-        rerank = rerank_with_student(ds, config, student_llm, out)
+        rerank = rerank_with_student(ds, config, student_llm, out, release=context,
+                                     test_users=test_part_users)
     notes = [
         f"Student base model: {config.llm.model} (embedded = SmolLM2-135M), not the paper's Llama-3-8B.",
         (f"User-disjoint split of the {context.height} released test pairs: {train.height} pairs train the student, "
@@ -239,8 +249,28 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
                      "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)},
     }
     write_reproduction(out, config=config, command=command, predictions=preds, metrics=metrics, started_at=started,
-                       report_title=f"EXP3RT reproduction — {config.dataset} ({config.budget})")
+                       report_title=f"EXP3RT reproduction — {config.dataset} ({config.budget})",
+                       sections=[s for s in [rerank_section(rerank)] if s is not None])
     return metrics
+
+
+def rerank_section(rerank: dict[str, Any]):
+    """EXP3RT Table 4 layout: one row per (generator, generator-only | reranked), Recall/NDCG@k columns."""
+    from reasonrec.reproduce.sections import Section
+
+    if not rerank:
+        return None
+    ks = next(iter(rerank.values())).get("ks") or [5, 10, 15, 20]
+    header = ["Generator", "List", "users", *[f"{m}@{k}" for k in ks for m in ("Recall", "NDCG")]]
+    rows = []
+    for name, m in rerank.items():
+        for kind, label in (("generator", "generator only"), ("reranked", "reranked by student")):
+            vals = m.get(kind) or {}
+            rows.append([name, label, m.get("users_scored"),
+                         *[vals.get(f"{metric}@{k}") for k in ks for metric in ("recall", "ndcg")]])
+    return Section("Top-k reranking (EXP3RT Table 4 protocol)", header, rows,
+                   note="CF top-N candidates from topk_train, reordered by the student's E[rating]; relevant = "
+                        "topk_test items. Only users of the student's test part are reranked.")
 
 
 __all__ = ["DATASET_DEFAULTS", "PRESETS", "Exp3rtReproConfig", "resolve", "run", "student_prompts", "user_disjoint"]

@@ -24,7 +24,7 @@ import polars as pl
 from pydantic import Field
 
 from reasonrec.errors import DataError
-from reasonrec.llm.base import LLM, expected_value
+from reasonrec.llm.base import LLM, Message, expected_value
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
@@ -69,6 +69,35 @@ def _prompt_avg(value: float | None, scale: RatingScale) -> float | None:
     return None if value is None else scale.to_prompt(value)
 
 
+def rating_prompts(context: pl.DataFrame, config: PredictConfig, llm: LLM | None) -> list[tuple[Message, ...]]:
+    """The rating prompt (messages) for each row of `context`, fitted to `config.max_prompt_tokens`.
+
+    Public because a student must be TRAINED on exactly the prompt it is SCORED with: `predict_ratings` and the
+    SFT-data builders (`reproduce.exp3rt`) both call this, so the two cannot drift."""
+    scale = config.scale
+    lo, hi = scale.prompt_range()
+    renderer = PromptRenderer()
+    count = token_counter(llm, RATING_LINE)
+    domain = config.domain_view()
+    prompts = []
+    for r in context.iter_rows(named=True):
+        ctx = {
+            "domain": domain,
+            "reasoning": config.reasoning,
+            "include_bias": config.include_bias,
+            "scale_min": lo,
+            "scale_max": hi,
+            "user_profile": r["user_profile"] or "None.",
+            "item_profile": r["item_profile"] or "None.",
+            "item_description": r["item_description"],
+            "user_avg": _prompt_avg(r.get("user_avg"), scale),
+            "item_avg": _prompt_avg(r.get("item_avg"), scale),
+        }
+        messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
+        prompts.append(messages)
+    return prompts
+
+
 def predict_ratings(
     context: pl.DataFrame,
     llm: LLM,
@@ -83,28 +112,8 @@ def predict_ratings(
             raise DataError(f"pair context lacks {col!r} (build it with exp3rt_profiles.pair_context)", field=col)
     rows = context if limit is None else context.head(limit)
     scale = config.scale
-    lo, hi = scale.prompt_range()
-    renderer = PromptRenderer()
-    count = token_counter(llm, RATING_LINE)
-    domain = config.domain_view()
-    keys: list[dict[str, str]] = []
-    prompts = []
-    for r in rows.iter_rows(named=True):
-        ctx = {
-            "domain": domain,
-            "reasoning": config.reasoning,
-            "include_bias": config.include_bias,
-            "scale_min": lo,
-            "scale_max": hi,
-            "user_profile": r["user_profile"] or "None.",
-            "item_profile": r["item_profile"] or "None.",
-            "item_description": r["item_description"],
-            "user_avg": _prompt_avg(r.get("user_avg"), scale),
-            "item_avg": _prompt_avg(r.get("item_avg"), scale),
-        }
-        messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
-        keys.append({"user_id": str(r["user_id"]), "item_id": str(r["item_id"])})
-        prompts.append(messages)
+    prompts = rating_prompts(rows, config, llm)
+    keys = [{"user_id": str(u), "item_id": str(i)} for u, i in zip(rows["user_id"], rows["item_id"], strict=True)]
 
     n = len(keys)
     generated: list[str | None] = [None] * n
@@ -178,4 +187,4 @@ def predict_ratings(
     return conform_predictions(table)
 
 
-__all__ = ["KEY_SCHEMA", "RATING_LINE", "REASONING_PREFIX", "PredictConfig", "expected_rating", "predict_ratings"]
+__all__ = ["KEY_SCHEMA", "RATING_LINE", "REASONING_PREFIX", "PredictConfig", "expected_rating", "predict_ratings", "rating_prompts"]
