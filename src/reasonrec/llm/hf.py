@@ -29,12 +29,12 @@ from reasonrec.llm.base import (
     ChoiceScores,
     Completion,
     GenerationRequest,
-    Message,
     ModelIdentity,
     SamplingParams,
     ScoreRequest,
     normalise_logprobs,
 )
+from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.embedded import EMBEDDED_NAME, ensure_embedded_model, weights_sha256
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
@@ -97,7 +97,7 @@ class _Row:
     finish_reason: str | None = None
 
 
-class HFBackend:
+class HFBackend(TokenizerChat):
     """transformers backend implementing the `LLM` protocol (optionally with a PEFT LoRA adapter)."""
 
     def __init__(
@@ -153,23 +153,6 @@ class HFBackend:
     @property
     def identity(self) -> ModelIdentity:
         return self._identity
-
-    def render(
-        self, messages: Sequence[Message] | None, prompt: str | None, assistant_prefix: str = ""
-    ) -> str:
-        """Prompt text exactly as the model sees it: chat template + generation prompt + assistant prefix."""
-        if messages is not None:
-            text = self.tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-        else:
-            text = prompt or ""
-        return text + assistant_prefix
-
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)

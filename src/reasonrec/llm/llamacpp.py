@@ -26,11 +26,11 @@ from reasonrec.llm.base import (
     ChoiceScores,
     Completion,
     GenerationRequest,
-    Message,
     ModelIdentity,
     ScoreRequest,
     normalise_logprobs,
 )
+from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.embedded import ensure_embedded_model
 from reasonrec.llm.embedded import gguf_path as embedded_gguf_path
 
@@ -68,7 +68,7 @@ def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(TokenizerChat):
     """llama.cpp (xllamacpp) backend implementing the `LLM` protocol on a local GGUF file."""
 
     def __init__(
@@ -139,23 +139,6 @@ class LlamaCppBackend:
     @property
     def identity(self) -> ModelIdentity:
         return self._identity
-
-    def render(
-        self, messages: Sequence[Message] | None, prompt: str | None, assistant_prefix: str = ""
-    ) -> str:
-        """Prompt text exactly as the hf backend renders it: chat template + generation prompt + prefix."""
-        if messages is not None:
-            text = self.tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-        else:
-            text = prompt or ""
-        return text + assistant_prefix
-
-    def encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         # Tokenise here, in the caller's thread: a fast tokenizer shared by threads can fail ("Already borrowed").
