@@ -29,7 +29,7 @@ import polars as pl
 from pydantic import Field
 
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import LLM, expected_value
+from reasonrec.llm.base import LLM, Message, expected_value
 from reasonrec.llm.parse import parse_recsaver
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
@@ -283,6 +283,29 @@ class TeacherPathsConfig(StageConfig):
         return (self.scale_min, self.scale_max)
 
 
+def cot_prompts(
+    rows: list[dict[str, Any]],
+    items: pl.DataFrame,
+    interactions: pl.DataFrame | None,
+    llm: LLM | None,
+    config: TeacherPathsConfig,
+) -> list[tuple[Message, ...]]:
+    """The CoT rating prompt (no truth in it) for each target row: what the teacher samples paths from AND what a
+    Rec-SAVER student is trained and scored on — one function, so the three cannot drift apart."""
+    catalog = ItemCatalog.from_tables(items)
+    reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
+    renderer = PromptRenderer()
+    count = token_counter(llm, REASON_PREFIX)
+    out = []
+    for row in rows:
+        ctx = pair_context(row, catalog, reviews, config.domain_view(), scale=config.scale,
+                           like_threshold=config.like_threshold, example=None, include_rating=True,
+                           include_review=True, include_description=True, reasoning=True)
+        messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
+        out.append(messages)
+    return out
+
+
 def recsaver_teacher_paths(
     targets: pl.DataFrame,
     items: pl.DataFrame,
@@ -297,18 +320,9 @@ def recsaver_teacher_paths(
 
     The truth is NOT in the prompt (these are predictions to be filtered by `stages.filters`).
     """
-    catalog = ItemCatalog.from_tables(items)
-    reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
-    renderer = PromptRenderer()
-    count = token_counter(llm, REASON_PREFIX)
     rows = [r for r in target_rows(targets, limit) if r.get("rating") is not None]
-    jobs = []
-    for row in rows:
-        ctx = pair_context(row, catalog, reviews, config.domain_view(), scale=config.scale,
-                           like_threshold=config.like_threshold, example=None, include_rating=True,
-                           include_review=True, include_description=True, reasoning=True)
-        messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
-        jobs.append(GenerationJob(pair_key(row), messages, config.sampling(), assistant_prefix=REASON_PREFIX))
+    jobs = [GenerationJob(pair_key(row), messages, config.sampling(), assistant_prefix=REASON_PREFIX)
+            for row, messages in zip(rows, cot_prompts(rows, items, interactions, llm, config), strict=True)]
     scale = config.scale
     table, summary = sample_paths(
         llm, jobs, PAIR_KEY_SCHEMA, n_samples=config.n_samples, temperature=config.temperature, top_p=config.top_p,
@@ -334,6 +348,7 @@ __all__ = [
     "RecSaverVariantSpec",
     "RecSaverZeroShotConfig",
     "TeacherPathsConfig",
+    "cot_prompts",
     "pick_example",
     "recsaver_teacher_paths",
     "recsaver_zeroshot",
