@@ -18,8 +18,9 @@ from reasonrec.baselines.common import (
     BaselineConfig,
     TrainData,
     check_target_table,
-    interactions_of,
+    positive_interactions,
     predictions_frame,
+    sigmoid_with_cold_floor,
     top_k_table,
 )
 
@@ -47,10 +48,7 @@ class BPRMF:
         from cornac.data import Dataset as CornacDataset
         from cornac.models import BPR
 
-        all_inter = interactions_of(data)
-        inter = all_inter
-        if self.config.min_rating is not None:
-            inter = inter.filter(pl.col("rating") >= self.config.min_rating)
+        all_inter, inter = positive_interactions(data, self.config.min_rating)
         triples = list(zip(inter["user_id"].to_list(), inter["item_id"].to_list(), [1.0] * inter.height,
                            strict=True))
         train_set = CornacDataset.from_uir(triples, seed=self.config.seed)
@@ -92,10 +90,7 @@ class BPRMF:
             scores, ii = self._user_scores(u), m.iid_map.get(i)
             if scores is not None and ii is not None:
                 raw[n] = scores[ii]
-        self.cold_rows = int(np.isnan(raw).sum())
-        floor = np.nanmin(raw) - 1.0 if np.isfinite(raw).any() else 0.0
-        raw = np.where(np.isnan(raw), floor, raw)
-        prob = 1.0 / (1.0 + np.exp(-raw))
+        prob, self.cold_rows = sigmoid_with_cold_floor(raw)
         return predictions_frame(targets, method=self.name, dataset=dataset, split=split, score=prob)
 
     def recommend(self, users: list[str], k: int, exclude_train: bool = True) -> pl.DataFrame:

@@ -161,6 +161,25 @@ def interactions_of(data: TrainData) -> pl.DataFrame:
     )
 
 
+def positive_interactions(data: TrainData, min_rating: float | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(all training interactions, the ones a pairwise model treats as positives: rating >= `min_rating`).
+
+    Both are returned because recommendation excludes every training item, liked or not."""
+    all_inter = interactions_of(data)
+    if min_rating is None:
+        return all_inter, all_inter
+    return all_inter, all_inter.filter(pl.col("rating") >= min_rating)
+
+
+def sigmoid_with_cold_floor(raw: np.ndarray) -> tuple[np.ndarray, int]:
+    """(sigmoid of raw scores, number of cold rows): NaN rows (cold user or item) score below every warm row."""
+    raw = np.asarray(raw, dtype=np.float64)
+    cold = int(np.isnan(raw).sum())
+    floor = np.nanmin(raw) - 1.0 if np.isfinite(raw).any() else 0.0
+    raw = np.where(np.isnan(raw), floor, raw)
+    return 1.0 / (1.0 + np.exp(-raw)), cold
+
+
 def top_k_table(
     users: list[str],
     item_ids: list[str],

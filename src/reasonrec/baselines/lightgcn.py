@@ -23,8 +23,9 @@ from reasonrec.baselines.common import (
     BaselineConfig,
     TrainData,
     check_target_table,
-    interactions_of,
+    positive_interactions,
     predictions_frame,
+    sigmoid_with_cold_floor,
     top_k_table,
     torch_determinism,
 )
@@ -129,10 +130,7 @@ class LightGCN:
         import torch
 
         c = self.config
-        all_inter = interactions_of(data)
-        inter = all_inter
-        if c.min_rating is not None:
-            inter = inter.filter(pl.col("rating") >= c.min_rating)
+        all_inter, inter = positive_interactions(data, c.min_rating)
         users = sorted(set(inter["user_id"].to_list()))
         self.item_ids = sorted(set(inter["item_id"].to_list()))
         self.user_index = {u: n for n, u in enumerate(users)}
@@ -256,11 +254,8 @@ class LightGCN:
                                        targets["item_id"].cast(pl.String).to_list(), strict=True)):
             if u in self.user_index and i in self.item_index:
                 raw[n] = float(self.final[self.user_index[u]] @ self.final[n_users + self.item_index[i]])
-        self.cold_rows = int(np.isnan(raw).sum())
-        floor = np.nanmin(raw) - 1.0 if np.isfinite(raw).any() else 0.0
-        raw = np.where(np.isnan(raw), floor, raw)
-        return predictions_frame(targets, method=self.name, dataset=dataset, split=split,
-                                 score=1.0 / (1.0 + np.exp(-raw)))
+        prob, self.cold_rows = sigmoid_with_cold_floor(raw)
+        return predictions_frame(targets, method=self.name, dataset=dataset, split=split, score=prob)
 
     def recommend(self, users: list[str], k: int, exclude_train: bool = True) -> pl.DataFrame:
         """Top-k training items per user (users unknown to the model get no rows)."""
