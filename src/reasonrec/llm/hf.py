@@ -224,6 +224,20 @@ class HFBackend(TokenizerChat):
                 )
         return [r if r is not None else ChoiceScores({}, {}, error="not computed") for r in results]
 
+    # ------------------------------------------------------------------ forward pass
+
+    def _forward(self, input_ids, attention_mask, position_ids, cache, *, last_only: bool):
+        """One cached forward pass on `self.device`; `last_only` computes logits for the final position only."""
+        dev = self.device
+        return self.model(
+            input_ids=input_ids.to(dev),
+            attention_mask=attention_mask.to(dev),
+            position_ids=position_ids.to(dev),
+            past_key_values=cache,
+            use_cache=True,
+            **({"logits_to_keep": 1} if last_only else {}),
+        )
+
     # ------------------------------------------------------------------ scoring internals
 
     def _score_inputs(self, req: ScoreRequest) -> tuple[list[int], list[list[int]]]:
@@ -282,14 +296,7 @@ class HFBackend(TokenizerChat):
             mask[r, prefix_len + width - n :] = 1
             positions[r, width - n :] = torch.arange(prefix_len, prefix_len + n)
         cache = _cache_from(past) if past is not None else DynamicCache()
-        out = self.model(
-            input_ids=input_ids.to(dev),
-            attention_mask=mask.to(dev),
-            position_ids=positions.to(dev),
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        out = self._forward(input_ids, mask, positions, cache, last_only=True)
         next_lp = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
         ctx_kv = _kv_tensors(out.past_key_values)
         ctx_lens = [len(c) for c in contexts]
@@ -315,13 +322,7 @@ class HFBackend(TokenizerChat):
                     step_mask[r, :n] = 1
                     step_pos[r, :n] = torch.arange(ctx_lens[r], ctx_lens[r] + n)
             full_mask = torch.cat([mask, step_mask], dim=1)
-            step_out = self.model(
-                input_ids=feed.to(dev),
-                attention_mask=full_mask.to(dev),
-                position_ids=step_pos.to(dev),
-                past_key_values=_cache_from(ctx_kv),
-                use_cache=True,
-            )
+            step_out = self._forward(feed, full_mask, step_pos, _cache_from(ctx_kv), last_only=False)
             lp = torch.log_softmax(step_out.logits.float(), dim=-1)
             for r, tail in enumerate(tails):
                 for j in range(len(tail) - 1):
@@ -367,14 +368,7 @@ class HFBackend(TokenizerChat):
                 gen = torch.Generator().manual_seed(request_seed(req.params, req.sample_index, req.payload()))
             rows.append(_Row(index=r, prompt_len=len(prompts[r]), params=req.params, generator=gen, tokens=[]))
         cache = DynamicCache()
-        out = self.model(
-            input_ids=input_ids.to(dev),
-            attention_mask=mask.to(dev),
-            position_ids=positions.to(dev),
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        out = self._forward(input_ids, mask, positions, cache, last_only=True)
         cache = out.past_key_values
         logits = out.logits[:, -1, :]
         mask = mask.to(dev)
@@ -409,13 +403,8 @@ class HFBackend(TokenizerChat):
                 chosen = [chosen[r] for r in keep]
                 active = [active[r] for r in keep]
             mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=dev)], dim=1)
-            out = self.model(
-                input_ids=torch.tensor(chosen, device=dev).unsqueeze(1),
-                attention_mask=mask,
-                position_ids=next_pos.unsqueeze(1),
-                past_key_values=cache,
-                use_cache=True,
-            )
+            out = self._forward(torch.tensor(chosen, device=dev).unsqueeze(1), mask, next_pos.unsqueeze(1), cache,
+                                last_only=False)
             cache = out.past_key_values
             logits = out.logits[:, -1, :]
             next_pos = next_pos + 1
