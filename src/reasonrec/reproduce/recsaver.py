@@ -1,15 +1,22 @@
-"""`reasonrec reproduce recsaver`: Rec-SAVER on the raw Beauty reviews via the `recsaver` method recipe.
+"""`reasonrec reproduce recsaver`: Rec-SAVER (Tsai et al. 2024) on the raw Beauty reviews, end-to-end.
 
-What runs (each part is the recipe's stage, composed by `methods.recsaver`): a balanced user-disjoint sample
-(`prepare`, 4 ≤ |H| ≤ 10, per-rating-class quotas), post-hoc explanations → scrub → self-verification (verified
-references), M teacher paths with the filters annotated, and zero-shot rating prediction with CoT vs without
-reasoning — both on the same test pairs. Reported: RMSE/MAE/AUC per variant, the NLG metrics (BLEU, ROUGE-1,
-METEOR, BERTScore-MiniLM) of the CoT reasoning vs the verified references, the correct-vs-incorrect table
-(`breakdowns.correctness`), and the filter counts of the teacher paths.
+What runs, in order (each piece is a stage function; this module only composes them):
+1. Data: the paper's balanced user-disjoint sample (4 ≤ |H| ≤ 10, `per_class_train` / `per_class_test` pairs per
+   rating class) via `data.prepare` (written under OUT/data).
+2. Teacher paths (§2.3): M sampled CoT answers per TRAIN pair (`recsaver_teacher_paths`, T = 0.7) annotated with the
+   §4.3 filters (`stages.filters`: none / 5class / binary / 1off).
+3. Students (§4.3, Tables 4–5): for each entry of `students` ("1:none", "M:none", "M:5class", …) the kept paths
+   become rating SFT data (`build_rating_sft` with the filter's `keep` column and 1 or M paths per pair; target =
+   teacher reasoning + the TRUE rating, as in the paper), a LoRA student is trained (`train_lora`) and scored on
+   the test pairs (`predict.predict_ratings`: generated reasoning, then the rating-digit distribution).
+   Student prompts come from `stages.recsaver_zeroshot.cot_prompts` — the teacher's own prompt builder.
+4. Zero-shot CoT vs no reasoning with the base model (`recsaver_zeroshot`, Table 3's first rows).
+5. Verified references (§3.1) for the TEST pairs: post-hoc explanations → scrub → self-verification → pools.
+6. Evaluation: rating accuracy, MAE/RMSE, binary AUC from P(r > 3) (and macro OvR AUC), the NLG metrics of each
+   model's reasoning against the verified pool (multi-reference), and the correct-vs-incorrect table (Table 7).
 
-NOT run here (stated in the notes of every report): the LoRA student with 1 vs M paths per filter. The SFT data
-builder supports it (`train.sft_data.build_rating_sft(paths_per_pair=…)`) but a student per filter is hours on
-this CPU; the quick budget also shrinks M and the sample.
+The quick budget shrinks everything (2 train / 1 test pair per class, M = 2, 48 new tokens, ONE LoRA step, a
+subset of students) — it proves the pipeline runs, its numbers are not evidence about the method.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reasonrec.errors import ConfigError
 from reasonrec.reproduce.common import (
@@ -30,24 +37,51 @@ from reasonrec.reproduce.common import (
     resolve_config,
     write_reproduction,
 )
+from reasonrec.train.lora import LoRAConfig
 
 VARIANTS = ("cot", "no_reasoning")
+PAPER_STUDENTS = ["1:none", "M:none", "M:5class", "M:binary", "M:1off"]  # Table 5's rows
+TEXT_METRICS = ["bleu", "rouge1", "meteor", "bertscore"]
 
 
 class RecSaverReproConfig(ReproduceConfig):
+    """Defaults = the paper: 800/100 pairs per rating class, M = 8, Table 5's five students, 256-token answers."""
+
     dataset: str = "amazon-beauty-raw"
-    limit_users: int | None = Field(None, ge=1, description="test users (None = the paper's 100 per class)")
+    per_class_train: int = Field(800, ge=1, description="train pairs per rating class (teacher paths → students)")
+    per_class_test: int = Field(100, ge=1, description="test pairs per rating class")
     n_paths: int = Field(8, ge=1, description="M teacher paths per training pair")
-    teacher_pairs: int | None = Field(None, ge=1, description="explain / verify / path at most N train pairs")
-    max_new_tokens: int = Field(256, ge=1)
-    variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
-    recipe: dict[str, Any] = Field(default_factory=dict, description="extra RecSaverConfig overrides")
+    temperature: float = Field(0.7, ge=0.0, description="teacher / explanation sampling temperature")
+    n_explanations: int = Field(8, ge=1, description="post-hoc explanations per test pair (reference pool size)")
+    max_new_tokens: int = Field(256, ge=1, description="reasoning budget (teacher, explanations, zero-shot, student)")
+    review_max_chars: int | None = Field(600, description="history review truncation in every prompt")
+    students: list[str] = Field(default_factory=lambda: list(PAPER_STUDENTS),
+                                description="'<paths>:<filter>' with paths 1 or M; [] = no student")
+    variants: list[str] = Field(default_factory=lambda: list(VARIANTS), description="zero-shot variants")
+    lora: LoRAConfig = Field(default_factory=lambda: LoRAConfig(num_train_epochs=3, eval_strategy="no"))
+    text_metrics: list[str] = Field(default_factory=lambda: list(TEXT_METRICS))
+    predict_batch_size: int = Field(4, ge=1)
+
+    @field_validator("students")
+    @classmethod
+    def _students(cls, value: list[str]) -> list[str]:
+        from reasonrec.stages.filters import FILTERS
+
+        for spec in value:
+            paths, _, name = spec.partition(":")
+            if paths not in ("1", "M") or name not in FILTERS:
+                raise ValueError(f"student {spec!r}: expected '<1|M>:<{'|'.join(FILTERS)}>'")
+        return value
 
 
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"amazon-beauty-raw": {}}
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"limit_users": 6, "n_paths": 2, "teacher_pairs": 3, "max_new_tokens": 48, "bootstrap": 100},
+    "quick": {
+        "per_class_train": 2, "per_class_test": 1, "n_paths": 2, "n_explanations": 2, "max_new_tokens": 48,
+        "review_max_chars": 300, "students": ["1:none", "M:none", "M:binary"], "bootstrap": 100,
+        "lora": {"max_steps": 1, "batch_size": 2, "max_seq_length": 1024, "eval_strategy": "no"},
+    },
     "full": {},
 }
 
@@ -60,69 +94,347 @@ def resolve(dataset: str, budget: str, overrides: list[str] | None = None,
     return resolve_config(RecSaverReproConfig, PRESETS, budget, base=raw, overrides=overrides)
 
 
-def recipe_config(config: RecSaverReproConfig, variant: str):
-    from reasonrec.methods.recsaver import RecSaverConfig
+# ------------------------------------------------------------------------------------------------ pieces
 
-    tokens = config.max_new_tokens
-    raw: dict[str, Any] = {
-        "dataset": config.dataset, "data_dir": config.data_dir, "limit_users": config.limit_users,
-        "show_progress": config.show_progress,
-        "explain": {"max_new_tokens": tokens}, "verify": {"max_new_tokens": tokens},
-        "teacher": {"n_samples": config.n_paths, "max_new_tokens": tokens},
-        "zeroshot": {"variant": variant, "max_new_tokens": tokens},
-        "eval": {"bootstrap": config.bootstrap},
-    }
-    if config.teacher_pairs is not None:
-        raw["prepare"] = {"split": {"per_class_train": max(1, config.teacher_pairs // 5 or 1)}}
-    return RecSaverConfig.from_dict(deep_merge(raw, config.recipe), source="reproduce recsaver")
+
+def student_name(spec: str, n_paths: int) -> str:
+    paths, _, name = spec.partition(":")
+    return f"recsaver-student-{n_paths if paths == 'M' else 1}path-{name}"
+
+
+def prompt_budget(config: RecSaverReproConfig) -> int:
+    """Prompt tokens such that prompt + completion (reasoning ≤ max_new_tokens + the rating lines) fits the LoRA
+    max_seq_length: prompts are trimmed from the oldest history item when they are rendered, never by TRL."""
+    budget = config.lora.max_seq_length - config.max_new_tokens - 24
+    if budget < 256:
+        raise ConfigError(f"lora.max_seq_length={config.lora.max_seq_length} leaves {budget} prompt tokens after "
+                          f"max_new_tokens={config.max_new_tokens}; raise it")
+    return budget
+
+
+def stage_kwargs(config: RecSaverReproConfig) -> dict[str, Any]:
+    return {"seed": config.seed, "show_progress": config.show_progress, "batch_size": config.predict_batch_size,
+            "max_prompt_tokens": prompt_budget(config)}
+
+
+def student_paths(paths: pl.DataFrame, spec: str) -> tuple[pl.DataFrame, int]:
+    """The teacher-paths table as SFT input for one student: `keep` = the filter's verdict, paths with no
+    reasoning text dropped (counted), prompt column named as `build_rating_sft` expects."""
+    _, _, name = spec.partition(":")
+    table = paths.with_columns(
+        pl.col(f"keep_{name}").alias("keep"),
+        pl.col("reasoning").fill_null("").str.strip_chars().alias("reasoning"),
+        pl.col("prompt").alias("student_prompt"),
+    )
+    empty = table.filter(pl.col("keep") & (pl.col("reasoning") == "")).height
+    return table.with_columns(pl.col("keep") & (pl.col("reasoning") != "")), empty
+
+
+def score_missing_ratings(paths: pl.DataFrame, llm: Any, config: RecSaverReproConfig) -> pl.DataFrame:
+    """Give every teacher path a teacher rating the filters can judge.
+
+    A path whose text has no parseable rating (cut off at max_new_tokens, or the model never wrote the rating
+    line) gets its rating from ONE scoring pass over the digits after its own reasoning + "### Rating ###" — the
+    read-out the zero-shot CoT stage uses. Without it, a small budget leaves every filter but `none` with nothing.
+    `rating_source` records "parsed" / "scored" / null (the scoring call failed)."""
+    import json as _json
+
+    from reasonrec.llm.base import Message
+    from reasonrec.stages.base import ScoreJob, run_score_jobs
+    from reasonrec.stages.recsaver_context import rating_choices
+    from reasonrec.stages.recsaver_zeroshot import RATING_PREFIX, REASON_PREFIX
+
+    parsed = pl.col("pred_rating").is_not_null() & pl.col("parse_ok").fill_null(False)
+    table = paths.with_row_index("_row").with_columns(
+        pl.when(parsed).then(pl.lit("parsed")).otherwise(None).alias("rating_source"))
+    missing = table.filter(~parsed & pl.col("prompt").is_not_null() & pl.col("error").is_null())
+    if missing.height == 0:
+        return table.drop("_row")
+    choices = rating_choices((1, 5))
+    jobs = []
+    for row in missing.iter_rows(named=True):
+        messages = tuple(Message(m["role"], m["content"]) for m in _json.loads(row["prompt"]))
+        reasoning = (row["reasoning"] or row["text"] or "").strip()
+        jobs.append(ScoreJob({"row": row["_row"]}, messages, choices, f"{REASON_PREFIX}{reasoning}\n\n{RATING_PREFIX}"))
+    scored, _ = run_score_jobs(llm, jobs, {"row": pl.UInt32()}, batch_size=config.predict_batch_size,
+                               desc="recsaver teacher ratings (score)", show=config.show_progress,
+                               keep_prompts=False)
+    ratings = {}
+    for row, probs in scored.select("row", "probs").iter_rows():
+        if probs is not None:
+            p = _json.loads(probs)
+            ratings[row] = float(max(p, key=p.__getitem__))
+    fill = pl.DataFrame({"_row": list(ratings), "_scored": list(ratings.values())},
+                        schema={"_row": pl.UInt32(), "_scored": pl.Float64()})
+    return (table.join(fill, on="_row", how="left")
+            .with_columns(pl.coalesce("pred_rating", "_scored").alias("pred_rating"),
+                          (pl.col("parse_ok").fill_null(False) | pl.col("_scored").is_not_null()).alias("parse_ok"),
+                          pl.when(pl.col("_scored").is_not_null()).then(pl.lit("scored"))
+                          .otherwise(pl.col("rating_source")).alias("rating_source"))
+            .drop("_row", "_scored"))
+
+
+def test_prompts(test: pl.DataFrame, items: pl.DataFrame, interactions: pl.DataFrame, llm: Any,
+                 config: RecSaverReproConfig) -> pl.DataFrame:
+    """(user_id, item_id, split, rating, student_prompt) for the test pairs, rendered by the teacher's builder."""
+    from reasonrec.stages.base import messages_json
+    from reasonrec.stages.context import target_rows
+    from reasonrec.stages.recsaver_zeroshot import cot_prompts
+
+    rows = target_rows(test)
+    messages = cot_prompts(rows, items, interactions, llm, teacher_config(config))
+    return pl.DataFrame({
+        "user_id": [str(r["user_id"]) for r in rows], "item_id": [str(r["item_id"]) for r in rows],
+        "split": [r.get("split") or "test" for r in rows], "rating": [r.get("rating") for r in rows],
+        "student_prompt": [messages_json(m) for m in messages],
+    }, schema_overrides={"rating": pl.Float64()})
+
+
+def teacher_config(config: RecSaverReproConfig):
+    from reasonrec.stages.recsaver_zeroshot import TeacherPathsConfig
+
+    return TeacherPathsConfig(n_samples=config.n_paths, temperature=config.temperature,
+                              max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars,
+                              **stage_kwargs(config))
+
+
+def with_references(predictions: pl.DataFrame, pool: pl.DataFrame | None) -> pl.DataFrame:
+    """`references` (the verified pool, multi-reference) and `reference` (its first text) per test pair; pairs
+    with an empty pool get nulls, so the NLG metrics skip them (their n says how many were scored)."""
+    drop = [c for c in ("reference", "references") if c in predictions.columns]
+    out = predictions.drop(drop)
+    if pool is None or pool.height == 0:
+        return out.with_columns(pl.lit(None, dtype=pl.String).alias("reference"),
+                                pl.lit(None, dtype=pl.List(pl.String)).alias("references"))
+    refs = pool.filter(pl.col("n_verified") > 0).select(
+        pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String), "references",
+        pl.col("references").list.first().alias("reference"))
+    return out.join(refs, on=["user_id", "item_id"], how="left")
+
+
+def evaluate_run(predictions: pl.DataFrame, config: RecSaverReproConfig, bertscore: Any) -> dict[str, Any]:
+    """Rating/binary metrics + NLG vs the verified pools + the correct/incorrect breakdown (Table 7)."""
+    from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+    from reasonrec.eval.text import TextMetricsConfig
+    from reasonrec.reproduce.common import rating_probs_only
+
+    has_text = bool(predictions["reasoning"].is_not_null().any() and predictions["reference"].is_not_null().any())
+    text = TextMetricsConfig(metrics=config.text_metrics) if has_text and config.text_metrics else None
+    cfg = EvalConfig(bootstrap=config.bootstrap, seed=0, text=text, breakdowns=["correctness"] if text else [])
+    return evaluate_predictions(rating_probs_only(predictions), cfg, bertscore=bertscore)
+
+
+def _value(result: dict[str, Any], key: str) -> Any:
+    if result.get(key) is not None:
+        return result[key]
+    detail = (result.get("metrics") or {}).get(key)
+    return detail.get("value") if isinstance(detail, dict) else None
+
+
+# ------------------------------------------------------------------------------------------------ run
 
 
 def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "reproduce recsaver") -> dict[str, Any]:
-    from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
-    from reasonrec.eval.text import TextMetricsConfig
+    from reasonrec.data.prepare import PrepareConfig, SplitConfig, prepare
+    from reasonrec.io import write_parquet
     from reasonrec.llm.registry import build_llm
-    from reasonrec.methods import run_recipe
+    from reasonrec.predict import PredictConfig, predict_ratings
+    from reasonrec.stages.explain import ExplainConfig, post_hoc_explanations
+    from reasonrec.stages.filters import annotate_filters, filter_counts
+    from reasonrec.stages.recsaver_zeroshot import (
+        RecSaverZeroShotConfig,
+        recsaver_teacher_paths,
+        recsaver_zeroshot,
+    )
+    from reasonrec.stages.verify import VerifyConfig, self_verify
+    from reasonrec.train.lora import train_lora
+    from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
 
     started = time.time()
     out = Path(out_dir)
     timer = Timer()
+    kw = stage_kwargs(config)
+    with timer("prepare"):
+        prep = PrepareConfig(
+            dataset=config.dataset, data_dir=Path(config.data_dir) if config.data_dir else None, r_threshold=3.0,
+            seed=config.seed,
+            split=SplitConfig(strategy="user_disjoint_balanced", min_history=4, max_history=10,
+                              per_class_train=config.per_class_train, per_class_valid=0,
+                              per_class_test=config.per_class_test))
+        prepared = prepare(prep, out / "data", command=f"{command}: prepare")
+        targets = dict(prepared.split.targets())
+        train, test = targets["train"], targets["test"]
+        items, inter = prepared.dataset.items, prepared.dataset.interactions  # reviews of history items; targets never show their own review
     llm = build_llm(config.llm)
-    frames, runs, extras = [], [], {}
-    for variant in config.variants:
-        with timer(f"recipe_{variant}"):
-            result = run_recipe("recsaver", recipe_config(config, variant), config.data_dir, out / variant, llm)
-        preds = result.predictions.with_columns(pl.lit(f"recsaver-zeroshot-{variant}").alias("method"))
+    stages = out / "stages"
+    notes: list[str] = []
+
+    # 2. teacher paths + filters -------------------------------------------------------------------------------
+    with timer("teacher_paths"):
+        raw_paths = recsaver_teacher_paths(train, items, inter, llm, teacher_config(config))
+        paths = annotate_filters(score_missing_ratings(raw_paths, llm, config))
+        write_parquet(stages / "teacher_paths.parquet", paths)
+        counts = filter_counts(paths)
+        counts["rating_source"] = {str(k): v for k, v in paths.group_by("rating_source").len().iter_rows()}
+
+    # 5. verified references for the test pairs ----------------------------------------------------------------
+    with timer("references"):
+        ecfg = ExplainConfig(n_samples=config.n_explanations, temperature=config.temperature,
+                             max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars, **kw)
+        explanations = post_hoc_explanations(test, items, inter, llm, ecfg)
+        verified = self_verify(explanations, test, items, inter, llm, VerifyConfig(**kw))
+        write_parquet(stages / "explanations.parquet", explanations)
+        write_parquet(stages / "verification.parquet", verified.table)
+        write_parquet(stages / "reference_pool.parquet", verified.pool)
+        pool = verified.pool
+        statuses = dict(verified.table.group_by("status").len().iter_rows()) if "status" in verified.table.columns \
+            else {}
+        verification = {"explanations": explanations.height, "pairs": pool.height,
+                        "verified": int(pool["n_verified"].sum()) if pool.height else 0,
+                        "pairs_with_reference": int((pool["n_verified"] > 0).sum()) if pool.height else 0,
+                        "statuses": statuses}
+
+    from reasonrec.eval.text import BertScoreModel
+
+    bertscore = BertScoreModel() if "bertscore" in config.text_metrics else None
+    frames: list[pl.DataFrame] = []
+    runs: list[dict[str, Any]] = []
+
+    def record(method: str, preds: pl.DataFrame, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        preds = with_references(preds.with_columns(pl.lit(method).alias("method")), pool)
+        result = evaluate_run(preds, config, bertscore)
         frames.append(preds)
-        text = TextMetricsConfig(metrics=["bleu", "rouge1", "meteor", "bertscore"]) \
-            if preds["reasoning"].is_not_null().any() and preds["reference"].is_not_null().any() else None
-        res = evaluate_predictions(preds, EvalConfig(bootstrap=config.bootstrap, text=text,
-                                                     breakdowns=["correctness"]))
-        runs.append({"method": f"recsaver-zeroshot-{variant}", "dataset": config.dataset, "split": "test",
-                     **headline(res), "result": res})
-        manifest = out / variant / "manifest.json"
-        extras[variant] = {"stages": [vars(s) for s in result.stages], "manifest": str(manifest)}
-    notes = [
-        (f"Model: {config.llm.model} (embedded = SmolLM2-135M) as explainer, verifier, teacher and zero-shot "
-        "predictor — the paper used GPT-3.5/Llama; numbers are not comparable in level."),
-        ("NOT RUN: the LoRA student with 1 vs M paths and each filter (see module doc); teacher paths and filter "
-        "counts are produced and saved under <variant>/stages/teacher_paths."),
-        ("NLG metrics compare generated reasoning with the stage's references where both exist; rows without "
-        "either are not scored (n is per metric)."),
+        entry = {"method": method, "dataset": config.dataset, "split": "test", **headline(result),
+                 "rating_accuracy": _value(result, "rating_accuracy"),
+                 "macro_auc_ovr": _value(result, "macro_auc_ovr"), **(extra or {}), "result": result}
+        runs.append(entry)
+        return entry
+
+    # 4. zero-shot CoT vs no reasoning -------------------------------------------------------------------------
+    for variant in config.variants:
+        with timer(f"zeroshot_{variant}"):
+            zs = RecSaverZeroShotConfig(variant=variant, dataset=config.dataset, max_new_tokens=config.max_new_tokens,
+                                        review_max_chars=config.review_max_chars, **kw)
+            record(zs.method_name(), recsaver_zeroshot(test, items, inter, llm, zs), {"kind": "zero-shot"})
+
+    # 3. students: 1 vs M paths × filter -------------------------------------------------------------------------
+    students: dict[str, Any] = {}
+    if config.students:
+        tokenizer = load_tokenizer(config.llm.model)
+        prompts = test_prompts(test, items, inter, llm, config)
+        write_parquet(stages / "student_test_prompts.parquet", prompts)
+    for spec in config.students:
+        name = student_name(spec, config.n_paths)
+        per_pair = config.n_paths if spec.startswith("M") else 1
+        table, empty = student_paths(paths, spec)
+        sft_cfg = SFTDataConfig(method="recsaver", k="all", seed=config.seed, paths_per_pair=per_pair,
+                                max_seq_length=config.lora.max_seq_length, like_threshold=3.0)
+        sft = build_rating_sft(table, tokenizer, sft_cfg)
+        info = {"spec": spec, "paths_per_pair": per_pair, "filter": spec.partition(":")[2],
+                "train_examples": len(sft), "train_pairs": sft.table.select("user_id", "item_id").unique().height,
+                "empty_reasoning_dropped": empty}
+        if len(sft) == 0:
+            notes.append(f"{name}: the filter kept no teacher path with reasoning — no student trained.")
+            students[name] = {**info, "trained": False}
+            continue
+        run_dir = out / "students" / name
+        sft.write(run_dir / "sft_train")
+        with timer(f"train_{name}"):
+            lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
+            result = train_lora(sft, None, lora, run_dir, run_config=config, command=f"{command}: train {name}")
+        student_llm = build_llm(config.llm.model_copy(update={"adapter": str(result.adapter_dir)}))
+        with timer(f"score_{name}"):
+            pcfg = PredictConfig(method="recsaver", method_name=name, dataset=config.dataset, like_threshold=3.0,
+                                 generate_reasoning=True, max_new_tokens=config.max_new_tokens,
+                                 max_prompt_tokens=prompt_budget(config), batch_size=config.predict_batch_size,
+                                 seed=config.seed, show_progress=config.show_progress)
+            preds = predict_ratings(prompts, student_llm, pcfg)
+        info.update({"trained": True, "global_step": result.global_step, "train_wall_s": round(result.wall_s, 1),
+                     "adapter_dir": str(result.adapter_dir)})
+        students[name] = info
+        record(name, preds, {"kind": "student", **{k: info[k] for k in ("paths_per_pair", "filter",
+                                                                          "train_examples")}})
+
+    notes += [
+        (f"Model: {config.llm.model} (embedded = SmolLM2-135M) is teacher, explainer, verifier, zero-shot predictor "
+         "AND the students' base — the paper used PaLM 2-M (teacher) and Flan-T5 (students); levels are not "
+         "comparable."),
+        ("Student targets = teacher reasoning + the TRUE rating (§2.3); filters compare the teacher's own rating "
+         "with the truth (§4.3). Student prompts are the teacher's CoT prompt (same builder), without the truth."),
+        (f"Teacher ratings: {counts.get('rating_source')} — 'scored' = the path's text had no rating line (cut at "
+         "max_new_tokens or never written), so its rating is the argmax of the digit distribution after its own "
+         "reasoning (one forward pass), the same read-out as zero-shot CoT."),
+        (f"Verified references: {verification['explanations']} post-hoc explanations for {verification['pairs']} "
+         f"test pairs, {verification['verified']} verified; {verification['pairs_with_reference']} pairs have a "
+         "non-empty pool. NLG metrics are multi-reference against the pool; pairs without one are not scored."),
+        "Binary AUC uses P(rating > 3) from the rating-digit distribution; rating accuracy uses its argmax class.",
     ]
     if config.budget == "quick":
-        notes.append(f"QUICK budget: {config.limit_users} test users, M={config.n_paths}, "
-                     f"{config.max_new_tokens} new tokens: a smoke run, not the paper's 100-per-class sample.")
-    top = runs[0]
+        notes.append(
+            f"QUICK budget: {train.height} train / {test.height} test pairs, M={config.n_paths}, "
+            f"{config.max_new_tokens} new tokens, students {', '.join(config.students)} "
+            f"(of the paper's {', '.join(PAPER_STUDENTS)}), LoRA max_steps={config.lora.max_steps}: a smoke run.")
+    student_runs = [r for r in runs if r.get("kind") == "student"]
+    top = next((r for r in student_runs if r["method"].endswith(f"{config.n_paths}path-none")),
+               student_runs[0] if student_runs else runs[0])
     metrics = {
         "method": top["method"], "dataset": config.dataset, "split": "test",
-        **{k: v for k, v in top.items() if k not in ("method", "dataset", "split", "result")},
-        "runs": runs, "notes": notes, "timings": timer.seconds, "recipes": extras,
+        **{k: v for k, v in top.items() if k not in ("method", "dataset", "split", "result", "kind")},
+        "runs": runs, "students": students, "filter_counts": counts, "verification": verification,
         "correctness": {r["method"]: (r["result"].get("breakdowns") or {}).get("correctness") for r in runs},
+        "rows": {"train": train.height, "test": test.height}, "notes": notes, "timings": timer.seconds,
     }
+    text = None
+    if any(r.get("bleu") is not None or r.get("bertscore") is not None for r in runs):
+        from reasonrec.eval.text import TextMetricsConfig
+
+        text = TextMetricsConfig(metrics=config.text_metrics)
     write_reproduction(out, config=config, command=command, predictions=pl.concat(frames, how="diagonal_relaxed"),
-                       metrics=metrics, started_at=started,
-                       report_title=f"Rec-SAVER reproduction — {config.dataset} ({config.budget})")
+                       metrics=metrics, started_at=started, text=text,
+                       report_title=f"Rec-SAVER reproduction — {config.dataset} ({config.budget})",
+                       sections=sections(metrics, config))
     return metrics
 
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "RecSaverReproConfig", "resolve", "run"]
+# ------------------------------------------------------------------------------------------------ report tables
+
+
+def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Any]:
+    from reasonrec.reproduce.sections import Section
+
+    out = []
+    rows = []
+    for r in metrics["runs"]:
+        rows.append([r["method"], r.get("kind"), r.get("paths_per_pair"), r.get("filter"), r.get("train_examples"),
+                     r.get("n"), r.get("accuracy"), r.get("f1"), r.get("auc"), r.get("rating_accuracy"),
+                     r.get("macro_auc_ovr"), r.get("mae"), r.get("rmse"), r.get("bleu"), r.get("rouge1"),
+                     r.get("meteor"), r.get("bertscore")])
+    out.append(Section(
+        "Rec-SAVER Table 5 layout: zero-shot and students (1 vs M paths × filter)",
+        ["Method", "Kind", "Paths/pair", "Filter", "SFT examples", "n", "Bin. acc", "Bin. F1", "Bin. AUC",
+         "5-class acc", "Macro AUC", "MAE", "RMSE", "BLEU", "ROUGE-1", "METEOR", "BERTScore"], rows,
+        note="Binary = rating > 3 (AUC from P(r > 3)); NLG columns: the model's reasoning vs the verified pool."))
+    counts = metrics.get("filter_counts") or {}
+    out.append(Section(
+        "Teacher paths kept by each filter (§4.3)", ["Filter", "Kept", "Dropped", "Pairs with ≥1 kept"],
+        [[name, f["kept"], f["dropped"], f["pairs_with_any"]] for name, f in (counts.get("filters") or {}).items()],
+        note=f"{counts.get('samples', 0)} sampled paths ({config.n_paths} per train pair); teacher rating "
+             f"source (parsed from the text / scored after the reasoning): {counts.get('rating_source')}; "
+             f"{counts.get('unparseable', 0)} with no rating at all."))
+    corr_rows = []
+    for method, parts in (metrics.get("correctness") or {}).items():
+        for group in ("correct", "incorrect"):
+            part = (parts or {}).get(group) or {}
+            m = part.get("metrics") or {}
+            corr_rows.append([method, group, part.get("n"),
+                              *[(m.get(k) or {}).get("value") for k in ("bleu", "rouge1", "meteor", "bertscore")]])
+    if corr_rows:
+        out.append(Section("Reasoning quality for correct vs incorrect rating predictions (Table 7 layout)",
+                           ["Method", "Group", "n", "BLEU", "ROUGE-1", "METEOR", "BERTScore"], corr_rows,
+                           note="Correct = predicted rating class equals the truth; scored against the verified "
+                                "pools (rows without a pool are not scored)."))
+    return out
+
+
+__all__ = ["DATASET_DEFAULTS", "PAPER_STUDENTS", "PRESETS", "RecSaverReproConfig", "resolve", "run",
+           "student_name", "student_paths", "with_references"]
