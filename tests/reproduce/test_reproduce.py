@@ -125,12 +125,14 @@ def test_quick_exp3rt_end_to_end_tiny(shared_data, tmp_path):
     require_data(shared_data, "exp3rt-imdb")
     cfg = exp3rt_repro.resolve("exp3rt-imdb", "quick", [
         f"data_dir={shared_data}", "train_pairs=4", "test_pairs=4", "lora.max_steps=1", "rerank_users=1",
-        "n_candidates=3", "bootstrap=0"])
+        "n_candidates=3", "bootstrap=0", "lora.n_threads=1", "llm.n_threads=1", "show_progress=false"])
     exp3rt_repro.run(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["n"] == 4 and saved["rmse"] is not None and saved["mae"] is not None
     assert "user-average (authors' printed)" in saved["baselines"]
     assert saved["rerank"]["bpr"]["users"] == 1
+    assert set(saved["rerank"]["bpr"]["reranked"]) >= {"recall@5", "ndcg@20"}
+    assert "Top-k reranking" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "report.html").exists()
 
 
@@ -139,10 +141,17 @@ def test_quick_recsaver_end_to_end_tiny(shared_data, tmp_path):
     from reasonrec.reproduce import recsaver
 
     require_data(shared_data, "reasoningrec-beauty", "raw")
-    cfg = recsaver.resolve("amazon-beauty-raw", "quick", [f"data_dir={shared_data}", "limit_users=2",
-                                                          "n_paths=1", "max_new_tokens=16"])
+    cfg = recsaver.resolve("amazon-beauty-raw", "quick", [
+        f"data_dir={shared_data}", "per_class_train=1", "n_paths=2", "n_explanations=1", "max_new_tokens=16",
+        "students=[1:none,M:binary]", "text_metrics=[bleu,rouge1]", "lora.n_threads=1", "llm.n_threads=1",
+        "show_progress=false"])
     recsaver.run(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert {r["method"] for r in saved["runs"]} == {"recsaver-zeroshot-cot", "recsaver-zeroshot-no_reasoning"}
-    assert all(r["n"] >= 1 for r in saved["runs"])
-    assert (tmp_path / "report.md").exists()
+    methods = {r["method"] for r in saved["runs"]}
+    assert {"recsaver-zeroshot-cot", "recsaver-zeroshot-no_reasoning", "recsaver-student-1path-none"} <= methods
+    assert all(r["n"] == 5 for r in saved["runs"])  # 1 test pair per rating class
+    assert saved["filter_counts"]["samples"] == 10 and saved["filter_counts"]["unparseable"] == 0
+    assert saved["students"]["recsaver-student-1path-none"]["global_step"] == 1
+    assert saved["verification"]["pairs"] == 5
+    md = (tmp_path / "report.md").read_text()
+    assert "1 vs M paths" in md and "correct vs incorrect" in md
