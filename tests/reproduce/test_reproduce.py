@@ -155,3 +155,15 @@ def test_quick_recsaver_end_to_end_tiny(shared_data, tmp_path):
     assert saved["verification"]["pairs"] == 5
     md = (tmp_path / "report.md").read_text()
     assert "1 vs M paths" in md and "correct vs incorrect" in md
+
+
+def test_student_adapter_must_exist(tmp_path):
+    import pytest
+
+    from reasonrec.errors import ConfigError
+    from reasonrec.reproduce import reasoningrec as rr
+
+    cfg = rr.resolve("reasoningrec-beauty", "quick", [f"student_adapter={tmp_path}"])
+    assert cfg.student_adapter == tmp_path
+    with pytest.raises(ConfigError, match="adapter_config.json"):
+        rr.run(cfg, tmp_path / "out")

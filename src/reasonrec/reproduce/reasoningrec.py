@@ -66,6 +66,9 @@ class ReasoningRecReproConfig(ReproduceConfig):
     baselines: list[str] = Field(default_factory=lambda: ["user-mean", "user-like-share", "mf", "sasrec", "caser"])
     baseline_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     predict_batch_size: int = Field(4, ge=1)
+    student_adapter: Path | None = Field(
+        None, description="score this already-trained LoRA adapter instead of training the student (e.g. to "
+        "resume after the training half of a long run; its own manifest says how it was trained)")
 
 
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -242,6 +245,8 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
 
     started = time.time()
+    if config.student_adapter is not None and not (Path(config.student_adapter) / "adapter_config.json").exists():
+        raise ConfigError(f"student_adapter={config.student_adapter}: no adapter_config.json there")
     out = Path(out_dir)
     timer = Timer()
     with timer("load"):
@@ -254,11 +259,17 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     frames: list[pl.DataFrame] = []
     training: dict[str, Any] = {}
 
-    with timer("train_student"):
-        student = train_student(config, "reasoningrec", out / "student")
-    training[STUDENT] = _training_summary(student)
+    if config.student_adapter is not None:
+        adapter_dir = Path(config.student_adapter)
+        training[STUDENT] = {"adapter_dir": str(adapter_dir), "reused": True}
+        notes.append(f"Student adapter reused from {adapter_dir} (not trained in this run).")
+    else:
+        with timer("train_student"):
+            student = train_student(config, "reasoningrec", out / "student")
+        training[STUDENT] = _training_summary(student)
+        adapter_dir = student.adapter_dir
     with timer("score_student"):
-        preds = predict_student(ds, rows, config, "reasoningrec", student.adapter_dir, name=STUDENT,
+        preds = predict_student(ds, rows, config, "reasoningrec", adapter_dir, name=STUDENT,
                                 reasoning_rows=config.reasoning_rows)
     frames.append(with_k(preds, config.k))
 
@@ -348,9 +359,9 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
                      "not the paper protocol (use --budget full).")
     for name, info in training.items():
         sft = info.get("sft") or {}
-        if info.get("best_valid_metric") is None:
+        if info.get("best_valid_metric") is None and not info.get("reused"):
             notes.append(f"{name}: validation {config.lora.eval_metric} was undefined or not computed (e.g. one "
-                         f"class among the first {config.lora.valid_limit} valid rows), so early stopping and "
+                         f"class in the {config.lora.valid_limit}-row valid subset), so early stopping and "
                          "best-adapter selection had no signal: the last adapter was used.")
         if sft.get("skipped_overflow"):
             notes.append(f"{name}: {sft['skipped_overflow']} sampled examples could not fit max_seq_length even "
