@@ -61,7 +61,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"exp3rt-imdb": {}}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
-        "train_pairs": 16, "test_pairs": 24, "rationale": "none", "max_new_tokens": 8, "rerank_users": 2,
+        "train_pairs": 8, "test_pairs": 16, "rationale": "none", "max_new_tokens": 8, "rerank_users": 1,
         "rerank_generators": ["bpr"], "bootstrap": 200,
         "lora": {"max_seq_length": 1024, "num_train_epochs": 1, "eval_strategy": "no"},
     },
@@ -97,11 +97,18 @@ def student_prompts(context: pl.DataFrame, config: Any, llm: Any) -> list[str]:
             for messages in rating_prompts(context, config, llm)]
 
 
+def prompt_budget(config: Exp3rtReproConfig) -> int:
+    """Prompt tokens so that prompt + completion ("Reasoning: <≤ teacher_max_new_tokens>\n\nPredicted User Rating:
+    d") fits lora.max_seq_length: prompts are fitted when rendered, so `build_rating_sft` never meets an overflow."""
+    completion = (config.teacher_max_new_tokens if config.rationale == "teacher" else 0) + 24
+    return max(256, config.lora.max_seq_length - completion)
+
+
 def _stage_config(config: Exp3rtReproConfig):
     from reasonrec.stages.exp3rt_predict import PredictConfig
 
     return PredictConfig(method=STUDENT, dataset=config.dataset, reasoning=True, max_new_tokens=config.max_new_tokens,
-                         max_prompt_tokens=max(256, config.lora.max_seq_length - 256),
+                         max_prompt_tokens=prompt_budget(config),
                          batch_size=config.predict_batch_size, seed=config.seed, show_progress=config.show_progress)
 
 
@@ -178,7 +185,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
     from reasonrec.llm.registry import build_llm
     from reasonrec.stages.exp3rt_predict import predict_ratings
     from reasonrec.stages.exp3rt_profiles import imdb_release_context
-    from reasonrec.stages.exp3rt_reason import TeacherConfig, teacher_reasoning
+    from reasonrec.stages.exp3rt_reason import TeacherConfig, post_check_counts, teacher_reasoning
     from reasonrec.train.lora import train_lora
     from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
 
@@ -201,9 +208,13 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         if config.rationale == "teacher":
             tcfg = TeacherConfig(max_new_tokens=config.teacher_max_new_tokens, seed=config.seed,
                                  show_progress=config.show_progress, batch_size=config.predict_batch_size)
-            paths = teacher_reasoning(train, base_llm, tcfg).select("user_id", "item_id", "reasoning")
+            teacher = teacher_reasoning(train, base_llm, tcfg)
+            teacher_checks = post_check_counts(teacher)
+            # post-checks (no "Based on…" opener, no stated rating, non-empty) decide what the student learns from
+            paths = teacher.select("user_id", "item_id", "reasoning", pl.col("post_check_ok").alias("keep"))
             train_paths = train.join(paths, on=["user_id", "item_id"], how="inner")
         else:
+            teacher_checks = None
             train_paths = train.with_columns(pl.lit("").alias("reasoning"))
     tokenizer = load_tokenizer(config.llm.model)
     train_paths = train_paths.with_columns(
@@ -213,6 +224,9 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
     sft = build_rating_sft(train_paths, tokenizer, SFTDataConfig(method="exp3rt", k="all", seed=config.seed,
                                                                   max_seq_length=config.lora.max_seq_length),
                            rating_column="prompt_rating")
+    if len(sft) == 0:
+        raise ConfigError(f"no training example left for the student (teacher post-checks: {teacher_checks}); "
+                          "raise train_pairs or teacher_max_new_tokens, or use rationale=none")
     sft.write(out / "student" / "sft_train")
     with timer("train_student"):
         lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
@@ -245,6 +259,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         "method": STUDENT, "dataset": config.dataset, "split": "test", **top,
         "runs": [{"method": STUDENT, "dataset": config.dataset, "split": "test", **top, "result": student_result}],
         "baselines": baselines, "rerank": rerank, "notes": notes, "timings": timer.seconds,
+        "teacher_post_checks": teacher_checks,
         "training": {"train_examples": result.train_examples, "global_step": result.global_step,
                      "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)},
     }

@@ -423,16 +423,22 @@ def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Any]:
              f"{counts.get('unparseable', 0)} with no rating at all."))
     corr_rows = []
     for method, parts in (metrics.get("correctness") or {}).items():
+        if not parts:
+            continue  # no reasoning text (e.g. the no-reasoning variant): nothing to score
         for group in ("correct", "incorrect"):
-            part = (parts or {}).get(group) or {}
+            part = parts.get(group) or {}
             m = part.get("metrics") or {}
-            corr_rows.append([method, group, part.get("n"),
+            scored = next(((m.get(k) or {}).get("n") for k in config.text_metrics if (m.get(k) or {}).get("n")), 0)
+            corr_rows.append([method, group, part.get("n"), scored,
                               *[(m.get(k) or {}).get("value") for k in ("bleu", "rouge1", "meteor", "bertscore")]])
     if corr_rows:
         out.append(Section("Reasoning quality for correct vs incorrect rating predictions (Table 7 layout)",
-                           ["Method", "Group", "n", "BLEU", "ROUGE-1", "METEOR", "BERTScore"], corr_rows,
+                           ["Method", "Group", "rows", "rows with a verified pool", "BLEU", "ROUGE-1", "METEOR",
+                            "BERTScore"], corr_rows,
                            note="Correct = predicted rating class equals the truth; scored against the verified "
-                                "pools (rows without a pool are not scored)."))
+                                "pools (rows without a pool are not scored). The verifier is the same small model, "
+                                "so pools exist mostly where it can recover the rating — i.e. where it tends to be "
+                                "right; an empty 'incorrect' row says exactly that."))
     return out
 
 
