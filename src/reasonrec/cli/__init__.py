@@ -19,7 +19,6 @@ from reasonrec.cli import recsaver_stages as recsaver_cli
 from reasonrec.cli import reproduce as reproduce_cli
 from reasonrec.cli import stages as stages_cli
 from reasonrec.cli import train as train_cli
-from reasonrec.cli.llm_serve import serve_command
 from reasonrec.cli.predict import predict_command
 from reasonrec.cli.report import report_command
 from reasonrec.cli.rerank import rerank_command
@@ -34,7 +33,6 @@ app = typer.Typer(
 )
 
 app.add_typer(data_cli.app, name="data")
-llm_cli.app.command(name="serve")(serve_command)
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(baselines_cli.app, name="baselines")

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.llm_serve import serve_command
 from reasonrec.errors import LLMError
 
 app = typer.Typer(help="Language-model backends: embedded model info, quick generate/score.", no_args_is_help=True)
+app.command(name="serve")(serve_command)
 
 
 @app.command()
