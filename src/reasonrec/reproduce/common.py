@@ -85,9 +85,12 @@ def llm_config_from(path: str | Path | None) -> LLMConfig | None:
 
 
 def evaluate(predictions: pl.DataFrame, config: ReproduceConfig, *, text: Any = None, bertscore: Any = None,
-             dedupe_on: str = "user_item") -> dict[str, Any]:
-    """`evaluate_predictions` with the reproduction's bootstrap/seed; AUC uses `score` (P(like) or E[rating])."""
-    cfg = EvalConfig(bootstrap=config.bootstrap, seed=0, dedupe=True, dedupe_on=dedupe_on, text=text)
+             dedupe_on: str = "user_item", like_cutoff: float | None = None) -> dict[str, Any]:
+    """`evaluate_predictions` with the reproduction's bootstrap/seed; AUC uses `score` (P(like) or E[rating]).
+
+    `like_cutoff` (rating > cutoff = liked) matters only for rating data without labels; None = the 1–5 default."""
+    extra = {} if like_cutoff is None else {"like_cutoff": like_cutoff}
+    cfg = EvalConfig(bootstrap=config.bootstrap, seed=0, dedupe=True, dedupe_on=dedupe_on, text=text, **extra)
     return evaluate_predictions(rating_probs_only(predictions), cfg, bertscore=bertscore)
 
 

@@ -55,6 +55,8 @@ class Exp3rtReproConfig(ReproduceConfig):
     rerank_users: int | None = Field(100, ge=0, description="test users whose top-20 is reranked (0 = skip)")
     n_candidates: int = Field(20, ge=1)
     predict_batch_size: int = Field(4, ge=1)
+    like_cutoff: float = Field(6.0, description="binary metrics only: rating > cutoff is a like (IMDB is 1–10; "
+                               "the 1–5 convention r > 3 rescaled). RMSE/MAE and AUC on E[rating] ignore it")
 
 
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"exp3rt-imdb": {}}
@@ -124,7 +126,7 @@ def average_baselines(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtRep
         preds = test.select("user_id", "item_id", "rating", expr.cast(pl.Float64).alias("pred_rating")).with_columns(
             pl.lit(name).alias("method"), pl.lit(config.dataset).alias("dataset"), pl.lit("test").alias("split"),
             pl.col("pred_rating").alias("score"))
-        result = evaluate(preds, config)
+        result = evaluate(preds, config, like_cutoff=config.like_cutoff)
         out[name] = {"dataset": config.dataset, "split": "test", **headline(result), "result": result}
     return out
 
@@ -235,7 +237,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
     with timer("score_student"):
         preds = predict_ratings(test, student_llm, stage_cfg)
     preds = preds.with_columns(pl.lit(STUDENT).alias("method"))
-    student_result = evaluate(preds, config)
+    student_result = evaluate(preds, config, like_cutoff=config.like_cutoff)
     with timer("baselines"):
         baselines = average_baselines(train, test, config)
     with timer("rerank"):

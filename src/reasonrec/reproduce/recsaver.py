@@ -80,7 +80,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "per_class_train": 2, "per_class_test": 1, "n_paths": 2, "n_explanations": 2, "max_new_tokens": 48,
         "review_max_chars": 300, "students": ["1:none", "M:none", "M:binary"], "bootstrap": 100,
-        "lora": {"max_steps": 1, "batch_size": 2, "max_seq_length": 1024, "eval_strategy": "no"},
+        "lora": {"max_steps": 1, "batch_size": 2, "gradient_accumulation_steps": 1, "max_seq_length": 1024,
+                 "eval_strategy": "no"},
     },
     "full": {},
 }
