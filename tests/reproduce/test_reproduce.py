@@ -167,3 +167,36 @@ def test_student_adapter_must_exist(tmp_path):
     assert cfg.student_adapter == tmp_path
     with pytest.raises(ConfigError, match="adapter_config.json"):
         rr.run(cfg, tmp_path / "out")
+
+
+def test_ml1m_quick_budget_holds_every_test_prompt(shared_data):
+    """The quick preset once gave ML-1M a 512-token scoring budget: the run trained, then died scoring a prompt that
+    needed 537 tokens with an empty history. Every selected test prompt must fit the resolved budget."""
+    from reasonrec.data.loaders import load_dataset
+    from reasonrec.predict import PredictConfig
+    from reasonrec.prompts import PromptRenderer
+    from reasonrec.stages.base import fit_prompt
+    from reasonrec.stages.context import ItemCatalog, target_rows, text_map
+    from reasonrec.train.sft_data import TEMPLATES_BY_METHOD, load_tokenizer, prompt_context
+
+    require_data(shared_data, "reasoningrec-ml1m")
+    config = rr.resolve("reasoningrec-ml1m", "quick")
+    budget = config.max_prompt_tokens or max(256, config.lora.max_seq_length - 256)
+    ds = load_dataset("reasoningrec-ml1m", shared_data)
+    rows = rr.test_rows(ds, config)
+    tokenizer = load_tokenizer()
+
+    def count(messages):
+        text = tokenizer.apply_chat_template([{"role": m.role, "content": m.content} for m in messages],
+                                             tokenize=False, add_generation_prompt=True)
+        return len(tokenizer.encode(text + "Prediction:", add_special_tokens=False))
+
+    view = PredictConfig(dataset=config.dataset, domain=config.domain, like_threshold=config.like_threshold).sft_view()
+    catalog = ItemCatalog.from_tables(ds.items, ds.artefacts.get("item_descriptions"))
+    profiles = text_map(ds.artefacts.get("user_profiles"), "user_id")
+    renderer = PromptRenderer()
+    sizes = [count(fit_prompt(renderer, TEMPLATES_BY_METHOD["reasoningrec"],
+                              prompt_context(row, catalog, profiles, view), count, budget)[0])
+             for row in target_rows(rows, None)]
+    assert len(sizes) == rows.height == config.test_users
+    assert max(sizes) <= budget

@@ -90,16 +90,24 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {},
 }
 
+# Budget adjustments a dataset needs on top of PRESETS: ML-1M prompts carry long Mixtral profiles, so even an
+# empty-history scoring prompt is ~540 tokens and the quick preset's 768-token window (scoring budget 512) can't hold it.
+DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "reasoningrec-ml1m": {"quick": {"lora": {"max_seq_length": 1280}}},
+}
+
 
 def resolve(dataset: str, budget: str, overrides: list[str] | None = None,
             base: dict[str, Any] | None = None) -> ReasoningRecReproConfig:
-    """Paper defaults ← dataset defaults ← YAML `base` ← budget preset ← `--set`."""
+    """Paper defaults ← dataset defaults ← YAML `base` ← budget preset (+ the dataset's adjustment) ← `--set`."""
     if dataset not in DATASET_DEFAULTS:
         raise ConfigError(f"reproduce reasoningrec supports {', '.join(DATASET_DEFAULTS)}, not {dataset!r}")
     from reasonrec.reproduce.common import deep_merge
 
     raw = deep_merge({"dataset": dataset, **DATASET_DEFAULTS[dataset]}, base or {})
-    return resolve_config(ReasoningRecReproConfig, PRESETS, budget, base=raw, overrides=overrides)
+    extra = DATASET_PRESETS.get(dataset, {})
+    presets = {name: deep_merge(dict(preset), extra.get(name, {})) for name, preset in PRESETS.items()}
+    return resolve_config(ReasoningRecReproConfig, presets, budget, base=raw, overrides=overrides)
 
 
 # ------------------------------------------------------------------------------------------------ pieces
