@@ -12,6 +12,9 @@ from typing import Annotated
 
 import typer
 
+from reasonrec.cli.errors import one_line_errors
+from reasonrec.errors import ConfigError, DataError
+
 app = typer.Typer(help="Distil the teacher into a student: SFT datasets and LoRA training.", no_args_is_help=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TrainRunConfig YAML (default: paper defaults).")]
@@ -61,3 +64,41 @@ def lora(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset: Da
         "adapter": str(result.adapter_dir), "global_step": result.global_step, "best_metric": result.best_metric,
         "best_step": result.best_step, "train_examples": result.train_examples, "wall_s": round(result.wall_s, 1),
     }, indent=2))
+
+
+def _trainer_log(run: Path) -> Path:
+    """A LoRA run directory, or a reproduction directory whose student/ holds the trainer log."""
+    for candidate in (run / "trainer_log.jsonl", run / "student" / "trainer_log.jsonl"):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"{run}: no trainer_log.jsonl (looked in {run} and {run / 'student'})")
+
+
+@app.command("curves")
+@one_line_errors()
+def curves(
+    runs: Annotated[list[Path], typer.Argument(help="LoRA run directories (or reproduction dirs with student/).")],
+    out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("curves_compare.png"),
+    name: Annotated[list[str] | None, typer.Option("--name", help="Legend label per run, in order.")] = None,
+) -> None:
+    """Overlay several runs' validation AUC / loss per step (compare recipes on validation); prints each run's best."""
+    from reasonrec.train.curves import plot_compare, read_log, series
+
+    names = list(name or [])
+    if names and len(names) != len(runs):
+        raise ConfigError(f"{len(names)} --name values for {len(runs)} runs")
+    logs = {}
+    for i, run in enumerate(runs):
+        path = _trainer_log(run)
+        label = names[i] if names else (run.name if run.name != "student" else run.parent.name)
+        logs[label] = read_log(path)
+    plot_compare(logs, out, title="validation curves")
+    rows = []
+    for label, log in logs.items():
+        steps, aucs = series(log, "eval_auc")
+        best = max(range(len(aucs)), key=aucs.__getitem__) if aucs else None
+        rows.append({"run": label, "evaluations": len(aucs),
+                     "best_valid_auc": None if best is None else round(aucs[best], 4),
+                     "best_step": None if best is None else steps[best],
+                     "last_step": max(series(log, "loss")[0], default=None)})
+    typer.echo(json.dumps({"plot": str(out), "runs": rows}, indent=2))

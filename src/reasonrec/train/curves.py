@@ -72,4 +72,43 @@ def plot_curves(log: Sequence[dict[str, Any]], path: str | Path, *, title: str =
     return path
 
 
-__all__ = ["plot_curves", "read_log", "series"]
+def plot_compare(runs: dict[str, Sequence[dict[str, Any]]], path: str | Path, *, title: str = "") -> Path:
+    """Several runs' validation AUC and loss per optimizer step on one figure: recipes (K, lr, class balance)
+    compared where it is decided — on validation, never on test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        raise ValueError("plot_compare needs at least one run")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, (ax_auc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, log in runs.items():
+        for ax, key in ((ax_auc, "eval_auc"), (ax_loss, "eval_loss")):
+            steps, values = series(log, key)
+            if steps:
+                ax.plot(steps, values, "o-", label=name)
+    for ax, label, empty in ((ax_auc, "validation AUC", "no validation AUC"),
+                             (ax_loss, "validation loss", "no validation loss")):
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(label)
+        if ax.lines:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+    if ax_auc.lines:
+        ax_auc.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax_auc.set_ylim(0.3, 1)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+__all__ = ["plot_compare", "plot_curves", "read_log", "series"]
