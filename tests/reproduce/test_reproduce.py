@@ -157,16 +157,13 @@ def test_quick_recsaver_end_to_end_tiny(shared_data, tmp_path):
     assert "1 vs M paths" in md and "correct vs incorrect" in md
 
 
-def test_student_adapter_must_exist(tmp_path):
-    import pytest
-
-    from reasonrec.errors import ConfigError
-    from reasonrec.reproduce import reasoningrec as rr
-
-    cfg = rr.resolve("reasoningrec-beauty", "quick", [f"student_adapter={tmp_path}"])
-    assert cfg.student_adapter == tmp_path
-    with pytest.raises(ConfigError, match="adapter_config.json"):
+@pytest.mark.parametrize("field", ["student_adapter", "tallrec_adapter"])
+def test_reused_adapters_must_exist(tmp_path, field):
+    cfg = rr.resolve("reasoningrec-beauty", "quick", [f"{field}={tmp_path}"])
+    assert getattr(cfg, field) == tmp_path
+    with pytest.raises(ConfigError, match=f"{field}=.*adapter_config.json"):
         rr.run(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_ml1m_quick_budget_holds_every_test_prompt(shared_data):

@@ -69,6 +69,8 @@ class ReasoningRecReproConfig(ReproduceConfig):
     student_adapter: Path | None = Field(
         None, description="score this already-trained LoRA adapter instead of training the student (e.g. to "
         "resume after the training half of a long run; its own manifest says how it was trained)")
+    tallrec_adapter: Path | None = Field(None, description="score this already-trained TALLRec adapter instead of "
+                                         "training one (with tallrec=true)")
 
 
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -253,8 +255,10 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
 
     started = time.time()
-    if config.student_adapter is not None and not (Path(config.student_adapter) / "adapter_config.json").exists():
-        raise ConfigError(f"student_adapter={config.student_adapter}: no adapter_config.json there")
+    for field_name in ("student_adapter", "tallrec_adapter"):
+        given = getattr(config, field_name)
+        if given is not None and not (Path(given) / "adapter_config.json").exists():
+            raise ConfigError(f"{field_name}={given}: no adapter_config.json there")
     out = Path(out_dir)
     timer = Timer()
     with timer("load"):
@@ -282,11 +286,17 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     frames.append(with_k(preds, config.k))
 
     if config.tallrec:
-        with timer("train_tallrec"):
-            tall = train_student(config, "tallrec", out / "tallrec")
-        training[TALLREC] = _training_summary(tall)
+        if config.tallrec_adapter is not None:
+            tall_dir = Path(config.tallrec_adapter)
+            training[TALLREC] = {"adapter_dir": str(tall_dir), "reused": True}
+            notes.append(f"TALLRec adapter reused from {tall_dir} (not trained in this run).")
+        else:
+            with timer("train_tallrec"):
+                tall = train_student(config, "tallrec", out / "tallrec")
+            training[TALLREC] = _training_summary(tall)
+            tall_dir = tall.adapter_dir
         with timer("score_tallrec"):
-            frames.append(with_k(predict_student(ds, rows, config, "tallrec", tall.adapter_dir, name=TALLREC,
+            frames.append(with_k(predict_student(ds, rows, config, "tallrec", tall_dir, name=TALLREC,
                                                  reasoning_rows=0), config.k))
 
     if config.zeroshot:
