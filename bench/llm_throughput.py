@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import polars as pl
 import torch
@@ -46,7 +47,7 @@ INSTRUCTION = (
 class PeakRSS:
     """Samples this process's resident set size (from /proc) while a block runs."""
 
-    def __enter__(self) -> PeakRSS:
+    def __enter__(self) -> Self:
         self.peak = self._rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)

@@ -7,15 +7,13 @@ silently ignored), and a resolved config is always written next to a run's outpu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reasonrec.errors import ConfigError
 from reasonrec.io import write_text
-
-C = TypeVar("C", bound="Config")
 
 
 class Config(BaseModel):
@@ -30,7 +28,7 @@ class Config(BaseModel):
         return write_text(path, self.to_yaml())
 
     @classmethod
-    def from_yaml(cls: type[C], path: str | Path, overrides: list[str] | None = None) -> C:
+    def from_yaml(cls, path: str | Path, overrides: list[str] | None = None) -> Self:
         path = Path(path)
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -42,15 +40,15 @@ class Config(BaseModel):
 
     @classmethod
     def from_dict(
-        cls: type[C], raw: dict[str, Any], overrides: list[str] | None = None, *, source: str = "<config>"
-    ) -> C:
+        cls, raw: dict[str, Any], overrides: list[str] | None = None, *, source: str = "<config>"
+    ) -> Self:
         data = apply_overrides(dict(raw), overrides or [])
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
 
-    def with_overrides(self: C, overrides: list[str]) -> C:
+    def with_overrides(self, overrides: list[str]) -> Self:
         return type(self).from_dict(self.model_dump(mode="json"), overrides)
 
 

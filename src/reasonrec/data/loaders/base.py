@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
+from pydantic import Field
+
 from reasonrec.config import Config
 from reasonrec.data.schema import Dataset
 
@@ -20,7 +22,7 @@ class LoadOptions(Config):
     path: Path | None = None
     on_error: Literal["raise", "skip"] = "raise"
     encoding: str | None = None
-    column_map: dict[str, str] = {}
+    column_map: dict[str, str] = Field(default_factory=dict)
     dedupe: Literal["error", "keep_last", "keep_first"] = "error"
 
 
