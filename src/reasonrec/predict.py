@@ -41,9 +41,7 @@ from reasonrec.stages.base import (
 from reasonrec.stages.context import ItemCatalog, target_rows, text_map
 from reasonrec.stages.label_rows import label_prediction_frame, run_label_jobs, target_columns
 from reasonrec.train.sft_data import (
-    REASONINGREC_CHOICES,
-    REASONINGREC_PREFIX,
-    TALLREC_CHOICES,
+    LABEL_SCORING,
     TEMPLATES_BY_METHOD,
     SFTDataConfig,
     prompt_context,
@@ -111,8 +109,7 @@ def predict_labels(
     profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
     renderer = PromptRenderer()
     reasoningrec = config.method == "reasoningrec"
-    prefix = REASONINGREC_PREFIX if reasoningrec else ""
-    choices = REASONINGREC_CHOICES if reasoningrec else TALLREC_CHOICES
+    prefix, choices = LABEL_SCORING[config.method]
     count = token_counter(llm, prefix)
     rows = target_rows(targets, limit)
     score_jobs, gen_jobs = [], []

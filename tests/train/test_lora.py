@@ -88,3 +88,50 @@ def test_validation_subset_is_seeded_and_keeps_both_labels():
     assert a.table.filter(pl.col("label") == 0).height == 4  # min(7, 16 // 4)
     assert a.table["row"].is_sorted()  # original order kept
     assert _limit(ds, 200, seed=1) is ds
+
+
+def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp_path):
+    """Validation AUC must read P(yes) at the same position, with the same choices, as `predict` on test: TALLRec
+    once used ReasoningRec's "Prediction:" prefix in validation (valid AUC 0.70 vs test 0.51 on Beauty)."""
+    from reasonrec.data.loaders import load_dataset
+    from reasonrec.llm.base import Message, ScoreRequest
+    from reasonrec.llm.hf import HFBackend
+    from reasonrec.train.lora import yes_no_scores
+    from reasonrec.train.sft_data import LABEL_SCORING
+
+    require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
+    ds = load_dataset("reasoningrec-beauty", shared_data)
+    tok = load_tokenizer("embedded")
+    cfg = SMALL.model_copy(update={"method": "tallrec"})
+    rows = ds.splits["release_windows_valid"].head(6)
+    train = build_reasoningrec_sft(rows, ds.items, None, None, None, tok, cfg)
+    valid = build_reasoningrec_sft(rows, ds.items, None, None, None, tok, cfg, split="valid", sample=False)
+    assert set(train.table["completion"]) <= {"Yes.", "No."}
+    trainer = build_trainer(train, valid, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="steps",
+                                                     eval_steps=1, valid_limit=6), tmp_path)
+    (callback,) = [c for c in trainer.callback_handler.callbacks if type(c).__name__ == "ValidationAUCCallback"]
+    assert (callback.prefix, callback.choices) == LABEL_SCORING["tallrec"] == ("", ("Yes", "No"))
+
+    prompts = valid.messages()[:2]
+    backend = HFBackend("embedded")
+    val_scores = yes_no_scores(backend.model, tok, prompts, assistant_prefix=callback.prefix, choices=callback.choices)
+    for messages, p_yes in zip(prompts, val_scores, strict=True):
+        req = ScoreRequest(choices=callback.choices, messages=tuple(Message(m["role"], m["content"]) for m in messages),
+                           assistant_prefix=callback.prefix)
+        test_probs = backend.score([req])[0].probs
+        assert p_yes == pytest.approx(test_probs["Yes"] / (test_probs["Yes"] + test_probs["No"]), abs=1e-3)
+
+
+def test_validation_auc_is_refused_for_rating_methods(tiny, tmp_path):
+    import polars as pl
+
+    from reasonrec.errors import ConfigError
+    from reasonrec.train.sft_data import SFTDataset
+
+    train, valid = tiny
+    rating_train = SFTDataset(table=train.table, stats={**train.stats, "method": "exp3rt"})
+    rating_valid = SFTDataset(table=valid.table.drop("label"), stats=valid.stats)
+    assert isinstance(rating_valid.table, pl.DataFrame)
+    with pytest.raises(ConfigError, match="eval_metric=eval_loss"):
+        build_trainer(rating_train, rating_valid, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="steps",
+                                                             eval_steps=1), tmp_path)

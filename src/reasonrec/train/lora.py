@@ -32,7 +32,17 @@ from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.train.sft_data import REASONINGREC_CHOICES, REASONINGREC_PREFIX, SFTDataConfig, SFTDataset
+from reasonrec.train.sft_data import (
+    LABEL_SCORING,
+    REASONINGREC_CHOICES,
+    REASONINGREC_PREFIX,
+    SFTDataConfig,
+    SFTDataset,
+)
+
+# TALLRec once borrowed ReasoningRec's "Prediction:" prefix for validation AUC, so early stopping chose its adapter
+# by a number the test path never computes (valid 0.70, test 0.51); validation now reads LABEL_SCORING too.
+VALIDATION_SCORING = LABEL_SCORING
 
 
 class LoRAConfig(Config):
@@ -164,13 +174,15 @@ def _callbacks():
     class ValidationAUCCallback(TrainerCallback):
         """Adds `eval_auc` to the evaluation metrics (before early stopping / best-model selection read them)."""
 
-        def __init__(self, tokenizer: Any, prompts: list, labels: list[int], batch_size: int) -> None:
+        def __init__(self, tokenizer: Any, prompts: list, labels: list[int], batch_size: int, method: str) -> None:
             self.tokenizer, self.prompts, self.labels, self.batch_size = tokenizer, prompts, labels, batch_size
+            self.prefix, self.choices = VALIDATION_SCORING[method]
 
         def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
             if model is None or metrics is None:
                 return
-            scores = yes_no_scores(model, self.tokenizer, self.prompts, batch_size=self.batch_size)
+            scores = yes_no_scores(model, self.tokenizer, self.prompts, assistant_prefix=self.prefix,
+                                   choices=self.choices, batch_size=self.batch_size)
             auc = auc_or_none(self.labels, scores)
             metrics["eval_auc"] = auc if auc is not None else float("nan")
             state.log_history.append({"eval_auc": metrics["eval_auc"], "step": state.global_step,
@@ -323,9 +335,14 @@ def build_trainer(
     callbacks: list[Any] = [log_cls(out_dir / "trainer_log.jsonl")]
     if do_eval:
         assert valid is not None
-        if config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
+        method = str(train.stats.get("method", "reasoningrec"))
+        if method not in VALIDATION_SCORING or "label" not in valid.table.columns:
+            if config.eval_metric == "auc":
+                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(VALIDATION_SCORING)})"
+                                  f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
+        elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
             callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
-                                        config.eval_batch_size))
+                                        config.eval_batch_size, method))
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     trainer = SFTTrainer(
         model=model,

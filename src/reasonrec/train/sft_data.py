@@ -44,6 +44,12 @@ Method = Literal["reasoningrec", "tallrec", "exp3rt", "recsaver"]
 REASONINGREC_PREFIX = "Prediction:"
 REASONINGREC_CHOICES = (" Yes", " No")
 TALLREC_CHOICES = ("Yes", "No")
+# (assistant prefix, (yes, no) choices) where each like/dislike method is scored: test-time prediction AND
+# validation AUC read this one table, so early stopping ranks adapters by the number the test path computes.
+LABEL_SCORING: dict[str, tuple[str, tuple[str, str]]] = {
+    "reasoningrec": (REASONINGREC_PREFIX, REASONINGREC_CHOICES),
+    "tallrec": ("", TALLREC_CHOICES),
+}
 
 SFT_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(),
@@ -465,6 +471,7 @@ def build_rating_sft(
 
 
 __all__ = [
+    "LABEL_SCORING",
     "REASONINGREC_CHOICES",
     "REASONINGREC_PREFIX",
     "SFT_SCHEMA",
