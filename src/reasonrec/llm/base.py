@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol, runtime_checkable
+
+from reasonrec.errors import LLMError
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,36 @@ class LLM(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]: ...
+
+
+def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest shared leading run of two token-id sequences."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def context_and_continuations(
+    encode: Callable[[str], list[int]], text: str, choices: Sequence[str]
+) -> tuple[list[int], list[list[int]]]:
+    """Context ids shared by all choices + each choice's continuation ids, tokenised IN CONTEXT.
+
+    "prompt + choice" can tokenise differently at the boundary than "prompt" alone; the context is the
+    longest token prefix all `prompt + choice` encodings share with the prompt, and each continuation is
+    the rest. So the score is log P(prompt tail + choice | shared context) under the model's own tokens.
+    Every backend that scores from token log-probs (hf, llamacpp) uses this one definition.
+    """
+    prompt_ids = encode(text)
+    fulls = [encode(text + choice) for choice in choices]
+    shared = min(min(common_prefix_len(prompt_ids, f) for f in fulls), len(prompt_ids))
+    if shared == 0:
+        raise LLMError("empty prompt: nothing to condition the choices on")
+    conts = [f[shared:] for f in fulls]
+    if any(not c for c in conts):
+        raise LLMError(f"a choice tokenises to nothing in context: {tuple(choices)!r}")
+    return prompt_ids[:shared], conts
 
 
 def normalise_logprobs(logprobs: dict[str, float]) -> dict[str, float]:

@@ -32,6 +32,8 @@ from reasonrec.llm.base import (
     ModelIdentity,
     SamplingParams,
     ScoreRequest,
+    common_prefix_len,
+    context_and_continuations,
     normalise_logprobs,
 )
 from reasonrec.llm.chat import TokenizerChat
@@ -59,14 +61,6 @@ def adapter_sha256(adapter_path: Path) -> str:
         h.update(f.name.encode())
         h.update(sha256_file(f).encode())
     return h.hexdigest()
-
-
-def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def _kv_tensors(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -241,23 +235,9 @@ class HFBackend(TokenizerChat):
     # ------------------------------------------------------------------ scoring internals
 
     def _score_inputs(self, req: ScoreRequest) -> tuple[list[int], list[list[int]]]:
-        """Context ids shared by all choices + each choice's continuation ids, tokenised IN CONTEXT.
-
-        "prompt + choice" can tokenise differently at the boundary than "prompt" alone; the context is the
-        longest token prefix all `prompt + choice` encodings share with the prompt, and each continuation is
-        the rest. So the score is log P(prompt tail + choice | shared context) under the model's own tokens.
-        """
-        text = self.render(req.messages, req.prompt, req.assistant_prefix)
-        prompt_ids = self.encode(text)
-        fulls = [self.encode(text + choice) for choice in req.choices]
-        shared = min(_common_prefix_len(prompt_ids, f) for f in fulls)
-        shared = min(shared, len(prompt_ids))
-        if shared == 0:
-            raise LLMError("empty prompt: nothing to condition the choices on")
-        conts = [f[shared:] for f in fulls]
-        if any(not c for c in conts):
-            raise LLMError(f"a choice tokenises to nothing in context: {req.choices!r}")
-        return prompt_ids[:shared], conts
+        """Context ids + each choice's continuation, tokenised in context (`base.context_and_continuations`)."""
+        return context_and_continuations(self.encode, self.render(req.messages, req.prompt, req.assistant_prefix),
+                                         req.choices)
 
     @torch.inference_mode()
     def _score_batch(
@@ -270,7 +250,7 @@ class HFBackend(TokenizerChat):
         if prefix_reuse:
             prefix_len = len(contexts[0])
             for ctx in contexts[1:]:
-                prefix_len = _common_prefix_len(contexts[0][:prefix_len], ctx)
+                prefix_len = common_prefix_len(contexts[0][:prefix_len], ctx)
             prefix_len = min(prefix_len, min(len(c) for c in contexts) - 1)  # each row keeps >= 1 own token
             if prefix_len < MIN_SHARED_PREFIX:
                 prefix_len = 0

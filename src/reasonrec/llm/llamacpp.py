@@ -28,6 +28,7 @@ from reasonrec.llm.base import (
     GenerationRequest,
     ModelIdentity,
     ScoreRequest,
+    context_and_continuations,
     normalise_logprobs,
 )
 from reasonrec.llm.chat import TokenizerChat
@@ -58,14 +59,6 @@ def _response_error(resp: Any) -> str | None:
     if "choices" not in resp or not resp["choices"]:
         return str(resp.get("message") or resp)[:500]
     return None
-
-
-def _common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class LlamaCppBackend(TokenizerChat):
@@ -216,17 +209,9 @@ class LlamaCppBackend(TokenizerChat):
         )
 
     def _score_inputs(self, req: ScoreRequest) -> tuple[list[int], list[list[int]]]:
-        """Context ids shared by all choices + each choice's continuation, tokenised in context (as hf)."""
-        text = self.render(req.messages, req.prompt, req.assistant_prefix)
-        prompt_ids = self.encode(text)
-        fulls = [self.encode(text + choice) for choice in req.choices]
-        shared = min(min(_common_prefix_len(prompt_ids, f) for f in fulls), len(prompt_ids))
-        if shared == 0:
-            raise LLMError("empty prompt: nothing to condition the choices on")
-        conts = [f[shared:] for f in fulls]
-        if any(not c for c in conts):
-            raise LLMError(f"a choice tokenises to nothing in context: {req.choices!r}")
-        return prompt_ids[:shared], conts
+        """Context ids + each choice's continuation, tokenised in context (`base.context_and_continuations`)."""
+        return context_and_continuations(self.encode, self.render(req.messages, req.prompt, req.assistant_prefix),
+                                         req.choices)
 
     def _prepare_score(self, req: ScoreRequest) -> _PreparedScore | ChoiceScores:
         try:
