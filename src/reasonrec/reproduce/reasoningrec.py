@@ -271,30 +271,16 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     frames: list[pl.DataFrame] = []
     training: dict[str, Any] = {}
 
-    if config.student_adapter is not None:
-        adapter_dir = Path(config.student_adapter)
-        training[STUDENT] = {"adapter_dir": str(adapter_dir), "reused": True}
-        notes.append(f"Student adapter reused from {adapter_dir} (not trained in this run).")
-    else:
-        with timer("train_student"):
-            student = train_student(config, "reasoningrec", out / "student")
-        training[STUDENT] = _training_summary(student)
-        adapter_dir = student.adapter_dir
+    adapter_dir = _trained_or_reused(config, "reasoningrec", config.student_adapter, out / "student", timer,
+                                     training, notes)
     with timer("score_student"):
         preds = predict_student(ds, rows, config, "reasoningrec", adapter_dir, name=STUDENT,
                                 reasoning_rows=config.reasoning_rows)
     frames.append(with_k(preds, config.k))
 
     if config.tallrec:
-        if config.tallrec_adapter is not None:
-            tall_dir = Path(config.tallrec_adapter)
-            training[TALLREC] = {"adapter_dir": str(tall_dir), "reused": True}
-            notes.append(f"TALLRec adapter reused from {tall_dir} (not trained in this run).")
-        else:
-            with timer("train_tallrec"):
-                tall = train_student(config, "tallrec", out / "tallrec")
-            training[TALLREC] = _training_summary(tall)
-            tall_dir = tall.adapter_dir
+        tall_dir = _trained_or_reused(config, "tallrec", config.tallrec_adapter, out / "tallrec", timer, training,
+                                      notes)
         with timer("score_tallrec"):
             frames.append(with_k(predict_student(ds, rows, config, "tallrec", tall_dir, name=TALLREC,
                                                  reasoning_rows=0), config.k))
@@ -335,6 +321,27 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
                        report_title=f"ReasoningRec reproduction — {config.dataset} (K={config.k}, {config.budget})",
                        text=text_cfg)
     return metrics
+
+
+# method → (name in the report, timer suffix, how notes call it)
+_STUDENTS: dict[str, tuple[str, str, str]] = {
+    "reasoningrec": (STUDENT, "student", "Student"),
+    "tallrec": (TALLREC, "tallrec", "TALLRec"),
+}
+
+
+def _trained_or_reused(config: ReasoningRecReproConfig, method: str, given: Path | None, out: Path, timer: Timer,
+                       training: dict[str, Any], notes: list[str]) -> Path:
+    """The adapter to score: `given` (an earlier run's, recorded as reused) or a freshly trained one."""
+    name, key, label = _STUDENTS[method]
+    if given is not None:
+        training[name] = {"adapter_dir": str(given), "reused": True}
+        notes.append(f"{label} adapter reused from {given} (not trained in this run).")
+        return Path(given)
+    with timer(f"train_{key}"):
+        result = train_student(config, method, out)
+    training[name] = _training_summary(result)
+    return result.adapter_dir
 
 
 def _training_summary(result: Any) -> dict[str, Any]:

@@ -32,6 +32,22 @@ def series(log: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[flo
     return steps, [points[s] for s in steps]
 
 
+def _save(fig: Any, path: str | Path, title: str) -> Path:
+    """Title, layout, then an atomic PNG write (temp file + rename), and the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def plot_curves(log: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
     """Loss panel (train + validation) and AUC panel; empty panels say so instead of disappearing."""
     import matplotlib
@@ -39,8 +55,6 @@ def plot_curves(log: Sequence[dict[str, Any]], path: str | Path, *, title: str =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, (ax_loss, ax_auc) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label, style in (("loss", "train loss", "-"), ("eval_loss", "validation loss", "o-")):
         steps, values = series(log, key)
@@ -62,14 +76,7 @@ def plot_curves(log: Sequence[dict[str, Any]], path: str | Path, *, title: str =
         ax_auc.text(0.5, 0.5, "no validation AUC", ha="center", va="center", transform=ax_auc.transAxes)
     ax_auc.set_xlabel("step")
     ax_auc.set_ylabel("AUC")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path, title)
 
 
 def plot_compare(runs: dict[str, Sequence[dict[str, Any]]], path: str | Path, *, title: str = "") -> Path:
@@ -82,8 +89,6 @@ def plot_compare(runs: dict[str, Sequence[dict[str, Any]]], path: str | Path, *,
 
     if not runs:
         raise ValueError("plot_compare needs at least one run")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, (ax_auc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     for name, log in runs.items():
         for ax, key in ((ax_auc, "eval_auc"), (ax_loss, "eval_loss")):
@@ -101,14 +106,7 @@ def plot_compare(runs: dict[str, Sequence[dict[str, Any]]], path: str | Path, *,
     if ax_auc.lines:
         ax_auc.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax_auc.set_ylim(0.3, 1)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path, title)
 
 
 __all__ = ["plot_compare", "plot_curves", "read_log", "series"]
