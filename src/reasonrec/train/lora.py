@@ -30,6 +30,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.auc import roc_auc
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.train.sft_data import (
@@ -156,15 +157,6 @@ def yes_no_scores(
     return out
 
 
-def auc_or_none(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """ROC AUC, or None when only one class is present (undefined, never 0.5 by fiat)."""
-    if len(set(labels)) < 2:
-        return None
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(list(labels), list(scores)))
-
-
 # ------------------------------------------------------------------------------------------------ callbacks
 
 
@@ -183,7 +175,7 @@ def _callbacks():
                 return
             scores = yes_no_scores(model, self.tokenizer, self.prompts, assistant_prefix=self.prefix,
                                    choices=self.choices, batch_size=self.batch_size)
-            auc = auc_or_none(self.labels, scores)
+            auc = roc_auc(self.labels, scores)
             metrics["eval_auc"] = auc if auc is not None else float("nan")
             state.log_history.append({"eval_auc": metrics["eval_auc"], "step": state.global_step,
                                       "epoch": state.epoch})
@@ -492,6 +484,6 @@ def run_training(config: TrainRunConfig, out_dir: str | Path, *, command: str = 
 
 
 __all__ = [
-    "LoRAConfig", "LoRAResult", "TrainRunConfig", "auc_or_none", "build_sft_splits", "build_trainer",
+    "LoRAConfig", "LoRAResult", "TrainRunConfig", "build_sft_splits", "build_trainer",
     "load_base_model", "run_training", "train_lora", "yes_no_scores",
 ]
