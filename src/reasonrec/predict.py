@@ -22,9 +22,9 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.answers import parse_exp3rt, parse_recsaver, strip_trailing_prediction
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM, Message, expected_value
-from reasonrec.llm.parse import parse_exp3rt, parse_recsaver
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
@@ -45,7 +45,6 @@ from reasonrec.train.sft_data import (
     TEMPLATES_BY_METHOD,
     SFTDataConfig,
     prompt_context,
-    strip_trailing_prediction,
 )
 
 RATING_HEADERS: dict[str, str] = {"exp3rt": "Predicted User Rating: ", "recsaver": "### Rating ###\n"}

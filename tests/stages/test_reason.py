@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 from stage_fixtures import FakeLLMForControlFlow
 
-from reasonrec.llm.parse import parse_reasoningrec
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.stages.base import GenerationJob
 from reasonrec.stages.reason import ReasonConfig, expand_samples, sample_paths, teacher_reasoning
 

@@ -13,28 +13,16 @@ Formats (explicit registry, `READERS`):
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
+from reasonrec.answers import first_prediction_label
 from reasonrec.errors import DataError
 from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions
 
-_PREDICTION = re.compile(r"Prediction\s*:\s*(Yes|No)\b", re.IGNORECASE)
-
 Reader = Callable[[Path], pl.DataFrame]
-
-
-def parse_yes_no(text: str | None) -> int | None:
-    """1/0 from the first "Prediction: Yes|No" in the text; None when there is none (never a guess)."""
-    if not text:
-        return None
-    match = _PREDICTION.search(text)
-    if match is None:
-        return None
-    return 1 if match.group(1).lower() == "yes" else 0
 
 
 def read_canonical_predictions(path: Path) -> pl.DataFrame:
@@ -82,12 +70,12 @@ def read_reasoningrec_release(path: Path) -> pl.DataFrame:
         for key in ("input", "output", "generated_output", "logits"):
             if key not in record:
                 raise DataError(f"record {i} lacks {key!r}", path=path, field=key)
-        label = parse_yes_no(record["output"])
+        label = first_prediction_label(record["output"])
         if label is None:
             raise DataError(
                 f"record {i}: reference output has no 'Prediction: Yes/No'", path=path, field="output"
             )
-        pred = parse_yes_no(record["generated_output"])
+        pred = first_prediction_label(record["generated_output"])
         rows.append(
             {
                 "label": label,

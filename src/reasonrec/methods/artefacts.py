@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import ConfigError
-from reasonrec.llm.parse import parse_reasoningrec
 
 
 @dataclass

@@ -21,10 +21,10 @@ import re
 import polars as pl
 from pydantic import Field
 
+from reasonrec.answers import render_exp3rt
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM
-from reasonrec.llm.parse import render_exp3rt
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.base import GenerationJob, StageConfig, fit_prompt, token_counter

@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.llm.base import LLM
-from reasonrec.llm.parse import parse_reasoningrec
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.stages.base import GenerationJob, ScoreJob, choice_prob, run_generation_jobs, run_score_jobs

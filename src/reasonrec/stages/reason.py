@@ -19,8 +19,8 @@ from dataclasses import replace
 import polars as pl
 from pydantic import Field
 
+from reasonrec.answers import LabelParse, RatingParse, parse_reasoningrec
 from reasonrec.llm.base import LLM
-from reasonrec.llm.parse import LabelParse, RatingParse, parse_reasoningrec
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.base import GenerationJob, StageConfig, fit_prompt, run_generation_jobs, token_counter

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.answers import parse_recsaver
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM, Message, expected_value
-from reasonrec.llm.parse import parse_recsaver
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer

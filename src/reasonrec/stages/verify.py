@@ -25,8 +25,8 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.answers import parse_recsaver
 from reasonrec.llm.base import LLM
-from reasonrec.llm.parse import parse_recsaver
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.base import (

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +30,10 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field, field_validator
 
+from reasonrec.answers import render_exp3rt, render_reasoningrec, render_recsaver, strip_trailing_prediction
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import Message
-from reasonrec.llm.parse import render_exp3rt, render_reasoningrec, render_recsaver
 from reasonrec.prompts import DOMAINS, PromptRenderer
 from reasonrec.stages.context import ItemCatalog, text_map
 
@@ -64,8 +63,6 @@ SFT_SCHEMA: dict[str, pl.DataType] = {
     "history_dropped": pl.Int64(),
     "path_index": pl.Int64(),
 }
-
-_TRAILING_PREDICTION = re.compile(r"\s*(?:Final\s+)?Prediction:\s*(Yes|No)\W*$", re.IGNORECASE)
 
 
 class SFTDataConfig(Config):
@@ -210,13 +207,6 @@ def sample_k_shot(
 
 
 # ------------------------------------------------------------------------------------------------ completions
-
-
-def strip_trailing_prediction(text: str) -> str:
-    """Teacher reasoning without its closing "Prediction: Yes|No" line, dedented and trimmed."""
-    body = _TRAILING_PREDICTION.sub("", text.rstrip())
-    lines = [line.strip() for line in body.strip().splitlines()]
-    return "\n".join(lines).strip()
 
 
 def reasoningrec_completion(label: int, teacher_text: str) -> str:
@@ -487,6 +477,5 @@ __all__ = [
     "reasoningrec_completion",
     "reasoningrec_pairs",
     "sample_k_shot",
-    "strip_trailing_prediction",
     "tallrec_completion",
 ]

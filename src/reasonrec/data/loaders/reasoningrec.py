@@ -40,6 +40,13 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from reasonrec.answers import (
+    leading_prediction_label,
+    strip_leading_prediction,
+    strip_trailing_prediction,
+    trailing_prediction_label,
+)
+from reasonrec.data.fields import parse_price
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.schema import (
     INTERACTIONS_SCHEMA,
@@ -58,10 +65,6 @@ LIKE_THRESHOLD = 3.0  # the release's like/dislike rule: rating > 3
 SPLITS = ("train", "valid", "test")
 FINETUNE_VARIANTS = ("reasoningrec", "ablation_wo_desc", "ablation_wo_profile")
 
-_TRAILING_PREDICTION = re.compile(r"Prediction:\s*(Yes|No)\W*$", re.IGNORECASE)
-_LEADING_PREDICTION = re.compile(r"^\s*(?:Answer:\s*)?Prediction:\s*(Yes|No)\b\s*", re.IGNORECASE)
-_YES_NO_ANSWER = re.compile(r"^\s*(Yes|No)\b", re.IGNORECASE)
-_PRICE = re.compile(r"^\$\s*([0-9][0-9,]*(?:\.[0-9]+)?)$")
 
 
 # --------------------------------------------------------------------------- file helpers
@@ -131,36 +134,10 @@ def _parse_int_list(text: str, *, path: Path, line: int, field: str) -> list[int
     return value
 
 
-def trailing_prediction_label(text: str | None) -> int | None:
-    """1/0 from a text ending in "Prediction: Yes|No" (teacher reasoning); None when it does not end so."""
-    if text is None:
-        return None
-    match = _TRAILING_PREDICTION.search(text.rstrip())
-    return None if match is None else int(match.group(1).lower() == "yes")
-
-
-def leading_prediction_label(text: str | None) -> int | None:
-    """1/0 from a text starting with "Prediction: Yes|No" (finetune output) or "Yes."/"No." (TALLRec)."""
-    if text is None:
-        return None
-    match = _LEADING_PREDICTION.match(text) or _YES_NO_ANSWER.match(text)
-    return None if match is None else int(match.group(1).lower() == "yes")
-
-
 def _reasoning_body(text: str, *, trailing: bool) -> str:
     """Reasoning text with the Prediction line removed and whitespace collapsed (for prefix matching)."""
-    text = _TRAILING_PREDICTION.sub("", text.rstrip()) if trailing else _LEADING_PREDICTION.sub("", text)
+    text = strip_trailing_prediction(text) if trailing else strip_leading_prediction(text)
     return " ".join(text.split())
-
-
-def _parse_price(value: object) -> float | None:
-    """"$27.19" → 27.19; empty strings and scraped page noise (seen in this release) → None."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    match = _PRICE.match(value.strip())
-    return float(match.group(1).replace(",", "")) if match else None
 
 
 def _list_series(name: str, lists: list[list[Any]], dtype: pl.DataType) -> pl.Series:
@@ -460,7 +437,7 @@ def _beauty_items(processed: Path, idx_item: dict[str, str], info: dict[str, obj
         if not isinstance(data[item_id], dict):
             raise DataError("item record is not an object", path=path, field=item_id)
     brands = [data[i].get("brand") or None for i in ids]
-    prices = [_parse_price(data[i].get("price")) for i in ids]
+    prices = [parse_price(data[i].get("price")) for i in ids]
     info["items_price_unparsed"] = sum(p is None for p in prices)
     info["items_brand_missing"] = sum(b is None for b in brands)
     table = pl.DataFrame(

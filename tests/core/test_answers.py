@@ -8,13 +8,15 @@ from datafiles import require_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reasonrec.llm.parse import (
+from reasonrec.answers import (
+    first_prediction_label,
     parse_exp3rt,
     parse_reasoningrec,
     parse_recsaver,
     render_exp3rt,
     render_reasoningrec,
     render_recsaver,
+    strip_trailing_prediction,
 )
 
 # Reasoning text that cannot itself contain an answer marker (real reasoning may mention "rating", but a
@@ -93,3 +95,15 @@ def test_real_finetune_outputs_parse_prediction_first(shared_data) -> None:
         parsed = parse_reasoningrec(row["output"])
         expected = 1 if row["output"].lstrip().lower().startswith("prediction: yes") else 0
         assert parsed.label == expected
+
+
+def test_first_prediction_label() -> None:
+    assert first_prediction_label("Prediction: Yes \n 1. ...") == 1
+    assert first_prediction_label("1. Prediction: No because") == 0
+    assert first_prediction_label("[INST] something else") is None
+    assert first_prediction_label(None) is None
+
+
+def test_strip_trailing_prediction():
+    text = "\n   1. Likes soap.\n   2. Target is soap.\nPrediction: Yes"
+    assert strip_trailing_prediction(text) == "1. Likes soap.\n2. Target is soap."

@@ -1,11 +1,13 @@
-"""Parsers for the three output formats. Unparseable is a value (None + raw text), never a guess.
+"""What a model answers, in each paper's format: parsers and renderers, one owner of the "Prediction: Yes/No" line.
 
 - ReasoningRec: reasoning and a `Prediction: Yes|No` line, in either order.
 - Rec-SAVER:    `### Reason ### … ### Rating ### n`.
 - EXP3RT:       `Reasoning: … Predicted User Rating: n`.
 
-All three tolerate case, extra whitespace and markdown decoration (`**bold**`, `# headings`, backticks).
-When a text states two DIFFERENT answers, the result is None: picking one would be a guess.
+Unparseable is a value (None + raw text), never a guess. All three tolerate case, extra whitespace and markdown
+decoration (`**bold**`, `# headings`, backticks). When a text states two DIFFERENT answers, the result is None:
+picking one would be a guess. The module sits below every layer (no reasonrec imports) so loaders reading the
+authors' release, the stages, the student's SFT data and the evaluators all read the label the same way.
 """
 
 from __future__ import annotations
@@ -82,6 +84,46 @@ def render_reasoningrec(label: int, reasoning: str, *, prediction_first: bool = 
     return f"{line}\n{reasoning}" if prediction_first else f"{reasoning}\n{line}"
 
 
+# A teacher text closes with its verdict; the release's fine-tuning outputs open with it; readers look for the first.
+_TRAILING_PREDICTION = re.compile(r"\s*(?:Final\s+)?Prediction:\s*(Yes|No)\W*$", re.IGNORECASE)
+_LEADING_PREDICTION = re.compile(r"^\s*(?:Answer:\s*)?Prediction:\s*(Yes|No)\b\s*", re.IGNORECASE)
+_YES_NO_ANSWER = re.compile(r"^\s*(Yes|No)\b", re.IGNORECASE)
+_FIRST_PREDICTION = re.compile(r"Prediction\s*:\s*(Yes|No)\b", re.IGNORECASE)
+
+
+def _yes(match: re.Match[str] | None) -> int | None:
+    return None if match is None else int(match.group(1).lower() == "yes")
+
+
+def trailing_prediction_label(text: str | None) -> int | None:
+    """1/0 from a text ending in "Prediction: Yes|No" (teacher reasoning); None when it does not end so."""
+    return None if text is None else _yes(_TRAILING_PREDICTION.search(text.rstrip()))
+
+
+def leading_prediction_label(text: str | None) -> int | None:
+    """1/0 from a text starting with "Prediction: Yes|No" (finetune output) or "Yes."/"No." (TALLRec)."""
+    if text is None:
+        return None
+    return _yes(_LEADING_PREDICTION.match(text) or _YES_NO_ANSWER.match(text))
+
+
+def first_prediction_label(text: str | None) -> int | None:
+    """1/0 from the first "Prediction: Yes|No" in the text; None when there is none (never a guess)."""
+    return _yes(_FIRST_PREDICTION.search(text)) if text else None
+
+
+def strip_trailing_prediction(text: str) -> str:
+    """Teacher reasoning without its closing "Prediction: Yes|No" line, dedented and trimmed."""
+    body = _TRAILING_PREDICTION.sub("", text.rstrip())
+    lines = [line.strip() for line in body.strip().splitlines()]
+    return "\n".join(lines).strip()
+
+
+def strip_leading_prediction(text: str) -> str:
+    """A fine-tuning output without its opening "Prediction: Yes|No" (the reasoning that follows it)."""
+    return _LEADING_PREDICTION.sub("", text)
+
+
 # ---------------------------------------------------------------- rating helpers
 
 
@@ -138,8 +180,18 @@ def render_exp3rt(rating: float, reasoning: str) -> str:
     return f"Reasoning: {reasoning}\n\nPredicted User Rating: {_rating_text(rating)}"
 
 
-PARSERS = {
-    "reasoningrec": parse_reasoningrec,
-    "recsaver": parse_recsaver,
-    "exp3rt": parse_exp3rt,
-}
+__all__ = [
+    "LabelParse",
+    "RatingParse",
+    "first_prediction_label",
+    "leading_prediction_label",
+    "parse_exp3rt",
+    "parse_reasoningrec",
+    "parse_recsaver",
+    "render_exp3rt",
+    "render_reasoningrec",
+    "render_recsaver",
+    "strip_leading_prediction",
+    "strip_trailing_prediction",
+    "trailing_prediction_label",
+]
