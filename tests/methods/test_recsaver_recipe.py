@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from datafiles import require_data
-from test_recipes import FakeLLMForControlFlow
+from test_recipes import calls, scripted
 
 from reasonrec.methods.recsaver import RecSaverConfig, run
 
@@ -19,11 +19,11 @@ def test_recsaver_stages_in_order_with_filters_and_metrics(shared_data, tmp_path
         "explain": {"n_samples": 2, **quiet}, "verify": quiet, "teacher": {"n_samples": 2, **quiet},
         "zeroshot": {"variant": "no_reasoning", **quiet},
     })
-    llm = FakeLLMForControlFlow()
+    llm = scripted()
     result = run(cfg, shared_data, tmp_path, llm)
     assert [s.name for s in result.stages] == ["explanations", "verification", "reference_pool", "teacher_paths",
                                                "predictions"]
-    kinds = [k for k, _ in llm.calls]
+    kinds = [k for k, _ in calls(llm)]
     n_expl = result.tables["explanations"].height
     assert kinds[:n_expl] == ["generate"] * n_expl  # explanations come first
     paths = result.tables["teacher_paths"]
@@ -51,7 +51,7 @@ def test_recsaver_with_zero_explanations_writes_empty_typed_verification(shared_
         "prepare": {"split": {"strategy": "user_disjoint_balanced", "per_class_train": 2, "per_class_test": 2}},
         "verify": quiet, "teacher": {"n_samples": 1, **quiet}, "zeroshot": {"variant": "no_reasoning", **quiet},
     })
-    result = run(cfg, shared_data, tmp_path / "run", FakeLLMForControlFlow())
+    result = run(cfg, shared_data, tmp_path / "run", scripted())
     assert [s.name for s in result.stages][:3] == ["explanations", "verification", "reference_pool"]
     assert result.tables["verification"].height == 0 and result.tables["verification"].schema == VERIFICATION_SCHEMA
     assert result.tables["reference_pool"].height == 0 and result.tables["reference_pool"].schema == POOL_SCHEMA

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 
 import polars as pl
 import pytest
 from datafiles import require_data
 
-from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.testing import ScriptedLLM, uniform
 from reasonrec.reproduce import exp3rt as exp3rt_repro
 from reasonrec.reproduce import recsaver as recsaver_repro
 from reasonrec.reproduce.sections import Section, append_sections
@@ -20,24 +19,9 @@ from reasonrec.reproduce.sections import Section, append_sections
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-class FakeLLMForControlFlow:
+def scripted() -> ScriptedLLM:
     """Records what `predict_ratings` sends; answers with fixed text and uniform digit probabilities."""
-
-    identity = ModelIdentity(backend="fake", model="reproduce-control-flow", model_hash="f" * 64)
-
-    def __init__(self) -> None:
-        self.generate_requests: list[GenerationRequest] = []
-        self.score_requests: list[ScoreRequest] = []
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.generate_requests.extend(requests)
-        return [Completion("It fits the user's taste.", "stop", prompt_tokens=10, completion_tokens=5)
-                for _ in requests]
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        self.score_requests.extend(requests)
-        return [ChoiceScores({c: 1 / len(r.choices) for c in r.choices}, {c: 0.0 for c in r.choices},
-                             prompt_tokens=10) for r in requests]
+    return ScriptedLLM(text="It fits the user's taste.", probs=uniform)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +40,7 @@ def test_exp3rt_student_is_trained_on_the_prompt_it_is_scored_with(imdb):
     _, context = imdb
     rows = context.head(3)
     cfg = exp3rt_repro._stage_config(exp3rt_repro.resolve("exp3rt-imdb", "quick", ["show_progress=false"]))
-    llm = FakeLLMForControlFlow()
+    llm = scripted()
     predict_ratings(rows, llm, cfg)
     sent = [[{"role": m.role, "content": m.content} for m in r.messages] for r in llm.generate_requests]
     trained = [json.loads(p) for p in exp3rt_repro.student_prompts(rows, cfg, llm)]

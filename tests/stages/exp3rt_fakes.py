@@ -1,51 +1,20 @@
-"""A scripted LLM for the EXP3RT stage tests — control flow only, never a stand-in for model quality."""
+"""Scripted LLMs for the EXP3RT stage tests — control flow only, never a stand-in for model quality."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import GenerationRequest, ScoreRequest
+from reasonrec.llm.testing import ScriptedLLM, uniform
 
 
-class FakeLLMForControlFlow:
-    """generate: `gen(request)` (default: a fixed preference list); score: `probs(request)` (default uniform).
-
-    "[error]" anywhere in the last message makes that request fail, to exercise the error path.
-    """
-
-    identity = ModelIdentity(backend="fake", model="exp3rt-control-flow", model_hash="e" * 64)
-
-    def __init__(
-        self,
-        gen: Callable[[GenerationRequest], str] | None = None,
-        probs: Callable[[ScoreRequest], dict[str, float]] | None = None,
-    ) -> None:
-        self.gen = gen or (lambda r: "[Like]\n- scent\n[Dislike]\nNone.")
-        self.probs = probs
-        self.generate_requests: list[GenerationRequest] = []
-        self.score_requests: list[ScoreRequest] = []
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.generate_requests.extend(requests)
-        out = []
-        for r in requests:
-            if r.messages and "[error]" in r.messages[-1].content:
-                out.append(Completion("", "error", error="scripted failure"))
-            else:
-                out.append(Completion(self.gen(r), "stop", prompt_tokens=10, completion_tokens=5))
-        return out
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        self.score_requests.extend(requests)
-        out = []
-        for r in requests:
-            if r.messages and "[error]" in r.messages[-1].content:
-                out.append(ChoiceScores({}, {}, error="scripted failure"))
-                continue
-            probs = self.probs(r) if self.probs else {c: 1.0 / len(r.choices) for c in r.choices}
-            out.append(ChoiceScores(probs, {c: math.log(max(p, 1e-12)) for c, p in probs.items()}, prompt_tokens=10))
-        return out
+def exp3rt_llm(
+    gen: Callable[[GenerationRequest], str] | None = None,
+    probs: Callable[[ScoreRequest], dict[str, float]] | None = None,
+) -> ScriptedLLM:
+    """Control flow only: generation answers `gen(request)` (default: a fixed preference list); scoring answers
+    `probs(request)` (default uniform); "[error]" in a prompt fails that request."""
+    return ScriptedLLM(text=gen or "[Like]\n- scent\n[Dislike]\nNone.", probs=probs or uniform)
 
 
 _BACKEND: list = []

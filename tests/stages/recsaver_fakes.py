@@ -1,52 +1,19 @@
-"""Shared pieces for the Rec-SAVER stage tests: a scripted fake LLM (control flow only) and tiny tables."""
+"""Shared pieces for the Rec-SAVER stage tests: a scripted LLM (control flow only) and tiny tables."""
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import polars as pl
 
-from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import GenerationRequest
+from reasonrec.llm.testing import ScriptedLLM
 
 
-class FakeLLMForControlFlow:
-    """Scripted outputs for control-flow tests. NOT a model: answers come from markers in the prompt.
-
-    generate: `gen(request) -> str`; score: the digit named by a "[predict=N]" marker in the last user message
-    gets probability 0.9 (the rest share 0.1); "[error]" yields a per-request error; no marker → uniform.
-    """
-
-    identity = ModelIdentity(backend="fake", model="fake-control-flow", model_hash="f" * 64)
-
-    def __init__(self, gen: Callable[[GenerationRequest], str] | None = None) -> None:
-        self.gen = gen or (lambda r: "### Reason ###\nok\n### Rating ###\n3")
-        self.generate_calls = 0
-        self.score_calls = 0
-        self.score_requests: list[ScoreRequest] = []
-        self.generate_requests: list[GenerationRequest] = []
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.generate_calls += len(requests)
-        self.generate_requests.extend(requests)
-        return [Completion(self.gen(r), "stop", prompt_tokens=10, completion_tokens=5) for r in requests]
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        self.score_calls += len(requests)
-        self.score_requests.extend(requests)
-        out = []
-        for r in requests:
-            text = (r.messages[-1].content if r.messages else r.prompt or "") + r.assistant_prefix
-            if "[error]" in text:
-                out.append(ChoiceScores({}, {}, error="scripted failure"))
-                continue
-            m = re.findall(r"\[predict=(\d)\]", text)
-            target = m[-1] if m else None
-            rest = (0.1 / (len(r.choices) - 1)) if target in r.choices else 1.0 / len(r.choices)
-            probs = {c: (0.9 if c == target else rest) for c in r.choices}
-            out.append(ChoiceScores(probs, {c: math.log(p) for c, p in probs.items()}, prompt_tokens=10))
-        return out
+def recsaver_llm(gen: Callable[[GenerationRequest], str] | None = None) -> ScriptedLLM:
+    """Control flow only: generation answers `gen(request)` (default: a fixed reason + rating 3); scoring follows
+    the "[predict=N]" markers (0.9 on N, uniform without one); "[error]" fails a request."""
+    return ScriptedLLM(text=gen or "### Reason ###\nok\n### Rating ###\n3")
 
 
 def tiny_tables() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

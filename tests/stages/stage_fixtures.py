@@ -1,45 +1,25 @@
-"""Small helpers shared by the ReasoningRec stage tests: a control-flow fake LLM and the Beauty release."""
+"""Small helpers shared by the ReasoningRec stage tests: a scripted control-flow LLM and the Beauty release."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import GenerationRequest
+from reasonrec.llm.testing import ScriptedLLM
 
 
-class FakeLLMForControlFlow:
-    """Deterministic stand-in for unit tests of stage plumbing only (never for quality claims).
+def _teacher_echo(request: GenerationRequest) -> str:
+    """The truth the teacher prompt states, so parse/agree logic can be checked."""
+    prompt = " ".join(m.content for m in request.messages or ())
+    answer = "No" if "DID NOT LIKE" in prompt else "Yes"
+    return f"reason {request.sample_index}\nPrediction: {answer}"
 
-    generate: echoes the truth the teacher prompt states, so parse/agree logic can be checked.
-    score: P(first choice) = 0.7.
-    """
 
-    def __init__(self) -> None:
-        self.generated: list[GenerationRequest] = []
-        self.scored: list[ScoreRequest] = []
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return ModelIdentity(backend="fake", model="fake-control-flow", model_hash="0")
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.generated.extend(requests)
-        out = []
-        for r in requests:
-            prompt = " ".join(m.content for m in r.messages or ())
-            answer = "No" if "DID NOT LIKE" in prompt else "Yes"
-            out.append(Completion(f"reason {r.sample_index}\nPrediction: {answer}", "stop", 10, 5))
-        return out
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        self.scored.extend(requests)
-        return [
-            ChoiceScores({r.choices[0]: 0.7, r.choices[1]: 0.3}, {r.choices[0]: -0.36, r.choices[1]: -1.2}, 10)
-            for r in requests
-        ]
+def teacher_echo_llm() -> ScriptedLLM:
+    """Control flow only: generation echoes the teacher's truth; P(first choice) = 0.7."""
+    return ScriptedLLM(text=_teacher_echo, probs=lambda r: {r.choices[0]: 0.7, r.choices[1]: 0.3})
 
 
 def load_beauty(root: Path) -> Dataset:

@@ -5,7 +5,7 @@ import os
 
 import polars as pl
 import pytest
-from stage_fixtures import FakeLLMForControlFlow, load_beauty
+from stage_fixtures import load_beauty, teacher_echo_llm
 
 from reasonrec.llm.base import Message
 from reasonrec.stages.base import (
@@ -26,11 +26,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def test_estimate_is_conservative_and_used_without_tokenizer() -> None:
     msgs = (Message("user", "x" * 35),)
     assert estimate_tokens(msgs) == 10 + 4
-    assert token_counter(FakeLLMForControlFlow()) is estimate_tokens
+    assert token_counter(teacher_echo_llm()) is estimate_tokens
 
 
 def test_jobs_to_tables_and_stage_output(tmp_path) -> None:
-    llm = FakeLLMForControlFlow()
+    llm = teacher_echo_llm()
     jobs = [GenerationJob({"id": str(i)}, (Message("user", f"q{i}" * (3 - i)),), sample_index=i) for i in range(3)]
     table, summary = run_generation_jobs(llm, jobs, {"id": pl.String()}, show=False)
     assert table["id"].to_list() == ["0", "1", "2"]  # job order, though the runner sorts by length

@@ -5,7 +5,7 @@ from collections import Counter
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stage_fixtures import FakeLLMForControlFlow
+from stage_fixtures import teacher_echo_llm
 
 from reasonrec.stages.describe import (
     DescribeConfig,
@@ -67,13 +67,13 @@ def test_describe_items_flags_fallback_and_bookkeeping() -> None:
         "timestamp": list(range(12)),
         "review": [" ".join(["great"] * 70)] * 12,
     })
-    llm = FakeLLMForControlFlow()
+    llm = teacher_echo_llm()
     out = describe_items(items, inter, llm, DescribeConfig(show_progress=False))
     a, b = out.row(0, named=True), out.row(1, named=True)
     assert (a["item_id"], a["fallback"], a["n_reviews_used"], a["n_reviews_available"]) == ("a", False, 10, 12)
     assert sorted(a["review_ratings"]).count(2.0) in (3, 4)
     assert (b["item_id"], b["fallback"], b["n_reviews_used"]) == ("b", True, 0)
-    prompts = [r.messages[-1].content for r in llm.generated]
+    prompts = [r.messages[-1].content for r in llm.generate_requests]
     metadata_prompt = next(p for p in prompts if "Old Movie" in p)
     review_prompt = next(p for p in prompts if "Lipstick" in p)
     assert "1994" in metadata_prompt and "Reviews:" not in metadata_prompt

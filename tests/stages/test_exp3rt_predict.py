@@ -7,7 +7,7 @@ import json
 
 import polars as pl
 import pytest
-from exp3rt_fakes import FakeLLMForControlFlow, real_cached_llm
+from exp3rt_fakes import exp3rt_llm, real_cached_llm
 
 from reasonrec.predictions import PREDICTIONS_SCHEMA
 from reasonrec.stages.exp3rt_predict import RATING_LINE, PredictConfig, expected_rating, predict_ratings
@@ -36,7 +36,7 @@ def peaked_at_7(request) -> dict[str, float]:
 
 
 def test_reasoning_then_one_scoring_pass() -> None:
-    fake = FakeLLMForControlFlow(gen=lambda r: " The suspense suits the user.\nPredicted User Rating: 3",
+    fake = exp3rt_llm(gen=lambda r: " The suspense suits the user.\nPredicted User Rating: 3",
                                  probs=peaked_at_7)
     out = predict_ratings(context_rows(), fake, PredictConfig(show_progress=False))
     assert list(out.columns[: len(PREDICTIONS_SCHEMA)]) == list(PREDICTIONS_SCHEMA)
@@ -63,7 +63,7 @@ def test_reasoning_then_one_scoring_pass() -> None:
 
 def test_no_reasoning_no_bias_scores_directly_with_labels() -> None:
     ctx = context_rows().head(1)
-    fake = FakeLLMForControlFlow(probs=peaked_at_7)
+    fake = exp3rt_llm(probs=peaked_at_7)
     cfg = PredictConfig(show_progress=False, reasoning=False, include_bias=False, like_threshold=7.0)
     out = predict_ratings(ctx, fake, cfg)
     assert not fake.generate_requests and fake.score_requests[0].assistant_prefix == RATING_LINE

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from exp3rt_fakes import FakeLLMForControlFlow
+from exp3rt_fakes import exp3rt_llm
 
 from reasonrec.stages.exp3rt_profiles import (
     ProfileConfig,
@@ -47,7 +47,7 @@ def echo_notes(request) -> str:
 
 def test_user_profile_aggregates_all_train_preferences_only() -> None:
     train, prefs = tables()
-    fake = FakeLLMForControlFlow(gen=echo_notes)
+    fake = exp3rt_llm(gen=echo_notes)
     out = user_profiles(prefs, train, fake, ProfileConfig(show_progress=False), users=["A", "B", "Z"])
     by_user = {r["user_id"]: r for r in out.iter_rows(named=True)}
     assert by_user["A"]["likes"] == ["like-A1", "like-A2", "like-A3", "like-A4"]
@@ -60,7 +60,7 @@ def test_user_profile_aggregates_all_train_preferences_only() -> None:
 
 def test_prompt_budget_drops_oldest_notes_first() -> None:
     train, prefs = tables()
-    fake = FakeLLMForControlFlow(gen=echo_notes)
+    fake = exp3rt_llm(gen=echo_notes)
     cfg = ProfileConfig(show_progress=False, max_prompt_tokens=130)
     out = user_profiles(prefs, train, fake, cfg, users=["A"])
     row = out.row(0, named=True)
@@ -70,7 +70,7 @@ def test_prompt_budget_drops_oldest_notes_first() -> None:
 
 def test_item_strategies_all_and_helpful_key_by_item() -> None:
     train, prefs = tables()
-    fake = FakeLLMForControlFlow(gen=echo_notes)
+    fake = exp3rt_llm(gen=echo_notes)
     all_ = item_profiles(prefs, train, fake, ProfileConfig(show_progress=False), item_ids=["1", "5"])
     assert all_.columns[0] == "item_id" and "user_id" not in all_.columns
     rows = {r["item_id"]: r for r in all_.iter_rows(named=True)}
@@ -85,7 +85,7 @@ def test_item_strategies_all_and_helpful_key_by_item() -> None:
 
 def test_neighbour_strategy_is_per_pair() -> None:
     train, prefs = tables()
-    fake = FakeLLMForControlFlow(gen=echo_notes)
+    fake = exp3rt_llm(gen=echo_notes)
     pairs = pl.DataFrame({"user_id": ["D", "C", "A"], "item_id": ["1", "2", "9"]})
     cfg = ProfileConfig(show_progress=False, item_strategy="neighbour", n_neighbours=2)
     out = item_profiles(prefs, train, fake, cfg, pairs=pairs)
@@ -102,7 +102,7 @@ def test_neighbour_strategy_is_per_pair() -> None:
 
 def test_pair_context_uses_train_averages() -> None:
     train, prefs = tables()
-    fake = FakeLLMForControlFlow(gen=echo_notes)
+    fake = exp3rt_llm(gen=echo_notes)
     users = user_profiles(prefs, train, fake, ProfileConfig(show_progress=False), users=["A"])
     items_p = item_profiles(prefs, train, fake, ProfileConfig(show_progress=False), item_ids=["1"])
     items = pl.DataFrame({"item_id": ["1"], "title": ["Rose Soap"], "description": [None]},

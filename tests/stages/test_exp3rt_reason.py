@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from exp3rt_fakes import FakeLLMForControlFlow, real_cached_llm
+from exp3rt_fakes import exp3rt_llm, real_cached_llm
 
 from reasonrec.stages.exp3rt_profiles import CONTEXT_SCHEMA
 from reasonrec.stages.exp3rt_reason import (
@@ -75,7 +75,7 @@ def test_teacher_control_flow_m_samples_and_flags() -> None:
             return "Based on the profile the user will love the suspense." if request.sample_index == 0 \
                 else "Reasoning: The suspense suits the user's taste for thrillers."
         return "The user would give it 2 at most."
-    fake = FakeLLMForControlFlow(gen=gen)
+    fake = exp3rt_llm(gen=gen)
     cfg = TeacherConfig(n_samples=2, temperature=0.7, show_progress=False)
     out = teacher_reasoning(context_rows(), fake, cfg)
     assert out.height == 4  # u3 has no rating: skipped

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
-from recsaver_fakes import FakeLLMForControlFlow, tiny_tables
+from recsaver_fakes import recsaver_llm, tiny_tables
 
 from reasonrec.llm.cache import CachedLLM, LLMCache
 from reasonrec.llm.runner import RunSummary
@@ -16,7 +16,7 @@ def _gen(req) -> str:
 
 def test_n_samples_per_pair_with_truth_and_cache(tmp_path) -> None:
     targets, items, inter = tiny_tables()
-    fake = FakeLLMForControlFlow(_gen)
+    fake = recsaver_llm(_gen)
     llm = CachedLLM(fake, LLMCache(tmp_path / "c.sqlite"))
     cfg = ExplainConfig(n_samples=3, temperature=0.9, show_progress=False)
     summaries: list[RunSummary] = []
@@ -29,9 +29,9 @@ def test_n_samples_per_pair_with_truth_and_cache(tmp_path) -> None:
     assert set(table["text"]) == {f"explanation {i} at T=0.9" for i in range(3)}  # stripped
     prompts = {r.messages[-1].content for r in fake.generate_requests}
     assert any("The user rated the new beauty product 2." in p and "u2 thinks c is poor" in p for p in prompts)
-    assert fake.generate_calls == 9 and summaries[0].cache_hits == 0
+    assert len(fake.generate_requests) == 9 and summaries[0].cache_hits == 0
     again = post_hoc_explanations(targets, items, inter, llm, cfg, summaries=summaries)
-    assert fake.generate_calls == 9 and summaries[1].cache_hits == 9
+    assert len(fake.generate_requests) == 9 and summaries[1].cache_hits == 9
     assert again.drop("cached").equals(table.drop("cached"))
 
 
@@ -39,9 +39,9 @@ def test_rows_without_rating_are_skipped_and_limit_applies() -> None:
     targets, items, inter = tiny_tables()
     targets = targets.with_columns(pl.when(pl.col("user_id") == "u3").then(None).otherwise(pl.col("rating"))
                                    .alias("rating"))
-    table = post_hoc_explanations(targets, items, inter, FakeLLMForControlFlow(_gen),
+    table = post_hoc_explanations(targets, items, inter, recsaver_llm(_gen),
                                   ExplainConfig(n_samples=1, show_progress=False))
     assert sorted(table["user_id"]) == ["u1", "u2"]
-    limited = post_hoc_explanations(targets, items, inter, FakeLLMForControlFlow(_gen),
+    limited = post_hoc_explanations(targets, items, inter, recsaver_llm(_gen),
                                     ExplainConfig(n_samples=2, show_progress=False), limit=1)
     assert limited.height == 2 and set(limited["user_id"]) == {"u1"}

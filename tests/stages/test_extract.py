@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from exp3rt_fakes import FakeLLMForControlFlow, real_cached_llm
+from exp3rt_fakes import exp3rt_llm, real_cached_llm
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -57,7 +57,7 @@ def test_control_flow_skips_empty_reviews_and_keeps_errors() -> None:
         "review": ["Lovely scent.", "  ", "[error] broken", None],
     })
     items = pl.DataFrame({"item_id": ["i1", "i2"], "title": ["Rose Soap", None]})
-    fake = FakeLLMForControlFlow()
+    fake = exp3rt_llm()
     skipped: dict[str, int] = {}
     out = extract_preferences(inter, fake, ExtractConfig(show_progress=False), items=items, skipped=skipped)
     assert skipped == {"no_review": 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from stage_fixtures import FakeLLMForControlFlow
+from stage_fixtures import teacher_echo_llm
 
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.predictions import PREDICTIONS_SCHEMA
@@ -24,7 +24,7 @@ TARGETS = pl.DataFrame({
 @pytest.mark.parametrize(("variant", "method", "reasoning"),
                          [("full", "reasoningrec", True), ("full", "reasoningrec", False), ("tallrec", "tallrec", False)])
 def test_zeroshot_and_student_paths_build_equal_frames(variant: str, method: str, reasoning: bool) -> None:
-    zs_llm, st_llm = FakeLLMForControlFlow(), FakeLLMForControlFlow()
+    zs_llm, st_llm = teacher_echo_llm(), teacher_echo_llm()
     zs = zeroshot_predict(TARGETS, ITEMS, DESC, PROFILES, zs_llm,
                           ZeroShotConfig(variant=variant, method="m", dataset="toy", generate_reasoning=reasoning,
                                          show_progress=False))
@@ -34,7 +34,7 @@ def test_zeroshot_and_student_paths_build_equal_frames(variant: str, method: str
     assert_frame_equal(zs, st)
     assert {k: zs.schema[k] for k in PREDICTIONS_SCHEMA} == PREDICTIONS_SCHEMA
     assert zs["reasoning"].is_not_null().all() == reasoning
-    assert len(zs_llm.scored) == len(st_llm.scored) == 2
+    assert len(zs_llm.score_requests) == len(st_llm.score_requests) == 2
 
 
 def test_frame_maps_generated_subset_by_row_key_and_parse_ok_flag() -> None:

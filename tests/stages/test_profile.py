@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import polars as pl
-from stage_fixtures import FakeLLMForControlFlow, load_beauty
+from stage_fixtures import load_beauty, teacher_echo_llm
 
 from reasonrec.stages.profile import ProfileConfig, profile_users, select_profile_items
 
@@ -39,13 +39,13 @@ def test_profile_users_null_without_earlier_items() -> None:
     inter, targets = _timeline()
     items = pl.DataFrame({"item_id": list("abcdefghixy"), "title": [f"Title-{c}" for c in "abcdefghixy"]})
     desc = pl.DataFrame({"item_id": ["a"], "text": ["  A lovely   lipstick. "]})
-    llm = FakeLLMForControlFlow()
+    llm = teacher_echo_llm()
     out = profile_users(inter, targets, items, desc, llm, ProfileConfig(show_progress=False))
     rows = {r["user_id"]: r for r in out.iter_rows(named=True)}
     assert rows["u2"]["text"] is None and rows["u2"]["profile_item_ids"] == []
     assert rows["u1"]["text"] is not None and rows["u1"]["profile_liked"] == [True, True, False, True]
-    assert len(llm.generated) == 1
-    prompt = llm.generated[0].messages[-1].content
+    assert len(llm.generate_requests) == 1
+    prompt = llm.generate_requests[0].messages[-1].content
     assert "Liked: Title-a — A lovely lipstick." in prompt and "Disliked: Title-d" in prompt
     assert all(f"Title-{c}" not in prompt for c in "fghi")
 

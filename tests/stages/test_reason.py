@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import polars as pl
-from stage_fixtures import FakeLLMForControlFlow
+from stage_fixtures import teacher_echo_llm
 
 from reasonrec.answers import parse_reasoningrec
 from reasonrec.stages.base import GenerationJob
@@ -25,15 +25,15 @@ def _tables() -> tuple[pl.DataFrame, pl.DataFrame]:
 def test_teacher_reasoning_keeps_truth_and_parsed_prediction() -> None:
     items, targets = _tables()
     profiles = pl.DataFrame({"user_id": ["u1"], "text": ["Likes gentle soaps."]})
-    llm = FakeLLMForControlFlow()
+    llm = teacher_echo_llm()
     out = teacher_reasoning(targets, items, None, profiles, llm, ReasonConfig(n_samples=3, temperature=0.8,
                                                                               show_progress=False))
     assert out.height == 6  # u3 has no label → skipped; 2 rows × 3 samples
     assert sorted(out.filter(pl.col("user_id") == "u1")["sample_index"].to_list()) == [0, 1, 2]
     assert out["agrees"].all() and out["parse_ok"].all()
     assert dict(zip(out["user_id"], out["label"], strict=True)) == {"u1": 1, "u2": 0}
-    assert {r.params.temperature for r in llm.generated} == {0.8}
-    u1_prompt = next(r.messages[-1].content for r in llm.generated if "Mascara" in r.messages[-1].content)
+    assert {r.params.temperature for r in llm.generate_requests} == {0.8}
+    u1_prompt = next(r.messages[-1].content for r in llm.generate_requests if "Mascara" in r.messages[-1].content)
     assert "Likes gentle soaps." in u1_prompt and "LIKED" in u1_prompt and "Disliked: Cream" in u1_prompt
 
 
@@ -45,6 +45,6 @@ def test_sample_paths_each_sample_is_its_own_request() -> None:
     from reasonrec.llm.base import Message
 
     job = GenerationJob(key={"k": "x"}, messages=(Message("user", "We know the user DID NOT LIKE it"),))
-    table, summary = sample_paths(FakeLLMForControlFlow(), [job], {"k": pl.String()}, n_samples=2,
+    table, summary = sample_paths(teacher_echo_llm(), [job], {"k": pl.String()}, n_samples=2,
                                   temperature=0.5, parser=parse_reasoningrec, show=False)
     assert table["pred_label"].to_list() == [0, 0] and summary.prompts == 2

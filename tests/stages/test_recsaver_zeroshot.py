@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 import pytest
-from recsaver_fakes import FakeLLMForControlFlow, tiny_tables
+from recsaver_fakes import recsaver_llm, tiny_tables
 
 from reasonrec.errors import ConfigError
 from reasonrec.predictions import PREDICTIONS_SCHEMA
@@ -23,7 +23,7 @@ from reasonrec.stages.recsaver_zeroshot import (
 
 def _run(variant: str, gen=None, **kw):
     targets, items, inter = tiny_tables()
-    llm = FakeLLMForControlFlow(gen)
+    llm = recsaver_llm(gen)
     cfg = RecSaverZeroShotConfig(variant=variant, show_progress=False, dataset="tiny", **kw)
     out = recsaver_zeroshot(targets, items, inter, llm, cfg, **({"train_targets": kw_train()} if variant == "one_shot"
                                                               else {}))
@@ -41,7 +41,7 @@ def _user_message(req) -> str:
 
 def test_no_reasoning_scores_digits_once_and_fills_predictions() -> None:
     out, llm = _run("no_reasoning")
-    assert llm.generate_calls == 0 and llm.score_calls == 3
+    assert len(llm.generate_requests) == 0 and len(llm.score_requests) == 3
     assert all(r.choices == ("1", "2", "3", "4", "5") and r.assistant_prefix == RATING_PREFIX
                for r in llm.score_requests)
     assert list(out.columns[: len(PREDICTIONS_SCHEMA)]) == list(PREDICTIONS_SCHEMA)
@@ -54,7 +54,7 @@ def test_no_reasoning_scores_digits_once_and_fills_predictions() -> None:
 
 def test_cot_generates_reasoning_then_scores_with_it_in_the_prefix() -> None:
     out, llm = _run("cot", gen=lambda r: "Likes citrus [predict=5].\n### Rating ###\n2")
-    assert llm.generate_calls == 3 and llm.score_calls == 3
+    assert len(llm.generate_requests) == 3 and len(llm.score_requests) == 3
     assert all(r.assistant_prefix == REASON_PREFIX and "###" in r.params.stop for r in llm.generate_requests)
     prefix = llm.score_requests[0].assistant_prefix
     assert prefix.startswith(REASON_PREFIX + "Likes citrus [predict=5].") and prefix.endswith(RATING_PREFIX)
@@ -90,7 +90,7 @@ def test_no_description_hides_descriptions() -> None:
     targets, items, inter = tiny_tables()
     items = items.with_columns(pl.lit("SECRET-DESC").alias("description"))
     for variant, expected in (("cot", True), ("no_description", False)):
-        llm = FakeLLMForControlFlow()
+        llm = recsaver_llm()
         recsaver_zeroshot(targets, items, inter, llm, RecSaverZeroShotConfig(variant=variant, show_progress=False))
         assert ("SECRET-DESC" in _user_message(llm.generate_requests[0])) is expected
 
@@ -103,7 +103,7 @@ def test_one_shot_example_comes_from_another_train_user_and_is_reproducible() ->
     assert again["example_user"].to_list() == out["example_user"].to_list()
     targets, items, inter = tiny_tables()
     with pytest.raises(ConfigError):
-        recsaver_zeroshot(targets, items, inter, FakeLLMForControlFlow(),
+        recsaver_zeroshot(targets, items, inter, recsaver_llm(),
                           RecSaverZeroShotConfig(variant="one_shot", show_progress=False))
 
 
@@ -111,7 +111,7 @@ def test_teacher_paths_sample_m_times_and_feed_filters() -> None:
     targets, items, inter = tiny_tables()
     answers = iter(["a\n### Rating ###\n5", "b\n### Rating ###\n4", "c", "d\n### Rating ###\n2",
                     "e\n### Rating ###\n1", "f\n### Rating ###\n4"])
-    llm = FakeLLMForControlFlow(lambda r: next(answers))
+    llm = recsaver_llm(lambda r: next(answers))
     cfg = TeacherPathsConfig(n_samples=2, show_progress=False)
     paths = recsaver_teacher_paths(targets, items, inter, llm, cfg)
     assert paths.height == 6 and sorted(set(paths["sample_index"])) == [0, 1]

@@ -6,7 +6,7 @@ import os
 
 import polars as pl
 import pytest
-from recsaver_fakes import FakeLLMForControlFlow, tiny_tables
+from recsaver_fakes import recsaver_llm, tiny_tables
 
 from reasonrec.stages.verify import POOL_SCHEMA, VERIFICATION_SCHEMA, VerifyConfig, self_verify
 
@@ -30,7 +30,7 @@ def test_verification_keeps_exactly_the_recovered_explanations() -> None:
         ("u3", "t3", 0, 4.0, "Scent clash [error].", None),                                 # verify failed
         ("u3", "t3", 1, 4.0, "Likes oils [predict=4]. I'd give it a 4 because.", None),     # verified, scrubbed
     ])
-    llm = FakeLLMForControlFlow()
+    llm = recsaver_llm()
     result = self_verify(exps, targets, items, inter, llm, VerifyConfig(show_progress=False))
     t = result.table
     status = dict(zip(zip(t["user_id"], t["sample_index"]), t["status"], strict=True))
@@ -38,7 +38,7 @@ def test_verification_keeps_exactly_the_recovered_explanations() -> None:
         ("u1", 0): "verified", ("u1", 1): "mismatch", ("u1", 2): "verified", ("u2", 0): "empty_after_scrub",
         ("u2", 1): "explain_failed", ("u3", 0): "verify_failed", ("u3", 1): "verified",
     }
-    assert llm.score_calls == 5  # 7 explanations; no call for the empty or failed ones
+    assert len(llm.score_requests) == 5  # 7 explanations; no call for the empty or failed ones
     row = t.filter((pl.col("user_id") == "u1") & (pl.col("sample_index") == 2)).row(0, named=True)
     assert row["removed_sentences"] == ["They gave it 5 stars."] and row["scrubbed"]
     assert row["clean_text"] == "Great fit [predict=5]." and row["re_rating"] == 5.0
@@ -55,12 +55,12 @@ def test_empty_explanations_give_empty_typed_tables() -> None:
     """No explanations (e.g. every explain call failed upstream or a tiny run) is a value, not a SchemaError."""
     targets, items, inter = tiny_tables()
     empty = _explanations([("u1", "t1", 0, 5.0, "x", None)]).clear()
-    llm = FakeLLMForControlFlow()
+    llm = recsaver_llm()
     result = self_verify(empty, targets, items, inter, llm, VerifyConfig(show_progress=False))
     assert result.table.height == 0 and result.pool.height == 0
     assert result.table.schema == VERIFICATION_SCHEMA
     assert result.pool.schema == POOL_SCHEMA
-    assert llm.score_calls == 0
+    assert len(llm.score_requests) == 0
 
 
 def test_generate_mode_parses_and_marks_unparseable() -> None:
@@ -70,7 +70,7 @@ def test_generate_mode_parses_and_marks_unparseable() -> None:
     def gen(req):
         return "5" if "[gen=5]" in req.messages[-1].content else "maybe"
 
-    llm = FakeLLMForControlFlow(gen)
+    llm = recsaver_llm(gen)
     result = self_verify(exps, targets, items, inter, llm, VerifyConfig(rating_from="generate", show_progress=False))
     assert result.table["status"].to_list() == ["verified", "unparseable"]
     assert all(r.assistant_prefix == "### Rating ###\n" and r.params.temperature == 0.0
@@ -80,7 +80,7 @@ def test_generate_mode_parses_and_marks_unparseable() -> None:
 def test_scrub_rule_none_and_paper_are_switches() -> None:
     targets, items, inter = tiny_tables()
     exps = _explanations([("u1", "t1", 0, 5.0, "Fits [predict=5]. Rated it 5/5. A rating of 5.", None)])
-    llm = FakeLLMForControlFlow()
+    llm = recsaver_llm()
     none = self_verify(exps, targets, items, inter, llm, VerifyConfig(scrub_rule="none", show_progress=False))
     paper = self_verify(exps, targets, items, inter, llm, VerifyConfig(scrub_rule="paper", show_progress=False))
     ours = self_verify(exps, targets, items, inter, llm, VerifyConfig(show_progress=False))

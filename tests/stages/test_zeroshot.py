@@ -4,7 +4,7 @@ import json
 
 import polars as pl
 import pytest
-from stage_fixtures import FakeLLMForControlFlow
+from stage_fixtures import teacher_echo_llm
 
 from reasonrec.predictions import PREDICTIONS_SCHEMA
 from reasonrec.stages.zeroshot import VARIANTS, ZeroShotConfig, zeroshot_predict
@@ -20,7 +20,7 @@ TARGETS = pl.DataFrame({
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variants_flags_and_predictions_schema(variant: str) -> None:
-    llm = FakeLLMForControlFlow()
+    llm = teacher_echo_llm()
     out = zeroshot_predict(TARGETS, ITEMS, DESC, PROFILES, llm,
                            ZeroShotConfig(variant=variant, dataset="toy", show_progress=False))
     assert list(out.columns)[: len(PREDICTIONS_SCHEMA)] == list(PREDICTIONS_SCHEMA)
@@ -28,8 +28,8 @@ def test_variants_flags_and_predictions_schema(variant: str) -> None:
     assert out["label"].to_list() == [1, 0] and out["method"][0] == f"zeroshot-{variant}"
     assert json.loads(out["probs"][0]) == pytest.approx({"Yes": 0.7, "No": 0.3})
     spec = VARIANTS[variant]
-    prompt = next(r.messages[-1].content for r in llm.scored if "Soap" in r.messages[-1].content)
+    prompt = next(r.messages[-1].content for r in llm.score_requests if "Soap" in r.messages[-1].content)
     assert ("PROFILE-u1" in prompt) == spec.profile
     assert ("DESC-a" in prompt) == spec.descriptions
-    assert {r.choices for r in llm.scored} == {spec.choices}
-    assert {r.assistant_prefix for r in llm.scored} == {spec.assistant_prefix}
+    assert {r.choices for r in llm.score_requests} == {spec.choices}
+    assert {r.assistant_prefix for r in llm.score_requests} == {spec.assistant_prefix}

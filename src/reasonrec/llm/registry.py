@@ -12,13 +12,14 @@ from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
 from reasonrec.llm.cache import CachedLLM, LLMCache
+from reasonrec.llm.testing import ScriptedLLM
 from reasonrec.paths import cache_root
 
 
 class LLMConfig(Config):
     """Which model answers, and how. Defaults: the embedded SmolLM2 on the local transformers backend, cached."""
 
-    backend: Literal["hf", "openai", "llamacpp"] = "hf"
+    backend: Literal["hf", "openai", "llamacpp", "scripted"] = "hf"
     model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
     adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf backend)")
     device: str = "auto"
@@ -88,11 +89,17 @@ def _build_llamacpp(config: LLMConfig) -> LLM:
     return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency)
 
 
+def _build_scripted(config: LLMConfig) -> LLM:
+    """Scripted answers, no weights (`llm.testing`): control-flow tests and dry runs, never results."""
+    return ScriptedLLM(model=config.model)
+
+
 # Backend name → builder.
 BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "hf": _build_hf,
     "openai": _build_openai,
     "llamacpp": _build_llamacpp,
+    "scripted": _build_scripted,
 }
 
 
