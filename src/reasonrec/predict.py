@@ -28,7 +28,7 @@ from reasonrec.llm.base import LLM, Message, expected_value
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
-from reasonrec.stages.base import (
+from reasonrec.stages.common.base import (
     GenerationJob,
     ScoreJob,
     StageConfig,
@@ -38,8 +38,8 @@ from reasonrec.stages.base import (
     token_counter,
     write_stage_output,
 )
-from reasonrec.stages.context import ItemCatalog, target_rows, text_map
-from reasonrec.stages.label_rows import label_prediction_frame, run_label_jobs, target_columns
+from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
+from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs, target_columns
 from reasonrec.train.sft_data import (
     LABEL_SCORING,
     TEMPLATES_BY_METHOD,

@@ -16,7 +16,7 @@ from reasonrec.methods.base import StudentStep, limit_targets, student_available
 from reasonrec.methods.exp3rt import Exp3rtConfig
 from reasonrec.methods.reasoningrec import ReasoningRecConfig
 from reasonrec.methods.reasoningrec import run as run_reasoningrec
-from reasonrec.stages.base import messages_json
+from reasonrec.stages.common.base import messages_json
 
 # Beauty release test users: 0, 1, 2 liked their target; 13, 28 did not (both classes → AUC defined).
 USERS = ["0", "1", "2", "13", "28"]

@@ -38,7 +38,7 @@ def test_recsaver_with_zero_explanations_writes_empty_typed_verification(shared_
     """An empty explanations table flows through verification (empty, typed tables) instead of a special case."""
     import polars as pl
 
-    from reasonrec.stages.verify import POOL_SCHEMA, VERIFICATION_SCHEMA
+    from reasonrec.stages.recsaver.verify import POOL_SCHEMA, VERIFICATION_SCHEMA
 
     require_data(shared_data, "reasoningrec-beauty", "raw", "All_Beauty_5.json")
     empty = tmp_path / "no_explanations.parquet"

@@ -172,8 +172,8 @@ def test_ml1m_quick_budget_holds_every_test_prompt(shared_data):
     from reasonrec.data.loaders import load_dataset
     from reasonrec.predict import PredictConfig
     from reasonrec.prompts import PromptRenderer
-    from reasonrec.stages.base import fit_prompt
-    from reasonrec.stages.context import ItemCatalog, target_rows, text_map
+    from reasonrec.stages.common.base import fit_prompt
+    from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
     from reasonrec.train.sft_data import TEMPLATES_BY_METHOD, load_tokenizer, prompt_context
 
     require_data(shared_data, "reasoningrec-ml1m")

@@ -20,14 +20,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def scripted() -> ScriptedLLM:
-    """Records what `predict_ratings` sends; answers with fixed text and uniform digit probabilities."""
+    """Records what `exp3rt_predict_ratings` sends; answers with fixed text and uniform digit probabilities."""
     return ScriptedLLM(text="It fits the user's taste.", probs=uniform)
 
 
 @pytest.fixture(scope="module")
 def imdb(shared_data):
     from reasonrec.data.loaders import load_dataset
-    from reasonrec.stages.exp3rt_profiles import imdb_release_context
+    from reasonrec.stages.exp3rt.profiles import imdb_release_context
 
     require_data(shared_data, "exp3rt-imdb")
     ds = load_dataset("exp3rt-imdb", shared_data)
@@ -35,13 +35,13 @@ def imdb(shared_data):
 
 
 def test_exp3rt_student_is_trained_on_the_prompt_it_is_scored_with(imdb):
-    from reasonrec.stages.exp3rt_predict import predict_ratings
+    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
 
     _, context = imdb
     rows = context.head(3)
     cfg = exp3rt_repro._stage_config(exp3rt_repro.resolve("exp3rt-imdb", "quick", ["show_progress=false"]))
     llm = scripted()
-    predict_ratings(rows, llm, cfg)
+    exp3rt_predict_ratings(rows, llm, cfg)
     sent = [[{"role": m.role, "content": m.content} for m in r.messages] for r in llm.generate_requests]
     trained = [json.loads(p) for p in exp3rt_repro.student_prompts(rows, cfg, llm)]
     assert sorted(map(json.dumps, sent)) == sorted(map(json.dumps, trained))  # the runner may reorder requests
@@ -50,7 +50,7 @@ def test_exp3rt_student_is_trained_on_the_prompt_it_is_scored_with(imdb):
 
 
 def test_rerank_candidates_get_the_release_persona_and_averages(imdb):
-    from reasonrec.stages.exp3rt_profiles import pair_context
+    from reasonrec.stages.exp3rt.profiles import pair_context
 
     ds, context = imdb
     user = context["user_id"][0]
@@ -81,7 +81,7 @@ def test_recsaver_student_specs_are_validated():
 
 def _paths() -> pl.DataFrame:
     """Two pairs × 3 sampled paths; the teacher got pair A right on paths 0 and 2, pair B never."""
-    from reasonrec.stages.filters import annotate_filters
+    from reasonrec.stages.recsaver.filters import annotate_filters
 
     prompt = json.dumps([{"role": "user", "content": "Rate the new item."}])
     table = pl.DataFrame({

@@ -33,7 +33,7 @@ def _context(context: Path | None, data_root: Path | None, variant: str) -> pl.D
     if context is not None:
         return pl.read_parquet(context)
     from reasonrec.data.loaders import load_dataset
-    from reasonrec.stages.exp3rt_profiles import imdb_release_context
+    from reasonrec.stages.exp3rt.profiles import imdb_release_context
 
     return imdb_release_context(load_dataset("exp3rt-imdb", data_root=data_root), variant)  # type: ignore[arg-type]
 
@@ -53,7 +53,7 @@ def extract(
 ) -> None:
     """Per review: [Like]/[Dislike] preference bullets (EXP3RT §3.2)."""
     from reasonrec.data.loaders import load_dataset
-    from reasonrec.stages.extract import ExtractConfig, extract_preferences
+    from reasonrec.stages.exp3rt.extract import ExtractConfig, extract_preferences
 
     run = StageRun(f"exp3rt extract --dataset {dataset}", model=model, adapter=adapter, cache_path=cache_path)
     config = ExtractConfig().with_overrides(overrides or [])
@@ -85,11 +85,11 @@ def profiles(
     """User or item profiles from TRAIN preferences of an 8:1:1 temporal split (§3.3, §3.5.2)."""
     from reasonrec.data.loaders import load_dataset
     from reasonrec.data.splits import temporal_ratio
-    from reasonrec.stages.exp3rt_profiles import ProfileConfig, item_profiles, user_profiles
+    from reasonrec.stages.exp3rt.profiles import Exp3rtProfileConfig, item_profiles, user_profiles
 
     run = StageRun(f"exp3rt profiles --kind {kind} --dataset {dataset}", model=model, adapter=adapter,
                    cache_path=cache_path)
-    config = ProfileConfig().with_overrides(overrides or [])
+    config = Exp3rtProfileConfig().with_overrides(overrides or [])
     ds = load_dataset(dataset, data_root=data_root)
     train = temporal_ratio(ds.interactions).train_interactions
     prefs = pl.read_parquet(preferences)
@@ -119,12 +119,12 @@ def reason(
     cache_path: CachePath = None,
 ) -> None:
     """Teacher reasoning conditioned on the true rating, M samples per pair, with post-check flags (§3.4)."""
-    from reasonrec.stages.exp3rt_reason import TeacherConfig, post_check_counts, teacher_reasoning
+    from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
 
     run = StageRun("exp3rt reason", model=model, adapter=adapter, cache_path=cache_path)
     config = TeacherConfig().with_overrides(overrides or [])
     ctx = _context(context, data_root, variant)
-    table = teacher_reasoning(ctx, run.llm, config, limit=limit, summaries=run.summaries)
+    table = exp3rt_teacher_reasoning(ctx, run.llm, config, limit=limit, summaries=run.summaries)
     path = run.write(out, "teacher_reasoning", table, config)
     run.report(path, table, f"; {post_check_counts(table)}")
 
@@ -146,12 +146,12 @@ def predict(
     cache_path: CachePath = None,
 ) -> None:
     """E[rating] from rating-token probabilities, with/without bias and reasoning (§3.5.3); predictions schema."""
-    from reasonrec.stages.exp3rt_predict import PredictConfig, predict_ratings
+    from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig, exp3rt_predict_ratings
 
     run = StageRun("exp3rt predict", model=model, adapter=adapter, cache_path=cache_path)
-    config = PredictConfig(include_bias=bias, reasoning=reasoning).with_overrides(overrides or [])
+    config = Exp3rtPredictConfig(include_bias=bias, reasoning=reasoning).with_overrides(overrides or [])
     ctx = _context(context, data_root, variant)
-    table = predict_ratings(ctx, run.llm, config, limit=limit, summaries=run.summaries)
+    table = exp3rt_predict_ratings(ctx, run.llm, config, limit=limit, summaries=run.summaries)
     path = run.write(out, "predictions", table, config)
     ok = table.filter(pl.col("pred_rating").is_not_null() & pl.col("rating").is_not_null())
     rmse = ((ok["pred_rating"] - ok["rating"]) ** 2).mean() ** 0.5 if ok.height else float("nan")

@@ -66,7 +66,7 @@ def explain(
     cache: CacheOpt = None,
 ) -> None:
     """Post-hoc explanations given the TRUE rating (N samples per pair)."""
-    from reasonrec.stages.explain import ExplainConfig, post_hoc_explanations
+    from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
 
     run = StageRun("reasonrec recsaver explain", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
@@ -96,7 +96,7 @@ def verify(
     """Scrub leaks, re-predict without the truth, keep matching explanations (verified reference pools)."""
     import polars as pl
 
-    from reasonrec.stages.verify import VerifyConfig, self_verify
+    from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
 
     run = StageRun("reasonrec recsaver verify", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
@@ -130,7 +130,7 @@ def zeroshot(
     cache: CacheOpt = None,
 ) -> None:
     """Zero-shot rating prediction (Table 3 ablations) written as predictions."""
-    from reasonrec.stages.recsaver_zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
+    from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
 
     run = StageRun("reasonrec recsaver zeroshot", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
@@ -159,8 +159,8 @@ def teacher_paths(
     cache: CacheOpt = None,
 ) -> None:
     """M teacher reasoning paths per pair with the teacher's own ratings, annotated with every §4.3 filter."""
-    from reasonrec.stages.filters import annotate_filters, filter_counts
-    from reasonrec.stages.recsaver_zeroshot import TeacherPathsConfig, recsaver_teacher_paths
+    from reasonrec.stages.recsaver.filters import annotate_filters, filter_counts
+    from reasonrec.stages.recsaver.teacher import TeacherPathsConfig, recsaver_teacher_paths
 
     run = StageRun("reasonrec recsaver teacher-paths", model=model, cache_path=cache)
     ds, result = _pairs(dataset, data_root, split, per_class, seed)
@@ -182,7 +182,7 @@ def scrub_command(
     """Show which sentences the leak scrubber removes from a text."""
     import sys
 
-    from reasonrec.stages.leak import leak_reasons, scrub
+    from reasonrec.stages.recsaver.leak import leak_reasons, scrub
 
     if text == "-":
         text = sys.stdin.read()

@@ -58,7 +58,7 @@ class StageRun:
     def write(self, out: Path, name: str, table: pl.DataFrame, config: Config, *,
               inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
         """`<out>/<name>.parquet` + config.yaml + manifest.json (LLM identity, call summaries, timing)."""
-        from reasonrec.stages.base import write_stage_output
+        from reasonrec.stages.common.base import write_stage_output
 
         return write_stage_output(out, name, table, config, llm=self.llm, summaries=self.summaries, inputs=inputs,
                                   command=self.command, started_at=self.started)

@@ -55,7 +55,7 @@ def _artefact(ds, path: Path | None, name: str) -> pl.DataFrame | None:
 def describe(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_config: LLMOpt = None,
              set_: SetOpt = None, limit: LimitOpt = None) -> None:
     """Item descriptions from stratified review samples (metadata-only fallback)."""
-    from reasonrec.stages.describe import DescribeConfig, describe_items
+    from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items
 
     run = StageRun(f"stage describe {dataset}", llm_config)
     config = DescribeConfig().with_overrides(set_ or [])
@@ -71,7 +71,7 @@ def profile(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_c
             set_: SetOpt = None, limit: LimitOpt = None, targets: SplitOpt = "release_windows_test",
             descriptions: DescOpt = None) -> None:
     """User profiles from the first m interactions before the recent window of each user's latest target."""
-    from reasonrec.stages.profile import ProfileConfig, profile_users
+    from reasonrec.stages.reasoningrec.profile import ProfileConfig, profile_users
 
     run = StageRun(f"stage profile {dataset}", llm_config)
     config = ProfileConfig().with_overrides(set_ or [])
@@ -89,7 +89,7 @@ def reason(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_co
            set_: SetOpt = None, limit: LimitOpt = None, targets: SplitOpt = "release_windows_train",
            descriptions: DescOpt = None, profiles: ProfOpt = None) -> None:
     """Teacher reasoning conditioned on the true label (n_samples paths per row)."""
-    from reasonrec.stages.reason import ReasonConfig, teacher_reasoning
+    from reasonrec.stages.reasoningrec.reason import ReasonConfig, teacher_reasoning
 
     run = StageRun(f"stage reason {dataset}", llm_config)
     config = ReasonConfig().with_overrides(set_ or [])
@@ -106,7 +106,7 @@ def zeroshot(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
              set_: SetOpt = None, limit: LimitOpt = None, targets: SplitOpt = "release_windows_test",
              descriptions: DescOpt = None, profiles: ProfOpt = None) -> None:
     """Zero-shot P(like) predictions (variant=vanilla|wo_description|wo_profile|full|tallrec via --set)."""
-    from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
+    from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
     run = StageRun(f"stage zeroshot {dataset}", llm_config)
     config = ZeroShotConfig(dataset=dataset).with_overrides(set_ or [])

@@ -103,7 +103,7 @@ def release_teacher_reasoning(ds: Dataset, ctx: ReleaseContext) -> pl.DataFrame:
 
 
 def release_pair_context(ds: Dataset, ctx: ReleaseContext) -> pl.DataFrame:
-    from reasonrec.stages.exp3rt_profiles import imdb_release_context
+    from reasonrec.stages.exp3rt.profiles import imdb_release_context
 
     if f"rating_pairs_{ctx.exp3rt_variant}" not in ds.artefacts:
         _artefact(ds, f"rating_pairs_{ctx.exp3rt_variant}")

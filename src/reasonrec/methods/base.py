@@ -131,7 +131,7 @@ class RecipeContext:
         uses_llm: bool = True,
     ) -> pl.DataFrame | None:
         """Produce stage `name` from its configured source, write it under OUT/stages/<name>/, log it."""
-        from reasonrec.stages.base import write_stage_output
+        from reasonrec.stages.common.base import write_stage_output
 
         started = time.time()
         source = self.source(name)

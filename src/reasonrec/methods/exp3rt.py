@@ -39,10 +39,10 @@ from reasonrec.methods.base import (
     finish,
     prepare_targets,
 )
-from reasonrec.stages.exp3rt_predict import PredictConfig, predict_ratings
-from reasonrec.stages.exp3rt_profiles import ProfileConfig, item_profiles, pair_context, user_profiles
-from reasonrec.stages.exp3rt_reason import TeacherConfig, teacher_reasoning
-from reasonrec.stages.extract import ExtractConfig, extract_preferences
+from reasonrec.stages.exp3rt.extract import ExtractConfig, extract_preferences
+from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig, exp3rt_predict_ratings
+from reasonrec.stages.exp3rt.profiles import Exp3rtProfileConfig, item_profiles, pair_context, user_profiles
+from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning
 
 METHOD = "exp3rt"
 STAGES = ("preferences", "user_profiles", "item_profiles", "pair_context", "teacher_reasoning", "predictions")
@@ -73,9 +73,9 @@ class Exp3rtConfig(RecipeConfig):
     release_variant: Literal["helpful", "similarity"] = "helpful"
     artefacts: Exp3rtArtefacts = Field(default_factory=Exp3rtArtefacts)
     extract: ExtractConfig = Field(default_factory=lambda: ExtractConfig(domain="movies"))
-    profiles: ProfileConfig = Field(default_factory=lambda: ProfileConfig(domain="movies"))
+    profiles: Exp3rtProfileConfig = Field(default_factory=lambda: Exp3rtProfileConfig(domain="movies"))
     teacher: TeacherConfig = Field(default_factory=lambda: TeacherConfig(domain="movies"))
-    predict: PredictConfig = Field(default_factory=PredictConfig)
+    predict: Exp3rtPredictConfig = Field(default_factory=Exp3rtPredictConfig)
     teacher_split: str = Field("train", description="pairs the teacher explains (SFT data for the student)")
     limit_pairs: int | None = Field(None, ge=1, description="targets=release: only the first N rating pairs")
 
@@ -143,13 +143,13 @@ def run(config: Exp3rtConfig, data_root: str | Path | None, out_dir: str | Path,
             train_inter if predict_cfg.include_bias else None,
         ).with_columns(pairs["split"]), config, uses_llm=False)
         assert context_all is not None
-        ctx.stage("teacher_reasoning", lambda s: teacher_reasoning(
+        ctx.stage("teacher_reasoning", lambda s: exp3rt_teacher_reasoning(
             context_all.filter(pl.col("split") == config.teacher_split), llm, config.teacher,  # type: ignore
             summaries=s), config.teacher)
         test_context = context_all.filter(pl.col("split") == "test")
         rows = {name: t.height for name, t in targets.items()}
 
-    predictions = ctx.stage("predictions", lambda s: predict_ratings(test_context, llm, predict_cfg,  # type: ignore
+    predictions = ctx.stage("predictions", lambda s: exp3rt_predict_ratings(test_context, llm, predict_cfg,  # type: ignore
                                                                      summaries=s), predict_cfg)
     if predictions is None:
         raise ConfigError("artefacts for 'predictions' cannot be 'skip': the recipe evaluates them")

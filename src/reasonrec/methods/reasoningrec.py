@@ -35,10 +35,10 @@ from reasonrec.methods.base import (
     prepare_targets,
     window_items,
 )
-from reasonrec.stages.describe import DescribeConfig, describe_items
-from reasonrec.stages.profile import ProfileConfig, profile_users
-from reasonrec.stages.reason import ReasonConfig, teacher_reasoning
-from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items
+from reasonrec.stages.reasoningrec.profile import ProfileConfig, profile_users
+from reasonrec.stages.reasoningrec.reason import ReasonConfig, teacher_reasoning
+from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
 METHOD = "reasoningrec"
 STAGES = ("item_descriptions", "user_profiles", "teacher_reasoning", "predictions")

@@ -29,15 +29,11 @@ from reasonrec.methods.base import (
     finish,
     prepare_targets,
 )
-from reasonrec.stages.explain import ExplainConfig, post_hoc_explanations
-from reasonrec.stages.filters import FILTERS, annotate_filters, filter_counts
-from reasonrec.stages.recsaver_zeroshot import (
-    RecSaverZeroShotConfig,
-    TeacherPathsConfig,
-    recsaver_teacher_paths,
-    recsaver_zeroshot,
-)
-from reasonrec.stages.verify import VerifyConfig, self_verify
+from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
+from reasonrec.stages.recsaver.filters import FILTERS, annotate_filters, filter_counts
+from reasonrec.stages.recsaver.teacher import TeacherPathsConfig, recsaver_teacher_paths
+from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
+from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
 
 METHOD = "recsaver"
 STAGES = ("explanations", "verification", "reference_pool", "teacher_paths", "predictions")

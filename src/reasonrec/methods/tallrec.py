@@ -16,7 +16,7 @@ from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
 from reasonrec.methods.artefacts import ReleaseContext
 from reasonrec.methods.base import RecipeConfig, RecipeContext, RecipeResult, finish, prepare_targets
-from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
 METHOD = "tallrec"
 STAGES = ("predictions",)

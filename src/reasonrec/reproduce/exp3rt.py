@@ -92,8 +92,8 @@ def user_disjoint(context: pl.DataFrame, fraction: float, seed: int) -> tuple[pl
 
 def student_prompts(context: pl.DataFrame, config: Any, llm: Any) -> list[str]:
     """Student prompts (messages JSON) from `stages.exp3rt_predict.rating_prompts` — the very function
-    `predict_ratings` scores with, so the student is trained on the prompt it is scored with."""
-    from reasonrec.stages.exp3rt_predict import rating_prompts
+    `exp3rt_predict_ratings` scores with, so the student is trained on the prompt it is scored with."""
+    from reasonrec.stages.exp3rt.predict import rating_prompts
 
     return [json.dumps([{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False)
             for messages in rating_prompts(context, config, llm)]
@@ -107,9 +107,9 @@ def prompt_budget(config: Exp3rtReproConfig) -> int:
 
 
 def _stage_config(config: Exp3rtReproConfig):
-    from reasonrec.stages.exp3rt_predict import PredictConfig
+    from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig
 
-    return PredictConfig(method=STUDENT, dataset=config.dataset, reasoning=True, max_new_tokens=config.max_new_tokens,
+    return Exp3rtPredictConfig(method=STUDENT, dataset=config.dataset, reasoning=True, max_new_tokens=config.max_new_tokens,
                          max_prompt_tokens=prompt_budget(config),
                          batch_size=config.predict_batch_size, seed=config.seed, show_progress=config.show_progress)
 
@@ -154,8 +154,8 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path,
     Only users of the student's TEST part are reranked (the student saw the other users' personas with scores)."""
     from reasonrec.baselines import TrainData, make_baseline
     from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
-    from reasonrec.stages.exp3rt_predict import predict_ratings
-    from reasonrec.stages.exp3rt_profiles import pair_context
+    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
+    from reasonrec.stages.exp3rt.profiles import pair_context
 
     if not config.rerank_users or "topk_train" not in ds.splits:
         return {}
@@ -174,7 +174,7 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path,
         context = pair_context(cands.select("user_id", "item_id"), ds.artefacts["user_profiles"],
                                ds.artefacts["item_profiles"], ds.items, None)
         context = with_release_bias(context, release)
-        preds = predict_ratings(context, llm, _stage_config(config).model_copy(update={"split": "rerank"}))
+        preds = exp3rt_predict_ratings(context, llm, _stage_config(config).model_copy(update={"split": "rerank"}))
         scores = preds.select("user_id", "item_id", pl.col("pred_rating").alias("score"))
         _, metrics = rerank_and_evaluate(cands, scores, relevant_sets(test), rcfg, out / "rerank" / name,
                                          command=f"reproduce exp3rt rerank {name}")
@@ -185,9 +185,9 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path,
 def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "reproduce exp3rt") -> dict[str, Any]:
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.registry import build_llm
-    from reasonrec.stages.exp3rt_predict import predict_ratings
-    from reasonrec.stages.exp3rt_profiles import imdb_release_context
-    from reasonrec.stages.exp3rt_reason import TeacherConfig, post_check_counts, teacher_reasoning
+    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
+    from reasonrec.stages.exp3rt.profiles import imdb_release_context
+    from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
     from reasonrec.train.lora import train_lora
     from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
 
@@ -210,7 +210,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         if config.rationale == "teacher":
             tcfg = TeacherConfig(max_new_tokens=config.teacher_max_new_tokens, seed=config.seed,
                                  show_progress=config.show_progress, batch_size=config.predict_batch_size)
-            teacher = teacher_reasoning(train, base_llm, tcfg)
+            teacher = exp3rt_teacher_reasoning(train, base_llm, tcfg)
             teacher_checks = post_check_counts(teacher)
             # post-checks (no "Based on…" opener, no stated rating, non-empty) decide what the student learns from
             paths = teacher.select("user_id", "item_id", "reasoning", pl.col("post_check_ok").alias("keep"))
@@ -235,7 +235,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         result = train_lora(sft, None, lora, out / "student", run_config=config, command=f"{command}: train")
     student_llm = build_llm(config.llm.model_copy(update={"adapter": str(result.adapter_dir)}))
     with timer("score_student"):
-        preds = predict_ratings(test, student_llm, stage_cfg)
+        preds = exp3rt_predict_ratings(test, student_llm, stage_cfg)
     preds = preds.with_columns(pl.lit(STUDENT).alias("method"))
     student_result = evaluate(preds, config, like_cutoff=config.like_cutoff)
     with timer("baselines"):

@@ -235,7 +235,7 @@ def predict_student(ds: Any, rows: pl.DataFrame, config: ReasoningRecReproConfig
 
 def predict_zeroshot(ds: Any, rows: pl.DataFrame, config: ReasoningRecReproConfig, variant: str, llm: Any
                      ) -> pl.DataFrame:
-    from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
+    from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
     budget = config.max_prompt_tokens or max(256, config.lora.max_seq_length - 256)
     zcfg = ZeroShotConfig(variant=variant, dataset=config.dataset, domain=config.domain,

@@ -65,7 +65,7 @@ class RecSaverReproConfig(ReproduceConfig):
     @field_validator("students")
     @classmethod
     def _students(cls, value: list[str]) -> list[str]:
-        from reasonrec.stages.filters import FILTERS
+        from reasonrec.stages.recsaver.filters import FILTERS
 
         for spec in value:
             paths, _, name = spec.partition(":")
@@ -141,9 +141,8 @@ def score_missing_ratings(paths: pl.DataFrame, llm: Any, config: RecSaverReproCo
     import json as _json
 
     from reasonrec.llm.base import Message
-    from reasonrec.stages.base import ScoreJob, run_score_jobs
-    from reasonrec.stages.recsaver_context import rating_choices
-    from reasonrec.stages.recsaver_zeroshot import RATING_PREFIX, REASON_PREFIX
+    from reasonrec.stages.common.base import ScoreJob, run_score_jobs
+    from reasonrec.stages.recsaver.context import RATING_PREFIX, REASON_PREFIX, rating_choices
 
     parsed = pl.col("pred_rating").is_not_null() & pl.col("parse_ok").fill_null(False)
     table = paths.with_row_index("_row").with_columns(
@@ -178,9 +177,9 @@ def score_missing_ratings(paths: pl.DataFrame, llm: Any, config: RecSaverReproCo
 def test_prompts(test: pl.DataFrame, items: pl.DataFrame, interactions: pl.DataFrame, llm: Any,
                  config: RecSaverReproConfig) -> pl.DataFrame:
     """(user_id, item_id, split, rating, student_prompt) for the test pairs, rendered by the teacher's builder."""
-    from reasonrec.stages.base import messages_json
-    from reasonrec.stages.context import target_rows
-    from reasonrec.stages.recsaver_zeroshot import cot_prompts
+    from reasonrec.stages.common.base import messages_json
+    from reasonrec.stages.common.context import target_rows
+    from reasonrec.stages.recsaver.teacher import cot_prompts
 
     rows = target_rows(test)
     messages = cot_prompts(rows, items, interactions, llm, teacher_config(config))
@@ -192,7 +191,7 @@ def test_prompts(test: pl.DataFrame, items: pl.DataFrame, interactions: pl.DataF
 
 
 def teacher_config(config: RecSaverReproConfig):
-    from reasonrec.stages.recsaver_zeroshot import TeacherPathsConfig
+    from reasonrec.stages.recsaver.teacher import TeacherPathsConfig
 
     return TeacherPathsConfig(n_samples=config.n_paths, temperature=config.temperature,
                               max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars,
@@ -240,14 +239,11 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
     from reasonrec.io import write_parquet
     from reasonrec.llm.registry import build_llm
     from reasonrec.predict import PredictConfig, predict_ratings
-    from reasonrec.stages.explain import ExplainConfig, post_hoc_explanations
-    from reasonrec.stages.filters import annotate_filters, filter_counts
-    from reasonrec.stages.recsaver_zeroshot import (
-        RecSaverZeroShotConfig,
-        recsaver_teacher_paths,
-        recsaver_zeroshot,
-    )
-    from reasonrec.stages.verify import VerifyConfig, self_verify
+    from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
+    from reasonrec.stages.recsaver.filters import annotate_filters, filter_counts
+    from reasonrec.stages.recsaver.teacher import recsaver_teacher_paths
+    from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
+    from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
     from reasonrec.train.lora import train_lora
     from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
 

@@ -35,7 +35,7 @@ from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import Message
 from reasonrec.prompts import DOMAINS, PromptRenderer
-from reasonrec.stages.context import ItemCatalog, text_map
+from reasonrec.stages.common.context import ItemCatalog, text_map
 
 Method = Literal["reasoningrec", "tallrec", "exp3rt", "recsaver"]
 

@@ -1,0 +1,112 @@
+"""Zero-shot P(like) for ReasoningRec's ablations and the TALLRec prompt, written as predictions.
+
+Variants are flags on ONE template (`reasoningrec/predict`), never copies:
+  vanilla         titles only (no profile, no descriptions), answer only
+  wo_description  profile, no item descriptions, CoT format
+  wo_profile      item descriptions, no profile, CoT format
+  full            profile + descriptions, CoT format ("first the Prediction line, then numbered reasoning")
+  tallrec         `tallrec/predict` (liked/disliked title lists), choices "Yes"/"No"
+P(like) comes from ONE forward pass: `llm.score` with choices (" Yes", " No") after the assistant prefix
+"Prediction:" (TALLRec: "Yes"/"No" with an empty prefix), renormalised over the two choices. Optionally a
+reasoning text is generated with the same prompt and stored in `reasoning` (its own parsed label is not used
+for the score). Rows follow `reasonrec.predictions.PREDICTIONS_SCHEMA`: score = P(Yes), pred_label = score ≥ 0.5,
+label/rating from the target table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+from pydantic import Field
+
+from reasonrec.llm.base import LLM
+from reasonrec.llm.runner import RunSummary
+from reasonrec.prompts import PromptRenderer
+from reasonrec.stages.common.base import GenerationJob, ScoreJob, StageConfig, fit_prompt, token_counter
+from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
+from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs
+
+Variant = Literal["vanilla", "wo_description", "wo_profile", "full", "tallrec"]
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    template: str
+    profile: bool
+    descriptions: bool
+    reasoning: bool
+    choices: tuple[str, str]  # (yes, no)
+    assistant_prefix: str
+
+
+VARIANTS: dict[str, VariantSpec] = {
+    "vanilla": VariantSpec("reasoningrec/predict", False, False, False, (" Yes", " No"), "Prediction:"),
+    "wo_description": VariantSpec("reasoningrec/predict", True, False, True, (" Yes", " No"), "Prediction:"),
+    "wo_profile": VariantSpec("reasoningrec/predict", False, True, True, (" Yes", " No"), "Prediction:"),
+    "full": VariantSpec("reasoningrec/predict", True, True, True, (" Yes", " No"), "Prediction:"),
+    "tallrec": VariantSpec("tallrec/predict", False, False, False, ("Yes", "No"), ""),
+}
+
+
+class ZeroShotConfig(StageConfig):
+    variant: Variant = Field("full", description="vanilla | wo_description | wo_profile | full | tallrec")
+    generate_reasoning: bool = Field(False, description="also generate a reasoning text (slow on CPU)")
+    dataset: str = Field("", description="dataset name written into the predictions")
+    method: str | None = Field(None, description="method name in predictions; default zeroshot-<variant>")
+    like_threshold: float = Field(3.0, description="r_T, used only when a history label is missing")
+    max_new_tokens: int = Field(256, ge=1)
+
+    def method_name(self) -> str:
+        return self.method or f"zeroshot-{self.variant}"
+
+
+def zeroshot_predict(
+    targets: pl.DataFrame,
+    items: pl.DataFrame,
+    item_descriptions: pl.DataFrame | None,
+    user_profiles: pl.DataFrame | None,
+    llm: LLM,
+    config: ZeroShotConfig,
+    *,
+    limit: int | None = None,
+    summaries: list[RunSummary] | None = None,
+) -> pl.DataFrame:
+    """One predictions row per target row (PREDICTIONS_SCHEMA + prompt_tokens, cached, error)."""
+    spec = VARIANTS[config.variant]
+    catalog = ItemCatalog.from_tables(items, item_descriptions if spec.descriptions else None)
+    profiles = text_map(user_profiles, "user_id") if spec.profile else {}
+    renderer = PromptRenderer()
+    count = token_counter(llm, spec.assistant_prefix)
+    domain = config.domain_view()
+    rows = target_rows(targets, limit)
+    score_jobs: list[ScoreJob] = []
+    gen_jobs: list[GenerationJob] = []
+    for idx, row in enumerate(rows):
+        history = catalog.history(
+            row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
+            like_threshold=config.like_threshold,
+        )
+        ctx = {
+            "domain": domain,
+            "profile": profiles.get(str(row["user_id"])),
+            "history": history,
+            "target": catalog.view(str(row["item_id"])),
+            "include_descriptions": spec.descriptions,
+            "reasoning": spec.reasoning,
+        }
+        messages, _ = fit_prompt(renderer, spec.template, ctx, count, config.max_prompt_tokens)
+        score_jobs.append(ScoreJob({"row": idx}, messages, spec.choices, spec.assistant_prefix))
+        if config.generate_reasoning:
+            gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
+    scored, generated = run_label_jobs(
+        llm, score_jobs, gen_jobs, batch_size=config.batch_size, show=config.show_progress,
+        score_desc=f"zero-shot {config.variant}", reasoning_desc=f"zero-shot reasoning {config.variant}",
+        summaries=summaries,
+    )
+    return label_prediction_frame(rows, scored, generated, method=config.method_name(), dataset=config.dataset,
+                                  choice=spec.choices[0])
+
+
+__all__ = ["VARIANTS", "Variant", "VariantSpec", "ZeroShotConfig", "zeroshot_predict"]

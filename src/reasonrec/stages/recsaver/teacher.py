@@ -1,0 +1,105 @@
+"""Rec-SAVER's multi-path teacher (§2.3): M sampled CoT answers per pair, each with the teacher's own rating.
+
+The truth is NOT in the prompt: these are predictions that the §4.3 filters (`stages.recsaver.filters`) later
+compare with the truth to decide which paths become fine-tuning targets. The same CoT prompt (`cot_prompts`) is
+what a Rec-SAVER student is trained and scored on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from pydantic import Field
+
+from reasonrec.answers import parse_recsaver
+from reasonrec.llm.base import LLM, Message
+from reasonrec.llm.runner import RunSummary
+from reasonrec.prompts import PromptRenderer
+from reasonrec.stages.common.base import GenerationJob, StageConfig, fit_prompt, token_counter
+from reasonrec.stages.common.context import ItemCatalog, target_rows
+from reasonrec.stages.common.paths import sample_paths
+from reasonrec.stages.recsaver.context import (
+    PAIR_KEY_SCHEMA,
+    PREDICT_TEMPLATE,
+    REASON_PREFIX,
+    ReviewLookup,
+    pair_key,
+    prompt_context,
+)
+
+
+class TeacherPathsConfig(StageConfig):
+    """Multi-path teacher reasoning (§2.3): M samples of the CoT prompt at T > 0, each with its own rating."""
+
+    n_samples: int = Field(8, ge=1, description="M (paper: 8)")
+    temperature: float = Field(0.7, ge=0.0)
+    max_new_tokens: int = Field(320, ge=1)
+    scale_min: int = 1
+    scale_max: int = 5
+    like_threshold: float = 3.0
+    review_max_chars: int | None = 600
+
+    @property
+    def scale(self) -> tuple[int, int]:
+        return (self.scale_min, self.scale_max)
+
+
+def cot_prompts(
+    rows: list[dict[str, Any]],
+    items: pl.DataFrame,
+    interactions: pl.DataFrame | None,
+    llm: LLM | None,
+    config: TeacherPathsConfig,
+) -> list[tuple[Message, ...]]:
+    """The CoT rating prompt (no truth in it) for each target row: what the teacher samples paths from AND what a
+    Rec-SAVER student is trained and scored on — one function, so the three cannot drift apart."""
+    catalog = ItemCatalog.from_tables(items)
+    reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
+    renderer = PromptRenderer()
+    count = token_counter(llm, REASON_PREFIX)
+    out = []
+    for row in rows:
+        ctx = prompt_context(row, catalog, reviews, config.domain_view(), scale=config.scale,
+                           like_threshold=config.like_threshold, example=None, include_rating=True,
+                           include_review=True, include_description=True, reasoning=True)
+        messages, _ = fit_prompt(renderer, PREDICT_TEMPLATE, ctx, count, config.max_prompt_tokens)
+        out.append(messages)
+    return out
+
+
+def recsaver_teacher_paths(
+    targets: pl.DataFrame,
+    items: pl.DataFrame,
+    interactions: pl.DataFrame | None,
+    llm: LLM,
+    config: TeacherPathsConfig,
+    *,
+    limit: int | None = None,
+    summaries: list[RunSummary] | None = None,
+) -> pl.DataFrame:
+    """One row per (pair, sample): keys, sample_index, rating (truth), text, pred_rating, reasoning, parse_ok.
+
+    The truth is NOT in the prompt (these are predictions to be filtered by `stages.filters`).
+    """
+    rows = [r for r in target_rows(targets, limit) if r.get("rating") is not None]
+    jobs = [GenerationJob(pair_key(row), messages, config.sampling(), assistant_prefix=REASON_PREFIX)
+            for row, messages in zip(rows, cot_prompts(rows, items, interactions, llm, config), strict=True)]
+    scale = config.scale
+    table, summary = sample_paths(
+        llm, jobs, PAIR_KEY_SCHEMA, n_samples=config.n_samples, temperature=config.temperature, top_p=config.top_p,
+        parser=lambda text: parse_recsaver(REASON_PREFIX + text, scale=scale), batch_size=config.batch_size,
+        desc="recsaver teacher paths", show=config.show_progress,
+    )
+    if summaries is not None:
+        summaries.append(summary)
+    truth = {tuple(pair_key(r).values()): float(r["rating"]) for r in rows}
+    table = table.with_columns(
+        pl.Series("rating", [truth[k] for k in table.select("user_id", "item_id", "split").iter_rows()],
+                  dtype=pl.Float64())
+    )
+    first = ["user_id", "item_id", "split", "sample_index", "rating", "pred_rating", "parse_ok", "text"]
+    return table.select(*first, *[c for c in table.columns if c not in first])
+
+
+__all__ = ["TeacherPathsConfig", "cot_prompts", "recsaver_teacher_paths"]
