@@ -13,7 +13,6 @@ a killed run recomputes nothing that finished; `write_predictions` writes Parque
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,18 +39,13 @@ from reasonrec.stages.common.base import (
 )
 from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
 from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs, target_columns
-from reasonrec.train.sft_data import (
+from reasonrec.stages.student import (
     LABEL_SCORING,
+    RATING_HEADERS,
     TEMPLATES_BY_METHOD,
-    SFTDataConfig,
-    prompt_context,
+    label_prompt_context,
+    rating_prefix,
 )
-
-RATING_HEADERS: dict[str, str] = {"exp3rt": "Predicted User Rating: ", "recsaver": "### Rating ###\n"}
-_RATING_HEADER_RE: dict[str, re.Pattern[str]] = {
-    "exp3rt": re.compile(r"predicted\s+(?:user\s+)?rating\s*[:=\-]\s*", re.IGNORECASE),
-    "recsaver": re.compile(r"#{1,6}\s*rating\s*#*\s*\n?", re.IGNORECASE),
-}
 
 
 class PredictConfig(StageConfig):
@@ -71,10 +65,6 @@ class PredictConfig(StageConfig):
 
     def name(self) -> str:
         return self.method_name or f"{self.method}-student"
-
-    def sft_view(self) -> SFTDataConfig:
-        return SFTDataConfig(method=self.method, domain=self.domain, include_profile=self.include_profile,
-                             include_descriptions=self.include_descriptions, like_threshold=self.like_threshold)
 
 
 def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[str, str]:
@@ -103,7 +93,6 @@ def predict_labels(
     """ReasoningRec / TALLRec P(like) for every target row (+ generated reasoning for a subset)."""
     if config.method not in ("reasoningrec", "tallrec"):
         raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {config.method!r}")
-    sft_view = config.sft_view()
     catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
     profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
     renderer = PromptRenderer()
@@ -113,7 +102,9 @@ def predict_labels(
     rows = target_rows(targets, limit)
     score_jobs, gen_jobs = [], []
     for idx, row in enumerate(rows):
-        ctx = prompt_context(row, catalog, profiles, sft_view)
+        ctx = label_prompt_context(row, catalog, profiles, domain=config.domain_view(),
+                                   like_threshold=config.like_threshold,
+                                   include_descriptions=config.include_descriptions, reasoning=reasoningrec)
         messages, _ = fit_prompt(renderer, TEMPLATES_BY_METHOD[config.method], ctx, count, config.max_prompt_tokens)
         score_jobs.append(ScoreJob({"row": idx}, messages, choices, prefix))
         if reasoningrec and _want_reasoning(config, idx):
@@ -125,21 +116,6 @@ def predict_labels(
     return label_prediction_frame(rows, scored, generated, method=config.name(), dataset=config.dataset,
                                   choice=choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
                                   parse_ok_needs_text=True)
-
-
-def rating_prefix(method: str, generated: str | None) -> str:
-    """Assistant prefix to score the rating after: the generated text up to its rating header (+ the header),
-    or just the canonical header when there is no usable reasoning."""
-    header = RATING_HEADERS[method]
-    if not generated:
-        return header
-    match = None
-    for match in _RATING_HEADER_RE[method].finditer(generated):
-        pass
-    if match is None:  # the model never wrote the header: append it to what it wrote
-        return f"{generated.rstrip()}\n\n{header}"
-    text = generated[: match.start()].rstrip()
-    return f"{text}\n\n{header}" if text else header
 
 
 def predict_ratings(
@@ -231,4 +207,4 @@ def write_predictions(
                               started_at=started_at if started_at is not None else time.time())
 
 
-__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "rating_prefix", "write_predictions"]
+__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "write_predictions"]

@@ -167,14 +167,14 @@ def test_reused_adapters_must_exist(tmp_path, field):
 
 
 def test_ml1m_quick_budget_holds_every_test_prompt(shared_data):
-    """The quick preset once gave ML-1M a 512-token scoring budget: the run trained, then died scoring a prompt that
-    needed 537 tokens with an empty history. Every selected test prompt must fit the resolved budget."""
+    """ML-1M prompts carry long profiles (an empty-history prompt needs ~540 tokens): every selected test prompt
+    must fit the quick preset's resolved scoring budget."""
     from reasonrec.data.loaders import load_dataset
-    from reasonrec.predict import PredictConfig
-    from reasonrec.prompts import PromptRenderer
+    from reasonrec.prompts import DOMAINS, PromptRenderer
     from reasonrec.stages.common.base import fit_prompt
     from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
-    from reasonrec.train.sft_data import TEMPLATES_BY_METHOD, load_tokenizer, prompt_context
+    from reasonrec.stages.student import TEMPLATES_BY_METHOD, label_prompt_context
+    from reasonrec.train.sft_data import load_tokenizer
 
     require_data(shared_data, "reasoningrec-ml1m")
     config = rr.resolve("reasoningrec-ml1m", "quick")
@@ -188,12 +188,13 @@ def test_ml1m_quick_budget_holds_every_test_prompt(shared_data):
                                              tokenize=False, add_generation_prompt=True)
         return len(tokenizer.encode(text + "Prediction:", add_special_tokens=False))
 
-    view = PredictConfig(dataset=config.dataset, domain=config.domain, like_threshold=config.like_threshold).sft_view()
     catalog = ItemCatalog.from_tables(ds.items, ds.artefacts.get("item_descriptions"))
     profiles = text_map(ds.artefacts.get("user_profiles"), "user_id")
     renderer = PromptRenderer()
     sizes = [count(fit_prompt(renderer, TEMPLATES_BY_METHOD["reasoningrec"],
-                              prompt_context(row, catalog, profiles, view), count, budget)[0])
+                              label_prompt_context(row, catalog, profiles, domain=DOMAINS[config.domain],
+                                                   like_threshold=config.like_threshold, include_descriptions=True,
+                                                   reasoning=True), count, budget)[0])
              for row in target_rows(rows, None)]
     assert len(sizes) == rows.height == config.test_users
     assert max(sizes) <= budget

@@ -91,8 +91,8 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.base import Message, ScoreRequest
     from reasonrec.llm.hf import HFBackend
+    from reasonrec.stages.student import LABEL_SCORING
     from reasonrec.train.lora import yes_no_scores
-    from reasonrec.train.sft_data import LABEL_SCORING
 
     require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
     ds = load_dataset("reasoningrec-beauty", shared_data)

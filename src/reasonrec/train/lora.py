@@ -33,17 +33,8 @@ from pydantic import Field
 from reasonrec.auc import roc_auc
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.train.sft_data import (
-    LABEL_SCORING,
-    REASONINGREC_CHOICES,
-    REASONINGREC_PREFIX,
-    SFTDataConfig,
-    SFTDataset,
-)
-
-# TALLRec once borrowed ReasoningRec's "Prediction:" prefix for validation AUC, so early stopping chose its adapter
-# by a number the test path never computes (valid 0.70, test 0.51); validation now reads LABEL_SCORING too.
-VALIDATION_SCORING = LABEL_SCORING
+from reasonrec.stages.student import LABEL_SCORING, REASONINGREC_CHOICES, REASONINGREC_PREFIX
+from reasonrec.train.sft_data import SFTDataConfig, SFTDataset
 
 
 class LoRAConfig(Config):
@@ -168,7 +159,7 @@ def _callbacks():
 
         def __init__(self, tokenizer: Any, prompts: list, labels: list[int], batch_size: int, method: str) -> None:
             self.tokenizer, self.prompts, self.labels, self.batch_size = tokenizer, prompts, labels, batch_size
-            self.prefix, self.choices = VALIDATION_SCORING[method]
+            self.prefix, self.choices = LABEL_SCORING[method]
 
         def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
             if model is None or metrics is None:
@@ -328,9 +319,9 @@ def build_trainer(
     if do_eval:
         assert valid is not None
         method = str(train.stats.get("method", "reasoningrec"))
-        if method not in VALIDATION_SCORING or "label" not in valid.table.columns:
+        if method not in LABEL_SCORING or "label" not in valid.table.columns:
             if config.eval_metric == "auc":
-                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(VALIDATION_SCORING)})"
+                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(LABEL_SCORING)})"
                                   f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
         elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
             callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),

@@ -36,19 +36,9 @@ from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import Message
 from reasonrec.prompts import DOMAINS, PromptRenderer
 from reasonrec.stages.common.context import ItemCatalog, text_map
+from reasonrec.stages.student import TEMPLATES_BY_METHOD, label_prompt_context
 
 Method = Literal["reasoningrec", "tallrec", "exp3rt", "recsaver"]
-
-# The assistant prefix the student's score is read after (ReasoningRec) — shared with predict and the AUC callback.
-REASONINGREC_PREFIX = "Prediction:"
-REASONINGREC_CHOICES = (" Yes", " No")
-TALLREC_CHOICES = ("Yes", "No")
-# (assistant prefix, (yes, no) choices) where each like/dislike method is scored: test-time prediction AND
-# validation AUC read this one table, so early stopping ranks adapters by the number the test path computes.
-LABEL_SCORING: dict[str, tuple[str, tuple[str, str]]] = {
-    "reasoningrec": (REASONINGREC_PREFIX, REASONINGREC_CHOICES),
-    "tallrec": ("", TALLREC_CHOICES),
-}
 
 SFT_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(),
@@ -262,33 +252,6 @@ def _trim_stats(table: pl.DataFrame) -> dict[str, int]:
     }
 
 
-TEMPLATES_BY_METHOD: dict[str, str] = {
-    "reasoningrec": "reasoningrec/predict",
-    "tallrec": "tallrec/predict",
-    "exp3rt": "exp3rt/predict",
-    "recsaver": "recsaver/predict",
-}
-
-
-def prompt_context(
-    row: dict[str, Any], catalog: ItemCatalog, profiles: dict[str, str], config: SFTDataConfig
-) -> dict[str, Any]:
-    """Template context for one target row (ReasoningRec/TALLRec) — shared by SFT data and `predict`, so the
-    student is scored on exactly the prompt shape it was trained on."""
-    history = catalog.history(
-        row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
-        like_threshold=config.like_threshold,
-    )
-    return {
-        "domain": DOMAINS[config.domain],
-        "profile": profiles.get(str(row["user_id"])) if config.include_profile else None,
-        "history": history,
-        "target": catalog.view(str(row["item_id"])),
-        "include_descriptions": config.include_descriptions,
-        "reasoning": config.method == "reasoningrec",
-    }
-
-
 def reasoningrec_pairs(
     targets: pl.DataFrame,
     teacher_reasoning: pl.DataFrame | None,
@@ -373,7 +336,10 @@ def build_reasoningrec_sft(
             if config.method == "reasoningrec"
             else tallrec_completion(label)
         )
-        ctx = prompt_context(row, catalog, profiles, config)
+        ctx = label_prompt_context(row, catalog, profiles, domain=DOMAINS[config.domain],
+                                   like_threshold=config.like_threshold,
+                                   include_descriptions=config.include_descriptions,
+                                   reasoning=config.method == "reasoningrec")
         where = f"user {row['user_id']} item {row['item_id']} ({split})"
         try:
             messages, dropped, p_tok, c_tok = _fit(
@@ -461,19 +427,13 @@ def build_rating_sft(
 
 
 __all__ = [
-    "LABEL_SCORING",
-    "REASONINGREC_CHOICES",
-    "REASONINGREC_PREFIX",
     "SFT_SCHEMA",
-    "TALLREC_CHOICES",
-    "TEMPLATES_BY_METHOD",
     "ChatTokenCounter",
     "SFTDataConfig",
     "SFTDataset",
     "build_rating_sft",
     "build_reasoningrec_sft",
     "load_tokenizer",
-    "prompt_context",
     "reasoningrec_completion",
     "reasoningrec_pairs",
     "sample_k_shot",

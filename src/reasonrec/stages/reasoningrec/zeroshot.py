@@ -27,6 +27,7 @@ from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import GenerationJob, ScoreJob, StageConfig, fit_prompt, token_counter
 from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
 from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs
+from reasonrec.stages.student import LABEL_SCORING, TEMPLATES_BY_METHOD, label_prompt_context
 
 Variant = Literal["vanilla", "wo_description", "wo_profile", "full", "tallrec"]
 
@@ -41,12 +42,16 @@ class VariantSpec:
     assistant_prefix: str
 
 
+_RR_TEMPLATE, _TALLREC_TEMPLATE = TEMPLATES_BY_METHOD["reasoningrec"], TEMPLATES_BY_METHOD["tallrec"]
+_RR_PREFIX, _RR_CHOICES = LABEL_SCORING["reasoningrec"]
+_TALLREC_PREFIX, _TALLREC_CHOICES = LABEL_SCORING["tallrec"]
+
 VARIANTS: dict[str, VariantSpec] = {
-    "vanilla": VariantSpec("reasoningrec/predict", False, False, False, (" Yes", " No"), "Prediction:"),
-    "wo_description": VariantSpec("reasoningrec/predict", True, False, True, (" Yes", " No"), "Prediction:"),
-    "wo_profile": VariantSpec("reasoningrec/predict", False, True, True, (" Yes", " No"), "Prediction:"),
-    "full": VariantSpec("reasoningrec/predict", True, True, True, (" Yes", " No"), "Prediction:"),
-    "tallrec": VariantSpec("tallrec/predict", False, False, False, ("Yes", "No"), ""),
+    "vanilla": VariantSpec(_RR_TEMPLATE, False, False, False, _RR_CHOICES, _RR_PREFIX),
+    "wo_description": VariantSpec(_RR_TEMPLATE, True, False, True, _RR_CHOICES, _RR_PREFIX),
+    "wo_profile": VariantSpec(_RR_TEMPLATE, False, True, True, _RR_CHOICES, _RR_PREFIX),
+    "full": VariantSpec(_RR_TEMPLATE, True, True, True, _RR_CHOICES, _RR_PREFIX),
+    "tallrec": VariantSpec(_TALLREC_TEMPLATE, False, False, False, _TALLREC_CHOICES, _TALLREC_PREFIX),
 }
 
 
@@ -84,18 +89,8 @@ def zeroshot_predict(
     score_jobs: list[ScoreJob] = []
     gen_jobs: list[GenerationJob] = []
     for idx, row in enumerate(rows):
-        history = catalog.history(
-            row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
-            like_threshold=config.like_threshold,
-        )
-        ctx = {
-            "domain": domain,
-            "profile": profiles.get(str(row["user_id"])),
-            "history": history,
-            "target": catalog.view(str(row["item_id"])),
-            "include_descriptions": spec.descriptions,
-            "reasoning": spec.reasoning,
-        }
+        ctx = label_prompt_context(row, catalog, profiles, domain=domain, like_threshold=config.like_threshold,
+                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning)
         messages, _ = fit_prompt(renderer, spec.template, ctx, count, config.max_prompt_tokens)
         score_jobs.append(ScoreJob({"row": idx}, messages, spec.choices, spec.assistant_prefix))
         if config.generate_reasoning:
