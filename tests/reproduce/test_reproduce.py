@@ -7,12 +7,10 @@ import json
 import os
 import time
 
-import polars as pl
 import pytest
 from datafiles import require_data
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
 from reasonrec.reproduce import REPRODUCTIONS, get_reproduction
 from reasonrec.reproduce import exp3rt as exp3rt_repro
@@ -41,18 +39,6 @@ def test_budget_presets_stack_under_overrides():
         rr.resolve("reasoningrec-beauty", "medium")
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.integers(0, 30), min_size=2, max_size=60), st.floats(0.1, 0.9), st.integers(0, 5))
-def test_exp3rt_split_is_user_disjoint_and_complete(users, fraction, seed):
-    if len(set(users)) < 2:
-        return
-    context = pl.DataFrame({"user_id": [str(u) for u in users], "item_id": [str(i) for i in range(len(users))]})
-    train, test = exp3rt_repro.user_disjoint(context, fraction, seed)
-    assert train.height + test.height == context.height
-    assert not set(train["user_id"]) & set(test["user_id"])
-    assert train.height and test.height
-
-
 @pytest.fixture(scope="module")
 def beauty(shared_data):
     from reasonrec.data.loaders import load_dataset
@@ -63,7 +49,9 @@ def beauty(shared_data):
 
 def test_cf_rows_hold_out_valid_and_test_targets(beauty):
     cfg = rr.resolve("reasoningrec-beauty", "full")
-    train = rr.cf_train_interactions(beauty, cfg)
+    split = from_target_tables(beauty.interactions, *(beauty.splits[s] for s in (cfg.train_split, cfg.valid_split,
+                                                                               cfg.test_split)))
+    train = split.train_interactions
     test = beauty.splits[cfg.test_split].select("user_id", "item_id")
     assert train.join(test, on=["user_id", "item_id"], how="semi").height == 0
     assert 0 < train.height < beauty.interactions.height

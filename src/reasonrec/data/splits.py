@@ -328,6 +328,29 @@ def user_disjoint_balanced(
     return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
 
 
+def split_users(table: pl.DataFrame, fraction: float, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(first, second) rows of `table` with no user in both: users sorted, shuffled with `seed`, `fraction` of
+    them (at least one, never all) go first. EXP3RT's released pairs are split this way (train users / test users)."""
+    users = sorted(table["user_id"].unique().to_list())
+    random.Random(seed).shuffle(users)
+    cut = max(1, min(len(users) - 1, round(len(users) * fraction)))
+    first_users = pl.Series(users[:cut], dtype=pl.String).implode()
+    return table.filter(pl.col("user_id").is_in(first_users)), table.filter(~pl.col("user_id").is_in(first_users))
+
+
+def from_target_tables(
+    interactions: pl.DataFrame, train: pl.DataFrame, valid: pl.DataFrame, test: pl.DataFrame
+) -> SplitResult:
+    """A split whose target tables are given (a release's windows): the CF-safe training interactions are every
+    interaction except the valid and test targets' (user, item) pairs."""
+    held_out = pl.concat([valid.select("user_id", "item_id"), test.select("user_id", "item_id")]).unique()
+    canonical = interactions.with_columns(pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String))
+    train_interactions = canonical.join(held_out, on=["user_id", "item_id"], how="anti")
+    stats = {"strategy": "given", "train_interactions": train_interactions.height,
+             **{f"{name}_targets": t.height for name, t in (("train", train), ("valid", valid), ("test", test))}}
+    return SplitResult(train, valid, test, train_interactions, stats)
+
+
 # --------------------------------------------------------------------------------------------- checks
 
 

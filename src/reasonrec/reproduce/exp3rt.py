@@ -15,8 +15,6 @@ Protocol, and what differs from the paper (the release ships only the 2,073 TEST
 
 from __future__ import annotations
 
-import json
-import random
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +22,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.data.splits import split_users
 from reasonrec.errors import ConfigError
 from reasonrec.reproduce.common import (
     ReproduceConfig,
@@ -79,26 +78,6 @@ def resolve(dataset: str, budget: str, overrides: list[str] | None = None,
     return resolve_config(Exp3rtReproConfig, PRESETS, budget, base=raw, overrides=overrides)
 
 
-def user_disjoint(context: pl.DataFrame, fraction: float, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(train, test) pairs with no user in both; users shuffled with `seed`, `fraction` of them train."""
-    users = sorted(context["user_id"].unique().to_list())
-    random.Random(seed).shuffle(users)
-    cut = max(1, min(len(users) - 1, round(len(users) * fraction)))
-    train_users = pl.Series(users[:cut], dtype=pl.String)
-    train = context.filter(pl.col("user_id").is_in(train_users.implode()))
-    test = context.filter(~pl.col("user_id").is_in(train_users.implode()))
-    return train, test
-
-
-def student_prompts(context: pl.DataFrame, config: Any, llm: Any) -> list[str]:
-    """Student prompts (messages JSON) from `stages.exp3rt_predict.rating_prompts` — the very function
-    `exp3rt_predict_ratings` scores with, so the student is trained on the prompt it is scored with."""
-    from reasonrec.stages.exp3rt.predict import rating_prompts
-
-    return [json.dumps([{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False)
-            for messages in rating_prompts(context, config, llm)]
-
-
 def prompt_budget(config: Exp3rtReproConfig) -> int:
     """Prompt tokens so that prompt + completion ("Reasoning: <≤ teacher_max_new_tokens>\n\nPredicted User Rating:
     d") fits lora.max_seq_length: prompts are fitted when rendered, so `build_rating_sft` never meets an overflow."""
@@ -131,22 +110,6 @@ def average_baselines(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtRep
     return out
 
 
-def with_release_bias(pairs_context: pl.DataFrame, release: pl.DataFrame) -> pl.DataFrame:
-    """Candidate-pair context with the release's per-user persona and per-user / per-item printed averages.
-
-    The student was trained on release prompts (persona + "[Average Rating]" lines); candidate pairs built from the
-    profile artefacts alone would have no rating bias and a slightly different persona — a prompt the student never
-    saw. The averages are constant per user and per item in the release, so they transfer to any pair."""
-    users = release.group_by("user_id").agg(pl.col("user_profile").first().alias("_persona"),
-                                            pl.col("user_avg").first().alias("_uavg"))
-    items = release.group_by("item_id").agg(pl.col("item_avg").first().alias("_iavg"))
-    return (pairs_context.join(users, on="user_id", how="left").join(items, on="item_id", how="left")
-            .with_columns(pl.coalesce("_persona", "user_profile").alias("user_profile"),
-                          pl.coalesce("user_avg", "_uavg").alias("user_avg"),
-                          pl.coalesce("item_avg", "_iavg").alias("item_avg"))
-            .drop("_persona", "_uavg", "_iavg").select(pairs_context.columns))
-
-
 def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path, *, release: pl.DataFrame,
                         test_users: list[str]) -> dict[str, Any]:
     """Table 4: CF top-20 from `topk_train` → student E[rating] → reordered; Recall/NDCG vs `topk_test`.
@@ -155,7 +118,7 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path,
     from reasonrec.baselines import TrainData, make_baseline
     from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
     from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
-    from reasonrec.stages.exp3rt.profiles import pair_context
+    from reasonrec.stages.exp3rt.profiles import pair_context, with_release_bias
 
     if not config.rerank_users or "topk_train" not in ds.splits:
         return {}
@@ -185,7 +148,7 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path,
 def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "reproduce exp3rt") -> dict[str, Any]:
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.registry import build_llm
-    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
+    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings, rating_prompts_json
     from reasonrec.stages.exp3rt.profiles import imdb_release_context
     from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
     from reasonrec.train.lora import train_lora
@@ -197,7 +160,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
     with timer("load"):
         ds = load_dataset(config.dataset, config.data_dir)
         context = imdb_release_context(ds, config.variant)
-        train, test = user_disjoint(context, config.train_user_fraction, config.seed)
+        train, test = split_users(context, config.train_user_fraction, config.seed)
         test_part_users = test["user_id"].unique(maintain_order=True).to_list()
         if config.train_pairs:
             train = train.sample(n=min(config.train_pairs, train.height), seed=config.seed, shuffle=True)
@@ -220,7 +183,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
             train_paths = train.with_columns(pl.lit("").alias("reasoning"))
     tokenizer = load_tokenizer(config.llm.model)
     train_paths = train_paths.with_columns(
-        pl.Series("student_prompt", student_prompts(train_paths, stage_cfg, base_llm)),
+        pl.Series("student_prompt", rating_prompts_json(train_paths, stage_cfg, base_llm)),
         (pl.col("rating") - scale.resolved_offset()).alias("prompt_rating"),
     )
     sft = build_rating_sft(train_paths, tokenizer, SFTDataConfig(method="exp3rt", k="all", seed=config.seed,
@@ -290,4 +253,4 @@ def rerank_section(rerank: dict[str, Any]):
                         "topk_test items. Only users of the student's test part are reranked.")
 
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "Exp3rtReproConfig", "resolve", "run", "student_prompts", "user_disjoint"]
+__all__ = ["DATASET_DEFAULTS", "PRESETS", "Exp3rtReproConfig", "resolve", "run"]

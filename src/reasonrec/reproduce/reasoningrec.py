@@ -24,6 +24,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
 from reasonrec.reproduce.common import (
     ReproduceConfig,
@@ -133,21 +134,15 @@ def test_rows(ds: Any, config: ReasoningRecReproConfig) -> pl.DataFrame:
     return rows
 
 
-def cf_train_interactions(ds: Any, config: ReasoningRecReproConfig) -> pl.DataFrame:
-    """Leak-free CF training rows: every interaction except the users' valid and test targets."""
-    held_out = pl.concat([ds.splits[s].select("user_id", "item_id") for s in (config.valid_split, config.test_split)])
-    inter = ds.interactions.with_columns(pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String))
-    return inter.join(held_out.unique(), on=["user_id", "item_id"], how="anti")
-
-
 def run_baselines(ds: Any, config: ReasoningRecReproConfig, rows: pl.DataFrame, out: Path
                   ) -> tuple[dict[str, Any], dict[str, float]]:
     """Fit each configured baseline on train (+valid for early stopping), score the SAME test rows."""
     from reasonrec.baselines import TrainData, make_baseline
     from reasonrec.io import write_parquet
 
-    data = TrainData(cf_train_interactions(ds, config), ds.splits[config.train_split],
-                     ds.splits[config.valid_split], r_threshold=config.like_threshold)
+    split = from_target_tables(ds.interactions, ds.splits[config.train_split], ds.splits[config.valid_split],
+                               ds.splits[config.test_split])
+    data = TrainData(split.train_interactions, split.train, split.valid, r_threshold=config.like_threshold)
     results: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for name in config.baselines:
@@ -403,5 +398,5 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
     return notes
 
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "ReasoningRecReproConfig", "authors_figures", "cf_train_interactions",
+__all__ = ["DATASET_DEFAULTS", "PRESETS", "ReasoningRecReproConfig", "authors_figures",
            "resolve", "run", "run_baselines", "test_rows"]

@@ -118,98 +118,12 @@ def stage_kwargs(config: RecSaverReproConfig) -> dict[str, Any]:
             "max_prompt_tokens": prompt_budget(config)}
 
 
-def student_paths(paths: pl.DataFrame, spec: str) -> tuple[pl.DataFrame, int]:
-    """The teacher-paths table as SFT input for one student: `keep` = the filter's verdict, paths with no
-    reasoning text dropped (counted), prompt column named as `build_rating_sft` expects."""
-    _, _, name = spec.partition(":")
-    table = paths.with_columns(
-        pl.col(f"keep_{name}").alias("keep"),
-        pl.col("reasoning").fill_null("").str.strip_chars().alias("reasoning"),
-        pl.col("prompt").alias("student_prompt"),
-    )
-    empty = table.filter(pl.col("keep") & (pl.col("reasoning") == "")).height
-    return table.with_columns(pl.col("keep") & (pl.col("reasoning") != "")), empty
-
-
-def score_missing_ratings(paths: pl.DataFrame, llm: Any, config: RecSaverReproConfig) -> pl.DataFrame:
-    """Give every teacher path a teacher rating the filters can judge.
-
-    A path whose text has no parseable rating (cut off at max_new_tokens, or the model never wrote the rating
-    line) gets its rating from ONE scoring pass over the digits after its own reasoning + "### Rating ###" — the
-    read-out the zero-shot CoT stage uses. Without it, a small budget leaves every filter but `none` with nothing.
-    `rating_source` records "parsed" / "scored" / null (the scoring call failed)."""
-    import json as _json
-
-    from reasonrec.llm.base import Message
-    from reasonrec.stages.common.base import ScoreJob, run_score_jobs
-    from reasonrec.stages.recsaver.context import RATING_PREFIX, REASON_PREFIX, rating_choices
-
-    parsed = pl.col("pred_rating").is_not_null() & pl.col("parse_ok").fill_null(False)
-    table = paths.with_row_index("_row").with_columns(
-        pl.when(parsed).then(pl.lit("parsed")).otherwise(None).alias("rating_source"))
-    missing = table.filter(~parsed & pl.col("prompt").is_not_null() & pl.col("error").is_null())
-    if missing.height == 0:
-        return table.drop("_row")
-    choices = rating_choices((1, 5))
-    jobs = []
-    for row in missing.iter_rows(named=True):
-        messages = tuple(Message(m["role"], m["content"]) for m in _json.loads(row["prompt"]))
-        reasoning = (row["reasoning"] or row["text"] or "").strip()
-        jobs.append(ScoreJob({"row": row["_row"]}, messages, choices, f"{REASON_PREFIX}{reasoning}\n\n{RATING_PREFIX}"))
-    scored, _ = run_score_jobs(llm, jobs, {"row": pl.UInt32()}, batch_size=config.predict_batch_size,
-                               desc="recsaver teacher ratings (score)", show=config.show_progress,
-                               keep_prompts=False)
-    ratings = {}
-    for row, probs in scored.select("row", "probs").iter_rows():
-        if probs is not None:
-            p = _json.loads(probs)
-            ratings[row] = float(max(p, key=p.__getitem__))
-    fill = pl.DataFrame({"_row": list(ratings), "_scored": list(ratings.values())},
-                        schema={"_row": pl.UInt32(), "_scored": pl.Float64()})
-    return (table.join(fill, on="_row", how="left")
-            .with_columns(pl.coalesce("pred_rating", "_scored").alias("pred_rating"),
-                          (pl.col("parse_ok").fill_null(False) | pl.col("_scored").is_not_null()).alias("parse_ok"),
-                          pl.when(pl.col("_scored").is_not_null()).then(pl.lit("scored"))
-                          .otherwise(pl.col("rating_source")).alias("rating_source"))
-            .drop("_row", "_scored"))
-
-
-def test_prompts(test: pl.DataFrame, items: pl.DataFrame, interactions: pl.DataFrame, llm: Any,
-                 config: RecSaverReproConfig) -> pl.DataFrame:
-    """(user_id, item_id, split, rating, student_prompt) for the test pairs, rendered by the teacher's builder."""
-    from reasonrec.stages.common.base import messages_json
-    from reasonrec.stages.common.context import target_rows
-    from reasonrec.stages.recsaver.teacher import cot_prompts
-
-    rows = target_rows(test)
-    messages = cot_prompts(rows, items, interactions, llm, teacher_config(config))
-    return pl.DataFrame({
-        "user_id": [str(r["user_id"]) for r in rows], "item_id": [str(r["item_id"]) for r in rows],
-        "split": [r.get("split") or "test" for r in rows], "rating": [r.get("rating") for r in rows],
-        "student_prompt": [messages_json(m) for m in messages],
-    }, schema_overrides={"rating": pl.Float64()})
-
-
 def teacher_config(config: RecSaverReproConfig):
     from reasonrec.stages.recsaver.teacher import TeacherPathsConfig
 
     return TeacherPathsConfig(n_samples=config.n_paths, temperature=config.temperature,
                               max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars,
                               **stage_kwargs(config))
-
-
-def with_references(predictions: pl.DataFrame, pool: pl.DataFrame | None) -> pl.DataFrame:
-    """`references` (the verified pool, multi-reference) and `reference` (its first text) per test pair; pairs
-    with an empty pool get nulls, so the NLG metrics skip them (their n says how many were scored)."""
-    drop = [c for c in ("reference", "references") if c in predictions.columns]
-    out = predictions.drop(drop)
-    if pool is None or pool.height == 0:
-        return out.with_columns(pl.lit(None, dtype=pl.String).alias("reference"),
-                                pl.lit(None, dtype=pl.List(pl.String)).alias("references"))
-    refs = pool.filter(pl.col("n_verified") > 0).select(
-        pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String), "references",
-        pl.col("references").list.first().alias("reference"))
-    return out.join(refs, on=["user_id", "item_id"], how="left")
 
 
 def evaluate_run(predictions: pl.DataFrame, config: RecSaverReproConfig, bertscore: Any) -> dict[str, Any]:
@@ -240,9 +154,13 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
     from reasonrec.llm.registry import build_llm
     from reasonrec.predict import PredictConfig, predict_ratings
     from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
-    from reasonrec.stages.recsaver.filters import annotate_filters, filter_counts
-    from reasonrec.stages.recsaver.teacher import recsaver_teacher_paths
-    from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
+    from reasonrec.stages.recsaver.filters import annotate_filters, filter_counts, training_paths
+    from reasonrec.stages.recsaver.teacher import (
+        recsaver_teacher_paths,
+        score_missing_ratings,
+        student_prompt_table,
+    )
+    from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify, with_references
     from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
     from reasonrec.train.lora import train_lora
     from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
@@ -269,7 +187,7 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
     # 2. teacher paths + filters -------------------------------------------------------------------------------
     with timer("teacher_paths"):
         raw_paths = recsaver_teacher_paths(train, items, inter, llm, teacher_config(config))
-        paths = annotate_filters(score_missing_ratings(raw_paths, llm, config))
+        paths = annotate_filters(score_missing_ratings(raw_paths, llm, teacher_config(config)))
         write_parquet(stages / "teacher_paths.parquet", paths)
         counts = filter_counts(paths)
         counts["rating_source"] = {str(k): v for k, v in paths.group_by("rating_source").len().iter_rows()}
@@ -318,12 +236,12 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
     students: dict[str, Any] = {}
     if config.students:
         tokenizer = load_tokenizer(config.llm.model)
-        prompts = test_prompts(test, items, inter, llm, config)
+        prompts = student_prompt_table(test, items, inter, llm, teacher_config(config))
         write_parquet(stages / "student_test_prompts.parquet", prompts)
     for spec in config.students:
         name = student_name(spec, config.n_paths)
         per_pair = config.n_paths if spec.startswith("M") else 1
-        table, empty = student_paths(paths, spec)
+        table, empty = training_paths(paths, spec.partition(":")[2])
         sft_cfg = SFTDataConfig(method="recsaver", k="all", seed=config.seed, paths_per_pair=per_pair,
                                 max_seq_length=config.lora.max_seq_length, like_threshold=3.0)
         sft = build_rating_sft(table, tokenizer, sft_cfg)
@@ -439,5 +357,4 @@ def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Any]:
     return out
 
 
-__all__ = ["DATASET_DEFAULTS", "PAPER_STUDENTS", "PRESETS", "RecSaverReproConfig", "resolve", "run",
-           "student_name", "student_paths", "with_references"]
+__all__ = ["DATASET_DEFAULTS", "PAPER_STUDENTS", "PRESETS", "RecSaverReproConfig", "resolve", "run", "student_name"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from hypothesis import given
@@ -14,6 +16,7 @@ from reasonrec.stages.recsaver.filters import (
     apply_filter,
     filter_counts,
     keep_mask,
+    training_paths,
 )
 
 
@@ -68,3 +71,40 @@ def test_filters_are_nested_and_counts_add_up(pairs) -> None:
     assert counts["unparseable"] == len(unparseable)
     for name, c in counts["filters"].items():
         assert c["kept"] == len(kept[name]) and c["kept"] + c["dropped"] == len(pairs)
+
+
+def _paths() -> pl.DataFrame:
+    """Two pairs × 3 sampled paths; the teacher got pair A right on paths 0 and 2, pair B never."""
+    prompt = json.dumps([{"role": "user", "content": "Rate the new item."}])
+    table = pl.DataFrame({
+        "user_id": ["a", "a", "a", "b", "b", "b"], "item_id": ["1", "1", "1", "2", "2", "2"],
+        "split": ["train"] * 6, "sample_index": [0, 1, 2, 0, 1, 2],
+        "rating": [5.0, 5.0, 5.0, 2.0, 2.0, 2.0], "pred_rating": [5.0, 3.0, 5.0, 5.0, 4.0, None],
+        "parse_ok": [True, True, True, True, True, False],
+        "reasoning": ["Loves this brand.", "Unsure.", "", "Likes serums.", "Maybe.", "Hmm"],
+        "text": ["x"] * 6, "prompt": [prompt] * 6, "error": [None] * 6,
+    })
+    return annotate_filters(table)
+
+
+
+
+@pytest.mark.parametrize(("spec", "expected_examples", "expected_pairs"), [
+    ("1:none", 2, 2),      # first path of each pair
+    ("M:none", 5, 2),      # every path with reasoning (a's third path is empty)
+    ("M:5class", 1, 1),    # a/0 only (a/2 is correct but has no reasoning)
+    ("M:binary", 1, 1),    # a/0 (b: 5 and 4 are both on the other side of 3)
+    ("M:1off", 1, 1),      # a/0; b/1 is 2 away
+])
+def test_training_paths_feed_build_rating_sft_per_spec(spec, expected_examples, expected_pairs):
+    from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
+
+    table, empty = training_paths(_paths(), spec.partition(":")[2])
+    per_pair = 3 if spec.startswith("M") else 1
+    sft = build_rating_sft(table, load_tokenizer("embedded"),
+                           SFTDataConfig(method="recsaver", k="all", paths_per_pair=per_pair, max_seq_length=512))
+    assert len(sft) == expected_examples
+    assert sft.table.select("user_id", "item_id").unique().height == expected_pairs
+    assert all(c.endswith(f"### Rating ###\n{int(r)}") for c, r in zip(sft.table["completion"], sft.table["rating"],
+                                                                       strict=True))  # TRUE rating as target
+    assert empty == 1  # a/2: kept by every filter (5 vs 5) but it has no reasoning to learn from

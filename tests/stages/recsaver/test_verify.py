@@ -8,7 +8,13 @@ import polars as pl
 import pytest
 from recsaver_fixtures import recsaver_llm, tiny_tables
 
-from reasonrec.stages.recsaver.verify import POOL_SCHEMA, VERIFICATION_SCHEMA, VerifyConfig, self_verify
+from reasonrec.stages.recsaver.verify import (
+    POOL_SCHEMA,
+    VERIFICATION_SCHEMA,
+    VerifyConfig,
+    self_verify,
+    with_references,
+)
 
 
 def _explanations(rows: list[tuple[str, str, int, float, str | None, str | None]]) -> pl.DataFrame:
@@ -122,3 +128,15 @@ def test_real_embedded_explain_and_verify_on_real_beauty_pairs(shared_data, tmp_
     assert all(s.cache_hits == s.prompts for s in second)
     assert exps2["text"].to_list() == exps["text"].to_list()
     assert result2.table.drop("re_probs").equals(result.table.drop("re_probs"))
+
+
+def test_with_references_joins_the_verified_pool_only():
+    preds = pl.DataFrame({"method": ["m", "m"], "user_id": ["a", "b"], "item_id": ["1", "2"],
+                          "reasoning": ["r1", "r2"], "reference": [None, None]},
+                         schema_overrides={"reference": pl.String})
+    pool = pl.DataFrame({"user_id": ["a", "b"], "item_id": ["1", "2"], "split": ["test", "test"],
+                         "references": [["good scent", "nice"], []], "n_verified": [2, 0]})
+    out = with_references(preds, pool).sort("user_id")
+    assert out["references"].to_list() == [["good scent", "nice"], None]
+    assert out["reference"].to_list() == ["good scent", None]
+    assert with_references(preds, None)["reference"].is_null().all()

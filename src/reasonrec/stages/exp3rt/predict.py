@@ -33,6 +33,7 @@ from reasonrec.stages.common.base import (
     ScoreJob,
     StageConfig,
     fit_prompt,
+    messages_json,
     run_generation_jobs,
     run_score_jobs,
     token_counter,
@@ -96,6 +97,11 @@ def rating_prompts(context: pl.DataFrame, config: Exp3rtPredictConfig, llm: LLM 
         messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
         prompts.append(messages)
     return prompts
+
+
+def rating_prompts_json(context: pl.DataFrame, config: Exp3rtPredictConfig, llm: LLM | None) -> list[str]:
+    """`rating_prompts` as messages JSON: the prompt column a student's SFT data is built from."""
+    return [messages_json(messages) for messages in rating_prompts(context, config, llm)]
 
 
 def exp3rt_predict_ratings(
@@ -187,4 +193,4 @@ def exp3rt_predict_ratings(
     return conform_predictions(table)
 
 
-__all__ = ["KEY_SCHEMA", "RATING_LINE", "REASONING_PREFIX", "Exp3rtPredictConfig", "exp3rt_predict_ratings", "expected_rating", "rating_prompts"]
+__all__ = ["KEY_SCHEMA", "RATING_LINE", "REASONING_PREFIX", "Exp3rtPredictConfig", "exp3rt_predict_ratings", "expected_rating", "rating_prompts", "rating_prompts_json"]

@@ -361,6 +361,22 @@ def imdb_release_context(dataset: Dataset, variant: Literal["helpful", "similari
     return pl.DataFrame(rows, schema=CONTEXT_SCHEMA)
 
 
+def with_release_bias(pairs_context: pl.DataFrame, release: pl.DataFrame) -> pl.DataFrame:
+    """Candidate-pair context with the release's per-user persona and per-user / per-item printed averages.
+
+    The student was trained on release prompts (persona + "[Average Rating]" lines); candidate pairs built from the
+    profile artefacts alone would have no rating bias and a slightly different persona — a prompt the student never
+    saw. The averages are constant per user and per item in the release, so they transfer to any pair."""
+    users = release.group_by("user_id").agg(pl.col("user_profile").first().alias("_persona"),
+                                            pl.col("user_avg").first().alias("_uavg"))
+    items = release.group_by("item_id").agg(pl.col("item_avg").first().alias("_iavg"))
+    return (pairs_context.join(users, on="user_id", how="left").join(items, on="item_id", how="left")
+            .with_columns(pl.coalesce("_persona", "user_profile").alias("user_profile"),
+                          pl.coalesce("user_avg", "_uavg").alias("user_avg"),
+                          pl.coalesce("item_avg", "_iavg").alias("item_avg"))
+            .drop("_persona", "_uavg", "_iavg").select(pairs_context.columns))
+
+
 __all__ = [
     "CONTEXT_SCHEMA",
     "Exp3rtProfileConfig",

@@ -82,4 +82,17 @@ def annotate_filters(samples: pl.DataFrame, **kwargs) -> pl.DataFrame:
     )
 
 
-__all__ = ["FILTERS", "annotate_filters", "apply_filter", "filter_counts", "keep_mask"]
+def training_paths(paths: pl.DataFrame, name: str) -> tuple[pl.DataFrame, int]:
+    """Annotated teacher paths as a student's SFT input under filter `name`: `keep` = the filter's verdict, paths
+    with no reasoning text dropped (and counted: the second value), the prompt column named as
+    `train.sft_data.build_rating_sft` expects."""
+    table = paths.with_columns(
+        pl.col(f"keep_{name}").alias("keep"),
+        pl.col("reasoning").fill_null("").str.strip_chars().alias("reasoning"),
+        pl.col("prompt").alias("student_prompt"),
+    )
+    empty = table.filter(pl.col("keep") & (pl.col("reasoning") == "")).height
+    return table.with_columns(pl.col("keep") & (pl.col("reasoning") != "")), empty
+
+
+__all__ = ["FILTERS", "annotate_filters", "apply_filter", "filter_counts", "keep_mask", "training_paths"]

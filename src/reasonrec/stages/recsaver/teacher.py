@@ -1,12 +1,14 @@
 """Rec-SAVER's multi-path teacher (§2.3): M sampled CoT answers per pair, each with the teacher's own rating.
 
 The truth is NOT in the prompt: these are predictions that the §4.3 filters (`stages.recsaver.filters`) later
-compare with the truth to decide which paths become fine-tuning targets. The same CoT prompt (`cot_prompts`) is
-what a Rec-SAVER student is trained and scored on.
+compare with the truth to decide which paths become fine-tuning targets. A path whose text states no rating gets
+one from a scoring pass after its own reasoning (`score_missing_ratings`), so the filters can judge it. The same CoT
+prompt (`cot_prompts`, `student_prompt_table`) is what a Rec-SAVER student is trained and scored on.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import polars as pl
@@ -16,16 +18,26 @@ from reasonrec.answers import parse_recsaver
 from reasonrec.llm.base import LLM, Message
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
-from reasonrec.stages.common.base import GenerationJob, StageConfig, fit_prompt, token_counter
+from reasonrec.stages.common.base import (
+    GenerationJob,
+    ScoreJob,
+    StageConfig,
+    fit_prompt,
+    messages_json,
+    run_score_jobs,
+    token_counter,
+)
 from reasonrec.stages.common.context import ItemCatalog, target_rows
 from reasonrec.stages.common.paths import sample_paths
 from reasonrec.stages.recsaver.context import (
     PAIR_KEY_SCHEMA,
     PREDICT_TEMPLATE,
+    RATING_PREFIX,
     REASON_PREFIX,
     ReviewLookup,
     pair_key,
     prompt_context,
+    rating_choices,
 )
 
 
@@ -102,4 +114,56 @@ def recsaver_teacher_paths(
     return table.select(*first, *[c for c in table.columns if c not in first])
 
 
-__all__ = ["TeacherPathsConfig", "cot_prompts", "recsaver_teacher_paths"]
+def score_missing_ratings(paths: pl.DataFrame, llm: LLM, config: TeacherPathsConfig) -> pl.DataFrame:
+    """Give every teacher path a teacher rating the filters can judge.
+
+    A path whose text has no parseable rating (cut off at max_new_tokens, or the model never wrote the rating
+    line) gets its rating from ONE scoring pass over the digits after its own reasoning + "### Rating ###" — the
+    read-out the zero-shot CoT stage uses. Without it, a small budget leaves every filter but `none` with nothing.
+    `rating_source` records "parsed" / "scored" / null (the scoring call failed)."""
+    parsed = pl.col("pred_rating").is_not_null() & pl.col("parse_ok").fill_null(False)
+    table = paths.with_row_index("_row").with_columns(
+        pl.when(parsed).then(pl.lit("parsed")).otherwise(None).alias("rating_source"))
+    missing = table.filter(~parsed & pl.col("prompt").is_not_null() & pl.col("error").is_null())
+    if missing.height == 0:
+        return table.drop("_row")
+    choices = rating_choices(config.scale)
+    jobs = []
+    for row in missing.iter_rows(named=True):
+        messages = tuple(Message(m["role"], m["content"]) for m in json.loads(row["prompt"]))
+        reasoning = (row["reasoning"] or row["text"] or "").strip()
+        jobs.append(ScoreJob({"row": row["_row"]}, messages, choices, f"{REASON_PREFIX}{reasoning}\n\n{RATING_PREFIX}"))
+    scored, _ = run_score_jobs(llm, jobs, {"row": pl.UInt32()}, batch_size=config.batch_size,
+                               desc="recsaver teacher ratings (score)", show=config.show_progress,
+                               keep_prompts=False)
+    ratings = {}
+    for row, probs in scored.select("row", "probs").iter_rows():
+        if probs is not None:
+            p = json.loads(probs)
+            ratings[row] = float(max(p, key=p.__getitem__))
+    fill = pl.DataFrame({"_row": list(ratings), "_scored": list(ratings.values())},
+                        schema={"_row": pl.UInt32(), "_scored": pl.Float64()})
+    return (table.join(fill, on="_row", how="left")
+            .with_columns(pl.coalesce("pred_rating", "_scored").alias("pred_rating"),
+                          (pl.col("parse_ok").fill_null(False) | pl.col("_scored").is_not_null()).alias("parse_ok"),
+                          pl.when(pl.col("_scored").is_not_null()).then(pl.lit("scored"))
+                          .otherwise(pl.col("rating_source")).alias("rating_source"))
+            .drop("_row", "_scored"))
+
+
+def student_prompt_table(targets: pl.DataFrame, items: pl.DataFrame, interactions: pl.DataFrame | None,
+                         llm: LLM | None, config: TeacherPathsConfig) -> pl.DataFrame:
+    """(user_id, item_id, split, rating, student_prompt) for target pairs: the teacher's CoT prompt (no truth in
+    it), which is what a Rec-SAVER student is trained on and scored with."""
+    rows = target_rows(targets)
+    messages = cot_prompts(rows, items, interactions, llm, config)
+    return pl.DataFrame({
+        "user_id": [str(r["user_id"]) for r in rows], "item_id": [str(r["item_id"]) for r in rows],
+        "split": [r.get("split") or "test" for r in rows], "rating": [r.get("rating") for r in rows],
+        "student_prompt": [messages_json(m) for m in messages],
+    }, schema_overrides={"rating": pl.Float64()})
+
+
+__all__ = [
+    "TeacherPathsConfig", "cot_prompts", "recsaver_teacher_paths", "score_missing_ratings", "student_prompt_table",
+]

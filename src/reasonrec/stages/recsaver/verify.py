@@ -235,6 +235,21 @@ def reference_pool(verification: pl.DataFrame) -> pl.DataFrame:
     return pairs.select(list(POOL_SCHEMA)).cast(POOL_SCHEMA).sort("user_id", "item_id", "split")
 
 
+def with_references(predictions: pl.DataFrame, pool: pl.DataFrame | None) -> pl.DataFrame:
+    """`references` (the verified pool, multi-reference) and `reference` (its first text) per test pair; pairs
+    with an empty pool get nulls, so the NLG metrics skip them (their n says how many were scored)."""
+    drop = [c for c in ("reference", "references") if c in predictions.columns]
+    out = predictions.drop(drop)
+    if pool is None or pool.height == 0:
+        return out.with_columns(pl.lit(None, dtype=pl.String).alias("reference"),
+                                pl.lit(None, dtype=pl.List(pl.String)).alias("references"))
+    refs = pool.filter(pl.col("n_verified") > 0).select(
+        pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String), "references",
+        pl.col("references").list.first().alias("reference"))
+    return out.join(refs, on=["user_id", "item_id"], how="left")
+
+
 __all__ = [
     "POOL_SCHEMA", "VERIFICATION_SCHEMA", "VerificationResult", "VerifyConfig", "reference_pool", "self_verify",
+    "with_references",
 ]
