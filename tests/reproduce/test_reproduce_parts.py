@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
+from reasonrec.eval.report import ReportConfig, Section, generate_report
 from reasonrec.reproduce import recsaver as recsaver_repro
-from reasonrec.reproduce.sections import Section, append_sections
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -26,13 +27,15 @@ def test_recsaver_student_specs_are_validated():
         recsaver_repro.resolve("amazon-beauty-raw", "quick", ["students=[M:strict]"])
 
 
-def test_sections_land_before_notes_in_markdown_and_inside_html(tmp_path):
-    (tmp_path / "report.md").write_text("# R\n\n| a |\n\n## Notes\n\n- n\n")
-    (tmp_path / "report.html").write_text("<html><body><h1>R</h1></body></html>")
-    append_sections(tmp_path, [Section("Reranking", ["k", "recall"], [[5, 0.25], [10, None]], note="why")])
-    md = (tmp_path / "report.md").read_text()
+def test_sections_land_before_notes_in_markdown_and_html(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"method": "m", "dataset": "d", "auc": 0.6, "n": 10,
+                                                  "notes": ["n"]}))
+    section = Section("Reranking", ["k", "recall"], [[5, 0.25], [10, None]], note="why")
+    _, files = generate_report([run], tmp_path / "out", ReportConfig(bootstrap=0), sections=[section])
+    md = files.markdown.read_text()
     assert md.index("## Reranking") < md.index("## Notes") and "| 5 | 0.250 |" in md and "| 10 | — |" in md
-    page = (tmp_path / "report.html").read_text()
+    page = files.html.read_text()
     assert page.index("<h2>Reranking</h2>") < page.index("</body>") and "<td>0.250</td>" in page
-
-
+    assert json.loads(files.json.read_text())["sections"][0]["rows"] == [[5, 0.25], [10, None]]

@@ -192,9 +192,8 @@ def write_reproduction(
     sections: Iterable[Any] = (),
 ) -> dict[str, Path]:
     """predictions.parquet + metrics.json + config.yaml/manifest.json, then report.md/html from them
-    (+ `sections`: `reproduce.sections.Section` tables whose rows are not methods, e.g. reranking)."""
+    (+ `sections`: report tables whose rows are not methods, e.g. reranking)."""
     from reasonrec.eval.report import ReportConfig, generate_report
-    from reasonrec.reproduce.sections import append_sections
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -205,8 +204,7 @@ def write_reproduction(
     written["metrics"] = write_json(out / "metrics.json", metrics)
     report_cfg = ReportConfig(title=report_title or f"reasonrec reproduce: {config.dataset} ({config.budget})",
                               bootstrap=config.bootstrap, text=text)
-    _, files = generate_report([out], out, report_cfg)
-    append_sections(out, list(sections))
+    _, files = generate_report([out], out, report_cfg, sections=list(sections))
     written.update({"report_md": files.markdown, "report_html": files.html, "report_json": files.json})
     write_manifest(out, command=command, config=config, seeds={"seed": config.seed}, inputs=inputs,
                    outputs=[*written.values(), *extra_outputs], started_at=started_at,

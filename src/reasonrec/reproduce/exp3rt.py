@@ -236,7 +236,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
 
 def rerank_section(rerank: dict[str, Any]):
     """EXP3RT Table 4 layout: one row per (generator, generator-only | reranked), Recall/NDCG@k columns."""
-    from reasonrec.reproduce.sections import Section
+    from reasonrec.eval.report import Section
 
     if not rerank:
         return None

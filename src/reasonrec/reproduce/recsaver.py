@@ -315,7 +315,7 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
 
 
 def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Any]:
-    from reasonrec.reproduce.sections import Section
+    from reasonrec.eval.report import Section
 
     out = []
     rows = []
