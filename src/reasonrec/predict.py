@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
@@ -24,6 +24,7 @@ from pydantic import Field
 from reasonrec.answers import parse_exp3rt, parse_recsaver, strip_trailing_prediction
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM, Message, expected_value
+from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
@@ -78,6 +79,36 @@ def _want_reasoning(config: PredictConfig, idx: int) -> bool:
     return config.generate_reasoning and (config.reasoning_limit is None or idx < config.reasoning_limit)
 
 
+def label_prompts(
+    rows: Sequence[dict[str, Any]],
+    items: pl.DataFrame,
+    item_descriptions: pl.DataFrame | None,
+    user_profiles: pl.DataFrame | None,
+    llm: LLM | LocalTokenizer | None,
+    config: PredictConfig,
+) -> list[tuple[Message, ...]]:
+    """The student's prompt for each target row, fitted to `max_prompt_tokens` (history trimmed oldest-first);
+    ConfigError naming the row when one cannot fit. `llm` only counts tokens (a bare tokenizer will do)."""
+    if config.method not in LABEL_SCORING:
+        raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {config.method!r}")
+    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
+    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
+    renderer = PromptRenderer()
+    prefix, _ = LABEL_SCORING[config.method]
+    count = token_counter(llm, prefix)
+    prompts = []
+    for row in rows:
+        ctx = label_prompt_context(row, catalog, profiles, domain=config.domain_view(),
+                                   like_threshold=config.like_threshold,
+                                   include_descriptions=config.include_descriptions,
+                                   reasoning=config.method == "reasoningrec")
+        where = f"user {row['user_id']} item {row['item_id']} ({row.get('split') or 'no split'})"
+        messages, _ = fit_prompt(renderer, TEMPLATES_BY_METHOD[config.method], ctx, count, config.max_prompt_tokens,
+                                 where=where)
+        prompts.append(messages)
+    return prompts
+
+
 def predict_labels(
     targets: pl.DataFrame,
     items: pl.DataFrame,
@@ -91,24 +122,12 @@ def predict_labels(
     summaries: list[RunSummary] | None = None,
 ) -> pl.DataFrame:
     """ReasoningRec / TALLRec P(like) for every target row (+ generated reasoning for a subset)."""
-    if config.method not in ("reasoningrec", "tallrec"):
-        raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {config.method!r}")
-    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
-    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
-    renderer = PromptRenderer()
-    reasoningrec = config.method == "reasoningrec"
-    prefix, choices = LABEL_SCORING[config.method]
-    count = token_counter(llm, prefix)
     rows = target_rows(targets, limit)
-    score_jobs, gen_jobs = [], []
-    for idx, row in enumerate(rows):
-        ctx = label_prompt_context(row, catalog, profiles, domain=config.domain_view(),
-                                   like_threshold=config.like_threshold,
-                                   include_descriptions=config.include_descriptions, reasoning=reasoningrec)
-        messages, _ = fit_prompt(renderer, TEMPLATES_BY_METHOD[config.method], ctx, count, config.max_prompt_tokens)
-        score_jobs.append(ScoreJob({"row": idx}, messages, choices, prefix))
-        if reasoningrec and _want_reasoning(config, idx):
-            gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
+    prompts = label_prompts(rows, items, item_descriptions, user_profiles, llm, config)
+    prefix, choices = LABEL_SCORING[config.method]
+    score_jobs = [ScoreJob({"row": idx}, messages, choices, prefix) for idx, messages in enumerate(prompts)]
+    gen_jobs = [GenerationJob({"row": idx}, messages, config.sampling()) for idx, messages in enumerate(prompts)
+                if config.method == "reasoningrec" and _want_reasoning(config, idx)]
     scored, generated = run_label_jobs(llm, score_jobs, gen_jobs, batch_size=config.batch_size,
                                        show=config.show_progress, score_desc=f"P(like) {config.name()}",
                                        reasoning_desc=f"reasoning {config.name()}", summaries=summaries)
@@ -207,4 +226,4 @@ def write_predictions(
                               started_at=started_at if started_at is not None else time.time())
 
 
-__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "write_predictions"]
+__all__ = ["PredictConfig", "label_prompts", "predict_labels", "predict_ratings", "write_predictions"]

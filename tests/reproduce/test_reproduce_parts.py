@@ -8,23 +8,23 @@ import os
 import pytest
 
 from reasonrec.eval.report import ReportConfig, Section, generate_report
-from reasonrec.reproduce import recsaver as recsaver_repro
+from reasonrec.methods.recsaver import reproduction as recsaver_repro
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def test_recsaver_student_specs_are_validated():
-    cfg = recsaver_repro.resolve("amazon-beauty-raw", "quick", ["students=[1:none,M:1off]"])
+    cfg = recsaver_repro.REPRODUCTION.resolve("amazon-beauty-raw", "quick", ["students=[1:none,M:1off]"])
     assert cfg.students == ["1:none", "M:1off"] and cfg.n_paths == 2 and cfg.lora.max_steps == 1
     assert recsaver_repro.student_name("M:1off", cfg.n_paths) == "recsaver-student-2path-1off"
-    full = recsaver_repro.resolve("amazon-beauty-raw", "full")
-    assert full.students == recsaver_repro.PAPER_STUDENTS and full.n_paths == 8 and full.per_class_test == 100
+    full = recsaver_repro.REPRODUCTION.resolve("amazon-beauty-raw", "full")
+    assert full.students == recsaver_repro.PAPER_STUDENTS and full.n_paths == 8 and full.split.per_class_test == 100
     from reasonrec.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        recsaver_repro.resolve("amazon-beauty-raw", "quick", ["students=[3:none]"])
+        recsaver_repro.REPRODUCTION.resolve("amazon-beauty-raw", "quick", ["students=[3:none]"])
     with pytest.raises(ConfigError):
-        recsaver_repro.resolve("amazon-beauty-raw", "quick", ["students=[M:strict]"])
+        recsaver_repro.REPRODUCTION.resolve("amazon-beauty-raw", "quick", ["students=[M:strict]"])
 
 
 def test_sections_land_before_notes_in_markdown_and_html(tmp_path):

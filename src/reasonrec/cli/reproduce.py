@@ -31,21 +31,16 @@ def run_reproduction(paper: str, *, dataset: str | None, out: Path, data_dir: Pa
     """Resolve the config (defaults ← YAML ← budget ← --set), run, print the metrics table. Used by `demo` too."""
     import yaml
 
-    from reasonrec.reproduce import get_reproduction
-    from reasonrec.reproduce.common import metrics_table
+    from reasonrec.methods import get_reproduction
+    from reasonrec.methods.reproduction import metrics_table
 
     started = time.time()
     repro = get_reproduction(paper)
-    base: dict[str, Any] = {}
-    if config is not None:
-        base = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    if data_dir is not None:
-        base["data_dir"] = str(data_dir)
-    if llm_config is not None:
-        base["llm"] = yaml.safe_load(llm_config.read_text(encoding="utf-8")) or {}
-    base.update(extra or {})
-    name = dataset or base.get("dataset") or repro.default_dataset
-    resolved = repro.resolve(name, budget, overrides or [], base)
+    raw = yaml.safe_load(config.read_text(encoding="utf-8")) if config is not None else None
+    llm = yaml.safe_load(llm_config.read_text(encoding="utf-8")) if llm_config is not None else None
+    resolved = repro.resolve(dataset, budget, overrides or [], yaml=raw,
+                             flags={"data_dir": data_dir, "llm": llm, **(extra or {})})
+    name = resolved.dataset
     command = f"reasonrec reproduce {paper} --dataset {name} --budget {budget} --out {out}"
     metrics = repro.run(resolved, out, command=command)
     typer.echo(metrics_table(metrics))

@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from reasonrec.cli.errors import one_line_errors
-from reasonrec.cli.stage_run import llm_from_options
 
 MethodArg = Annotated[str, typer.Argument(help="Method recipe: reasoningrec | exp3rt | recsaver | tallrec.")]
 DatasetOpt = Annotated[str | None, typer.Option(
@@ -41,6 +40,8 @@ def run_command(
     limit_users: LimitOpt = None,
 ) -> None:
     """Run a method recipe: prepare the split, run (or substitute) each stage, predict, evaluate."""
+    import yaml
+
     from reasonrec.errors import ConfigError
     from reasonrec.methods import get_recipe
 
@@ -48,18 +49,11 @@ def run_command(
         recipe = get_recipe(method)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="METHOD") from None
-    overrides: list[str] = []
-    if dataset is not None:
-        overrides.append(f"dataset={dataset}")
-    if data_dir is not None:
-        overrides.append(f"data_dir={data_dir}")
-    if limit_users is not None:
-        overrides.append(f"limit_users={limit_users}")
-    overrides.extend(set_ or [])
-    cfg = (recipe.config.from_yaml(config, overrides) if config is not None
-           else recipe.config.from_dict({}, overrides, source=f"{method} defaults"))
-    llm = llm_from_options(llm_config)
-    result = recipe.run(cfg, cfg.data_dir, out, llm)
+    raw = yaml.safe_load(config.read_text(encoding="utf-8")) if config is not None else None
+    llm = yaml.safe_load(llm_config.read_text(encoding="utf-8")) if llm_config is not None else None
+    cfg = recipe.resolve(overrides=set_ or [], yaml=raw,
+                         flags={"dataset": dataset, "data_dir": data_dir, "limit_users": limit_users, "llm": llm})
+    result = recipe.run(cfg, out)
     for stage in result.stages:
         rows = "-" if stage.rows is None else stage.rows
         typer.echo(f"  {stage.name:<18} {stage.source:<9} rows={rows} llm_calls={stage.llm_calls} "

@@ -25,7 +25,7 @@ DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data root (
 
 
 def _config(config: Path | None, set_: list[str] | None, dataset: str | None, data_dir: Path | None):
-    from reasonrec.train.lora import TrainRunConfig
+    from reasonrec.train.student import TrainRunConfig
 
     overrides = list(set_ or [])
     if dataset:
@@ -40,11 +40,11 @@ def sft_data(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset
              data_dir: DataDirOpt = None) -> None:
     """Write <out>/train/sft.parquet (+ valid/) with sft_stats.json; prints the stats."""
     from reasonrec.runs import write_manifest
-    from reasonrec.train.lora import build_sft_splits
     from reasonrec.train.sft_data import load_tokenizer
+    from reasonrec.train.student import build_sft_splits
 
     cfg = _config(config, set_, dataset, data_dir)
-    train, valid, _ = build_sft_splits(cfg, load_tokenizer(cfg.lora.model))
+    train, valid = build_sft_splits(cfg, load_tokenizer(cfg.lora.model))
     paths = [train.write(out / "train")]
     if valid is not None:
         paths.append(valid.write(out / "valid"))
@@ -56,7 +56,7 @@ def sft_data(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset
 def lora(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset: DatasetOpt = None,
          data_dir: DataDirOpt = None) -> None:
     """Train a LoRA student: <out>/adapter, trainer_log.jsonl, curves.png, config.yaml, manifest.json."""
-    from reasonrec.train.lora import run_training
+    from reasonrec.train.student import run_training
 
     cfg = _config(config, set_, dataset, data_dir)
     result = run_training(cfg, out, command="train lora")

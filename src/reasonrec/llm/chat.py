@@ -38,4 +38,12 @@ class TokenizerChat:
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
 
-__all__ = ["TokenizerChat"]
+class LocalTokenizer(TokenizerChat):
+    """A tokenizer without weights: counts prompt tokens exactly as the hf and llama.cpp backends see them (e.g. to
+    check every prompt a run will score against its budget before any model loads)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+
+__all__ = ["LocalTokenizer", "TokenizerChat"]

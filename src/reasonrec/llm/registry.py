@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -10,7 +10,7 @@ from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import LLM
+from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
 from reasonrec.llm.cache import CachedLLM, LLMCache
 from reasonrec.llm.testing import ScriptedLLM
 from reasonrec.paths import cache_root
@@ -101,6 +101,31 @@ BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "llamacpp": _build_llamacpp,
     "scripted": _build_scripted,
 }
+
+
+class LazyLLM:
+    """The configured LLM, built on first use, so a command checks its inputs before a model loads and a run whose
+    stages all come from released artefacts never loads one."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self._llm: LLM | None = None
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = build_llm(self.config)
+        return self._llm
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self.llm.identity
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return self.llm.generate(requests)
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
+        return self.llm.score(requests)
 
 
 def build_llm(config: LLMConfig) -> LLM:

@@ -34,7 +34,7 @@ from reasonrec.auc import roc_auc
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.stages.student import LABEL_SCORING, REASONINGREC_CHOICES, REASONINGREC_PREFIX
-from reasonrec.train.sft_data import SFTDataConfig, SFTDataset
+from reasonrec.train.sft_data import SFTDataset
 
 
 class LoRAConfig(Config):
@@ -71,17 +71,6 @@ class LoRAConfig(Config):
     seed: int = 42
     n_threads: int | None = Field(None, ge=1, description="torch CPU threads")
     keep_checkpoints: bool = Field(False, description="keep trainer checkpoints after the best adapter is saved")
-
-
-class TrainRunConfig(Config):
-    """One training run: which dataset/splits, how to build the SFT data, how to train."""
-
-    dataset: str = "reasoningrec-beauty"
-    data_dir: str | None = None
-    train_split: str = "release_windows_train"
-    valid_split: str | None = "release_windows_valid"
-    sft: SFTDataConfig = Field(default_factory=SFTDataConfig)
-    lora: LoRAConfig = Field(default_factory=LoRAConfig)
 
 
 @dataclass
@@ -428,53 +417,6 @@ def train_lora(
     )
 
 
-def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset, SFTDataset | None, list[Path]]:
-    """Train (K-shot) and valid (all eligible rows) SFT datasets for a ReasoningRec/TALLRec run."""
-    from reasonrec.data.loaders import load_dataset
-
-    ds = load_dataset(config.dataset, config.data_dir)
-    if config.sft.method not in ("reasoningrec", "tallrec"):
-        raise ConfigError(
-            f"sft.method={config.sft.method!r}: rating methods train from a teacher-paths table; build it with "
-            "train.sft_data.build_rating_sft and call train_lora directly"
-        )
-    from reasonrec.train.sft_data import build_reasoningrec_sft
-
-    def split_name(table_name: str) -> str:
-        return table_name.rsplit("_", 1)[-1] if table_name.rsplit("_", 1)[-1] in ("train", "valid", "test") \
-            else table_name
-
-    def build(table_name: str, sample: bool) -> SFTDataset:
-        if table_name not in ds.splits:
-            raise ConfigError(f"dataset {config.dataset!r} has no split table {table_name!r}; "
-                              f"available: {', '.join(sorted(ds.splits))}")
-        a = ds.artefacts
-        return build_reasoningrec_sft(
-            ds.splits[table_name], ds.items, a.get("item_descriptions"), a.get("user_profiles"),
-            a.get("teacher_reasoning"), tokenizer, config.sft, split=split_name(table_name), sample=sample,
-        )
-
-    train = build(config.train_split, True)
-    valid = build(config.valid_split, False) if config.valid_split else None
-    return train, valid, []
-
-
-def run_training(config: TrainRunConfig, out_dir: str | Path, *, command: str = "train lora") -> LoRAResult:
-    """Dataset → SFT data → LoRA run directory. Both `sft.max_seq_length` and `lora.max_seq_length` are honoured
-    (the smaller wins, so TRL never truncates)."""
-    from reasonrec.train.sft_data import load_tokenizer
-
-    if config.sft.max_seq_length > config.lora.max_seq_length:
-        config = config.model_copy(update={"sft": config.sft.model_copy(
-            update={"max_seq_length": config.lora.max_seq_length})})
-    tokenizer = load_tokenizer(config.lora.model)
-    train, valid, inputs = build_sft_splits(config, tokenizer)
-    out_dir = Path(out_dir)
-    train.write(out_dir / "sft_train")
-    return train_lora(train, valid, config.lora, out_dir, run_config=config, inputs=inputs, command=command)
-
-
 __all__ = [
-    "LoRAConfig", "LoRAResult", "TrainRunConfig", "build_sft_splits", "build_trainer",
-    "load_base_model", "run_training", "train_lora", "yes_no_scores",
+    "LoRAConfig", "LoRAResult", "build_trainer", "load_base_model", "train_lora", "yes_no_scores",
 ]

@@ -40,6 +40,7 @@ from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.io import write_parquet
 from reasonrec.llm.base import LLM, GenerationRequest, Message, SamplingParams, ScoreRequest
+from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.runner import RunSummary, run_generate, run_score
 from reasonrec.prompts import DOMAINS, Domain, PromptRenderer
 from reasonrec.runs import write_manifest
@@ -99,8 +100,9 @@ def estimate_tokens(messages: Sequence[Message]) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN_ESTIMATE) + MESSAGE_OVERHEAD_TOKENS * len(messages)
 
 
-def token_counter(llm: LLM | None, assistant_prefix: str = "") -> TokenCounter:
-    """Exact counts through the backend's chat template + tokenizer when available, else `estimate_tokens`."""
+def token_counter(llm: LLM | TokenizerChat | None, assistant_prefix: str = "") -> TokenCounter:
+    """Exact counts through the backend's chat template + tokenizer when available (an `LLM` or a bare
+    `llm.chat.LocalTokenizer`), else `estimate_tokens`."""
     backend = _unwrap_backend(llm) if llm is not None else None
     if backend is None:
         return estimate_tokens
@@ -118,11 +120,19 @@ def fit_prompt(
     count: TokenCounter,
     max_tokens: int,
     history_key: str = "history",
+    *,
+    where: str = "",
 ) -> tuple[tuple[Message, ...], int]:
-    """Render `template` within `max_tokens`, trimming `context[history_key]` from the oldest end."""
+    """Render `template` within `max_tokens`, trimming `context[history_key]` from the oldest end. `where` names
+    the row (e.g. "user 12 item 345") in the error raised when even an empty history does not fit."""
     if history_key not in context:
         return renderer.render(template, **context), 0
-    return renderer.render_fitted(template, context, count, max_tokens, history_key=history_key)
+    try:
+        return renderer.render_fitted(template, context, count, max_tokens, history_key=history_key)
+    except ConfigError as exc:
+        if not where:
+            raise
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 # ------------------------------------------------------------------------------------------------ jobs → tables

@@ -15,13 +15,15 @@ label/rating from the target table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
 
-from reasonrec.llm.base import LLM
+from reasonrec.llm.base import LLM, Message
+from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import GenerationJob, ScoreJob, StageConfig, fit_prompt, token_counter
@@ -67,6 +69,32 @@ class ZeroShotConfig(StageConfig):
         return self.method or f"zeroshot-{self.variant}"
 
 
+def zeroshot_prompts(
+    rows: Sequence[dict[str, Any]],
+    items: pl.DataFrame,
+    item_descriptions: pl.DataFrame | None,
+    user_profiles: pl.DataFrame | None,
+    llm: LLM | LocalTokenizer | None,
+    config: ZeroShotConfig,
+) -> list[tuple[Message, ...]]:
+    """The variant's prompt for each target row, fitted to `max_prompt_tokens`; ConfigError naming the row when one
+    cannot fit. `llm` only counts tokens (a bare tokenizer will do)."""
+    spec = VARIANTS[config.variant]
+    catalog = ItemCatalog.from_tables(items, item_descriptions if spec.descriptions else None)
+    profiles = text_map(user_profiles, "user_id") if spec.profile else {}
+    renderer = PromptRenderer()
+    count = token_counter(llm, spec.assistant_prefix)
+    domain = config.domain_view()
+    prompts = []
+    for row in rows:
+        ctx = label_prompt_context(row, catalog, profiles, domain=domain, like_threshold=config.like_threshold,
+                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning)
+        where = f"user {row['user_id']} item {row['item_id']} ({row.get('split') or 'no split'})"
+        messages, _ = fit_prompt(renderer, spec.template, ctx, count, config.max_prompt_tokens, where=where)
+        prompts.append(messages)
+    return prompts
+
+
 def zeroshot_predict(
     targets: pl.DataFrame,
     items: pl.DataFrame,
@@ -80,21 +108,11 @@ def zeroshot_predict(
 ) -> pl.DataFrame:
     """One predictions row per target row (PREDICTIONS_SCHEMA + prompt_tokens, cached, error)."""
     spec = VARIANTS[config.variant]
-    catalog = ItemCatalog.from_tables(items, item_descriptions if spec.descriptions else None)
-    profiles = text_map(user_profiles, "user_id") if spec.profile else {}
-    renderer = PromptRenderer()
-    count = token_counter(llm, spec.assistant_prefix)
-    domain = config.domain_view()
     rows = target_rows(targets, limit)
-    score_jobs: list[ScoreJob] = []
-    gen_jobs: list[GenerationJob] = []
-    for idx, row in enumerate(rows):
-        ctx = label_prompt_context(row, catalog, profiles, domain=domain, like_threshold=config.like_threshold,
-                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning)
-        messages, _ = fit_prompt(renderer, spec.template, ctx, count, config.max_prompt_tokens)
-        score_jobs.append(ScoreJob({"row": idx}, messages, spec.choices, spec.assistant_prefix))
-        if config.generate_reasoning:
-            gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
+    prompts = zeroshot_prompts(rows, items, item_descriptions, user_profiles, llm, config)
+    score_jobs = [ScoreJob({"row": idx}, m, spec.choices, spec.assistant_prefix) for idx, m in enumerate(prompts)]
+    gen_jobs = [GenerationJob({"row": idx}, m, config.sampling()) for idx, m in enumerate(prompts)
+                if config.generate_reasoning]
     scored, generated = run_label_jobs(
         llm, score_jobs, gen_jobs, batch_size=config.batch_size, show=config.show_progress,
         score_desc=f"zero-shot {config.variant}", reasoning_desc=f"zero-shot reasoning {config.variant}",
@@ -104,4 +122,4 @@ def zeroshot_predict(
                                   choice=spec.choices[0])
 
 
-__all__ = ["VARIANTS", "Variant", "VariantSpec", "ZeroShotConfig", "zeroshot_predict"]
+__all__ = ["VARIANTS", "Variant", "VariantSpec", "ZeroShotConfig", "zeroshot_predict", "zeroshot_prompts"]

@@ -6,7 +6,7 @@ Protocol, and what differs from the paper (the release ships only the 2,073 TEST
 - Completions: "Reasoning: <teacher rationale>\\n\\nPredicted User Rating: d" (prompt scale 0–9 for IMDB 1–10),
   with rationales from the configured teacher (`rationale: teacher`, `llm` = the embedded model by default), or
   `rationale: none` = an empty rationale (rating-only completion; the quick budget does this and says so).
-- Test: E[rating] from the rating-token distribution after the (generated) reasoning (`stages.exp3rt_predict`)
+- Test: E[rating] from the rating-token distribution after the (generated) reasoning (`stages.exp3rt.predict`)
   → RMSE/MAE vs the user / item averages the authors printed in the prompts (their training split) and the
   train-part global mean.
 - Reranking (Table 4 protocol): BPR-MF / LightGCN fit on `topk_train`, top-20 candidates for the first
@@ -22,23 +22,33 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.baselines import TrainData, make_baseline
+from reasonrec.data.loaders import load_dataset
+from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import split_users
 from reasonrec.errors import ConfigError
-from reasonrec.reproduce.common import (
-    ReproduceConfig,
-    Timer,
-    deep_merge,
-    evaluate,
-    headline,
-    resolve_config,
-    write_reproduction,
+from reasonrec.eval.report import Section
+from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import build_llm
+from reasonrec.methods.base import Protocol, Timer
+from reasonrec.methods.reproduction import ReproductionConfig, evaluate, finish_reproduction, headline
+from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
+from reasonrec.stages.exp3rt.predict import (
+    Exp3rtPredictConfig,
+    exp3rt_predict_ratings,
+    rating_prompts,
+    rating_prompts_json,
 )
-from reasonrec.train.lora import LoRAConfig
+from reasonrec.stages.exp3rt.profiles import imdb_release_context, pair_context, with_release_bias
+from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
+from reasonrec.train.lora import LoRAConfig, LoRAResult
+from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
+from reasonrec.train.student import train_student
 
 STUDENT = "exp3rt-student"
 
 
-class Exp3rtReproConfig(ReproduceConfig):
+class Exp3rtReproConfig(ReproductionConfig):
     """Defaults: half the users train, every pair of the other half tests, teacher rationales, 2048 tokens."""
 
     dataset: str = "exp3rt-imdb"
@@ -70,14 +80,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve(dataset: str, budget: str, overrides: list[str] | None = None,
-            base: dict[str, Any] | None = None) -> Exp3rtReproConfig:
-    if dataset not in DATASET_DEFAULTS:
-        raise ConfigError(f"reproduce exp3rt supports {', '.join(DATASET_DEFAULTS)}, not {dataset!r}")
-    raw = deep_merge({"dataset": dataset, **DATASET_DEFAULTS[dataset]}, base or {})
-    return resolve_config(Exp3rtReproConfig, PRESETS, budget, base=raw, overrides=overrides)
-
-
 def prompt_budget(config: Exp3rtReproConfig) -> int:
     """Prompt tokens so that prompt + completion ("Reasoning: <≤ teacher_max_new_tokens>\n\nPredicted User Rating:
     d") fits lora.max_seq_length: prompts are fitted when rendered, so `build_rating_sft` never meets an overflow."""
@@ -85,9 +87,7 @@ def prompt_budget(config: Exp3rtReproConfig) -> int:
     return max(256, config.lora.max_seq_length - completion)
 
 
-def _stage_config(config: Exp3rtReproConfig):
-    from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig
-
+def _stage_config(config: Exp3rtReproConfig) -> Exp3rtPredictConfig:
     return Exp3rtPredictConfig(method=STUDENT, dataset=config.dataset, reasoning=True, max_new_tokens=config.max_new_tokens,
                          max_prompt_tokens=prompt_budget(config),
                          batch_size=config.predict_batch_size, seed=config.seed, show_progress=config.show_progress)
@@ -110,16 +110,11 @@ def average_baselines(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtRep
     return out
 
 
-def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path, *, release: pl.DataFrame,
+def rerank_with_student(ds: Dataset, config: Exp3rtReproConfig, llm: LLM, out: Path, *, release: pl.DataFrame,
                         test_users: list[str]) -> dict[str, Any]:
     """Table 4: CF top-20 from `topk_train` → student E[rating] → reordered; Recall/NDCG vs `topk_test`.
 
     Only users of the student's TEST part are reranked (the student saw the other users' personas with scores)."""
-    from reasonrec.baselines import TrainData, make_baseline
-    from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
-    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
-    from reasonrec.stages.exp3rt.profiles import pair_context, with_release_bias
-
     if not config.rerank_users or "topk_train" not in ds.splits:
         return {}
     train = ds.splits["topk_train"].select("user_id", "item_id").with_columns(pl.lit(1.0).alias("rating"))
@@ -145,15 +140,10 @@ def rerank_with_student(ds: Any, config: Exp3rtReproConfig, llm: Any, out: Path,
     return results
 
 
-def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "reproduce exp3rt") -> dict[str, Any]:
-    from reasonrec.data.loaders import load_dataset
-    from reasonrec.llm.registry import build_llm
-    from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings, rating_prompts_json
-    from reasonrec.stages.exp3rt.profiles import imdb_release_context
-    from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
-    from reasonrec.train.lora import train_lora
-    from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
-
+def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, *,
+        command: str = "reproduce exp3rt") -> dict[str, Any]:
+    """Teacher rationales → student (one student path, pre-flight) → test E[rating], averages, reranking → OUT/.
+    `llm` is the teacher (default: the configured base model)."""
     started = time.time()
     out = Path(out_dir)
     timer = Timer()
@@ -167,35 +157,11 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         if config.test_pairs:
             test = test.head(config.test_pairs)
     stage_cfg = _stage_config(config)
-    base_llm = build_llm(config.llm)
-    scale = stage_cfg.scale
+    base_llm = llm if llm is not None else build_llm(config.llm)
     with timer("teacher"):
-        if config.rationale == "teacher":
-            tcfg = TeacherConfig(max_new_tokens=config.teacher_max_new_tokens, seed=config.seed,
-                                 show_progress=config.show_progress, batch_size=config.predict_batch_size)
-            teacher = exp3rt_teacher_reasoning(train, base_llm, tcfg)
-            teacher_checks = post_check_counts(teacher)
-            # post-checks (no "Based on…" opener, no stated rating, non-empty) decide what the student learns from
-            paths = teacher.select("user_id", "item_id", "reasoning", pl.col("post_check_ok").alias("keep"))
-            train_paths = train.join(paths, on=["user_id", "item_id"], how="inner")
-        else:
-            teacher_checks = None
-            train_paths = train.with_columns(pl.lit("").alias("reasoning"))
-    tokenizer = load_tokenizer(config.llm.model)
-    train_paths = train_paths.with_columns(
-        pl.Series("student_prompt", rating_prompts_json(train_paths, stage_cfg, base_llm)),
-        (pl.col("rating") - scale.resolved_offset()).alias("prompt_rating"),
-    )
-    sft = build_rating_sft(train_paths, tokenizer, SFTDataConfig(method="exp3rt", k="all", seed=config.seed,
-                                                                  max_seq_length=config.lora.max_seq_length),
-                           rating_column="prompt_rating")
-    if len(sft) == 0:
-        raise ConfigError(f"no training example left for the student (teacher post-checks: {teacher_checks}); "
-                          "raise train_pairs or teacher_max_new_tokens, or use rationale=none")
-    sft.write(out / "student" / "sft_train")
+        train_paths, teacher_checks = teacher_paths(train, config, base_llm)
     with timer("train_student"):
-        lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
-        result = train_lora(sft, None, lora, out / "student", run_config=config, command=f"{command}: train")
+        result = train_on_paths(train_paths, test, config, stage_cfg, base_llm, teacher_checks, out, command)
     student_llm = build_llm(config.llm.model_copy(update={"adapter": str(result.adapter_dir)}))
     with timer("score_student"):
         preds = exp3rt_predict_ratings(test, student_llm, stage_cfg)
@@ -228,16 +194,48 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, *, command: str = "repro
         "training": {"train_examples": result.train_examples, "global_step": result.global_step,
                      "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)},
     }
-    write_reproduction(out, config=config, command=command, predictions=preds, metrics=metrics, started_at=started,
-                       report_title=f"EXP3RT reproduction — {config.dataset} ({config.budget})",
-                       sections=[s for s in [rerank_section(rerank)] if s is not None])
+    finish_reproduction(out, config=config, command=command, predictions=preds, metrics=metrics, started_at=started,
+                        title=f"EXP3RT reproduction — {config.dataset} ({config.budget})",
+                        sections=[s for s in [rerank_section(rerank)] if s is not None])
     return metrics
+
+
+def teacher_paths(train: pl.DataFrame, config: Exp3rtReproConfig, llm: LLM
+                  ) -> tuple[pl.DataFrame, dict[str, int] | None]:
+    """Training pairs with the rationale the student learns (`reasoning`) and the post-checks' verdict (`keep`: no
+    "Based on…" opener, no stated rating, non-empty); `rationale: none` gives every pair an empty rationale."""
+    if config.rationale != "teacher":
+        return train.with_columns(pl.lit("").alias("reasoning")), None
+    tcfg = TeacherConfig(max_new_tokens=config.teacher_max_new_tokens, seed=config.seed,
+                         show_progress=config.show_progress, batch_size=config.predict_batch_size)
+    teacher = exp3rt_teacher_reasoning(train, llm, tcfg)
+    paths = teacher.select("user_id", "item_id", "reasoning", pl.col("post_check_ok").alias("keep"))
+    return train.join(paths, on=["user_id", "item_id"], how="inner"), post_check_counts(teacher)
+
+
+def train_on_paths(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig,
+                   stage_cfg: Exp3rtPredictConfig, llm: LLM, teacher_checks: dict[str, int] | None, out: Path,
+                   command: str) -> LoRAResult:
+    """Rating SFT data on the very prompt the student is scored with, then the one student path; its pre-flight
+    builds the test prompts too."""
+    train_paths = train_paths.with_columns(
+        pl.Series("student_prompt", rating_prompts_json(train_paths, stage_cfg, llm)),
+        (pl.col("rating") - stage_cfg.scale.resolved_offset()).alias("prompt_rating"),
+    )
+    sft = build_rating_sft(train_paths, load_tokenizer(config.llm.model),
+                           SFTDataConfig(method="exp3rt", k="all", seed=config.seed,
+                                         max_seq_length=config.lora.max_seq_length),
+                           rating_column="prompt_rating")
+    if len(sft) == 0:
+        raise ConfigError(f"no training example left for the student (teacher post-checks: {teacher_checks}); "
+                          "raise train_pairs or teacher_max_new_tokens, or use rationale=none")
+    lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
+    return train_student(sft, None, lora, out / "student", run_config=config, command=f"{command}: train",
+                         scoring=[lambda: rating_prompts(test, stage_cfg, llm)])
 
 
 def rerank_section(rerank: dict[str, Any]):
     """EXP3RT Table 4 layout: one row per (generator, generator-only | reranked), Recall/NDCG@k columns."""
-    from reasonrec.eval.report import Section
-
     if not rerank:
         return None
     ks = next(iter(rerank.values())).get("ks") or [5, 10, 15, 20]
@@ -253,4 +251,9 @@ def rerank_section(rerank: dict[str, Any]):
                         "topk_test items. Only users of the student's test part are reranked.")
 
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "Exp3rtReproConfig", "resolve", "run"]
+REPRODUCTION = Protocol(
+    name="reproduce exp3rt", config=Exp3rtReproConfig, run=run, default_dataset="exp3rt-imdb", presets=PRESETS,
+    datasets=DATASET_DEFAULTS,
+)
+
+__all__ = ["DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "Exp3rtReproConfig", "run"]

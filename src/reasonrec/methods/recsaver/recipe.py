@@ -20,8 +20,10 @@ from reasonrec.data.loaders import load_dataset
 from reasonrec.data.prepare import PrepareConfig, SplitConfig
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import LazyLLM
 from reasonrec.methods.artefacts import ReleaseContext
-from reasonrec.methods.base import (
+from reasonrec.methods.base import Protocol
+from reasonrec.methods.recipe import (
     GENERATE,
     RecipeConfig,
     RecipeContext,
@@ -40,9 +42,8 @@ STAGES = ("explanations", "verification", "reference_pool", "teacher_paths", "pr
 
 
 def _paper_prepare() -> PrepareConfig:
-    return PrepareConfig(dataset="amazon-beauty-raw", r_threshold=3.0,
-                         split=SplitConfig(strategy="user_disjoint_balanced", min_history=4, max_history=10,
-                                           per_class_train=800, per_class_valid=0, per_class_test=100))
+    """The paper's pairs (§4.1): `SplitConfig`'s user-disjoint balanced defaults (4 ≤ |H| ≤ 10, 800/100 per class)."""
+    return PrepareConfig(dataset="amazon-beauty-raw", r_threshold=3.0, split=SplitConfig(strategy="user_disjoint_balanced"))
 
 
 class RecSaverArtefacts(Config):
@@ -65,15 +66,13 @@ class RecSaverConfig(RecipeConfig):
     teacher_split: str = "train"
 
 
-def run(config: RecSaverConfig, data_root: str | Path | None, out_dir: str | Path, llm: LLM | None
-        ) -> RecipeResult:
+def run(config: RecSaverConfig, out_dir: str | Path, llm: LLM | None = None) -> RecipeResult:
     """Compose the Rec-SAVER stages and write the run directory."""
     if config.filter not in FILTERS:
         raise ConfigError(f"filter={config.filter!r}; known: {', '.join(FILTERS)}")
     started = time.time()
     out = Path(out_dir)
-    if data_root is not None:
-        config = config.model_copy(update={"data_dir": Path(data_root)})
+    llm = llm if llm is not None else LazyLLM(config.llm)
     ds = load_dataset(config.dataset, config.data_dir, config.prepare.load)
     prepared = prepare_targets(config, out, ds)
     targets = prepared.targets
@@ -109,4 +108,6 @@ def run(config: RecSaverConfig, data_root: str | Path | None, out_dir: str | Pat
                          "rows": {k: v.height for k, v in targets.items()}})
 
 
-__all__ = ["METHOD", "STAGES", "RecSaverArtefacts", "RecSaverConfig", "run"]
+RECIPE = Protocol(name="run recsaver", config=RecSaverConfig, run=run, default_dataset="amazon-beauty-raw", stages=STAGES)
+
+__all__ = ["METHOD", "RECIPE", "STAGES", "RecSaverArtefacts", "RecSaverConfig", "run"]

@@ -1,15 +1,15 @@
 """`reasonrec reproduce recsaver`: Rec-SAVER (Tsai et al. 2024) on the raw Beauty reviews, end-to-end.
 
 What runs, in order (each piece is a stage function; this module only composes them):
-1. Data: the paper's balanced user-disjoint sample (4 ≤ |H| ≤ 10, `per_class_train` / `per_class_test` pairs per
-   rating class) via `data.prepare` (written under OUT/data).
+1. Data: the paper's balanced user-disjoint sample (`split`: 4 ≤ |H| ≤ 10, `per_class_train` / `per_class_test`
+   pairs per rating class) via `data.prepare` (written under OUT/data).
 2. Teacher paths (§2.3): M sampled CoT answers per TRAIN pair (`recsaver_teacher_paths`, T = 0.7) annotated with the
-   §4.3 filters (`stages.filters`: none / 5class / binary / 1off).
+   §4.3 filters (`stages.recsaver.filters`: none / 5class / binary / 1off).
 3. Students (§4.3, Tables 4–5): for each entry of `students` ("1:none", "M:none", "M:5class", …) the kept paths
    become rating SFT data (`build_rating_sft` with the filter's `keep` column and 1 or M paths per pair; target =
-   teacher reasoning + the TRUE rating, as in the paper), a LoRA student is trained (`train_lora`) and scored on
+   teacher reasoning + the TRUE rating, as in the paper), a LoRA student is trained (`train_student`) and scored on
    the test pairs (`predict.predict_ratings`: generated reasoning, then the rating-digit distribution).
-   Student prompts come from `stages.recsaver_zeroshot.cot_prompts` — the teacher's own prompt builder.
+   Student prompts come from `stages.recsaver.teacher.cot_prompts` — the teacher's own prompt builder.
 4. Zero-shot CoT vs no reasoning with the base model (`recsaver_zeroshot`, Table 3's first rows).
 5. Verified references (§3.1) for the TEST pairs: post-hoc explanations → scrub → self-verification → pools.
 6. Evaluation: rating accuracy, MAE/RMSE, binary AUC from P(r > 3) (and macro OvR AUC), the NLG metrics of each
@@ -28,28 +28,42 @@ from typing import Any
 import polars as pl
 from pydantic import Field, field_validator
 
+from reasonrec.data.prepare import PrepareConfig, SplitConfig, prepare
 from reasonrec.errors import ConfigError
-from reasonrec.reproduce.common import (
-    ReproduceConfig,
-    Timer,
-    deep_merge,
-    headline,
-    resolve_config,
-    write_reproduction,
+from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+from reasonrec.eval.report import Section
+from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
+from reasonrec.io import write_parquet
+from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import build_llm
+from reasonrec.methods.base import Protocol, Timer
+from reasonrec.methods.reproduction import ReproductionConfig, finish_reproduction, headline
+from reasonrec.predict import PredictConfig, predict_ratings
+from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
+from reasonrec.stages.recsaver.filters import FILTERS, annotate_filters, filter_counts, training_paths
+from reasonrec.stages.recsaver.teacher import (
+    TeacherPathsConfig,
+    recsaver_teacher_paths,
+    score_missing_ratings,
+    student_prompt_table,
 )
+from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify, with_references
+from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
 from reasonrec.train.lora import LoRAConfig
+from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
+from reasonrec.train.student import train_student
 
 VARIANTS = ("cot", "no_reasoning")
 PAPER_STUDENTS = ["1:none", "M:none", "M:5class", "M:binary", "M:1off"]  # Table 5's rows
 TEXT_METRICS = ["bleu", "rouge1", "meteor", "bertscore"]
 
 
-class RecSaverReproConfig(ReproduceConfig):
+class RecSaverReproConfig(ReproductionConfig):
     """Defaults = the paper: 800/100 pairs per rating class, M = 8, Table 5's five students, 256-token answers."""
 
     dataset: str = "amazon-beauty-raw"
-    per_class_train: int = Field(800, ge=1, description="train pairs per rating class (teacher paths → students)")
-    per_class_test: int = Field(100, ge=1, description="test pairs per rating class")
+    split: SplitConfig = Field(default_factory=lambda: SplitConfig(strategy="user_disjoint_balanced"),
+                               description="the paper's pairs (§4.1): per_class_train / per_class_test per rating")
     n_paths: int = Field(8, ge=1, description="M teacher paths per training pair")
     temperature: float = Field(0.7, ge=0.0, description="teacher / explanation sampling temperature")
     n_explanations: int = Field(8, ge=1, description="post-hoc explanations per test pair (reference pool size)")
@@ -65,8 +79,6 @@ class RecSaverReproConfig(ReproduceConfig):
     @field_validator("students")
     @classmethod
     def _students(cls, value: list[str]) -> list[str]:
-        from reasonrec.stages.recsaver.filters import FILTERS
-
         for spec in value:
             paths, _, name = spec.partition(":")
             if paths not in ("1", "M") or name not in FILTERS:
@@ -78,21 +90,14 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"amazon-beauty-raw": {}}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
-        "per_class_train": 2, "per_class_test": 1, "n_paths": 2, "n_explanations": 2, "max_new_tokens": 48,
-        "review_max_chars": 300, "students": ["1:none", "M:none", "M:binary"], "bootstrap": 100,
+        "split": {"per_class_train": 2, "per_class_test": 1}, "n_paths": 2, "n_explanations": 2,
+        "max_new_tokens": 48, "review_max_chars": 300, "students": ["1:none", "M:none", "M:binary"],
+        "bootstrap": 100,
         "lora": {"max_steps": 1, "batch_size": 2, "gradient_accumulation_steps": 1, "max_seq_length": 1024,
                  "eval_strategy": "no"},
     },
     "full": {},
 }
-
-
-def resolve(dataset: str, budget: str, overrides: list[str] | None = None,
-            base: dict[str, Any] | None = None) -> RecSaverReproConfig:
-    if dataset not in DATASET_DEFAULTS:
-        raise ConfigError(f"reproduce recsaver supports {', '.join(DATASET_DEFAULTS)}, not {dataset!r}")
-    raw = deep_merge({"dataset": dataset, **DATASET_DEFAULTS[dataset]}, base or {})
-    return resolve_config(RecSaverReproConfig, PRESETS, budget, base=raw, overrides=overrides)
 
 
 # ------------------------------------------------------------------------------------------------ pieces
@@ -118,9 +123,7 @@ def stage_kwargs(config: RecSaverReproConfig) -> dict[str, Any]:
             "max_prompt_tokens": prompt_budget(config)}
 
 
-def teacher_config(config: RecSaverReproConfig):
-    from reasonrec.stages.recsaver.teacher import TeacherPathsConfig
-
+def teacher_config(config: RecSaverReproConfig) -> TeacherPathsConfig:
     return TeacherPathsConfig(n_samples=config.n_paths, temperature=config.temperature,
                               max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars,
                               **stage_kwargs(config))
@@ -128,14 +131,10 @@ def teacher_config(config: RecSaverReproConfig):
 
 def evaluate_run(predictions: pl.DataFrame, config: RecSaverReproConfig, bertscore: Any) -> dict[str, Any]:
     """Rating/binary metrics + NLG vs the verified pools + the correct/incorrect breakdown (Table 7)."""
-    from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
-    from reasonrec.eval.text import TextMetricsConfig
-    from reasonrec.reproduce.common import rating_probs_only
-
     has_text = bool(predictions["reasoning"].is_not_null().any() and predictions["reference"].is_not_null().any())
     text = TextMetricsConfig(metrics=config.text_metrics) if has_text and config.text_metrics else None
     cfg = EvalConfig(bootstrap=config.bootstrap, seed=0, text=text, breakdowns=["correctness"] if text else [])
-    return evaluate_predictions(rating_probs_only(predictions), cfg, bertscore=bertscore)
+    return evaluate_predictions(predictions, cfg, bertscore=bertscore)
 
 
 def _value(result: dict[str, Any], key: str) -> Any:
@@ -145,99 +144,125 @@ def _value(result: dict[str, Any], key: str) -> Any:
     return detail.get("value") if isinstance(detail, dict) else None
 
 
+class RunLog:
+    """The method runs of one reproduction, evaluated against the verified pools as they finish."""
+
+    def __init__(self, config: RecSaverReproConfig, pool: pl.DataFrame) -> None:
+        self.config, self.pool = config, pool
+        self.bertscore = BertScoreModel() if "bertscore" in config.text_metrics else None
+        self.frames: list[pl.DataFrame] = []
+        self.runs: list[dict[str, Any]] = []
+
+    def record(self, method: str, preds: pl.DataFrame, extra: dict[str, Any] | None = None) -> None:
+        preds = with_references(preds.with_columns(pl.lit(method).alias("method")), self.pool)
+        result = evaluate_run(preds, self.config, self.bertscore)
+        self.frames.append(preds)
+        self.runs.append({"method": method, "dataset": self.config.dataset, "split": "test", **headline(result),
+                          "rating_accuracy": _value(result, "rating_accuracy"),
+                          "macro_auc_ovr": _value(result, "macro_auc_ovr"), **(extra or {}), "result": result})
+
+
 # ------------------------------------------------------------------------------------------------ run
 
 
-def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "reproduce recsaver") -> dict[str, Any]:
-    from reasonrec.data.prepare import PrepareConfig, SplitConfig, prepare
-    from reasonrec.io import write_parquet
-    from reasonrec.llm.registry import build_llm
-    from reasonrec.predict import PredictConfig, predict_ratings
-    from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
-    from reasonrec.stages.recsaver.filters import annotate_filters, filter_counts, training_paths
-    from reasonrec.stages.recsaver.teacher import (
-        recsaver_teacher_paths,
-        score_missing_ratings,
-        student_prompt_table,
-    )
-    from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify, with_references
-    from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
-    from reasonrec.train.lora import train_lora
-    from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
-
+def run(config: RecSaverReproConfig, out_dir: str | Path, llm: LLM | None = None, *,
+        command: str = "reproduce recsaver") -> dict[str, Any]:
+    """The steps of the module docstring, in order; writes OUT/ and returns the metrics dict. `llm` is teacher,
+    explainer, verifier and zero-shot model (default: the configured base model)."""
     started = time.time()
     out = Path(out_dir)
     timer = Timer()
-    kw = stage_kwargs(config)
     with timer("prepare"):
-        prep = PrepareConfig(
-            dataset=config.dataset, data_dir=Path(config.data_dir) if config.data_dir else None, r_threshold=3.0,
-            seed=config.seed,
-            split=SplitConfig(strategy="user_disjoint_balanced", min_history=4, max_history=10,
-                              per_class_train=config.per_class_train, per_class_valid=0,
-                              per_class_test=config.per_class_test))
-        prepared = prepare(prep, out / "data", command=f"{command}: prepare")
-        targets = dict(prepared.split.targets())
-        train, test = targets["train"], targets["test"]
-        items, inter = prepared.dataset.items, prepared.dataset.interactions  # reviews of history items; targets never show their own review
-    llm = build_llm(config.llm)
+        train, test, items, inter = prepare_pairs(config, out, command)
+    llm = llm if llm is not None else build_llm(config.llm)
     stages = out / "stages"
-    notes: list[str] = []
-
-    # 2. teacher paths + filters -------------------------------------------------------------------------------
     with timer("teacher_paths"):
-        raw_paths = recsaver_teacher_paths(train, items, inter, llm, teacher_config(config))
-        paths = annotate_filters(score_missing_ratings(raw_paths, llm, teacher_config(config)))
-        write_parquet(stages / "teacher_paths.parquet", paths)
-        counts = filter_counts(paths)
-        counts["rating_source"] = {str(k): v for k, v in paths.group_by("rating_source").len().iter_rows()}
-
-    # 5. verified references for the test pairs ----------------------------------------------------------------
+        paths, counts = teacher_paths(train, items, inter, llm, config, stages)
     with timer("references"):
-        ecfg = ExplainConfig(n_samples=config.n_explanations, temperature=config.temperature,
-                             max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars, **kw)
-        explanations = post_hoc_explanations(test, items, inter, llm, ecfg)
-        verified = self_verify(explanations, test, items, inter, llm, VerifyConfig(**kw))
-        write_parquet(stages / "explanations.parquet", explanations)
-        write_parquet(stages / "verification.parquet", verified.table)
-        write_parquet(stages / "reference_pool.parquet", verified.pool)
-        pool = verified.pool
-        statuses = dict(verified.table.group_by("status").len().iter_rows()) if "status" in verified.table.columns \
-            else {}
-        verification = {"explanations": explanations.height, "pairs": pool.height,
-                        "verified": int(pool["n_verified"].sum()) if pool.height else 0,
-                        "pairs_with_reference": int((pool["n_verified"] > 0).sum()) if pool.height else 0,
-                        "statuses": statuses}
-
-    from reasonrec.eval.text import BertScoreModel
-
-    bertscore = BertScoreModel() if "bertscore" in config.text_metrics else None
-    frames: list[pl.DataFrame] = []
-    runs: list[dict[str, Any]] = []
-
-    def record(method: str, preds: pl.DataFrame, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        preds = with_references(preds.with_columns(pl.lit(method).alias("method")), pool)
-        result = evaluate_run(preds, config, bertscore)
-        frames.append(preds)
-        entry = {"method": method, "dataset": config.dataset, "split": "test", **headline(result),
-                 "rating_accuracy": _value(result, "rating_accuracy"),
-                 "macro_auc_ovr": _value(result, "macro_auc_ovr"), **(extra or {}), "result": result}
-        runs.append(entry)
-        return entry
-
-    # 4. zero-shot CoT vs no reasoning -------------------------------------------------------------------------
+        pool, verification = verified_references(test, items, inter, llm, config, stages)
+    log = RunLog(config, pool)
     for variant in config.variants:
         with timer(f"zeroshot_{variant}"):
             zs = RecSaverZeroShotConfig(variant=variant, dataset=config.dataset, max_new_tokens=config.max_new_tokens,
-                                        review_max_chars=config.review_max_chars, **kw)
-            record(zs.method_name(), recsaver_zeroshot(test, items, inter, llm, zs), {"kind": "zero-shot"})
+                                        review_max_chars=config.review_max_chars, **stage_kwargs(config))
+            log.record(zs.method_name(), recsaver_zeroshot(test, items, inter, llm, zs), {"kind": "zero-shot"})
+    notes: list[str] = []
+    students = train_students(paths, test, items, inter, llm, config, out, command, timer, log, notes)
+    notes += _notes(config, train, test, counts, verification)
+    runs = log.runs
+    student_runs = [r for r in runs if r.get("kind") == "student"]
+    top = next((r for r in student_runs if r["method"].endswith(f"{config.n_paths}path-none")),
+               student_runs[0] if student_runs else runs[0])
+    metrics = {
+        "method": top["method"], "dataset": config.dataset, "split": "test",
+        **{k: v for k, v in top.items() if k not in ("method", "dataset", "split", "result", "kind")},
+        "runs": runs, "students": students, "filter_counts": counts, "verification": verification,
+        "correctness": {r["method"]: (r["result"].get("breakdowns") or {}).get("correctness") for r in runs},
+        "rows": {"train": train.height, "test": test.height}, "notes": notes, "timings": timer.seconds,
+    }
+    text = None
+    if any(r.get("bleu") is not None or r.get("bertscore") is not None for r in runs):
+        text = TextMetricsConfig(metrics=config.text_metrics)
+    finish_reproduction(out, config=config, command=command, predictions=pl.concat(log.frames, how="diagonal_relaxed"),
+                        metrics=metrics, started_at=started, text=text, sections=sections(metrics, config),
+                        title=f"Rec-SAVER reproduction — {config.dataset} ({config.budget})")
+    return metrics
 
-    # 3. students: 1 vs M paths × filter -------------------------------------------------------------------------
+
+def prepare_pairs(config: RecSaverReproConfig, out: Path, command: str
+                  ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(train targets, test targets, items, interactions) of the paper's pairs, prepared under OUT/data. Prompts show
+    the reviews of history items from the interactions; a target never shows its own review."""
+    prep = PrepareConfig(dataset=config.dataset, data_dir=config.data_dir, r_threshold=3.0, seed=config.seed,
+                         split=config.split)
+    prepared = prepare(prep, out / "data", command=f"{command}: prepare")
+    targets = dict(prepared.split.targets())
+    return targets["train"], targets["test"], prepared.dataset.items, prepared.dataset.interactions
+
+
+def teacher_paths(train: pl.DataFrame, items: pl.DataFrame, inter: pl.DataFrame, llm: LLM,
+                  config: RecSaverReproConfig, stages: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """M paths per train pair, each with a teacher rating (parsed or scored), annotated with every filter."""
+    raw_paths = recsaver_teacher_paths(train, items, inter, llm, teacher_config(config))
+    paths = annotate_filters(score_missing_ratings(raw_paths, llm, teacher_config(config)))
+    write_parquet(stages / "teacher_paths.parquet", paths)
+    counts = filter_counts(paths)
+    counts["rating_source"] = {str(k): v for k, v in paths.group_by("rating_source").len().iter_rows()}
+    return paths, counts
+
+
+def verified_references(test: pl.DataFrame, items: pl.DataFrame, inter: pl.DataFrame, llm: LLM,
+                        config: RecSaverReproConfig, stages: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Post-hoc explanations of the test pairs → scrub → self-verification → per-pair reference pools."""
+    kw = stage_kwargs(config)
+    ecfg = ExplainConfig(n_samples=config.n_explanations, temperature=config.temperature,
+                         max_new_tokens=config.max_new_tokens, review_max_chars=config.review_max_chars, **kw)
+    explanations = post_hoc_explanations(test, items, inter, llm, ecfg)
+    verified = self_verify(explanations, test, items, inter, llm, VerifyConfig(**kw))
+    write_parquet(stages / "explanations.parquet", explanations)
+    write_parquet(stages / "verification.parquet", verified.table)
+    write_parquet(stages / "reference_pool.parquet", verified.pool)
+    pool = verified.pool
+    statuses = dict(verified.table.group_by("status").len().iter_rows()) if "status" in verified.table.columns \
+        else {}
+    verification = {"explanations": explanations.height, "pairs": pool.height,
+                    "verified": int(pool["n_verified"].sum()) if pool.height else 0,
+                    "pairs_with_reference": int((pool["n_verified"] > 0).sum()) if pool.height else 0,
+                    "statuses": statuses}
+    return pool, verification
+
+
+def train_students(paths: pl.DataFrame, test: pl.DataFrame, items: pl.DataFrame, inter: pl.DataFrame, llm: LLM,
+                   config: RecSaverReproConfig, out: Path, command: str, timer: Timer, log: RunLog,
+                   notes: list[str]) -> dict[str, Any]:
+    """One student per spec (1 vs M paths × filter) through the one student path, scored on the test prompts —
+    built before the first student trains, so their pre-flight is done by then."""
     students: dict[str, Any] = {}
-    if config.students:
-        tokenizer = load_tokenizer(config.llm.model)
-        prompts = student_prompt_table(test, items, inter, llm, teacher_config(config))
-        write_parquet(stages / "student_test_prompts.parquet", prompts)
+    if not config.students:
+        return students
+    tokenizer = load_tokenizer(config.llm.model)
+    prompts = student_prompt_table(test, items, inter, llm, teacher_config(config))
+    write_parquet(out / "stages" / "student_test_prompts.parquet", prompts)
     for spec in config.students:
         name = student_name(spec, config.n_paths)
         per_pair = config.n_paths if spec.startswith("M") else 1
@@ -252,11 +277,10 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
             notes.append(f"{name}: the filter kept no teacher path with reasoning — no student trained.")
             students[name] = {**info, "trained": False}
             continue
-        run_dir = out / "students" / name
-        sft.write(run_dir / "sft_train")
         with timer(f"train_{name}"):
             lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
-            result = train_lora(sft, None, lora, run_dir, run_config=config, command=f"{command}: train {name}")
+            result = train_student(sft, None, lora, out / "students" / name, run_config=config,
+                                   command=f"{command}: train {name}")
         student_llm = build_llm(config.llm.model_copy(update={"adapter": str(result.adapter_dir)}))
         with timer(f"score_{name}"):
             pcfg = PredictConfig(method="recsaver", method_name=name, dataset=config.dataset, like_threshold=3.0,
@@ -267,10 +291,14 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
         info.update({"trained": True, "global_step": result.global_step, "train_wall_s": round(result.wall_s, 1),
                      "adapter_dir": str(result.adapter_dir)})
         students[name] = info
-        record(name, preds, {"kind": "student", **{k: info[k] for k in ("paths_per_pair", "filter",
-                                                                          "train_examples")}})
+        log.record(name, preds, {"kind": "student", **{k: info[k] for k in ("paths_per_pair", "filter",
+                                                                              "train_examples")}})
+    return students
 
-    notes += [
+
+def _notes(config: RecSaverReproConfig, train: pl.DataFrame, test: pl.DataFrame, counts: dict[str, Any],
+           verification: dict[str, Any]) -> list[str]:
+    notes = [
         (f"Model: {config.llm.model} (embedded = SmolLM2-135M) is teacher, explainer, verifier, zero-shot predictor "
          "AND the students' base — the paper used PaLM 2-M (teacher) and Flan-T5 (students); levels are not "
          "comparable."),
@@ -289,34 +317,14 @@ def run(config: RecSaverReproConfig, out_dir: str | Path, *, command: str = "rep
             f"QUICK budget: {train.height} train / {test.height} test pairs, M={config.n_paths}, "
             f"{config.max_new_tokens} new tokens, students {', '.join(config.students)} "
             f"(of the paper's {', '.join(PAPER_STUDENTS)}), LoRA max_steps={config.lora.max_steps}: a smoke run.")
-    student_runs = [r for r in runs if r.get("kind") == "student"]
-    top = next((r for r in student_runs if r["method"].endswith(f"{config.n_paths}path-none")),
-               student_runs[0] if student_runs else runs[0])
-    metrics = {
-        "method": top["method"], "dataset": config.dataset, "split": "test",
-        **{k: v for k, v in top.items() if k not in ("method", "dataset", "split", "result", "kind")},
-        "runs": runs, "students": students, "filter_counts": counts, "verification": verification,
-        "correctness": {r["method"]: (r["result"].get("breakdowns") or {}).get("correctness") for r in runs},
-        "rows": {"train": train.height, "test": test.height}, "notes": notes, "timings": timer.seconds,
-    }
-    text = None
-    if any(r.get("bleu") is not None or r.get("bertscore") is not None for r in runs):
-        from reasonrec.eval.text import TextMetricsConfig
-
-        text = TextMetricsConfig(metrics=config.text_metrics)
-    write_reproduction(out, config=config, command=command, predictions=pl.concat(frames, how="diagonal_relaxed"),
-                       metrics=metrics, started_at=started, text=text,
-                       report_title=f"Rec-SAVER reproduction — {config.dataset} ({config.budget})",
-                       sections=sections(metrics, config))
-    return metrics
+    return notes
 
 
 # ------------------------------------------------------------------------------------------------ report tables
 
 
-def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Any]:
-    from reasonrec.eval.report import Section
-
+def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Section]:
+    """The paper's tables whose rows are not single methods: Table 5 (students × filters), filter counts, Table 7."""
     out = []
     rows = []
     for r in metrics["runs"]:
@@ -357,4 +365,10 @@ def sections(metrics: dict[str, Any], config: RecSaverReproConfig) -> list[Any]:
     return out
 
 
-__all__ = ["DATASET_DEFAULTS", "PAPER_STUDENTS", "PRESETS", "RecSaverReproConfig", "resolve", "run", "student_name"]
+REPRODUCTION = Protocol(
+    name="reproduce recsaver", config=RecSaverReproConfig, run=run, default_dataset="amazon-beauty-raw",
+    presets=PRESETS, datasets=DATASET_DEFAULTS,
+)
+
+__all__ = ["DATASET_DEFAULTS", "PAPER_STUDENTS", "PRESETS", "REPRODUCTION", "RecSaverReproConfig", "run",
+           "student_name"]

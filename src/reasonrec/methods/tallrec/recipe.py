@@ -14,8 +14,10 @@ from pydantic import Field
 from reasonrec.data.loaders import load_dataset
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import LazyLLM
 from reasonrec.methods.artefacts import ReleaseContext
-from reasonrec.methods.base import RecipeConfig, RecipeContext, RecipeResult, finish, prepare_targets
+from reasonrec.methods.base import Protocol
+from reasonrec.methods.recipe import RecipeConfig, RecipeContext, RecipeResult, finish, prepare_targets
 from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
 METHOD = "tallrec"
@@ -28,11 +30,10 @@ class TallRecConfig(RecipeConfig):
     predict_split: str = "test"
 
 
-def run(config: TallRecConfig, data_root: str | Path | None, out_dir: str | Path, llm: LLM | None) -> RecipeResult:
+def run(config: TallRecConfig, out_dir: str | Path, llm: LLM | None = None) -> RecipeResult:
     started = time.time()
     out = Path(out_dir)
-    if data_root is not None:
-        config = config.model_copy(update={"data_dir": Path(data_root)})
+    llm = llm if llm is not None else LazyLLM(config.llm)
     ds = load_dataset(config.dataset, config.data_dir, config.prepare.load)
     targets = prepare_targets(config, out, ds).targets
     if config.predict_split not in targets:
@@ -45,4 +46,6 @@ def run(config: TallRecConfig, data_root: str | Path | None, out_dir: str | Path
     return finish(config, METHOD, out, ctx, predictions, started)
 
 
-__all__ = ["METHOD", "STAGES", "TallRecConfig", "run"]
+RECIPE = Protocol(name="run tallrec", config=TallRecConfig, run=run, default_dataset="reasoningrec-beauty", stages=STAGES)
+
+__all__ = ["METHOD", "RECIPE", "STAGES", "TallRecConfig", "run"]

@@ -28,8 +28,10 @@ from reasonrec.data.loaders import load_dataset
 from reasonrec.data.prepare import FilterConfig, PrepareConfig, SplitConfig
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import LazyLLM
 from reasonrec.methods.artefacts import ReleaseContext
-from reasonrec.methods.base import (
+from reasonrec.methods.base import Protocol
+from reasonrec.methods.recipe import (
     GENERATE,
     RELEASE,
     SKIP,
@@ -84,12 +86,11 @@ def _with_split(table: pl.DataFrame, split: str) -> pl.DataFrame:
     return table.select("user_id", "item_id", "rating").with_columns(pl.lit(split).alias("split"))
 
 
-def run(config: Exp3rtConfig, data_root: str | Path | None, out_dir: str | Path, llm: LLM | None) -> RecipeResult:
+def run(config: Exp3rtConfig, out_dir: str | Path, llm: LLM | None = None) -> RecipeResult:
     """Compose the EXP3RT stages (see module docstring) and write the run directory."""
     started = time.time()
     out = Path(out_dir)
-    if data_root is not None:
-        config = config.model_copy(update={"data_dir": Path(data_root)})
+    llm = llm if llm is not None else LazyLLM(config.llm)
     ds = load_dataset(config.dataset, config.data_dir, config.prepare.load)
     pairs_name = f"rating_pairs_{config.release_variant}"
     mode = config.targets
@@ -167,4 +168,6 @@ def _limit_pairs(context: pl.DataFrame, config: Exp3rtConfig) -> pl.DataFrame:
     return context
 
 
-__all__ = ["METHOD", "STAGES", "Exp3rtArtefacts", "Exp3rtConfig", "run"]
+RECIPE = Protocol(name="run exp3rt", config=Exp3rtConfig, run=run, default_dataset="exp3rt-imdb", stages=STAGES)
+
+__all__ = ["METHOD", "RECIPE", "STAGES", "Exp3rtArtefacts", "Exp3rtConfig", "run"]

@@ -17,6 +17,7 @@ Protocol (paper §4 / App. A.4, with what this machine and the release allow):
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -24,26 +25,38 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.baselines import TrainData, make_baseline
+from reasonrec.data.loaders import load_dataset
+from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
-from reasonrec.reproduce.common import (
-    ReproduceConfig,
-    Timer,
+from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
+from reasonrec.io import write_parquet
+from reasonrec.llm.base import LLM
+from reasonrec.llm.chat import LocalTokenizer
+from reasonrec.llm.registry import build_llm
+from reasonrec.methods.base import Protocol, Timer
+from reasonrec.methods.reproduction import (
+    ReproductionConfig,
     evaluate,
+    finish_reproduction,
     headline,
-    resolve_config,
     same_rows,
     with_k,
-    write_reproduction,
 )
-from reasonrec.train.lora import LoRAConfig
+from reasonrec.predict import PredictConfig, label_prompts, predict_labels
+from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict, zeroshot_prompts
+from reasonrec.train.lora import LoRAConfig, LoRAResult
+from reasonrec.train.sft_data import SFTDataConfig, load_tokenizer
+from reasonrec.train.student import ScoringCheck, TrainRunConfig, run_training
 
 STUDENT = "reasoningrec-student"
 TALLREC = "tallrec-student"
 TEXT_METRICS = ["bleu", "rouge1", "meteor", "bertscore"]
 
 
-class ReasoningRecReproConfig(ReproduceConfig):
+class ReasoningRecReproConfig(ReproductionConfig):
     """Defaults = the paper's protocol on Beauty (K=256, all test users, patience 5, 2048 tokens)."""
 
     dataset: str = "reasoningrec-beauty"
@@ -100,23 +113,10 @@ DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def resolve(dataset: str, budget: str, overrides: list[str] | None = None,
-            base: dict[str, Any] | None = None) -> ReasoningRecReproConfig:
-    """Paper defaults ← dataset defaults ← YAML `base` ← budget preset (+ the dataset's adjustment) ← `--set`."""
-    if dataset not in DATASET_DEFAULTS:
-        raise ConfigError(f"reproduce reasoningrec supports {', '.join(DATASET_DEFAULTS)}, not {dataset!r}")
-    from reasonrec.reproduce.common import deep_merge
-
-    raw = deep_merge({"dataset": dataset, **DATASET_DEFAULTS[dataset]}, base or {})
-    extra = DATASET_PRESETS.get(dataset, {})
-    presets = {name: deep_merge(dict(preset), extra.get(name, {})) for name, preset in PRESETS.items()}
-    return resolve_config(ReasoningRecReproConfig, presets, budget, base=raw, overrides=overrides)
-
-
 # ------------------------------------------------------------------------------------------------ pieces
 
 
-def test_rows(ds: Any, config: ReasoningRecReproConfig) -> pl.DataFrame:
+def test_rows(ds: Dataset, config: ReasoningRecReproConfig) -> pl.DataFrame:
     """The evaluated test targets: labelled rows of the test split (users with a reference if required),
     first `test_users` users in table order (never chosen by outcome)."""
     if config.test_split not in ds.splits:
@@ -134,12 +134,9 @@ def test_rows(ds: Any, config: ReasoningRecReproConfig) -> pl.DataFrame:
     return rows
 
 
-def run_baselines(ds: Any, config: ReasoningRecReproConfig, rows: pl.DataFrame, out: Path
+def run_baselines(ds: Dataset, config: ReasoningRecReproConfig, rows: pl.DataFrame, out: Path
                   ) -> tuple[dict[str, Any], dict[str, float]]:
     """Fit each configured baseline on train (+valid for early stopping), score the SAME test rows."""
-    from reasonrec.baselines import TrainData, make_baseline
-    from reasonrec.io import write_parquet
-
     split = from_target_tables(ds.interactions, ds.splits[config.train_split], ds.splits[config.valid_split],
                                ds.splits[config.test_split])
     data = TrainData(split.train_interactions, split.train, split.valid, r_threshold=config.like_threshold)
@@ -161,7 +158,7 @@ def _record(result: dict[str, Any], config: ReasoningRecReproConfig, *, split: s
     return {"dataset": config.dataset, "split": split, **ident, **headline(result), "result": result}
 
 
-def authors_figures(ds: Any, config: ReasoningRecReproConfig) -> list[dict[str, Any]]:
+def authors_figures(ds: Dataset, config: ReasoningRecReproConfig) -> list[dict[str, Any]]:
     """The authors' reported numbers (results.json) and, where their outputs are released, the AUC recomputed
     from them on all rows (as they did) and on distinct prompts (their rows repeat)."""
     results = ds.artefacts.get("authors_results")
@@ -190,18 +187,50 @@ def authors_figures(ds: Any, config: ReasoningRecReproConfig) -> list[dict[str, 
     return records
 
 
-def _student_llm(config: ReasoningRecReproConfig, adapter: Path | None):
-    from reasonrec.llm.registry import build_llm
-
-    update: dict[str, Any] = {"adapter": None if adapter is None else str(adapter)}
-    return build_llm(config.llm.model_copy(update=update))
+def _student_llm(config: ReasoningRecReproConfig, adapter: Path | None) -> LLM:
+    return build_llm(config.llm.model_copy(update={"adapter": None if adapter is None else str(adapter)}))
 
 
-def train_student(config: ReasoningRecReproConfig, method: str, out: Path):
-    """LoRA run via `train.lora.run_training` (K-shot SFT data built from the canonical tables)."""
-    from reasonrec.train.lora import TrainRunConfig, run_training
-    from reasonrec.train.sft_data import SFTDataConfig
+def scoring_budget(config: ReasoningRecReproConfig) -> int:
+    """Prompt tokens when scoring: default lora.max_seq_length − 256, the room the completion had in training."""
+    return config.max_prompt_tokens or max(256, config.lora.max_seq_length - 256)
 
+
+def student_predict_config(config: ReasoningRecReproConfig, method: str, name: str, reasoning_rows: int
+                           ) -> PredictConfig:
+    return PredictConfig(method=method, method_name=name, dataset=config.dataset, domain=config.domain,
+                         like_threshold=config.like_threshold, generate_reasoning=reasoning_rows > 0,
+                         reasoning_limit=reasoning_rows or None, max_new_tokens=config.max_new_tokens,
+                         max_prompt_tokens=scoring_budget(config), batch_size=config.predict_batch_size,
+                         seed=config.seed, show_progress=config.show_progress)
+
+
+def zeroshot_config(config: ReasoningRecReproConfig, variant: str) -> ZeroShotConfig:
+    return ZeroShotConfig(variant=variant, dataset=config.dataset, domain=config.domain,
+                          like_threshold=config.like_threshold, max_prompt_tokens=scoring_budget(config),
+                          batch_size=config.predict_batch_size, show_progress=config.show_progress)
+
+
+def scoring_checks(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConfig) -> list[ScoringCheck]:
+    """Every prompt family the run scores after training (student, TALLRec, each zero-shot variant), built by the
+    scorers' own prompt builders with the base model's tokenizer: the students' pre-flight."""
+    tokenizer = LocalTokenizer(load_tokenizer(config.llm.model))
+    targets = target_rows(rows)
+    a = ds.artefacts
+    tables = (ds.items, a.get("item_descriptions"), a.get("user_profiles"))
+    students = [("reasoningrec", STUDENT), *([("tallrec", TALLREC)] if config.tallrec else [])]
+    checks: list[ScoringCheck] = [
+        lambda method=method, name=name: label_prompts(targets, *tables, tokenizer,
+                                                       student_predict_config(config, method, name, 0))
+        for method, name in students]
+    checks += [lambda variant=variant: zeroshot_prompts(targets, *tables, tokenizer, zeroshot_config(config, variant))
+               for variant in config.zeroshot]
+    return checks
+
+
+def train_student(config: ReasoningRecReproConfig, method: str, out: Path,
+                  scoring: list[ScoringCheck] | None = None) -> LoRAResult:
+    """LoRA run through the one student path (K-shot SFT data built from the canonical tables; pre-flight)."""
     if config.llm.backend != "hf":
         raise ConfigError("the student is trained locally: llm.backend must be 'hf' (a local/embedded model)")
     sft = SFTDataConfig(method=method, k=config.k, seed=config.seed, balance_classes=config.balance_classes,
@@ -210,45 +239,31 @@ def train_student(config: ReasoningRecReproConfig, method: str, out: Path):
     run_cfg = TrainRunConfig(dataset=config.dataset, data_dir=config.data_dir, train_split=config.train_split,
                              valid_split=config.valid_split, sft=sft,
                              lora=config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed}))
-    return run_training(run_cfg, out, command=f"reproduce reasoningrec: train {method}")
+    return run_training(run_cfg, out, command=f"reproduce reasoningrec: train {method}", scoring=scoring or [])
 
 
-def predict_student(ds: Any, rows: pl.DataFrame, config: ReasoningRecReproConfig, method: str, adapter: Path | None,
-                    *, name: str, reasoning_rows: int) -> pl.DataFrame:
-    from reasonrec.predict import PredictConfig, predict_labels
-
-    budget = config.max_prompt_tokens or max(256, config.lora.max_seq_length - 256)
-    pcfg = PredictConfig(method=method, method_name=name, dataset=config.dataset, domain=config.domain,
-                         like_threshold=config.like_threshold, generate_reasoning=reasoning_rows > 0,
-                         reasoning_limit=reasoning_rows or None, max_new_tokens=config.max_new_tokens,
-                         max_prompt_tokens=budget, batch_size=config.predict_batch_size, seed=config.seed,
-                         show_progress=config.show_progress)
+def predict_student(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConfig, method: str,
+                    adapter: Path | None, *, name: str, reasoning_rows: int) -> pl.DataFrame:
     a = ds.artefacts
     return predict_labels(rows, ds.items, a.get("item_descriptions"), a.get("user_profiles"),
-                          _student_llm(config, adapter), pcfg, teacher_reasoning=a.get("teacher_reasoning"))
+                          _student_llm(config, adapter), student_predict_config(config, method, name, reasoning_rows),
+                          teacher_reasoning=a.get("teacher_reasoning"))
 
 
-def predict_zeroshot(ds: Any, rows: pl.DataFrame, config: ReasoningRecReproConfig, variant: str, llm: Any
+def predict_zeroshot(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConfig, variant: str, llm: LLM
                      ) -> pl.DataFrame:
-    from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
-
-    budget = config.max_prompt_tokens or max(256, config.lora.max_seq_length - 256)
-    zcfg = ZeroShotConfig(variant=variant, dataset=config.dataset, domain=config.domain,
-                          like_threshold=config.like_threshold, max_prompt_tokens=budget,
-                          batch_size=config.predict_batch_size, show_progress=config.show_progress)
     a = ds.artefacts
-    return zeroshot_predict(rows, ds.items, a.get("item_descriptions"), a.get("user_profiles"), llm, zcfg)
+    return zeroshot_predict(rows, ds.items, a.get("item_descriptions"), a.get("user_profiles"), llm,
+                            zeroshot_config(config, variant))
 
 
 # ------------------------------------------------------------------------------------------------ run
 
 
-def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = "reproduce reasoningrec"
-        ) -> dict[str, Any]:
-    """Train + score everything, write OUT/ (see `reproduce.common`); returns the metrics dict."""
-    from reasonrec.data.loaders import load_dataset
-    from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
-
+def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = None, *,
+        command: str = "reproduce reasoningrec") -> dict[str, Any]:
+    """Train + score everything, write OUT/ (see `methods.reproduction`); returns the metrics dict. `llm` is the
+    zero-shot model (default: the configured base model)."""
     started = time.time()
     for field_name in ("student_adapter", "tallrec_adapter"):
         given = getattr(config, field_name)
@@ -262,43 +277,14 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     if rows.height == 0:
         raise ConfigError(f"{config.dataset}/{config.test_split}: no labelled test rows selected")
     notes: list[str] = []
-    runs: list[dict[str, Any]] = []
-    frames: list[pl.DataFrame] = []
     training: dict[str, Any] = {}
-
-    adapter_dir = _trained_or_reused(config, "reasoningrec", config.student_adapter, out / "student", timer,
-                                     training, notes)
-    with timer("score_student"):
-        preds = predict_student(ds, rows, config, "reasoningrec", adapter_dir, name=STUDENT,
-                                reasoning_rows=config.reasoning_rows)
-    frames.append(with_k(preds, config.k))
-
-    if config.tallrec:
-        tall_dir = _trained_or_reused(config, "tallrec", config.tallrec_adapter, out / "tallrec", timer, training,
-                                      notes)
-        with timer("score_tallrec"):
-            frames.append(with_k(predict_student(ds, rows, config, "tallrec", tall_dir, name=TALLREC,
-                                                 reasoning_rows=0), config.k))
-
-    if config.zeroshot:
-        base_llm = _student_llm(config, None)
-        for variant in config.zeroshot:
-            with timer(f"zeroshot_{variant}"):
-                frames.append(with_k(predict_zeroshot(ds, rows, config, variant, base_llm), None))
-
+    frames = score_methods(ds, rows, config, out, llm, timer, training, notes)
     text_cfg = TextMetricsConfig(metrics=TEXT_METRICS) if config.reasoning_rows else None
-    bert = BertScoreModel() if text_cfg else None
     with timer("evaluate"):
-        for frame in frames:
-            name = frame["method"][0]
-            has_text = text_cfg is not None and frame["reasoning"].is_not_null().any()
-            result = evaluate(frame.drop("k"), config, text=text_cfg if has_text else None, bertscore=bert)
-            k = frame["k"][0]
-            runs.append(_record(result, config, method=name, k=None if k is None else int(k)))
+        runs = evaluate_runs(frames, config, text_cfg)
     with timer("baselines"):
         baselines, baseline_seconds = run_baselines(ds, config, rows, out)
     authors = authors_figures(ds, config)
-
     notes.extend(_notes(config, rows, runs, baselines, training))
     top = runs[0]
     metrics: dict[str, Any] = {
@@ -311,11 +297,50 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
         "test_rows": rows.height, "test_users": rows["user_id"].n_unique(),
         "base_model": config.llm.model,
     }
-    write_reproduction(out, config=config, command=command, predictions=pl.concat(frames, how="diagonal_relaxed"),
-                       metrics=metrics, started_at=started,
-                       report_title=f"ReasoningRec reproduction — {config.dataset} (K={config.k}, {config.budget})",
-                       text=text_cfg)
+    finish_reproduction(out, config=config, command=command, predictions=pl.concat(frames, how="diagonal_relaxed"),
+                        metrics=metrics, started_at=started, text=text_cfg,
+                        title=f"ReasoningRec reproduction — {config.dataset} (K={config.k}, {config.budget})")
     return metrics
+
+
+def score_methods(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConfig, out: Path, llm: LLM | None,
+                  timer: Timer, training: dict[str, Any], notes: list[str]) -> list[pl.DataFrame]:
+    """The method runs on the test rows, in report order: student, TALLRec, zero-shot variants (+ `k`). Students
+    that are not reused are trained first, after one pre-flight of every prompt scored here."""
+    checks = (scoring_checks(ds, rows, config)
+              if config.student_adapter is None or (config.tallrec and config.tallrec_adapter is None) else [])
+    adapter_dir = _trained_or_reused(config, "reasoningrec", config.student_adapter, out / "student", timer,
+                                     training, notes, checks)
+    frames = []
+    with timer("score_student"):
+        preds = predict_student(ds, rows, config, "reasoningrec", adapter_dir, name=STUDENT,
+                                reasoning_rows=config.reasoning_rows)
+    frames.append(with_k(preds, config.k))
+    if config.tallrec:
+        tall_dir = _trained_or_reused(config, "tallrec", config.tallrec_adapter, out / "tallrec", timer, training,
+                                      notes, checks)
+        with timer("score_tallrec"):
+            frames.append(with_k(predict_student(ds, rows, config, "tallrec", tall_dir, name=TALLREC,
+                                                 reasoning_rows=0), config.k))
+    if config.zeroshot:
+        base_llm = llm if llm is not None else _student_llm(config, None)
+        for variant in config.zeroshot:
+            with timer(f"zeroshot_{variant}"):
+                frames.append(with_k(predict_zeroshot(ds, rows, config, variant, base_llm), None))
+    return frames
+
+
+def evaluate_runs(frames: list[pl.DataFrame], config: ReasoningRecReproConfig,
+                  text_cfg: TextMetricsConfig | None) -> list[dict[str, Any]]:
+    """One record per method run; generated reasoning is scored against the released test reasoning."""
+    bert = BertScoreModel() if text_cfg else None
+    runs = []
+    for frame in frames:
+        has_text = text_cfg is not None and frame["reasoning"].is_not_null().any()
+        result = evaluate(frame.drop("k"), config, text=text_cfg if has_text else None, bertscore=bert)
+        k = frame["k"][0]
+        runs.append(_record(result, config, method=frame["method"][0], k=None if k is None else int(k)))
+    return runs
 
 
 # method → (name in the report, timer suffix, how notes call it)
@@ -326,7 +351,7 @@ _STUDENTS: dict[str, tuple[str, str, str]] = {
 
 
 def _trained_or_reused(config: ReasoningRecReproConfig, method: str, given: Path | None, out: Path, timer: Timer,
-                       training: dict[str, Any], notes: list[str]) -> Path:
+                       training: dict[str, Any], notes: list[str], checks: list[ScoringCheck]) -> Path:
     """The adapter to score: `given` (an earlier run's, recorded as reused) or a freshly trained one."""
     name, key, label = _STUDENTS[method]
     if given is not None:
@@ -334,21 +359,20 @@ def _trained_or_reused(config: ReasoningRecReproConfig, method: str, given: Path
         notes.append(f"{label} adapter reused from {given} (not trained in this run).")
         return Path(given)
     with timer(f"train_{key}"):
-        result = train_student(config, method, out)
+        result = train_student(config, method, out, checks)
     training[name] = _training_summary(result)
     return result.adapter_dir
 
 
-def _training_summary(result: Any) -> dict[str, Any]:
-    import json
-
+def _training_summary(result: LoRAResult) -> dict[str, Any]:
     stats_path = result.out_dir / "sft_stats.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     train = stats.get("train") or {}
     return {
         "adapter_dir": str(result.adapter_dir), "train_examples": result.train_examples,
         "best_valid_metric": result.best_metric if result.best_metric is not None
-        and abs(result.best_metric) != float("inf") else None, "best_step": result.best_step, "global_step": result.global_step,
+        and abs(result.best_metric) != float("inf") else None,
+        "best_step": result.best_step, "global_step": result.global_step,
         "wall_s": round(result.wall_s, 1),
         "sft": {k: train.get(k) for k in ("eligible", "missing_teacher", "teacher_label_mismatch", "examples", "yes",
                                           "no", "trimmed_examples", "history_items_dropped", "skipped_overflow")
@@ -387,7 +411,8 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
             notes.append(f"{name}: {sft['skipped_overflow']} sampled examples could not fit max_seq_length even "
                          "with an empty history and were skipped (counted, not silent).")
         if sft.get("trimmed_examples"):
-            notes.append(f"{name}: {sft['trimmed_examples']} training examples were trimmed oldest-history-first to fit.")
+            notes.append(f"{name}: {sft['trimmed_examples']} training examples were trimmed oldest-history-first "
+                         "to fit.")
     student = next((r for r in runs if r.get("method") == STUDENT), None)
     scored = {n: b.get("auc") for n, b in baselines.items() if isinstance(b.get("auc"), (int, float))}
     if student and isinstance(student.get("auc"), (int, float)) and scored:
@@ -398,5 +423,10 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
     return notes
 
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "ReasoningRecReproConfig", "authors_figures",
-           "resolve", "run", "run_baselines", "test_rows"]
+REPRODUCTION = Protocol(
+    name="reproduce reasoningrec", config=ReasoningRecReproConfig, run=run, default_dataset="reasoningrec-beauty",
+    presets=PRESETS, datasets=DATASET_DEFAULTS, dataset_presets=DATASET_PRESETS,
+)
+
+__all__ = ["DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "ReasoningRecReproConfig", "authors_figures", "run",
+           "run_baselines", "test_rows"]

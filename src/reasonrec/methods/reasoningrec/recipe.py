@@ -23,8 +23,10 @@ from reasonrec.config import Config
 from reasonrec.data.loaders import load_dataset
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import LazyLLM
 from reasonrec.methods.artefacts import ReleaseContext
-from reasonrec.methods.base import (
+from reasonrec.methods.base import Protocol
+from reasonrec.methods.recipe import (
     GENERATE,
     PreparedTargets,
     RecipeConfig,
@@ -76,13 +78,11 @@ def release_targets(dataset, prefix: str, limit_users: int | None, user_ids: lis
     return PreparedTargets(limit_targets(targets, limit_users, user_ids), dataset.interactions, f"release:{prefix}")
 
 
-def run(config: ReasoningRecConfig, data_root: str | Path | None, out_dir: str | Path, llm: LLM | None
-        ) -> RecipeResult:
+def run(config: ReasoningRecConfig, out_dir: str | Path, llm: LLM | None = None) -> RecipeResult:
     """Compose the stages (see module docstring) and write the run directory (`methods.base`)."""
     started = time.time()
     out = Path(out_dir)
-    if data_root is not None:
-        config = config.model_copy(update={"data_dir": Path(data_root)})
+    llm = llm if llm is not None else LazyLLM(config.llm)
     ds = load_dataset(config.dataset, config.data_dir, config.prepare.load)
     prepared = (release_targets(ds, config.release_prefix, config.limit_users, config.user_ids) if config.targets == "release"
                 else prepare_targets(config, out, ds))
@@ -127,4 +127,6 @@ def run(config: ReasoningRecConfig, data_root: str | Path | None, out_dir: str |
                   extra={"targets": prepared.source, "rows": {k: v.height for k, v in targets.items()}})
 
 
-__all__ = ["METHOD", "STAGES", "ReasoningRecArtefacts", "ReasoningRecConfig", "release_targets", "run"]
+RECIPE = Protocol(name="run reasoningrec", config=ReasoningRecConfig, run=run, default_dataset="reasoningrec-beauty", stages=STAGES)
+
+__all__ = ["METHOD", "RECIPE", "STAGES", "ReasoningRecArtefacts", "ReasoningRecConfig", "release_targets", "run"]
