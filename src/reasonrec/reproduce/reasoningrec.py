@@ -75,6 +75,7 @@ class ReasoningRecReproConfig(ReproduceConfig):
 
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "reasoningrec-beauty": {},
+    "reasoningrec-release": {},
     "reasoningrec-ml1m": {
         "train_split": "seq_ctr_train", "valid_split": "seq_ctr_valid", "test_split": "seq_ctr_test",
         "domain": "movies", "like_threshold": 0.5, "require_test_reference": True,
@@ -251,7 +252,8 @@ def predict_zeroshot(ds: Any, rows: pl.DataFrame, config: ReasoningRecReproConfi
 def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = "reproduce reasoningrec"
         ) -> dict[str, Any]:
     """Train + score everything, write OUT/ (see `reproduce.common`); returns the metrics dict."""
-    from reasonrec.data.loaders import load_dataset
+    from reasonrec.data.loaders import LoadOptions, load_dataset
+    from reasonrec.data.loaders.reasoningrec import release_notes
     from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
 
     started = time.time()
@@ -262,7 +264,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
     out = Path(out_dir)
     timer = Timer()
     with timer("load"):
-        ds = load_dataset(config.dataset, config.data_dir)
+        ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.domain))
         rows = test_rows(ds, config)
     if rows.height == 0:
         raise ConfigError(f"{config.dataset}/{config.test_split}: no labelled test rows selected")
@@ -304,7 +306,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, *, command: str = 
         baselines, baseline_seconds = run_baselines(ds, config, rows, out)
     authors = authors_figures(ds, config)
 
-    notes.extend(_notes(config, rows, runs, baselines, training))
+    notes.extend(_notes(config, rows, runs, baselines, training, release_notes(ds.info, config.test_split)))
     top = runs[0]
     metrics: dict[str, Any] = {
         "method": STUDENT, "dataset": config.dataset, "split": "test",
@@ -362,7 +364,7 @@ def _training_summary(result: Any) -> dict[str, Any]:
 
 
 def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[str, Any]],
-           baselines: dict[str, Any], training: dict[str, Any]) -> list[str]:
+           baselines: dict[str, Any], training: dict[str, Any], release: list[str]) -> list[str]:
     notes = [
         f"Student base model: {config.llm.model} (the embedded model is SmolLM2-135M-Instruct), not the paper's "
         "Llama-2-7B; LoRA r={r}, alpha={a} on {m}, lr {lr:g}.".format(
@@ -374,8 +376,7 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
         "which was conditioned on the true label; BERTScore uses all-MiniLM-L6-v2, not the paper's model."),
         (f"Test rows: {rows.height} ({rows['label'].sum()} liked / {(rows['label'] == 0).sum()} not) from "
         f"{config.test_split}; every method and baseline is scored on exactly these rows."),
-        ("The authors' AUCs were computed over 600 rows with repeated prompts; 'auc_distinct_prompts' is the "
-        "honest figure recomputed from their released outputs."),
+        *release,
     ]
     if config.budget == "quick":
         notes.append(f"QUICK budget: K={config.k}, {config.lora.num_train_epochs:g} epoch(s), max_seq_length "

@@ -447,9 +447,9 @@ def train_lora(
 
 def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset, SFTDataset | None, list[Path]]:
     """Train (K-shot) and valid (all eligible rows) SFT datasets for a ReasoningRec/TALLRec run."""
-    from reasonrec.data.loaders import load_dataset
+    from reasonrec.data.loaders import LoadOptions, load_dataset
 
-    ds = load_dataset(config.dataset, config.data_dir)
+    ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.sft.domain))
     if config.sft.method not in ("reasoningrec", "tallrec"):
         raise ConfigError(
             f"sft.method={config.sft.method!r}: rating methods train from a teacher-paths table; build it with "
