@@ -61,6 +61,7 @@ from reasonrec.io import atomic_path, sha256_file, write_json
 
 MIRROR_ENV = "REASONREC_MIRROR"
 CHECKSUMS_FILE = "checksums.json"
+PAPERS_K_CORE = 5  # the papers' Amazon data: the published 5-core files (ReasoningRec, Rec-SAVER), k_core=5 (EXP3RT)
 GROUPLENS_BASE = "https://files.grouplens.org/datasets/"
 UCSD_MCAULEY_BASE = "https://datarepo.eng.ucsd.edu/mcauley_group/data/"
 
@@ -109,13 +110,32 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class DownloadableDataset:
-    """A named download: the files and the folder under the data root they land in (the loaders' layout)."""
+    """A named download: the files and the folder under the data root they land in (the loaders' layout).
+
+    `loader` is the dataset name `data prepare` reads the files with, `category` its `load.category`, and `k_core`
+    the k-core filter the papers apply that the published files do not already satisfy (Amazon 2023 reviews: 5;
+    the 2018 `*_5` files already are 5-cores)."""
 
     name: str
     folder: str
     files: tuple[RemoteFile, ...]
     homepage: str
     description: str
+    loader: str | None = None
+    category: str | None = None
+    k_core: int | None = None
+
+    def prepare_command(self, data_root: Path) -> str | None:
+        """The `reasonrec data prepare` line for these files, with the papers' k-core where the files lack it."""
+        if self.loader is None:
+            return None
+        parts = ["reasonrec data prepare", self.loader, "--data-dir", str(data_root)]
+        if self.category is not None:
+            parts += ["--set", f"load.category={self.category}"]
+        if self.k_core is not None:
+            parts += ["--set", f"filters.k_core={self.k_core}"]
+        folder = self.name.replace(":", "-")
+        return " ".join([*parts, "--out", f"prepared/{folder}"])
 
 
 ML_100K_U_DATA_SHA256 = "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
@@ -157,6 +177,7 @@ def movielens_100k(base_url: str = GROUPLENS_BASE) -> DownloadableDataset:
         ),
         homepage="https://grouplens.org/datasets/movielens/100k/",
         description="MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (GroupLens).",
+        loader="movielens-100k",
     )
 
 
@@ -176,6 +197,7 @@ def movielens_1m(base_url: str = GROUPLENS_BASE) -> DownloadableDataset:
         ),
         homepage="https://grouplens.org/datasets/movielens/1m/",
         description="MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 movies (GroupLens).",
+        loader="movielens-1m",
     )
 
 
@@ -192,6 +214,8 @@ def amazon_2018(category: str, base_url: str = UCSD_MCAULEY_BASE) -> Downloadabl
         ),
         homepage="https://nijianmo.github.io/amazon/",
         description=f"Amazon Review Data 2018, {category}: 5-core reviews and item metadata (Ni, Li, McAuley).",
+        loader="amazon-2018",
+        category=category,
     )
 
 
@@ -212,6 +236,9 @@ def amazon_2023(category: str, base_url: str = UCSD_MCAULEY_BASE) -> Downloadabl
         ),
         homepage="https://amazon-reviews-2023.github.io/",
         description=f"Amazon Reviews 2023, {category}: reviews and item metadata (Hou et al.).",
+        loader="amazon-2023",
+        category=category,
+        k_core=PAPERS_K_CORE,
     )
 
 
