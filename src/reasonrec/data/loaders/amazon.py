@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 from rich.progress import Progress
 
-from reasonrec.data.download import CHECKSUMS_FILE
+from reasonrec.data.fetch import CHECKSUMS_FILE
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.common import (
     LINE,
