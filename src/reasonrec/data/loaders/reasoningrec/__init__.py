@@ -49,7 +49,6 @@ from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.reasoningrec import artefacts as shared
 from reasonrec.data.loaders.reasoningrec.amazon_release import rating_release_artefacts, rating_release_tables
 from reasonrec.data.loaders.reasoningrec.facts import loader_notes, release_facts, release_notes
-from reasonrec.data.loaders.reasoningrec.files import string_dict_table
 from reasonrec.data.loaders.reasoningrec.labels import (
     LIKE_THRESHOLD,
     leading_prediction_label,
@@ -64,6 +63,7 @@ from reasonrec.data.loaders.reasoningrec.movielens_release import (
     movielens_users,
 )
 from reasonrec.data.loaders.reasoningrec.windows import rating_release_splits
+from reasonrec.data.loaders.release_files import string_dict_table
 from reasonrec.data.schema import TARGET_SCHEMA, Dataset
 from reasonrec.errors import DataError
 

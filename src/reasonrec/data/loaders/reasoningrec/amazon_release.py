@@ -15,9 +15,9 @@ import polars as pl
 
 from reasonrec.data.loaders.amazon import parse_price
 from reasonrec.data.loaders.base import LoadOptions
-from reasonrec.data.loaders.reasoningrec.files import index_order, read_json, string_dict_table
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, ReleaseFiles
 from reasonrec.data.loaders.reasoningrec.windows import PairLookup
+from reasonrec.data.loaders.release_files import index_order, read_json, string_dict_table
 from reasonrec.data.schema import (
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,

@@ -16,13 +16,19 @@ from typing import Any
 
 import polars as pl
 
-from reasonrec.data.loaders.reasoningrec.files import index_order, read_json, string_dict_table
 from reasonrec.data.loaders.reasoningrec.labels import (
     leading_prediction_label,
     reasoning_body,
     trailing_prediction_label,
 )
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, ReleaseFiles
+from reasonrec.data.loaders.release_files import (
+    float_field,
+    index_order,
+    read_json,
+    read_records,
+    string_dict_table,
+)
 from reasonrec.errors import DataError
 
 STUDENT_FIELDS = ("input", "output", "generated_output", "logits")
@@ -55,10 +61,7 @@ def prompt_stats(table: pl.DataFrame) -> dict[str, int]:
 
 def instruction_table(path: Path, expected: str) -> tuple[pl.DataFrame, dict[str, int]]:
     """A list of {instruction, input, output} records with a parsed label, plus duplicate-prompt statistics."""
-    records = read_json(path, expected, kind=list)
-    for number, record in enumerate(records):
-        if not isinstance(record, dict) or "input" not in record or "output" not in record:
-            raise DataError(f"record {number} lacks input/output; expected {expected}", path=path, field="input")
+    records = read_records(path, expected, ("input", "output"))
     table = pl.DataFrame(
         {
             "row": list(range(len(records))),
@@ -130,19 +133,8 @@ def authors_results(files: ReleaseFiles) -> pl.DataFrame | None:
 def read_student_outputs(path: Path) -> pl.DataFrame:
     """One `test_outputs.json` as rows: `logit` = the authors' P(Yes), `label` from the output's leading
     "Prediction: Yes|No" (null when it has none)."""
-    rows = read_json(path, PARTS["student_outputs"].expected, kind=list)
-    logits = []
-    for number, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise DataError(f"record {number} is not an object", path=path)
-        missing = [key for key in STUDENT_FIELDS if key not in row]
-        if missing:
-            raise DataError(f"record {number} lacks {missing}", path=path, field=missing[0])
-        try:
-            logits.append(float(row["logits"]))
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"record {number}: logits {row['logits']!r} is not a number", path=path,
-                            field="logits") from exc
+    rows = read_records(path, PARTS["student_outputs"].expected, STUDENT_FIELDS)
+    logits = float_field(rows, "logits", path)
     return pl.DataFrame(
         {
             "row": list(range(len(rows))),

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
-from reasonrec.data.loaders.reasoningrec.files import index_order, read_csv_rows, read_json
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, SPLITS, ReleaseFiles
 from reasonrec.data.loaders.reasoningrec.windows import seq_ctr_frame
+from reasonrec.data.loaders.release_files import index_order, read_csv_rows, read_json
 from reasonrec.data.schema import (
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,

@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from reasonrec.data.loaders.reasoningrec.files import index_order, parse_int_list, read_json, require
 from reasonrec.data.loaders.reasoningrec.labels import rating_label
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, SPLITS, ReleaseFiles
+from reasonrec.data.loaders.release_files import index_order, parse_int_list, read_json, require
 from reasonrec.data.schema import TARGET_SCHEMA
 from reasonrec.errors import DataError
 

@@ -1,7 +1,8 @@
-"""Reading the release's JSON and CSV files: every failure is a `DataError` naming the file, line and field.
+"""Reading the JSON and CSV files of a research release (ReasoningRec, EXP3RT): every failure is a `DataError`
+naming the file, line, record and field.
 
-The release stores most artefacts as `{index: text}` dicts keyed by the release's integer indices as strings;
-`index_order` sorts such keys numerically so tables come out in user/item order.
+Releases store artefacts as JSON lists of records or as `{index: text}` dicts keyed by integer indices written
+as strings; `index_order` sorts such keys numerically so tables come out in user/item order.
 """
 
 from __future__ import annotations
@@ -35,6 +36,28 @@ def read_json(path: Path, expected: str, kind: type = dict) -> Any:
     if not isinstance(value, kind):
         raise DataError(f"expected a JSON {kind.__name__} ({expected}), found {type(value).__name__}", path=path)
     return value
+
+
+def read_records(path: Path, expected: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A JSON list of objects that each carry `fields`; the first bad record is named by its 0-based number."""
+    records = read_json(path, expected, kind=list)
+    for number, record in enumerate(records):
+        missing = list(fields) if not isinstance(record, dict) else [f for f in fields if f not in record]
+        if missing:
+            raise DataError(f"record {number} lacks {missing}; expected {expected}", path=path, field=missing[0])
+    return records
+
+
+def float_field(records: list[dict[str, Any]], field: str, path: Path) -> list[float]:
+    """`field` of every record as a float; the first non-number is named by its record number."""
+    values = []
+    for number, record in enumerate(records):
+        try:
+            values.append(float(record[field]))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"record {number}: {field} {record[field]!r} is not a number", path=path,
+                            field=field) from exc
+    return values
 
 
 def read_csv_rows(path: Path, expected: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
@@ -73,4 +96,5 @@ def parse_int_list(text: str, *, path: Path, line: int, field: str) -> list[int]
     return value
 
 
-__all__ = ["index_order", "parse_int_list", "read_csv_rows", "read_json", "require", "string_dict_table"]
+__all__ = ["float_field", "index_order", "parse_int_list", "read_csv_rows", "read_json", "read_records",
+           "require", "string_dict_table"]
