@@ -28,6 +28,7 @@ one root.
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ PAPERS_K_CORE = 5  # the papers' Amazon data: the published 5-core files (Reason
 GROUPLENS_BASE = "https://files.grouplens.org/datasets/"
 UCSD_MCAULEY_BASE = "https://datarepo.eng.ucsd.edu/mcauley_group/data/"
 DEFAULT_RETRY = RetryPolicy()
+
 
 # ------------------------------------------------------------------------------------------------- registry
 
@@ -119,13 +121,13 @@ class DownloadableDataset:
         """The `reasonrec data prepare` line for these files, with the papers' k-core where the files lack it."""
         if self.loader is None:
             return None
-        parts = ["reasonrec data prepare", self.loader, "--data-dir", str(data_root)]
+        parts = ["reasonrec", "data", "prepare", self.loader, "--data-dir", str(data_root)]
         if self.category is not None:
             parts += ["--set", f"load.category={self.category}"]
         if self.k_core is not None:
             parts += ["--set", f"filters.k_core={self.k_core}"]
         folder = self.name.replace(":", "-")
-        return " ".join([*parts, "--out", f"prepared/{folder}"])
+        return shlex.join([*parts, "--out", f"prepared/{folder}"])
 
 
 ML_100K_U_DATA_SHA256 = "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"

@@ -278,6 +278,8 @@ def test_category_picks_one_of_several_and_skips_the_checksum_record(tmp_path: P
     assert ds.info["sources"] == {"interactions": str(folder / "Toys.jsonl"), "items": str(folder / "meta_Toys.jsonl")}
     with pytest.raises(DataError, match="category 'Books' \\(present: Games, Toys\\)"):
         load_amazon_2023(tmp_path, LoadOptions(path=folder, category="Books"))
+    with pytest.raises(DataError, match="'Games' file but load.category='Toys'"):
+        find_files(folder / "Games.jsonl", "Toys")
 
 
 def test_sources_name_only_files_that_were_read(tmp_path: Path) -> None:

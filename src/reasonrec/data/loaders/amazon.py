@@ -366,6 +366,8 @@ def find_files(path: Path, category: str | None = None) -> tuple[Path, Path | No
     """
     if path.is_file():
         reviews = path
+        if category is not None and _category(reviews) != category:
+            raise DataError(f"this is a {_category(reviews)!r} file but load.category={category!r}", path=path)
         candidates = [p for p in sorted(path.parent.iterdir()) if _is_json(p) and p.name.startswith("meta_")]
     elif path.is_dir():
         candidates = [p for p in sorted(path.iterdir()) if _is_json(p) and p.name.startswith("meta_")]

@@ -118,7 +118,8 @@ def release_folder(data_root: Path, options: LoadOptions) -> Path:
     tried = " or ".join(str(c) for c in candidates)
     raise DataError(
         f"no ReasoningRec release (a folder with processed/) at {tried}: point --data-dir (or load.path) at the "
-        "release folder, or set the domain to read <data-dir>/reasoningrec-<domain>", path=candidates[0],
+        "release folder, or set load.domain (`reproduce`: domain) to read <data-dir>/reasoningrec-<domain>",
+        path=candidates[0],
     )
 
 
@@ -172,9 +173,9 @@ def read_release(files: ReleaseFiles, *, name: str, domain: str | None, generato
         raise DataError(f"neither {PARTS['ratings'].example} (a rating release) nor {PARTS['movies'].example} "
                         "(a MovieLens release) found: not a ReasoningRec release folder", path=files.root)
     artefacts.update(_shared_artefacts(files, info))
-    pre_final = files.optional("user_profiles_pre_final")
-    if "user_profiles" not in artefacts and pre_final is not None:
-        artefacts["user_profiles"] = string_dict_table(pre_final, PARTS["user_profiles_pre_final"].expected)
+    if "user_profiles" not in artefacts and files.has("user_profiles_pre_final"):
+        artefacts["user_profiles"] = string_dict_table(files.one("user_profiles_pre_final"),
+                                                       PARTS["user_profiles_pre_final"].expected)
     info["domain"] = domain or _domain_hint(files.root, artefacts)
     info["facts"] = release_facts(splits, interactions, artefacts, info)
     notes.extend(loader_notes(info["facts"]))  # type: ignore[arg-type]
