@@ -25,7 +25,7 @@ def _family(split_name: str) -> tuple[str, str]:
     return family, split
 
 
-def _split_facts(name: str, table: pl.DataFrame, cf_items: set[str] | None) -> dict[str, int]:
+def _split_facts(table: pl.DataFrame, cf_items: set[str] | None) -> dict[str, int]:
     labels = table["label"]
     facts = {
         "targets": table.height,
@@ -59,7 +59,7 @@ def split_facts(splits: Mapping[str, pl.DataFrame], interactions: pl.DataFrame) 
             if family not in families:
                 families[family] = _cf_items(family, splits, interactions)
             cf_items = families[family]
-        out[name] = _split_facts(name, table, cf_items)
+        out[name] = _split_facts(table, cf_items)
     return out
 
 
