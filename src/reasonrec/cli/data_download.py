@@ -130,7 +130,15 @@ def make_download_command(registry: Mapping[str, DownloadableDataset]) -> Callab
             ),
         ] = True,
     ) -> None:
-        """Download a public dataset with resume, retries and sha256 verification (see `--help`)."""
+        """Download a public dataset with resume, retries and sha256 verification, then print the `data prepare`
+        line for it.
+
+        \b
+        Example:
+          reasonrec data download amazon-2023 --category Books --data-dir data
+          reasonrec data prepare amazon-2023 --data-dir data \\
+              --set load.category=Books --set filters.k_core=5 --out prepared/books
+        """
         console = Console(stderr=True)
         if name is None:
             Console().print(_list_table(registry))
@@ -158,6 +166,9 @@ def make_download_command(registry: Mapping[str, DownloadableDataset]) -> Callab
         if extracted:
             typer.echo(f"extracted  {extracted} files into {report.folder}")
         typer.echo(f"{report.dataset}: ready in {report.folder}")
+        command = spec.prepare_command(report.folder.parent)
+        if command is not None:
+            typer.echo(f"next: {command}")
 
     return download_command
 

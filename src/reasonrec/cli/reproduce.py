@@ -55,7 +55,8 @@ def run_reproduction(paper: str, *, dataset: str | None, out: Path, data_dir: Pa
 @one_line_errors()
 def reasoningrec(
     out: OutOpt,
-    dataset: Annotated[str, typer.Option("--dataset", help="reasoningrec-beauty | reasoningrec-ml1m")]
+    dataset: Annotated[str, typer.Option("--dataset", help="reasoningrec-beauty | reasoningrec-ml1m | "
+                                         "reasoningrec-release (any category: --set domain=fashion)")]
     = "reasoningrec-beauty",
     k: Annotated[int | None, typer.Option("--k", help="K training examples (paper: 64/128/256).")] = None,
     data_dir: DataOpt = None, budget: BudgetOpt = "full", llm_config: LLMOpt = None, config: ConfigOpt = None,

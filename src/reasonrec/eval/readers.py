@@ -3,22 +3,22 @@
 Formats (explicit registry, `READERS`):
 - `predictions`: our own `PREDICTIONS_SCHEMA` as Parquet or JSONL.
 - `reasoningrec-release`: the ReasoningRec authors' `student_reference_outputs/<run>/test_outputs.json`
-  (a JSON list of {instruction, input, output, generated_output, logits}). The true label is the
-  "Prediction: Yes/No" that opens `output` (the teacher text), the score is `logits` (= P(Yes), what the
-  authors' AUC uses), the predicted label is the first "Prediction: Yes/No" in `generated_output` (rows without
-  one are parse failures), `reasoning` = generated_output, `reference` = output, and `input` is kept as an
+  (a JSON list of {instruction, input, output, generated_output, logits}), parsed by the release loader's
+  `read_student_outputs`. The true label is the "Prediction: Yes/No" that opens `output` (the teacher
+  text), the score is `logits` (= P(Yes), what the authors' AUC uses), the predicted label is the first
+  "Prediction: Yes/No" in `generated_output` (rows without one are parse failures), `reasoning` = generated_output, `reference` = output, and `input` is kept as an
   extra column so duplicated prompts can be detected.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
 from reasonrec.answers import first_prediction_label
+from reasonrec.data.loaders.reasoningrec.artefacts import read_student_outputs
 from reasonrec.errors import DataError
 from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions
 
@@ -54,40 +54,28 @@ def read_canonical_predictions(path: Path) -> pl.DataFrame:
 
 
 def read_reasoningrec_release(path: Path) -> pl.DataFrame:
-    """The authors' test_outputs.json (file, or the run directory that holds it)."""
+    """The authors' test_outputs.json (file, or the run directory that holds it), parsed by the release loader."""
     if path.is_dir():
         path = path / "test_outputs.json"
     if not path.is_file():
         raise DataError("ReasoningRec release file not found", path=path)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-    if not isinstance(records, list):
-        raise DataError(f"expected a JSON list of records, got {type(records).__name__}", path=path)
-    rows: list[dict[str, object]] = []
-    for i, record in enumerate(records):
-        for key in ("input", "output", "generated_output", "logits"):
-            if key not in record:
-                raise DataError(f"record {i} lacks {key!r}", path=path, field=key)
-        label = first_prediction_label(record["output"])
-        if label is None:
-            raise DataError(
-                f"record {i}: reference output has no 'Prediction: Yes/No'", path=path, field="output"
-            )
-        pred = first_prediction_label(record["generated_output"])
-        rows.append(
-            {
-                "label": label,
-                "score": float(record["logits"]),
-                "pred_label": pred,
-                "reasoning": record["generated_output"],
-                "reference": record["output"],
-                "parse_ok": pred is not None,
-                "input": record["input"],
-            }
-        )
-    df = pl.DataFrame(rows, schema_overrides={"label": pl.Int64, "pred_label": pl.Int64})
+    table = read_student_outputs(path)
+    unlabelled = table.filter(pl.col("label").is_null())
+    if unlabelled.height:
+        raise DataError(f"record {unlabelled['row'][0]}: reference output has no 'Prediction: Yes/No'",
+                        path=path, field="output")
+    predicted = [first_prediction_label(text) for text in table["generated_output"].to_list()]
+    df = pl.DataFrame(
+        {
+            "label": table["label"],
+            "score": table["logit"],
+            "pred_label": pl.Series(predicted, dtype=pl.Int64),
+            "reasoning": table["generated_output"],
+            "reference": table["output"],
+            "parse_ok": [p is not None for p in predicted],
+            "input": table["input"],
+        }
+    )
     df = df.with_columns(
         pl.lit(f"reasoningrec-release:{path.parent.name}").alias("method"),
         pl.lit("test").alias("split"),

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from reasonrec.config import Config
-from reasonrec.data.loaders import load_dataset
+from reasonrec.data.loaders import LoadOptions, load_dataset
 from reasonrec.errors import ConfigError
 from reasonrec.train.lora import LoRAConfig, LoRAResult, train_lora
 from reasonrec.train.sft_data import SFTDataConfig, SFTDataset, build_reasoningrec_sft, load_tokenizer
@@ -91,7 +91,7 @@ def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset
             f"sft.method={config.sft.method!r}: rating methods train from a teacher-paths table; build it with "
             "train.sft_data.build_rating_sft and call train_student directly"
         )
-    ds = load_dataset(config.dataset, config.data_dir)
+    ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.sft.domain))
 
     def build(table_name: str, sample: bool) -> SFTDataset:
         if table_name not in ds.splits:

@@ -23,6 +23,7 @@ LOADERS: dict[str, Loader] = {
     "tabular": tabular.load_tabular,
     "reasoningrec-beauty": reasoningrec.load_reasoningrec_beauty,
     "reasoningrec-ml1m": reasoningrec.load_reasoningrec_ml1m,
+    "reasoningrec-release": reasoningrec.load_reasoningrec_release,
     "exp3rt-imdb": exp3rt.load_exp3rt_imdb,
 }
 
@@ -35,7 +36,7 @@ DATASET_FOLDERS: dict[str, str] = {
     "reasoningrec-beauty": reasoningrec.BEAUTY_FOLDER,
     "reasoningrec-ml1m": reasoningrec.ML1M_FOLDER,
     "exp3rt-imdb": exp3rt.EXP3RT_IMDB_FOLDER,
-    # "tabular" has no default folder: it needs options.path
+    # "tabular" has no default folder: it needs options.path; "reasoningrec-release" takes options.domain
 }
 
 

@@ -17,6 +17,8 @@ class LoadOptions(Config):
     `path` overrides the dataset folder (or file) found under the data root; `on_error="skip"` turns
     malformed rows into a counted skip (reported in `Dataset.info["skipped"]`) instead of an error;
     `column_map` maps canonical column names to source column names for the generic CSV/Parquet loader.
+    `category` picks one Amazon category's files (`Books`) where a folder holds several; `domain` picks a
+    ReasoningRec release (`fashion` → `<data root>/reasoningrec-fashion`) for `reasoningrec-release`.
     """
 
     path: Path | None = None
@@ -24,6 +26,8 @@ class LoadOptions(Config):
     encoding: str | None = None
     column_map: dict[str, str] = Field(default_factory=dict)
     dedupe: Literal["error", "keep_last", "keep_first"] = "error"
+    category: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    domain: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class Loader(Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from reasonrec.data.loaders.reasoningrec.artefacts import read_authors_results
 from reasonrec.errors import DataError
 from reasonrec.eval.readers import READERS, read_predictions
 
@@ -45,29 +46,14 @@ def k_from_name(name: str) -> int | None:
 
 
 def _authors_from_release(results_path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    """Leaves of the authors' nested results.json (dataset → dataset → run → seed → K → {auc, bertscore})."""
-    try:
-        data = json.loads(results_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc.msg}", path=results_path, line=exc.lineno) from exc
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any, trail: list[str]) -> None:
-        if isinstance(node, dict) and "auc" in node and not isinstance(node["auc"], dict):
-            record: dict[str, Any] = {k: v for k, v in node.items() if isinstance(v, (int, float))}
-            if len(trail) >= 2 and trail[-1].isdigit():
-                record["k"] = int(trail[-1])
-            if len(trail) >= 2 and trail[-2].isdigit():
-                record["seed"] = int(trail[-2])
-            record["source"] = str(results_path)
-            found.append(record)
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, [*trail, str(key)])
-
-    walk(data, [])
-    dataset = next(iter(data)) if isinstance(data, dict) and data else None
-    return found, dataset
+    """Rows of the authors' results.json (parsed by the release loader): {auc, bertscore, k, seed, source}."""
+    table = read_authors_results(results_path)
+    found = [
+        {"auc": row["auc"], **({"bertscore": row["bertscore"]} if row["bertscore"] is not None else {}),
+         "k": row["k"], "seed": row["seed"], "source": str(results_path)}
+        for row in table.iter_rows(named=True)
+    ]
+    return found, (table["dataset"][0] if table.height else None)
 
 
 def _read_release(path: Path) -> RunData:

@@ -26,7 +26,8 @@ import polars as pl
 from pydantic import Field
 
 from reasonrec.baselines import TrainData, make_baseline
-from reasonrec.data.loaders import load_dataset
+from reasonrec.data.loaders import LoadOptions, load_dataset
+from reasonrec.data.loaders.reasoningrec import release_notes
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
@@ -89,6 +90,7 @@ class ReasoningRecReproConfig(ReproductionConfig):
 
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "reasoningrec-beauty": {},
+    "reasoningrec-release": {},
     "reasoningrec-ml1m": {
         "train_split": "seq_ctr_train", "valid_split": "seq_ctr_valid", "test_split": "seq_ctr_test",
         "domain": "movies", "like_threshold": 0.5, "require_test_reference": True,
@@ -272,7 +274,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
     out = Path(out_dir)
     timer = Timer()
     with timer("load"):
-        ds = load_dataset(config.dataset, config.data_dir)
+        ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.domain))
         rows = test_rows(ds, config)
     if rows.height == 0:
         raise ConfigError(f"{config.dataset}/{config.test_split}: no labelled test rows selected")
@@ -285,7 +287,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
     with timer("baselines"):
         baselines, baseline_seconds = run_baselines(ds, config, rows, out)
     authors = authors_figures(ds, config)
-    notes.extend(_notes(config, rows, runs, baselines, training))
+    notes.extend(_notes(config, rows, runs, baselines, training, release_notes(ds.info, config.test_split)))
     top = runs[0]
     metrics: dict[str, Any] = {
         "method": STUDENT, "dataset": config.dataset, "split": "test",
@@ -381,7 +383,7 @@ def _training_summary(result: LoRAResult) -> dict[str, Any]:
 
 
 def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[str, Any]],
-           baselines: dict[str, Any], training: dict[str, Any]) -> list[str]:
+           baselines: dict[str, Any], training: dict[str, Any], release: list[str]) -> list[str]:
     notes = [
         f"Student base model: {config.llm.model} (the embedded model is SmolLM2-135M-Instruct), not the paper's "
         "Llama-2-7B; LoRA r={r}, alpha={a} on {m}, lr {lr:g}.".format(
@@ -393,8 +395,7 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
         "which was conditioned on the true label; BERTScore uses all-MiniLM-L6-v2, not the paper's model."),
         (f"Test rows: {rows.height} ({rows['label'].sum()} liked / {(rows['label'] == 0).sum()} not) from "
         f"{config.test_split}; every method and baseline is scored on exactly these rows."),
-        ("The authors' AUCs were computed over 600 rows with repeated prompts; 'auc_distinct_prompts' is the "
-        "honest figure recomputed from their released outputs."),
+        *release,
     ]
     if config.budget == "quick":
         notes.append(f"QUICK budget: K={config.k}, {config.lora.num_train_epochs:g} epoch(s), max_seq_length "
