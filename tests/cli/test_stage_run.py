@@ -36,7 +36,7 @@ def test_write_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 @pytest.mark.parametrize("args", [
-    ["stage", "describe", "--dataset", "no-such-data", "--out"],
+    ["reasoningrec", "describe", "--dataset", "no-such-data", "--out"],
     ["recsaver", "explain", "--dataset", "no-such-data", "--out"],
     ["exp3rt", "extract", "--dataset", "no-such-data", "--out"],
 ])

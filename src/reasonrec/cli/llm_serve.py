@@ -73,7 +73,10 @@ def serve_command(
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models,
-    /health) with log-probs, echo scoring and vLLM's continue_final_message."""
+    /health) with log-probs, echo scoring and vLLM's continue_final_message.
+
+    Example: reasonrec llm serve --adapter runs/k64/adapter --port 8000
+    """
     import uvicorn
 
     from reasonrec.llm.hf import HFBackend

@@ -14,7 +14,6 @@ and config.yaml + manifest.json.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any, Literal, Self
 import polars as pl
 from pydantic import Field
 
-from reasonrec.config import Config
+from reasonrec.config import Config, resolve_layers
 from reasonrec.errors import ConfigError
 from reasonrec.eval.report import ReportConfig, Section, generate_report
 from reasonrec.eval.text import TextMetricsConfig
@@ -43,17 +42,6 @@ class RunConfig(Config):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     budget: Budget = Field("full", description="quick (minutes, subsets) | full (the paper's protocol)")
     show_progress: bool = Field(True, description="rich progress bars for the LLM calls")
-
-
-def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested dict merge (update wins): how the layers of the precedence stack onto each other."""
-    out = copy.deepcopy(dict(base))
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _dataset_from_overrides(overrides: Sequence[str]) -> str | None:
@@ -88,13 +76,10 @@ class Protocol:
             raise ConfigError(f"{self.name} supports the datasets {', '.join(self.datasets)}, not {name!r}")
         if budget not in self.presets:
             raise ConfigError(f"budget={budget!r} is unknown for {self.name}; known: {', '.join(self.presets)}")
-        raw = deep_merge({"dataset": name}, (self.datasets or {}).get(name, {}))
-        raw = deep_merge(raw, self.presets[budget])
-        raw = deep_merge(raw, self.dataset_presets.get(name, {}).get(budget, {}))
-        raw["budget"] = budget
-        raw = deep_merge(raw, yaml)
-        raw = deep_merge(raw, {**given, "dataset": name})
-        return self.config.from_dict(raw, list(overrides), source=f"{self.name} ({budget})")
+        layers = [{"dataset": name}, (self.datasets or {}).get(name, {}), self.presets[budget],
+                  self.dataset_presets.get(name, {}).get(budget, {}), {"budget": budget}, yaml,
+                  {**given, "dataset": name}]
+        return resolve_layers(self.config, layers, overrides, source=f"{self.name} ({budget})")
 
 
 class Timer:
@@ -164,4 +149,4 @@ def write_run(
     return written
 
 
-__all__ = ["Budget", "Protocol", "RunConfig", "RunReport", "Timer", "deep_merge", "write_run"]
+__all__ = ["Budget", "Protocol", "RunConfig", "RunReport", "Timer", "write_run"]
