@@ -236,6 +236,43 @@ def temporal_ratio(
     return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
 
 
+def _draw_balanced(pools: dict[float, list[tuple[str, int]]], classes: list[float], quotas: dict[str, int],
+                   exact_balance: bool) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
+    """Per split in `quotas` order, the rating classes take turns drawing a still-unused user's candidate from
+    their shuffled pool until each class has its quota (cut to the smallest class with `exact_balance`; the cut
+    users are released for a later split). Returns the chosen input rows and the per-class counts per split."""
+    used_users: set[str] = set()
+    chosen: dict[str, list[int]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for split, quota in quotas.items():
+        picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
+        cursor = dict.fromkeys(classes, 0)
+        active = [r for r in classes if quota > 0]
+        while active:
+            for rating in list(active):
+                pool, i = pools[rating], cursor[rating]
+                while i < len(pool) and pool[i][0] in used_users:
+                    i += 1
+                if i >= len(pool):
+                    active.remove(rating)
+                    continue
+                user, row = pool[i]
+                cursor[rating] = i + 1
+                used_users.add(user)
+                picked[rating].append((user, row))
+                if len(picked[rating]) >= quota:
+                    active.remove(rating)
+        if exact_balance and classes and quota > 0:
+            floor = min(len(v) for v in picked.values())
+            for rating in classes:
+                for user, _ in picked[rating][floor:]:
+                    used_users.discard(user)
+                picked[rating] = picked[rating][:floor]
+        chosen[split] = [row for rows in picked.values() for _, row in rows]
+        counts[split] = {str(r): len(v) for r, v in picked.items()}
+    return chosen, counts
+
+
 def user_disjoint_balanced(
     interactions: pl.DataFrame,
     min_history: int = 4,
@@ -272,35 +309,8 @@ def user_disjoint_balanced(
         rows.sort()  # deterministic before shuffling, whatever the input order
         rng.shuffle(rows)
         pools[rating] = rows
-    used_users: set[str] = set()
-    chosen: dict[str, list[int]] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for split, quota in (("test", per_class_test), ("valid", per_class_valid), ("train", per_class_train)):
-        picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
-        cursor = dict.fromkeys(classes, 0)
-        active = [r for r in classes if quota > 0]
-        while active:
-            for rating in list(active):
-                pool, i = pools[rating], cursor[rating]
-                while i < len(pool) and pool[i][0] in used_users:
-                    i += 1
-                if i >= len(pool):
-                    active.remove(rating)
-                    continue
-                user, row = pool[i]
-                cursor[rating] = i + 1
-                used_users.add(user)
-                picked[rating].append((user, row))
-                if len(picked[rating]) >= quota:
-                    active.remove(rating)
-        if exact_balance and classes and quota > 0:
-            floor = min(len(v) for v in picked.values())
-            for rating in classes:
-                for user, _ in picked[rating][floor:]:
-                    used_users.discard(user)  # released users may serve a later split
-                picked[rating] = picked[rating][:floor]
-        chosen[split] = [row for rows in picked.values() for _, row in rows]
-        counts[split] = {str(r): len(v) for r, v in picked.items()}
+    quotas = {"test": per_class_test, "valid": per_class_valid, "train": per_class_train}
+    chosen, counts = _draw_balanced(pools, classes, quotas, exact_balance)
     sequences = _sequences(ordered, r_threshold)
     tables = {}
     for split in SPLIT_NAMES:

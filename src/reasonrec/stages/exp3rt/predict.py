@@ -104,6 +104,23 @@ def rating_prompts_json(context: pl.DataFrame, config: Exp3rtPredictConfig, llm:
     return [messages_json(messages) for messages in rating_prompts(context, config, llm)]
 
 
+def _reasoning(llm: LLM, keys: list[dict[str, str]], prompts: list[tuple[Message, ...]], config: Exp3rtPredictConfig,
+               summaries: list[RunSummary] | None) -> tuple[list, list, list, list]:
+    """(generated text, cleaned reasoning, error, completion tokens) per pair; all None without reasoning."""
+    n = len(keys)
+    if not config.reasoning:
+        return [None] * n, [None] * n, [None] * n, [None] * n
+    params = config.sampling(stop=tuple(config.stop) + ("Predicted User Rating",))
+    jobs = [GenerationJob(key=k, messages=m, params=params, assistant_prefix=REASONING_PREFIX)
+            for k, m in zip(keys, prompts, strict=True)]
+    gen, summary = run_generation_jobs(llm, jobs, KEY_SCHEMA, batch_size=config.batch_size,
+                                       desc="exp3rt reasoning", show=config.show_progress, keep_prompts=False)
+    if summaries is not None:
+        summaries.append(summary)
+    generated = gen["text"].to_list()
+    return generated, [clean_reasoning(t) for t in generated], gen["error"].to_list(), gen["completion_tokens"].to_list()
+
+
 def exp3rt_predict_ratings(
     context: pl.DataFrame,
     llm: LLM,
@@ -122,25 +139,9 @@ def exp3rt_predict_ratings(
     keys = [{"user_id": str(u), "item_id": str(i)} for u, i in zip(rows["user_id"], rows["item_id"], strict=True)]
 
     n = len(keys)
-    generated: list[str | None] = [None] * n
-    reasoning: list[str | None] = [None] * n
-    gen_errors: list[str | None] = [None] * n
-    completion_tokens: list[int | None] = [None] * n
-    prefixes = [RATING_LINE] * n
-    if config.reasoning:
-        params = config.sampling(stop=tuple(config.stop) + ("Predicted User Rating",))
-        jobs = [GenerationJob(key=k, messages=m, params=params, assistant_prefix=REASONING_PREFIX)
-                for k, m in zip(keys, prompts, strict=True)]
-        gen, summary = run_generation_jobs(llm, jobs, KEY_SCHEMA, batch_size=config.batch_size,
-                                           desc="exp3rt reasoning", show=config.show_progress, keep_prompts=False)
-        if summaries is not None:
-            summaries.append(summary)
-        generated = gen["text"].to_list()
-        gen_errors = gen["error"].to_list()
-        completion_tokens = gen["completion_tokens"].to_list()
-        reasoning = [clean_reasoning(t) for t in generated]
-        prefixes = [f"{REASONING_PREFIX}{t or ''}\n\n{RATING_LINE}" for t in reasoning]
-
+    generated, reasoning, gen_errors, completion_tokens = _reasoning(llm, keys, prompts, config, summaries)
+    prefixes = ([f"{REASONING_PREFIX}{t or ''}\n\n{RATING_LINE}" for t in reasoning] if config.reasoning
+                else [RATING_LINE] * n)
     choices = scale.choices()
     score_index = [i for i in range(n) if gen_errors[i] is None]
     score_jobs = [ScoreJob(key=keys[i], messages=prompts[i], choices=choices, assistant_prefix=prefixes[i])

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
 
 from reasonrec.answers import parse_recsaver
-from reasonrec.llm.base import LLM
+from reasonrec.llm.base import LLM, Message
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import (
@@ -117,88 +117,18 @@ def self_verify(
         if col not in explanations.columns:
             raise ValueError(f"explanations table has no {col!r} column (columns: {explanations.columns})")
     rows_by_key = {tuple(pair_key(r).values()): r for r in target_rows(targets)}
-    catalog = ItemCatalog.from_tables(items)
-    reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
-    renderer = PromptRenderer()
-    count = token_counter(llm, RATING_PREFIX)
-    domain = config.domain_view()
-    choices = rating_choices(config.scale)
     exp_rows = list(explanations.iter_rows(named=True))
-
-    clean_texts: list[str | None] = []
-    removed: list[list[str]] = []
-    status: list[str | None] = []
-    job_index: dict[int, int] = {}
-    score_jobs: list[ScoreJob] = []
-    gen_jobs: list[GenerationJob] = []
-    for i, e in enumerate(exp_rows):
-        key = (str(e["user_id"]), str(e["item_id"]), str(e.get("split") or ""))
-        if key not in rows_by_key:
-            raise ValueError(f"explanation for {key} has no row in the target table")
-        if e["text"] is None or e.get("error"):
-            clean_texts.append(None)
-            removed.append([])
-            status.append("explain_failed")
-            continue
-        clean, dropped = _scrub(_strip_header(e["text"]), float(e["rating"]), config.scrub_rule)
-        clean_texts.append(clean)
-        removed.append(dropped)
-        if not clean.strip():
-            status.append("empty_after_scrub")
-            continue
-        status.append(None)
-        ctx = prompt_context(rows_by_key[key], catalog, reviews, domain, scale=config.scale,
-                           like_threshold=config.like_threshold, explanation=clean)
-        messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
-        job_key = {"row": i}
-        job_index[i] = len(score_jobs) + len(gen_jobs)
-        if config.rating_from == "score":
-            score_jobs.append(ScoreJob(job_key, messages, choices, RATING_PREFIX))
-        else:
-            params = config.sampling(temperature=0.0)
-            gen_jobs.append(GenerationJob(job_key, messages, params, assistant_prefix=RATING_PREFIX))
-
-    re_rating: list[float | None] = [None] * len(exp_rows)
-    probs: list[str | None] = [None] * len(exp_rows)
-    raw: list[str | None] = [None] * len(exp_rows)
-    errors: list[str | None] = [None] * len(exp_rows)
-    key_schema = {"row": pl.Int64()}
-    if score_jobs:
-        scored, summary = run_score_jobs(llm, score_jobs, key_schema, batch_size=config.batch_size,
-                                         desc="self-verify (score)", show=config.show_progress, keep_prompts=False)
-        if summaries is not None:
-            summaries.append(summary)
-        for row, p, err in scored.select("row", "probs", "error").iter_rows():
-            errors[row] = err
-            if p is not None:
-                dist = json.loads(p)
-                probs[row] = p
-                re_rating[row] = float(max(dist, key=dist.__getitem__))
-    if gen_jobs:
-        generated, summary = run_generation_jobs(llm, gen_jobs, key_schema, batch_size=config.batch_size,
-                                                 desc="self-verify (generate)", show=config.show_progress,
-                                                 keep_prompts=False)
-        if summaries is not None:
-            summaries.append(summary)
-        for row, text, err in generated.select("row", "text", "error").iter_rows():
-            errors[row] = err
-            raw[row] = text
-            if text is not None:
-                re_rating[row] = parse_recsaver(RATING_PREFIX + text, scale=config.scale).rating
-
-    verified: list[bool] = []
+    clean_texts, removed, status = _scrub_all(exp_rows, rows_by_key, config)
+    prompts = _verify_prompts(exp_rows, rows_by_key, clean_texts, status, items, interactions, llm, config)
+    re_rating, probs, raw, errors = _repredict(llm, prompts, len(exp_rows), config, summaries)
     for i, e in enumerate(exp_rows):
         if status[i] is None:
             if errors[i] is not None:
                 status[i] = "verify_failed"
             elif re_rating[i] is None:
                 status[i] = "unparseable"
-            elif re_rating[i] == float(e["rating"]):
-                status[i] = "verified"
             else:
-                status[i] = "mismatch"
-        verified.append(status[i] == "verified")
-
+                status[i] = "verified" if re_rating[i] == float(e["rating"]) else "mismatch"
     table = pl.DataFrame(
         {
             "user_id": [str(e["user_id"]) for e in exp_rows],
@@ -214,13 +144,93 @@ def self_verify(
             "re_rating": re_rating,
             "re_probs": probs,
             "re_raw": raw,
-            "verified": verified,
+            "verified": [s == "verified" for s in status],
             "status": status,
             "error": errors,
         },
         schema=VERIFICATION_SCHEMA,
     ).sort("user_id", "item_id", "split", "sample_index")
     return VerificationResult(table=table, pool=reference_pool(table))
+
+
+def _scrub_all(exp_rows: list[dict[str, Any]], rows_by_key: dict[tuple, dict[str, Any]], config: VerifyConfig
+               ) -> tuple[list[str | None], list[list[str]], list[str | None]]:
+    """(clean text, removed sentences, status so far) per explanation; status None = still to be verified."""
+    clean_texts: list[str | None] = []
+    removed: list[list[str]] = []
+    status: list[str | None] = []
+    for e in exp_rows:
+        key = (str(e["user_id"]), str(e["item_id"]), str(e.get("split") or ""))
+        if key not in rows_by_key:
+            raise ValueError(f"explanation for {key} has no row in the target table")
+        if e["text"] is None or e.get("error"):
+            clean_texts.append(None)
+            removed.append([])
+            status.append("explain_failed")
+            continue
+        clean, dropped = _scrub(_strip_header(e["text"]), float(e["rating"]), config.scrub_rule)
+        clean_texts.append(clean)
+        removed.append(dropped)
+        status.append(None if clean.strip() else "empty_after_scrub")
+    return clean_texts, removed, status
+
+
+def _verify_prompts(exp_rows: list[dict[str, Any]], rows_by_key: dict[tuple, dict[str, Any]],
+                    clean_texts: list[str | None], status: list[str | None], items: pl.DataFrame,
+                    interactions: pl.DataFrame | None, llm: LLM, config: VerifyConfig
+                    ) -> list[tuple[int, tuple[Message, ...]]]:
+    """(explanation index, verify prompt) for every explanation still to be verified."""
+    catalog = ItemCatalog.from_tables(items)
+    reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
+    renderer = PromptRenderer()
+    count = token_counter(llm, RATING_PREFIX)
+    domain = config.domain_view()
+    prompts = []
+    for i, e in enumerate(exp_rows):
+        if status[i] is not None:
+            continue
+        key = (str(e["user_id"]), str(e["item_id"]), str(e.get("split") or ""))
+        ctx = prompt_context(rows_by_key[key], catalog, reviews, domain, scale=config.scale,
+                             like_threshold=config.like_threshold, explanation=clean_texts[i])
+        prompts.append((i, fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)[0]))
+    return prompts
+
+
+def _repredict(llm: LLM, prompts: list[tuple[int, tuple[Message, ...]]], n: int, config: VerifyConfig,
+               summaries: list[RunSummary] | None) -> tuple[list, list, list, list]:
+    """(re-predicted rating, its probs JSON, the raw generated text, error) per explanation: one scoring pass over
+    the rating digits, or a greedy generation parsed, after "### Rating ###"."""
+    re_rating: list[float | None] = [None] * n
+    probs: list[str | None] = [None] * n
+    raw: list[str | None] = [None] * n
+    errors: list[str | None] = [None] * n
+    key_schema = {"row": pl.Int64()}
+    if not prompts:
+        return re_rating, probs, raw, errors
+    if config.rating_from == "score":
+        jobs = [ScoreJob({"row": i}, m, rating_choices(config.scale), RATING_PREFIX) for i, m in prompts]
+        scored, summary = run_score_jobs(llm, jobs, key_schema, batch_size=config.batch_size,
+                                         desc="self-verify (score)", show=config.show_progress, keep_prompts=False)
+        for row, p, err in scored.select("row", "probs", "error").iter_rows():
+            errors[row] = err
+            if p is not None:
+                dist = json.loads(p)
+                probs[row] = p
+                re_rating[row] = float(max(dist, key=dist.__getitem__))
+    else:
+        params = config.sampling(temperature=0.0)
+        gen_jobs = [GenerationJob({"row": i}, m, params, assistant_prefix=RATING_PREFIX) for i, m in prompts]
+        generated, summary = run_generation_jobs(llm, gen_jobs, key_schema, batch_size=config.batch_size,
+                                                 desc="self-verify (generate)", show=config.show_progress,
+                                                 keep_prompts=False)
+        for row, text, err in generated.select("row", "text", "error").iter_rows():
+            errors[row] = err
+            raw[row] = text
+            if text is not None:
+                re_rating[row] = parse_recsaver(RATING_PREFIX + text, scale=config.scale).rating
+    if summaries is not None:
+        summaries.append(summary)
+    return re_rating, probs, raw, errors
 
 
 def reference_pool(verification: pl.DataFrame) -> pl.DataFrame:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import polars as pl
@@ -30,7 +30,7 @@ from pydantic import Field
 
 from reasonrec.answers import parse_recsaver
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import LLM, expected_value
+from reasonrec.llm.base import LLM, Message, expected_value
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
@@ -134,6 +134,29 @@ def _probs_view(probs_json: str | None, threshold: float) -> tuple[float | None,
     return best, expected_value(probs), p_like
 
 
+@dataclass
+class _Answers:
+    """What the model answered for each target row, filled by the generation and the scoring pass."""
+
+    n: int
+    reasoning: list[str | None] = field(default_factory=list)
+    pred: list[float | None] = field(default_factory=list)
+    expected: list[float | None] = field(default_factory=list)
+    score: list[float | None] = field(default_factory=list)
+    probs: list[str | None] = field(default_factory=list)
+    parse_ok: list[bool] = field(default_factory=list)
+    prompt_tokens: list[int | None] = field(default_factory=list)
+    cached: list[bool | None] = field(default_factory=list)
+    gen_errors: list[str | None] = field(default_factory=list)
+    score_errors: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("reasoning", "pred", "expected", "score", "probs", "prompt_tokens", "cached", "gen_errors",
+                     "score_errors"):
+            setattr(self, name, [None] * self.n)
+        self.parse_ok = [False] * self.n
+
+
 def recsaver_zeroshot(
     targets: pl.DataFrame,
     items: pl.DataFrame,
@@ -149,15 +172,51 @@ def recsaver_zeroshot(
     spec = VARIANTS[config.variant]
     if spec.one_shot and train_targets is None:
         raise ConfigError("variant one_shot needs train_targets (solved examples come from the TRAIN split)")
+    rows = target_rows(targets, limit)
+    prompts, example_users = _variant_prompts(rows, items, interactions, llm, config, train_targets)
+    answers = _Answers(len(rows))
+    if config.rating_from == "generate" or spec.reasoning:
+        _generate(llm, prompts, answers, config, summaries)
+    if config.rating_from == "score":
+        _score(llm, prompts, answers, config, summaries)
+    thr = config.like_threshold
+    out = pl.DataFrame(
+        {
+            **target_columns(rows, method=config.method_name(), dataset=config.dataset),
+            "label": [None if r.get("rating") is None else int(r["rating"] > thr) for r in rows],
+            "score": answers.score,
+            "pred_label": [None if p is None else int(p > thr) for p in answers.pred],
+            "pred_rating": answers.pred,
+            "probs": answers.probs,
+            "reasoning": answers.reasoning,
+            "parse_ok": answers.parse_ok,
+            "expected_rating": answers.expected,
+            "example_user": example_users,
+            "prompt_tokens": answers.prompt_tokens,
+            "cached": answers.cached,
+            "error": [g or s for g, s in zip(answers.gen_errors, answers.score_errors, strict=True)],
+        },
+        schema_overrides={
+            "label": pl.Int64(), "rating": pl.Float64(), "score": pl.Float64(), "pred_label": pl.Int64(),
+            "pred_rating": pl.Float64(), "probs": pl.String(), "reasoning": pl.String(),
+            "expected_rating": pl.Float64(), "example_user": pl.String(), "prompt_tokens": pl.Int64(),
+            "cached": pl.Boolean(), "error": pl.String(),
+        },
+    )
+    return conform_predictions(out)
+
+
+def _variant_prompts(rows: list[dict[str, Any]], items: pl.DataFrame, interactions: pl.DataFrame | None, llm: LLM,
+                     config: RecSaverZeroShotConfig, train_targets: pl.DataFrame | None
+                     ) -> tuple[list[tuple[Message, ...]], list[str | None]]:
+    """The variant's prompt per row, and the user of its solved example (one-shot only)."""
+    spec = VARIANTS[config.variant]
     catalog = ItemCatalog.from_tables(items)
     reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
     train_rows = target_rows(train_targets) if train_targets is not None else []
     renderer = PromptRenderer()
     count = token_counter(llm, REASON_PREFIX)
-    rows = target_rows(targets, limit)
-    choices = rating_choices(config.scale)
-    key_schema = {"row": pl.Int64()}
-    messages_by_row = []
+    prompts: list[tuple[Message, ...]] = []
     example_users: list[str | None] = []
     for row in rows:
         example = None
@@ -172,95 +231,66 @@ def recsaver_zeroshot(
             example=example, include_rating=spec.include_rating, include_review=spec.include_review,
             include_description=spec.include_description, reasoning=spec.reasoning,
         )
-        messages, _ = fit_prompt(renderer, PREDICT_TEMPLATE, ctx, count, config.max_prompt_tokens)
-        messages_by_row.append(messages)
+        prompts.append(fit_prompt(renderer, PREDICT_TEMPLATE, ctx, count, config.max_prompt_tokens)[0])
         example_users.append(example_user)
+    return prompts, example_users
 
-    reasoning: list[str | None] = [None] * len(rows)
-    gen_errors: list[str | None] = [None] * len(rows)
-    pred: list[float | None] = [None] * len(rows)
-    expected: list[float | None] = [None] * len(rows)
-    score: list[float | None] = [None] * len(rows)
-    probs: list[str | None] = [None] * len(rows)
-    parse_ok: list[bool] = [False] * len(rows)
-    prompt_tokens: list[int | None] = [None] * len(rows)
-    cached: list[bool | None] = [None] * len(rows)
 
-    if config.rating_from == "generate" or spec.reasoning:
-        prefix = REASON_PREFIX if spec.reasoning else RATING_PREFIX
-        stop = ["###"] if config.rating_from == "score" else []
-        jobs = [GenerationJob({"row": i}, m, config.sampling(stop=tuple(stop)), assistant_prefix=prefix)
-                for i, m in enumerate(messages_by_row)]
-        generated, summary = run_generation_jobs(llm, jobs, key_schema, batch_size=config.batch_size,
-                                                 desc=f"recsaver {config.variant} (generate)",
-                                                 show=config.show_progress, keep_prompts=False)
-        if summaries is not None:
-            summaries.append(summary)
-        for i, text, err, ptok, hit in generated.select("row", "text", "error", "prompt_tokens", "cached").iter_rows():
-            gen_errors[i] = err
-            prompt_tokens[i], cached[i] = ptok, hit
-            if text is None:
-                continue
-            if config.rating_from == "generate":
-                parsed = parse_recsaver(prefix + text, scale=config.scale)
-                reasoning[i] = parsed.reasoning or None
-                pred[i] = parsed.rating
-                parse_ok[i] = parsed.ok
-                score[i] = parsed.rating
-            else:
-                reasoning[i] = text.split("###")[0].strip()
+def _generate(llm: LLM, prompts: list[tuple[Message, ...]], answers: _Answers, config: RecSaverZeroShotConfig,
+              summaries: list[RunSummary] | None) -> None:
+    """The reasoning (stopped at the rating header when the rating is scored) or the whole parsed answer."""
+    spec = VARIANTS[config.variant]
+    prefix = REASON_PREFIX if spec.reasoning else RATING_PREFIX
+    stop = ["###"] if config.rating_from == "score" else []
+    jobs = [GenerationJob({"row": i}, m, config.sampling(stop=tuple(stop)), assistant_prefix=prefix)
+            for i, m in enumerate(prompts)]
+    generated, summary = run_generation_jobs(llm, jobs, {"row": pl.Int64()}, batch_size=config.batch_size,
+                                             desc=f"recsaver {config.variant} (generate)",
+                                             show=config.show_progress, keep_prompts=False)
+    if summaries is not None:
+        summaries.append(summary)
+    for i, text, err, ptok, hit in generated.select("row", "text", "error", "prompt_tokens", "cached").iter_rows():
+        answers.gen_errors[i] = err
+        answers.prompt_tokens[i], answers.cached[i] = ptok, hit
+        if text is None:
+            continue
+        if config.rating_from == "generate":
+            parsed = parse_recsaver(prefix + text, scale=config.scale)
+            answers.reasoning[i] = parsed.reasoning or None
+            answers.pred[i] = parsed.rating
+            answers.parse_ok[i] = parsed.ok
+            answers.score[i] = parsed.rating
+        else:
+            answers.reasoning[i] = text.split("###")[0].strip()
 
-    score_errors: list[str | None] = [None] * len(rows)
-    if config.rating_from == "score":
-        jobs_s = []
-        for i, m in enumerate(messages_by_row):
-            if spec.reasoning:
-                if reasoning[i] is None:
-                    continue  # reasoning call failed: no rating either (error kept)
-                prefix = f"{REASON_PREFIX}{reasoning[i]}\n\n{RATING_PREFIX}"
-            else:
-                prefix = RATING_PREFIX
-            jobs_s.append(ScoreJob({"row": i}, m, choices, prefix))
-        scored, summary = run_score_jobs(llm, jobs_s, key_schema, batch_size=config.batch_size,
-                                         desc=f"recsaver {config.variant} (score)", show=config.show_progress,
-                                         keep_prompts=False)
-        if summaries is not None:
-            summaries.append(summary)
-        for i, p, err, ptok, hit in scored.select("row", "probs", "error", "prompt_tokens", "cached").iter_rows():
-            score_errors[i] = err
-            if not spec.reasoning:
-                prompt_tokens[i], cached[i] = ptok, hit
-            else:
-                cached[i] = bool(cached[i]) and bool(hit)
-            probs[i] = p
-            pred[i], expected[i], score[i] = _probs_view(p, config.like_threshold)
-            parse_ok[i] = p is not None
 
-    thr = config.like_threshold
-    out = pl.DataFrame(
-        {
-            **target_columns(rows, method=config.method_name(), dataset=config.dataset),
-            "label": [None if r.get("rating") is None else int(r["rating"] > thr) for r in rows],
-            "score": score,
-            "pred_label": [None if p is None else int(p > thr) for p in pred],
-            "pred_rating": pred,
-            "probs": probs,
-            "reasoning": reasoning,
-            "parse_ok": parse_ok,
-            "expected_rating": expected,
-            "example_user": example_users,
-            "prompt_tokens": prompt_tokens,
-            "cached": cached,
-            "error": [g or s for g, s in zip(gen_errors, score_errors, strict=True)],
-        },
-        schema_overrides={
-            "label": pl.Int64(), "rating": pl.Float64(), "score": pl.Float64(), "pred_label": pl.Int64(),
-            "pred_rating": pl.Float64(), "probs": pl.String(), "reasoning": pl.String(),
-            "expected_rating": pl.Float64(), "example_user": pl.String(), "prompt_tokens": pl.Int64(),
-            "cached": pl.Boolean(), "error": pl.String(),
-        },
-    )
-    return conform_predictions(out)
+def _score(llm: LLM, prompts: list[tuple[Message, ...]], answers: _Answers, config: RecSaverZeroShotConfig,
+           summaries: list[RunSummary] | None) -> None:
+    """One pass over the rating digits after "### Rating ###" (after the row's reasoning for CoT variants)."""
+    spec = VARIANTS[config.variant]
+    jobs = []
+    for i, m in enumerate(prompts):
+        if spec.reasoning:
+            if answers.reasoning[i] is None:
+                continue  # reasoning call failed: no rating either (error kept)
+            prefix = f"{REASON_PREFIX}{answers.reasoning[i]}\n\n{RATING_PREFIX}"
+        else:
+            prefix = RATING_PREFIX
+        jobs.append(ScoreJob({"row": i}, m, rating_choices(config.scale), prefix))
+    scored, summary = run_score_jobs(llm, jobs, {"row": pl.Int64()}, batch_size=config.batch_size,
+                                     desc=f"recsaver {config.variant} (score)", show=config.show_progress,
+                                     keep_prompts=False)
+    if summaries is not None:
+        summaries.append(summary)
+    for i, p, err, ptok, hit in scored.select("row", "probs", "error", "prompt_tokens", "cached").iter_rows():
+        answers.score_errors[i] = err
+        if not spec.reasoning:
+            answers.prompt_tokens[i], answers.cached[i] = ptok, hit
+        else:
+            answers.cached[i] = bool(answers.cached[i]) and bool(hit)
+        answers.probs[i] = p
+        answers.pred[i], answers.expected[i], answers.score[i] = _probs_view(p, config.like_threshold)
+        answers.parse_ok[i] = p is not None
 
 
 __all__ = [
