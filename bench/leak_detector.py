@@ -1,6 +1,6 @@
 """Recall/precision of rating-leak detectors on the hand-labelled sentence set.
 
-Compares Rec-SAVER's three-phrase rule ("a rating of", "stars", "scores") with `reasonrec.stages.leak.is_leak`
+Compares Rec-SAVER's three-phrase rule ("a rating of", "stars", "scores") with `reasonrec.stages.recsaver.leak.is_leak`
 on `tests/stages/recsaver/fixtures/leak_sentences.jsonl` (real sentences from the 2018 Beauty reviews and the released
 teacher reasoning, labelled one by one by the annotator named in each row). Prints a table and writes
 `bench/results/leak_detector.json`.

@@ -2,7 +2,7 @@
 
 One implementation means both backends put the chat template, the generation prompt and the `assistant_prefix`
 in exactly the same place, so their token ids agree and only the weights differ. `render` + `encode` are also what
-`reasonrec.stages.base.token_counter` looks for to count prompt tokens exactly.
+`reasonrec.stages.common.base.token_counter` looks for to count prompt tokens exactly.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Mappers (explicit registry, keyed by stage-output name):
                      ← `teacher_reasoning` (user-keyed per split): item_id and the TRUE label come from the
                        recipe's target table of that split; the teacher's own trailing "Prediction:" becomes
                        pred_label. Release users without a target row in the recipe's split are dropped (counted).
-  pair_context       exp3rt_profiles.CONTEXT_SCHEMA               ← `rating_pairs_<variant>` (EXP3RT IMDB)
+  pair_context       stages.exp3rt.profiles.CONTEXT_SCHEMA               ← `rating_pairs_<variant>` (EXP3RT IMDB)
 """
 
 from __future__ import annotations

@@ -129,10 +129,10 @@ def exp3rt_predict_ratings(
     limit: int | None = None,
     summaries: list[RunSummary] | None = None,
 ) -> pl.DataFrame:
-    """PREDICTIONS_SCHEMA rows for the pairs of `context` (exp3rt_profiles.CONTEXT_SCHEMA)."""
+    """PREDICTIONS_SCHEMA rows for the pairs of `context` (stages.exp3rt.profiles.CONTEXT_SCHEMA)."""
     for col in ("user_id", "item_id", "user_profile", "item_profile", "item_description"):
         if col not in context.columns:
-            raise DataError(f"pair context lacks {col!r} (build it with exp3rt_profiles.pair_context)", field=col)
+            raise DataError(f"pair context lacks {col!r} (build it with stages.exp3rt.profiles.pair_context)", field=col)
     rows = context if limit is None else context.head(limit)
     scale = config.scale
     prompts = rating_prompts(rows, config, llm)

@@ -7,7 +7,7 @@
   `helpful`   the preferences of the `helpful_top_n` training reviews with the most helpful votes
               (ties: newer review first, then user id)                       → one profile per item_id;
   `neighbour` the preferences of the `n_neighbours` training raters most similar to the target user
-              (adjusted cosine, `stages.neighbours`)                          → one profile per (user_id, item_id).
+              (adjusted cosine, `stages.exp3rt.neighbours`)                          → one profile per (user_id, item_id).
   Keys differ on purpose; `ProfileLookup` answers "which profile text for (user, item)?" for any of them.
 
 Only preferences that parsed (parse_ok) and hold at least one bullet are aggregated; an entity with none gets the

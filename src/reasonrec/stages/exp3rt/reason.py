@@ -122,7 +122,7 @@ def clean_reasoning(text: str | None) -> str | None:
 def _require(context: pl.DataFrame, columns: tuple[str, ...]) -> None:
     for col in columns:
         if col not in context.columns:
-            raise DataError(f"pair context lacks {col!r} (build it with exp3rt_profiles.pair_context)", field=col)
+            raise DataError(f"pair context lacks {col!r} (build it with stages.exp3rt.profiles.pair_context)", field=col)
 
 
 def exp3rt_teacher_reasoning(
@@ -135,7 +135,7 @@ def exp3rt_teacher_reasoning(
 ) -> pl.DataFrame:
     """One row per (pair, sample_index): rating, reasoning, flags, sft_target + runner columns.
 
-    `context` follows exp3rt_profiles.CONTEXT_SCHEMA; rows without a rating are skipped (the teacher needs it).
+    `context` follows stages.exp3rt.profiles.CONTEXT_SCHEMA; rows without a rating are skipped (the teacher needs it).
     """
     _require(context, ("user_id", "item_id", "rating", "user_profile", "item_profile", "item_description"))
     rows = context.filter(pl.col("rating").is_not_null())

@@ -3,7 +3,7 @@
 The model sees the user's history (items, ratings, reviews), the new item and the rating the user actually gave,
 and explains which tastes and item features led to it (`recsaver/explain`). N samples per pair at temperature T
 (sample_index 0..N-1, each its own cache entry, so a killed run resumes sample by sample) feed the
-self-verification step (`stages.verify`). The paper does not state N or T; the defaults take its multi-path
+self-verification step (`stages.recsaver.verify`). The paper does not state N or T; the defaults take its multi-path
 numbers (M=8) and a common sampling temperature (0.7).
 """
 

@@ -92,7 +92,7 @@ def recsaver_teacher_paths(
 ) -> pl.DataFrame:
     """One row per (pair, sample): keys, sample_index, rating (truth), text, pred_rating, reasoning, parse_ok.
 
-    The truth is NOT in the prompt (these are predictions to be filtered by `stages.filters`).
+    The truth is NOT in the prompt (these are predictions to be filtered by `stages.recsaver.filters`).
     """
     rows = [r for r in target_rows(targets, limit) if r.get("rating") is not None]
     jobs = [GenerationJob(pair_key(row), messages, config.sampling(), assistant_prefix=REASON_PREFIX)
