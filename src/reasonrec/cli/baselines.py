@@ -71,9 +71,7 @@ def run(
     if spec is None:
         raise typer.BadParameter(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
     cfg = resolve_command_config(spec.config, config=config, overrides=overrides or [])
-    if print_config_:
-        print_config(config=cfg)
-        return
+    print_config(print_config_, config=cfg)
     splits = split_dir / "splits"
     inputs = [splits / f"{s}.parquet" for s in ("train", "valid", "test")] + [splits / "train_interactions.parquet"]
     train, valid, test, interactions = (_read(p) for p in inputs)

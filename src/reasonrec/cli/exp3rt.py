@@ -56,11 +56,8 @@ def extract(out: OutOpt, dataset: ReviewsOpt = "amazon-beauty-raw", data_dir: Da
     from reasonrec.data.loaders import load_dataset
     from reasonrec.stages.exp3rt.extract import ExtractConfig, extract_preferences
 
-    prepared = stage_command(ExtractConfig, f"exp3rt extract --dataset {dataset}", config=config, overrides=set_,
+    cfg, run = stage_command(ExtractConfig, f"exp3rt extract --dataset {dataset}", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds = load_dataset(dataset, data_dir)
     skipped: dict[str, int] = {}
     table = extract_preferences(ds.interactions, run.llm, cfg, items=ds.items, limit=limit,
@@ -93,11 +90,8 @@ def profiles(
     from reasonrec.data.splits import temporal_ratio
     from reasonrec.stages.exp3rt.profiles import Exp3rtProfileConfig, item_profiles, user_profiles
 
-    prepared = stage_command(Exp3rtProfileConfig, f"exp3rt profiles --kind {kind} --dataset {dataset}",
+    cfg, run = stage_command(Exp3rtProfileConfig, f"exp3rt profiles --kind {kind} --dataset {dataset}",
                              config=config, overrides=set_, llm_config=llm_config, print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds = load_dataset(dataset, data_dir)
     train = temporal_ratio(ds.interactions).train_interactions
     prefs = pl.read_parquet(preferences)
@@ -121,11 +115,8 @@ def reason(out: OutOpt, context: ContextOpt = None, variant: VariantOpt = "helpf
     """
     from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
 
-    prepared = stage_command(TeacherConfig, "exp3rt reason", config=config, overrides=set_, llm_config=llm_config,
+    cfg, run = stage_command(TeacherConfig, "exp3rt reason", config=config, overrides=set_, llm_config=llm_config,
                              print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     table = exp3rt_teacher_reasoning(_context(context, data_dir, variant), run.llm, cfg, limit=limit,
                                      summaries=run.summaries)
     run.report(run.write(out, "teacher_reasoning", table, cfg), table, f"; {post_check_counts(table)}")
@@ -145,11 +136,8 @@ def predict(out: OutOpt, context: ContextOpt = None, variant: VariantOpt = "help
 
     from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig, exp3rt_predict_ratings
 
-    prepared = stage_command(Exp3rtPredictConfig, "exp3rt predict", config=config, overrides=set_,
+    cfg, run = stage_command(Exp3rtPredictConfig, "exp3rt predict", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     table = exp3rt_predict_ratings(_context(context, data_dir, variant), run.llm, cfg, limit=limit,
                                    summaries=run.summaries)
     path = run.write(out, "predictions", table, cfg)

@@ -87,14 +87,18 @@ def resolve_llm_config(llm_config: Path | None, overrides: Sequence[str] = ()) -
                           source=str(llm_config) if llm_config is not None else "llm")
 
 
-def print_config(**sections: Config) -> None:
-    """Every setting, resolved, as YAML: one section per config (the command's, and its `llm` when it has one)."""
+def print_config(asked: bool, **sections: Config) -> None:
+    """With `--print-config` (asked): every setting, resolved, as YAML — one section per config (the command's,
+    and its `llm` when it has one) — then exit. Without it, nothing."""
+    if not asked:
+        return
     import yaml
 
     data = {name: section.model_dump(mode="json") for name, section in sections.items()}
     if list(data) == ["config"]:
         data = data["config"]
     typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+    raise typer.Exit()
 
 
 __all__ = [

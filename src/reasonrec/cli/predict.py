@@ -56,9 +56,7 @@ def predict_command(
     cfg = resolve_command_config(PredictConfig, config=config, overrides=own, defaults={"dataset": dataset},
                                  flags={"method": method})
     llm_cfg = resolve_llm_config(llm_config, llm_overrides)
-    if print_config_:
-        print_config(config=cfg, llm=llm_cfg)
-        return
+    print_config(print_config_, config=cfg, llm=llm_cfg)
     if cfg.method not in ("reasoningrec", "tallrec"):
         raise typer.BadParameter("the CLI predicts reasoningrec/tallrec from a dataset; rating methods use "
                                  "reasonrec.predict.predict_ratings with pre-rendered prompts", param_hint="--method")

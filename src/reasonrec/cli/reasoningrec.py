@@ -67,11 +67,8 @@ def describe(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
     """
     from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items
 
-    prepared = stage_command(DescribeConfig, f"reasoningrec describe {dataset}", config=config, overrides=set_,
+    cfg, run = stage_command(DescribeConfig, f"reasoningrec describe {dataset}", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds = _dataset(dataset, data_dir)
     ids = ds.items["item_id"].to_list()[:limit] if limit else None
     table = describe_items(ds.items, ds.interactions, run.llm, cfg, item_ids=ids, summaries=run.summaries)
@@ -90,11 +87,8 @@ def profile(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_c
     """
     from reasonrec.stages.reasoningrec.profile import ProfileConfig, profile_users
 
-    prepared = stage_command(ProfileConfig, f"reasoningrec profile {dataset}", config=config, overrides=set_,
+    cfg, run = stage_command(ProfileConfig, f"reasoningrec profile {dataset}", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds = _dataset(dataset, data_dir)
     table_t = _targets(ds, targets)
     users = list(dict.fromkeys(table_t["user_id"].to_list()))[:limit] if limit else None
@@ -116,11 +110,8 @@ def reason(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_co
     """
     from reasonrec.stages.reasoningrec.reason import ReasonConfig, teacher_reasoning
 
-    prepared = stage_command(ReasonConfig, f"reasoningrec reason {dataset}", config=config, overrides=set_,
+    cfg, run = stage_command(ReasonConfig, f"reasoningrec reason {dataset}", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds = _dataset(dataset, data_dir)
     table = teacher_reasoning(_targets(ds, targets), ds.items, _artefact(ds, descriptions, "item_descriptions"),
                               _artefact(ds, profiles, "user_profiles"), run.llm, cfg, limit=limit,
@@ -141,11 +132,8 @@ def zeroshot(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
     """
     from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
-    prepared = stage_command(ZeroShotConfig, f"reasoningrec zeroshot {dataset}", config=config, overrides=set_,
+    cfg, run = stage_command(ZeroShotConfig, f"reasoningrec zeroshot {dataset}", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config, defaults={"dataset": dataset})
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds = _dataset(dataset, data_dir)
     table = zeroshot_predict(_targets(ds, targets), ds.items, _artefact(ds, descriptions, "item_descriptions"),
                              _artefact(ds, profiles, "user_profiles"), run.llm, cfg, limit=limit,

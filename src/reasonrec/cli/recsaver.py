@@ -66,11 +66,8 @@ def explain(out: OutOpt, dataset: DatasetOpt = "amazon-beauty-raw", data_dir: Da
     """
     from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
 
-    prepared = stage_command(ExplainConfig, "reasonrec recsaver explain", config=config, overrides=set_,
+    cfg, run = stage_command(ExplainConfig, "reasonrec recsaver explain", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config, defaults=PAPER_SEED)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds, result = _pairs(dataset, data_dir, split, per_class, cfg.seed)
     table = post_hoc_explanations(result.targets()[split], ds.items, result.train_interactions, run.llm, cfg,
                                   limit=limit, summaries=run.summaries)
@@ -94,11 +91,8 @@ def verify(
 
     from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
 
-    prepared = stage_command(VerifyConfig, "reasonrec recsaver verify", config=config, overrides=set_,
+    cfg, run = stage_command(VerifyConfig, "reasonrec recsaver verify", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config, defaults=PAPER_SEED)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds, result = _pairs(dataset, data_dir, split, per_class, cfg.seed)
     verification = self_verify(pl.read_parquet(explanations), result.targets()[split], ds.items,
                                result.train_interactions, run.llm, cfg, summaries=run.summaries)
@@ -122,12 +116,9 @@ def zeroshot(out: OutOpt, dataset: DatasetOpt = "amazon-beauty-raw", data_dir: D
     """
     from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
 
-    prepared = stage_command(RecSaverZeroShotConfig, "reasonrec recsaver zeroshot", config=config, overrides=set_,
+    cfg, run = stage_command(RecSaverZeroShotConfig, "reasonrec recsaver zeroshot", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config,
                              defaults={**PAPER_SEED, "dataset": dataset})
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds, result = _pairs(dataset, data_dir, split, per_class, cfg.seed)
     preds = recsaver_zeroshot(result.targets()[split], ds.items, result.train_interactions, run.llm, cfg,
                               train_targets=result.train, limit=limit, summaries=run.summaries)
@@ -147,11 +138,8 @@ def teacher_paths(out: OutOpt, dataset: DatasetOpt = "amazon-beauty-raw", data_d
     from reasonrec.stages.recsaver.filters import annotate_filters, filter_counts
     from reasonrec.stages.recsaver.teacher import TeacherPathsConfig, recsaver_teacher_paths
 
-    prepared = stage_command(TeacherPathsConfig, "reasonrec recsaver teacher-paths", config=config, overrides=set_,
+    cfg, run = stage_command(TeacherPathsConfig, "reasonrec recsaver teacher-paths", config=config, overrides=set_,
                              llm_config=llm_config, print_only=print_config, defaults=PAPER_SEED)
-    if prepared is None:
-        return
-    cfg, run = prepared
     ds, result = _pairs(dataset, data_dir, split, per_class, cfg.seed)
     paths = recsaver_teacher_paths(result.targets()[split], ds.items, result.train_interactions, run.llm, cfg,
                                    limit=limit, summaries=run.summaries)

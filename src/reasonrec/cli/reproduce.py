@@ -39,7 +39,7 @@ DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset (defa
 def run_reproduction(paper: str, *, out: Path, dataset: str | None = None, data_dir: Path | None = None,
                      budget: str = "full", llm_config: Path | None = None, config: Path | None = None,
                      overrides: list[str] | None = None, flags: dict[str, Any] | None = None,
-                     print_only: bool = False) -> dict[str, Any] | None:
+                     print_only: bool = False) -> dict[str, Any]:
     """Resolve the config (one precedence), run, print the metrics table. Used by `demo` too."""
     from reasonrec.methods import get_reproduction
     from reasonrec.methods.reproduction import metrics_table
@@ -49,9 +49,7 @@ def run_reproduction(paper: str, *, out: Path, dataset: str | None = None, data_
     llm = yaml_layer(llm_config) if llm_config is not None else None
     resolved = repro.resolve(budget=budget, overrides=overrides or [], yaml=yaml_layer(config),
                              flags={"dataset": dataset, "data_dir": data_dir, "llm": llm, **(flags or {})})
-    if print_only:
-        print_config(config=resolved)
-        return None
+    print_config(print_only, config=resolved)
     command = f"reasonrec reproduce {paper} --dataset {resolved.dataset} --budget {budget} --out {out}"
     metrics = repro.run(resolved, out, command=command)
     typer.echo(metrics_table(metrics))

@@ -55,9 +55,7 @@ def run_command(
     cfg = recipe.resolve(overrides=set_ or [], yaml=yaml_layer(config), flags={
         "dataset": dataset, "data_dir": data_dir, "limit_users": limit_users,
         "llm": yaml_layer(llm_config) if llm_config is not None else None})
-    if print_config_:
-        print_config(config=cfg)
-        return
+    print_config(print_config_, config=cfg)
     result = recipe.run(cfg, out)
     for stage in result.stages:
         rows = "-" if stage.rows is None else stage.rows

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -72,14 +72,12 @@ class StageRun:
 
 def stage_command(cls: type[Config], command: str, *, config: Path | None, overrides: Sequence[str] | None,
                   llm_config: Path | None, print_only: bool, defaults: dict | None = None
-                  ) -> tuple[Config, StageRun] | None:
-    """The resolved stage config and the run (LLM not built yet); None once `--print-config` printed them."""
+                  ) -> tuple[Any, StageRun]:
+    """The resolved stage config and the run (LLM not built yet); with `--print-config`, print them and exit."""
     own, llm_overrides = split_llm_overrides(overrides)
     cfg = resolve_command_config(cls, config=config, overrides=own, defaults=defaults)
     run = StageRun(command, llm_config, llm_overrides)
-    if print_only:
-        print_config(config=cfg, llm=run.llm_settings)
-        return None
+    print_config(print_only, config=cfg, llm=run.llm_settings)
     return cfg, run
 
 

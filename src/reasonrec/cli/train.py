@@ -69,9 +69,7 @@ def sft_data(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset
     from reasonrec.train.student import build_sft_splits
 
     cfg = _config(config, set_, dataset, data_dir, llm_config)
-    if print_config_:
-        print_config(config=cfg)
-        return
+    print_config(print_config_, config=cfg)
     train, valid = build_sft_splits(cfg, load_tokenizer(cfg.lora.model))
     paths = [train.write(out / "train")]
     if valid is not None:
@@ -91,9 +89,7 @@ def lora(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset: Da
     from reasonrec.train.student import run_training
 
     cfg = _config(config, set_, dataset, data_dir, llm_config)
-    if print_config_:
-        print_config(config=cfg)
-        return
+    print_config(print_config_, config=cfg)
     result = run_training(cfg, out, command="train lora")
     typer.echo(json.dumps({
         "adapter": str(result.adapter_dir), "global_step": result.global_step, "best_metric": result.best_metric,
