@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
 from pydantic import Field
@@ -24,29 +24,19 @@ from pydantic import Field
 from reasonrec.answers import parse_exp3rt, parse_recsaver, strip_trailing_prediction
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM, Message, expected_value
-from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
-from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import (
     GenerationJob,
     ScoreJob,
     StageConfig,
-    fit_prompt,
     run_generation_jobs,
     run_score_jobs,
-    token_counter,
     write_stage_output,
 )
-from reasonrec.stages.common.context import ItemCatalog, target_rows, text_map
+from reasonrec.stages.common.context import target_rows
 from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs, target_columns
-from reasonrec.stages.student import (
-    LABEL_SCORING,
-    RATING_HEADERS,
-    TEMPLATES_BY_METHOD,
-    label_prompt_context,
-    rating_prefix,
-)
+from reasonrec.stages.student import LABEL_SCORING, RATING_HEADERS, LabelPrompt, label_prompts, rating_prefix
 
 
 class PredictConfig(StageConfig):
@@ -67,6 +57,12 @@ class PredictConfig(StageConfig):
     def name(self) -> str:
         return self.method_name or f"{self.method}-student"
 
+    def label_prompt(self) -> LabelPrompt:
+        """The like/dislike student's prompt (ConfigError for the rating methods, which `predict_ratings` serves)."""
+        if self.method not in LABEL_SCORING:
+            raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {self.method!r}")
+        return LabelPrompt.student(self.method, profile=self.include_profile, descriptions=self.include_descriptions)
+
 
 def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[str, str]:
     if teacher_reasoning is None or not split:
@@ -77,36 +73,6 @@ def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[s
 
 def _want_reasoning(config: PredictConfig, idx: int) -> bool:
     return config.generate_reasoning and (config.reasoning_limit is None or idx < config.reasoning_limit)
-
-
-def label_prompts(
-    rows: Sequence[dict[str, Any]],
-    items: pl.DataFrame,
-    item_descriptions: pl.DataFrame | None,
-    user_profiles: pl.DataFrame | None,
-    llm: LLM | LocalTokenizer | None,
-    config: PredictConfig,
-) -> list[tuple[Message, ...]]:
-    """The student's prompt for each target row, fitted to `max_prompt_tokens` (history trimmed oldest-first);
-    ConfigError naming the row when one cannot fit. `llm` only counts tokens (a bare tokenizer will do)."""
-    if config.method not in LABEL_SCORING:
-        raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {config.method!r}")
-    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
-    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
-    renderer = PromptRenderer()
-    prefix, _ = LABEL_SCORING[config.method]
-    count = token_counter(llm, prefix)
-    prompts = []
-    for row in rows:
-        ctx = label_prompt_context(row, catalog, profiles, domain=config.domain_view(),
-                                   like_threshold=config.like_threshold,
-                                   include_descriptions=config.include_descriptions,
-                                   reasoning=config.method == "reasoningrec")
-        where = f"user {row['user_id']} item {row['item_id']} ({row.get('split') or 'no split'})"
-        messages, _ = fit_prompt(renderer, TEMPLATES_BY_METHOD[config.method], ctx, count, config.max_prompt_tokens,
-                                 where=where)
-        prompts.append(messages)
-    return prompts
 
 
 def predict_labels(
@@ -123,17 +89,17 @@ def predict_labels(
 ) -> pl.DataFrame:
     """ReasoningRec / TALLRec P(like) for every target row (+ generated reasoning for a subset)."""
     rows = target_rows(targets, limit)
+    spec = config.label_prompt()
     prompts = label_prompts(rows, items, item_descriptions, user_profiles, llm, config)
-    prefix, choices = LABEL_SCORING[config.method]
-    score_jobs = [ScoreJob({"row": idx}, messages, choices, prefix) for idx, messages in enumerate(prompts)]
-    gen_jobs = [GenerationJob({"row": idx}, messages, config.sampling()) for idx, messages in enumerate(prompts)
-                if config.method == "reasoningrec" and _want_reasoning(config, idx)]
-    scored, generated = run_label_jobs(llm, score_jobs, gen_jobs, batch_size=config.batch_size,
-                                       show=config.show_progress, score_desc=f"P(like) {config.name()}",
+    scored, generated = run_label_jobs(llm, prompts, choices=spec.choices, assistant_prefix=spec.assistant_prefix,
+                                       sampling=config.sampling(),
+                                       generate=lambda idx: spec.reasoning and _want_reasoning(config, idx),
+                                       batch_size=config.batch_size, show=config.show_progress,
+                                       score_desc=f"P(like) {config.name()}",
                                        reasoning_desc=f"reasoning {config.name()}", summaries=summaries)
     refs = _reference_map(teacher_reasoning, str(rows[0].get("split") or "") if rows else "")
     return label_prediction_frame(rows, scored, generated, method=config.name(), dataset=config.dataset,
-                                  choice=choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
+                                  choice=spec.choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
                                   parse_ok_needs_text=True)
 
 
@@ -226,4 +192,4 @@ def write_predictions(
                               started_at=started_at if started_at is not None else time.time())
 
 
-__all__ = ["PredictConfig", "label_prompts", "predict_labels", "predict_ratings", "write_predictions"]
+__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "write_predictions"]

@@ -160,9 +160,9 @@ def test_ml1m_quick_budget_holds_every_test_prompt(shared_data):
     must fit the quick preset's resolved scoring budget."""
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.chat import LocalTokenizer
-    from reasonrec.predict import label_prompts
     from reasonrec.stages.common.base import token_counter
     from reasonrec.stages.common.context import target_rows
+    from reasonrec.stages.student import label_prompts
     from reasonrec.train.sft_data import load_tokenizer
 
     require_data(shared_data, "reasoningrec-ml1m")

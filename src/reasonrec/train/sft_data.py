@@ -36,7 +36,7 @@ from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import Message
 from reasonrec.prompts import DOMAINS, PromptRenderer
 from reasonrec.stages.common.context import ItemCatalog, text_map
-from reasonrec.stages.student import TEMPLATES_BY_METHOD, label_prompt_context
+from reasonrec.stages.student import LabelPrompt, label_prompt_context
 
 Method = Literal["reasoningrec", "tallrec", "exp3rt", "recsaver"]
 
@@ -322,11 +322,12 @@ def build_reasoningrec_sft(
         if sample
         else eligible
     )
-    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
-    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
+    spec = LabelPrompt.student(config.method, profile=config.include_profile,
+                               descriptions=config.include_descriptions)
+    catalog = ItemCatalog.from_tables(items, item_descriptions if spec.descriptions else None)
+    profiles = text_map(user_profiles, "user_id") if spec.profile else {}
     renderer = PromptRenderer()
     counter = ChatTokenCounter(tokenizer)
-    template = TEMPLATES_BY_METHOD[config.method]
     rows: list[dict[str, Any]] = []
     overflow: list[str] = []
     for row in chosen.iter_rows(named=True):
@@ -338,12 +339,11 @@ def build_reasoningrec_sft(
         )
         ctx = label_prompt_context(row, catalog, profiles, domain=DOMAINS[config.domain],
                                    like_threshold=config.like_threshold,
-                                   include_descriptions=config.include_descriptions,
-                                   reasoning=config.method == "reasoningrec")
+                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning)
         where = f"user {row['user_id']} item {row['item_id']} ({split})"
         try:
             messages, dropped, p_tok, c_tok = _fit(
-                renderer, template, ctx, completion, counter, config.max_seq_length, where
+                renderer, spec.template, ctx, completion, counter, config.max_seq_length, where
             )
         except ConfigError:
             if config.on_overflow == "error":

@@ -45,9 +45,10 @@ from reasonrec.methods.reproduction import (
     same_rows,
     with_k,
 )
-from reasonrec.predict import PredictConfig, label_prompts, predict_labels
+from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.stages.common.context import target_rows
-from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict, zeroshot_prompts
+from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.student import label_prompts
 from reasonrec.train.lora import LoRAConfig, LoRAResult
 from reasonrec.train.sft_data import SFTDataConfig, load_tokenizer
 from reasonrec.train.student import ScoringCheck, TrainRunConfig, run_training
@@ -221,13 +222,9 @@ def scoring_checks(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproCon
     a = ds.artefacts
     tables = (ds.items, a.get("item_descriptions"), a.get("user_profiles"))
     students = [("reasoningrec", STUDENT), *([("tallrec", TALLREC)] if config.tallrec else [])]
-    checks: list[ScoringCheck] = [
-        lambda method=method, name=name: label_prompts(targets, *tables, tokenizer,
-                                                       student_predict_config(config, method, name, 0))
-        for method, name in students]
-    checks += [lambda variant=variant: zeroshot_prompts(targets, *tables, tokenizer, zeroshot_config(config, variant))
-               for variant in config.zeroshot]
-    return checks
+    configs = [student_predict_config(config, method, name, 0) for method, name in students]
+    configs += [zeroshot_config(config, variant) for variant in config.zeroshot]
+    return [lambda c=c: label_prompts(targets, *tables, tokenizer, c) for c in configs]
 
 
 def train_student(config: ReasoningRecReproConfig, method: str, out: Path,

@@ -8,13 +8,13 @@ never drift apart in column names, types or the meaning of `parse_ok`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from reasonrec.answers import parse_reasoningrec
-from reasonrec.llm.base import LLM
+from reasonrec.llm.base import LLM, Message, SamplingParams
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.stages.common.base import (
@@ -42,20 +42,26 @@ def target_columns(rows: Sequence[dict[str, Any]], *, method: str, dataset: str)
 
 def run_label_jobs(
     llm: LLM,
-    score_jobs: Sequence[ScoreJob],
-    gen_jobs: Sequence[GenerationJob],
+    prompts: Sequence[tuple[Message, ...]],
     *,
+    choices: tuple[str, str],
+    assistant_prefix: str,
+    sampling: SamplingParams,
+    generate: Callable[[int], bool],
     batch_size: int,
     show: bool,
     score_desc: str,
     reasoning_desc: str,
     summaries: list[RunSummary] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """Run the score jobs, then the generation jobs if any (keys: `ROW_KEY_SCHEMA`); summaries in that order."""
+    """Score `choices` after `assistant_prefix` for every prompt, then generate a text for the rows `generate`
+    picks, if any (keys: `ROW_KEY_SCHEMA`); summaries in that order."""
+    score_jobs = [ScoreJob({"row": idx}, m, choices, assistant_prefix) for idx, m in enumerate(prompts)]
     scored, summary = run_score_jobs(llm, score_jobs, ROW_KEY_SCHEMA, batch_size=batch_size, desc=score_desc,
                                      show=show)
     if summaries is not None:
         summaries.append(summary)
+    gen_jobs = [GenerationJob({"row": idx}, m, sampling) for idx, m in enumerate(prompts) if generate(idx)]
     if not gen_jobs:
         return scored, None
     generated, gsummary = run_generation_jobs(llm, gen_jobs, ROW_KEY_SCHEMA, batch_size=batch_size,
