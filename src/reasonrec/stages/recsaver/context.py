@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
 from reasonrec.prompts import Domain, HistoryEntry
+from reasonrec.stages.common.base import StageConfig
 from reasonrec.stages.common.context import ItemCatalog
 
 PREDICT_TEMPLATE = "recsaver/predict"
@@ -26,6 +28,21 @@ PAIR_KEY_SCHEMA: dict[str, pl.DataType] = {"user_id": pl.String(), "item_id": pl
 
 def pair_key(row: dict[str, Any]) -> dict[str, str]:
     return {"user_id": str(row["user_id"]), "item_id": str(row["item_id"]), "split": str(row.get("split") or "")}
+
+
+class RecSaverStageConfig(StageConfig):
+    """What every Rec-SAVER prompt shows: the rating scale, the liked flag of history entries and the history
+    reviews (truncated)."""
+
+    scale_min: int = 1
+    scale_max: int = 5
+    like_threshold: float = Field(3.0, description="r_T: liked = rating > r_T (history flags; the zero-shot "
+                                  "stage's binary cut-off, paper: > 3)")
+    review_max_chars: int | None = Field(600, description="truncate each history review (None = full)")
+
+    @property
+    def scale(self) -> tuple[int, int]:
+        return (self.scale_min, self.scale_max)
 
 
 @dataclass
@@ -99,6 +116,6 @@ def rating_choices(scale: tuple[int, int]) -> tuple[str, ...]:
 
 
 __all__ = [
-    "PAIR_KEY_SCHEMA", "PREDICT_TEMPLATE", "RATING_PREFIX", "REASON_PREFIX", "ReviewLookup", "history_entries",
+    "PAIR_KEY_SCHEMA", "PREDICT_TEMPLATE", "RATING_PREFIX", "REASON_PREFIX", "RecSaverStageConfig", "ReviewLookup", "history_entries",
     "pair_key", "prompt_context", "rating_choices",
 ]

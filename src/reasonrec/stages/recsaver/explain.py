@@ -15,26 +15,24 @@ from pydantic import Field
 from reasonrec.llm.base import LLM
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
-from reasonrec.stages.common.base import GenerationJob, StageConfig, fit_prompt, token_counter
+from reasonrec.stages.common.base import GenerationJob, fit_prompt, token_counter
 from reasonrec.stages.common.context import ItemCatalog, target_rows
 from reasonrec.stages.common.paths import sample_paths
-from reasonrec.stages.recsaver.context import PAIR_KEY_SCHEMA, ReviewLookup, pair_key, prompt_context
+from reasonrec.stages.recsaver.context import (
+    PAIR_KEY_SCHEMA,
+    RecSaverStageConfig,
+    ReviewLookup,
+    pair_key,
+    prompt_context,
+)
 
 TEMPLATE = "recsaver/explain"
 
 
-class ExplainConfig(StageConfig):
+class ExplainConfig(RecSaverStageConfig):
     n_samples: int = Field(8, ge=1, description="N explanations per pair (paper: unstated; M=8 for paths)")
     temperature: float = Field(0.7, ge=0.0, description="T > 0 so the N samples differ")
     max_new_tokens: int = Field(256, ge=1)
-    scale_min: int = 1
-    scale_max: int = 5
-    like_threshold: float = Field(3.0, description="r_T (only for the liked flag of history entries)")
-    review_max_chars: int | None = Field(600, description="truncate each history review (None = full)")
-
-    @property
-    def scale(self) -> tuple[int, int]:
-        return (self.scale_min, self.scale_max)
 
 
 def explanation_jobs(

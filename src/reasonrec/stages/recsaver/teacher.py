@@ -21,7 +21,6 @@ from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import (
     GenerationJob,
     ScoreJob,
-    StageConfig,
     fit_prompt,
     messages_json,
     run_score_jobs,
@@ -34,6 +33,7 @@ from reasonrec.stages.recsaver.context import (
     PREDICT_TEMPLATE,
     RATING_PREFIX,
     REASON_PREFIX,
+    RecSaverStageConfig,
     ReviewLookup,
     pair_key,
     prompt_context,
@@ -41,20 +41,12 @@ from reasonrec.stages.recsaver.context import (
 )
 
 
-class TeacherPathsConfig(StageConfig):
+class TeacherPathsConfig(RecSaverStageConfig):
     """Multi-path teacher reasoning (§2.3): M samples of the CoT prompt at T > 0, each with its own rating."""
 
     n_samples: int = Field(8, ge=1, description="M (paper: 8)")
     temperature: float = Field(0.7, ge=0.0)
     max_new_tokens: int = Field(320, ge=1)
-    scale_min: int = 1
-    scale_max: int = 5
-    like_threshold: float = 3.0
-    review_max_chars: int | None = 600
-
-    @property
-    def scale(self) -> tuple[int, int]:
-        return (self.scale_min, self.scale_max)
 
 
 def cot_prompts(

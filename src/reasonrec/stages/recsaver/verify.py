@@ -32,7 +32,6 @@ from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import (
     GenerationJob,
     ScoreJob,
-    StageConfig,
     fit_prompt,
     run_generation_jobs,
     run_score_jobs,
@@ -41,6 +40,7 @@ from reasonrec.stages.common.base import (
 from reasonrec.stages.common.context import ItemCatalog, target_rows
 from reasonrec.stages.recsaver.context import (
     RATING_PREFIX,
+    RecSaverStageConfig,
     ReviewLookup,
     pair_key,
     prompt_context,
@@ -52,20 +52,12 @@ TEMPLATE = "recsaver/verify"
 _HEADER = "### Reason ###"
 
 
-class VerifyConfig(StageConfig):
+class VerifyConfig(RecSaverStageConfig):
     rating_from: Literal["score", "generate"] = Field("score", description="digit scoring or generate+parse")
     scrub_rule: Literal["ours", "paper", "none"] = Field(
         "ours", description="leak scrubbing: our detector, the paper's three phrases, or none (ablation)"
     )
     max_new_tokens: int = Field(8, ge=1, description="generate mode: the answer is one number")
-    scale_min: int = 1
-    scale_max: int = 5
-    like_threshold: float = 3.0
-    review_max_chars: int | None = 600
-
-    @property
-    def scale(self) -> tuple[int, int]:
-        return (self.scale_min, self.scale_max)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import (
     GenerationJob,
     ScoreJob,
-    StageConfig,
     fit_prompt,
     run_generation_jobs,
     run_score_jobs,
@@ -49,6 +48,7 @@ from reasonrec.stages.recsaver.context import (
     PREDICT_TEMPLATE,
     RATING_PREFIX,
     REASON_PREFIX,
+    RecSaverStageConfig,
     ReviewLookup,
     prompt_context,
     rating_choices,
@@ -76,22 +76,14 @@ VARIANTS: dict[str, RecSaverVariantSpec] = {
 }
 
 
-class RecSaverZeroShotConfig(StageConfig):
+class RecSaverZeroShotConfig(RecSaverStageConfig):
     variant: RecSaverVariant = "cot"
     rating_from: Literal["score", "generate"] = "score"
     dataset: str = ""
     method: str | None = Field(None, description="default recsaver-zeroshot-<variant>")
-    scale_min: int = 1
-    scale_max: int = 5
-    like_threshold: float = Field(3.0, description="binary cut-off: like = rating > r_T (paper: > 3)")
-    review_max_chars: int | None = 600
     example_history: int = Field(3, ge=1, description="one-shot: past items shown in the solved example")
     example_review_chars: int = Field(160, ge=0)
     max_new_tokens: int = Field(256, ge=1)
-
-    @property
-    def scale(self) -> tuple[int, int]:
-        return (self.scale_min, self.scale_max)
 
     def method_name(self) -> str:
         return self.method or f"recsaver-zeroshot-{self.variant}"
