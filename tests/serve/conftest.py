@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,10 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serve_helpers import free_port
+from server_probes import SERVER_LIMIT_ARGS
 
 SERVER_KEY_ENV = "REASONREC_TEST_SERVER_KEY"
 SERVER_KEY = "test-key-not-secret"
-MAX_PROMPT_TOKENS = 512
 STARTUP_TIMEOUT_S = 180
 
 
@@ -26,15 +26,14 @@ class RunningServer:
     model: str
     api_key: str
     key_env: str
+    log_path: Path
+
+    @property
+    def root(self) -> str:
+        return self.base_url[: -len("/v1")]
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +50,11 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         str(port),
         "--api-key-env",
         SERVER_KEY_ENV,
-        "--max-prompt-tokens",
-        str(MAX_PROMPT_TOKENS),
-        "--max-top-logprobs",
-        "20",
+        *SERVER_LIMIT_ARGS,
         "--threads",
         "1",
+        "--log-level",
+        "info",
     ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -77,7 +75,9 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
             time.sleep(0.5)
         if model is None:
             pytest.fail(f"server did not become healthy in {STARTUP_TIMEOUT_S}s:\n{log_path.read_text()}")
-        yield RunningServer(base_url=base + "/v1", model=model, api_key=SERVER_KEY, key_env=SERVER_KEY_ENV)
+        yield RunningServer(
+            base_url=base + "/v1", model=model, api_key=SERVER_KEY, key_env=SERVER_KEY_ENV, log_path=log_path
+        )
     finally:
         proc.terminate()
         try:
@@ -90,6 +90,10 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
 @pytest.fixture(scope="session")
 def hf_backend():
     """The same embedded model in-process, to check the HTTP path against the direct one."""
+    import torch
+
     from reasonrec.llm.hf import HFBackend
 
+    torch.set_num_threads(1)  # shared cores: more threads spin-wait and collapse under load
     return HFBackend("embedded")
+
