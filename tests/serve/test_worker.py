@@ -202,3 +202,48 @@ def test_time_budget_on_the_real_model(hf_backend):
         assert result.text.startswith(" 6")
     finally:
         w.close()
+
+
+def _long_steps_per_short_unit(llm: ScriptedStepLLM, long_share: float) -> float:
+    """Long decode steps per short unit while a feeder keeps two short jobs queued for 0.5 s."""
+    w = ModelWorker(llm, ServerLimits(short_max_tokens=8, max_batch=2, long_share=long_share))
+    try:
+        started, on_token = _tokens_seen(1)
+        long = _job("long", 100_000, on_token=on_token)
+        w.submit([long])
+        assert started.wait(10)
+        units = 0
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:
+            pair = [_job("short", 4), _job("short", 4)]
+            w.submit(pair)
+            for job in pair:
+                job.future.result(timeout=10)
+            units += 1
+        w.cancel([long])
+        long.future.result(timeout=10)
+    finally:
+        w.close()
+    return sum(p == "long" for p, _ in llm.timeline) / units
+
+
+def test_a_long_batch_keeps_its_share_while_short_work_keeps_coming():
+    starved = _long_steps_per_short_unit(ScriptedStepLLM(), long_share=0.0)
+    shared = _long_steps_per_short_unit(ScriptedStepLLM(), long_share=0.5)
+    # a short unit is 4 steps: with half the time the long batch makes ~4 steps per unit, without it ~1
+    assert starved < 2.0 < shared
+
+
+def test_a_future_cancelled_by_its_waiter_is_skipped_and_the_worker_goes_on(worker):
+    started, on_token = _tokens_seen(1)
+    blocker = _job("blocker", 100_000, on_token=on_token)
+    worker.submit([blocker])
+    assert started.wait(10)
+    abandoned = _job("abandoned", 100)
+    worker.submit([abandoned])
+    assert abandoned.future.cancel()  # what asyncio.wrap_future does when the awaiting task is cancelled
+    worker.cancel([blocker])
+    after = _job("after", 4)
+    worker.submit([after])
+    assert after.future.result(timeout=10).completion_tokens == 4
+    assert abandoned.future.cancelled()

@@ -35,7 +35,14 @@ class ServerLimits(Config):
         64, ge=1, description="requests asking for at most this many tokens run in the short lane, between the "
         "decode steps of long ones"
     )
+    long_share: float = Field(
+        0.33, ge=0, lt=1, description="share of the worker's time a running long batch keeps while short work "
+        "waits (0: short work always runs first)"
+    )
     max_batch: int = Field(8, ge=1, description="generations decoded together in one batch")
+    long_batch_window_s: float = Field(
+        0.1, ge=0, le=5, description="a long batch waits this long for more long requests to share it"
+    )
     retry_after_s: int = Field(1, ge=0, description="Retry-After sent with 503")
 
     @model_validator(mode="after")

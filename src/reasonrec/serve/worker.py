@@ -5,7 +5,10 @@ keeps each step fast and the order explainable. Why two lanes: a request for 1,0
 4-token request wait minutes. Jobs asking for at most `short_max_tokens` (and every log-prob forward pass) go to
 the short lane; longer ones to the long lane. A long batch is decoded step by step, and between two of its steps
 the worker runs one unit of short work (one forward pass, or one batch of short generations, to completion):
-short requests wait for at most one long step, and a long batch still advances one token per short unit.
+short requests wait for at most one long step. While short work keeps coming, the long batch still keeps
+`long_share` of the worker's time (short units pause until it has had it), so neither lane starves the other.
+Long requests are batched first come, first served: one that arrives while a long batch runs waits for that
+batch to end (its time budget includes the wait), since a running batch cannot take new rows.
 
 Every job carries a deadline (the per-request time budget) and a cancel flag (the client went away); both are
 checked between decode steps, so a generation stops within one step of either. The queue is bounded: `submit`
@@ -18,8 +21,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -159,6 +163,10 @@ class ModelWorker:
                     self._cond.wait()
                 if self._closed:
                     return
+                if 0 < len(self._long) < self.limits.max_batch and not self._short:
+                    # long requests that arrive together share one batch: a long batch, once started, runs to
+                    # its end before the next long one starts (short work still runs between its steps)
+                    self._cond.wait(timeout=self.limits.long_batch_window_s)
                 long_batch = self._take(self._long)
                 work = long_batch or self._take(self._short)
             if work:
@@ -173,23 +181,30 @@ class ModelWorker:
         if not lane:
             return []
         if isinstance(lane[0], CallJob):
-            return [lane.popleft()]
+            return [job for job in (lane.popleft(),) if self._start(job)]
         batch: list[Job] = []
         for job in list(lane):
             if len(batch) == self.limits.max_batch:
                 break
             if isinstance(job, GenerationJob) and job.deadline >= now:
-                batch.append(job)
                 lane.remove(job)
+                if self._start(job):
+                    batch.append(job)
         return batch
+
+    def _start(self, job: Job) -> bool:
+        """Mark the job's future running; False when its waiter already cancelled it (nothing to run)."""
+        if job.future.set_running_or_notify_cancel():
+            return True
+        self._stats.jobs_cancelled += 1
+        return False
 
     def _resolve_unstarted(self, job: Job, exc: Exception) -> None:
         if isinstance(exc, JobExpired):
             self._stats.jobs_expired += 1
         else:
             self._stats.jobs_cancelled += 1
-        if not job.future.done():
-            job.future.set_exception(exc)
+        _settle(job, exception=exc)
 
     def _execute(self, work: list[Job], *, preemptible: bool) -> None:
         with self._cond:
@@ -210,9 +225,11 @@ class ModelWorker:
     @staticmethod
     def _call(job: CallJob) -> None:
         try:
-            job.future.set_result(job.fn())
+            result = job.fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
-            job.future.set_exception(exc)
+            _settle(job, exception=exc)
+        else:
+            _settle(job, result=result)
 
     def _generate(self, jobs: list[GenerationJob], preemptible: bool) -> None:
         hook = self._step_hook(jobs, preemptible)
@@ -222,42 +239,64 @@ class ModelWorker:
                 raise RuntimeError(f"backend returned {len(results)} completions for {len(jobs)} requests")
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
             for job in jobs:
-                job.future.set_exception(exc)
+                _settle(job, exception=exc)
             return
         for job, result in zip(jobs, results, strict=True):
             if result.finish_reason == "cancelled" and job.expired:
                 result = replace(result, finish_reason="length")
-            job.future.set_result(result)
+            _settle(job, result=result)
 
     def _step_hook(self, jobs: list[GenerationJob], preemptible: bool) -> StepHook:
         stopped: set[int] = set()
+        share = _TimeShare(self.limits.long_share)
 
         def on_step(tokens: list[tuple[int, int]]) -> set[int]:
+            share.long_step_done()
             for index, token in tokens:
                 _emit(jobs[index], token)
             with self._cond:
                 self._stats.tokens_generated += len(tokens)
-                nested = self._take(self._short) if preemptible and self._short else []
+                waiting = preemptible and bool(self._short)
+                nested = self._take(self._short) if waiting and share.short_may_run() else []
+            if not waiting:
+                share.reset()
             if nested:
-                self._execute(nested, preemptible=False)
-            now = time.monotonic()
-            for i, job in enumerate(jobs):
-                if i in stopped or job.future.done():
-                    continue
-                if job.cancelled.is_set():
-                    stopped.add(i)
-                    self._count("jobs_cancelled")
-                elif now > job.deadline:
-                    job.expired = True
-                    stopped.add(i)
-                    self._count("jobs_expired")
+                with share.short_unit():
+                    self._execute(nested, preemptible=False)
+            self._stop_finished_rows(jobs, stopped)
+            share.long_step_starts()
             return stopped
 
         return on_step
 
+    def _stop_finished_rows(self, jobs: list[GenerationJob], stopped: set[int]) -> None:
+        """Add to `stopped` the rows whose client left or whose time budget ran out."""
+        now = time.monotonic()
+        for i, job in enumerate(jobs):
+            if i in stopped or job.future.done():
+                continue
+            if job.cancelled.is_set():
+                stopped.add(i)
+                self._count("jobs_cancelled")
+            elif now > job.deadline:
+                job.expired = True
+                stopped.add(i)
+                self._count("jobs_expired")
+
     def _count(self, name: str) -> None:
         with self._cond:
             setattr(self._stats, name, getattr(self._stats, name) + 1)
+
+
+def _settle(job: Job, *, result: Any = None, exception: BaseException | None = None) -> None:
+    """Resolve the job's future once; a future already resolved (or cancelled by its waiter) stays as it is."""
+    try:
+        if exception is not None:
+            job.future.set_exception(exception)
+        else:
+            job.future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 def _emit(job: GenerationJob, token: int) -> None:
@@ -268,3 +307,33 @@ def _emit(job: GenerationJob, token: int) -> None:
     except Exception:  # a broken stream consumer must not stop the other rows of the batch
         log.exception("token callback failed; the stream of this request stops here")
         job.on_token = None
+
+
+class _TimeShare:
+    """While short work waits, a running long batch keeps `long_share` of the worker's time: short units run
+    between its steps only while the long batch has had its share since the contention began."""
+
+    def __init__(self, long_share: float) -> None:
+        self.ratio = long_share / (1.0 - long_share)
+        self.long_s = self.short_s = 0.0
+        self._step_started = time.monotonic()
+
+    def long_step_done(self) -> None:
+        self.long_s += time.monotonic() - self._step_started
+
+    def long_step_starts(self) -> None:
+        self._step_started = time.monotonic()
+
+    def short_may_run(self) -> bool:
+        return self.long_s >= self.ratio * self.short_s
+
+    def reset(self) -> None:
+        self.long_s = self.short_s = 0.0
+
+    @contextmanager
+    def short_unit(self) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.short_s += time.monotonic() - started
