@@ -21,7 +21,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +35,7 @@ from reasonrec.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
-from serve_helpers import free_port
+from serve_helpers import llm_serve_process
 from server_probes import MAX_TOKENS, SERVER_LIMIT_ARGS, problems, send, server_probes
 
 KEY_ENV, KEY = "REASONREC_BENCH_SERVER_KEY", "bench-key-not-secret"
@@ -52,32 +51,12 @@ def load_average() -> list[float]:
 
 @contextmanager
 def started_server(log_path: Path) -> Iterator[dict[str, str]]:
-    """`reasonrec llm serve` with the probe table's limits, one torch thread, on a free loopback port."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "reasonrec.cli.llm_serve", "--port", str(port), "--api-key-env", KEY_ENV,
-           *SERVER_LIMIT_ARGS, "--request-timeout", "900", "--threads", "1", "--log-level", "info"]
-    env = {**os.environ, KEY_ENV: KEY, "HF_HUB_OFFLINE": "1"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see {log_path}")
-            try:
-                model = httpx.get(root + "/health", timeout=2).json()["model"]
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
+    """`reasonrec llm serve` with the probe table's limits, one torch thread, a time budget longer than the
+    fairness phase, on a free loopback port."""
+    args = ["--api-key-env", KEY_ENV, *SERVER_LIMIT_ARGS, "--request-timeout", "900", "--threads", "1",
+            "--log-level", "info"]
+    with llm_serve_process(args, {KEY_ENV: KEY, "HF_HUB_OFFLINE": "1"}, log_path) as (root, model):
         yield {"root": root, "model": model, "log": str(log_path)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def metric(root: str, name: str) -> float:
