@@ -15,7 +15,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from reasonrec.llm.base import Completion
-from reasonrec.serve.engine import Engine, Prompt
+from reasonrec.serve.engine import Engine, Prompt, internal_error
 from reasonrec.serve.responses import ChunkWriter, sse
 from reasonrec.serve.schema import APIError, SamplingBody
 from reasonrec.serve.worker import GenerationJob, JobCancelled, JobExpired, ModelWorker
@@ -103,9 +103,7 @@ def _error_event(exc: BaseException) -> str:
     elif isinstance(exc, JobCancelled):
         error = APIError(503, "the request was cancelled", type="server_error")
     else:
-        log.error("stream failed: %s: %s", type(exc).__name__, exc)
-        error = APIError(500, "internal server error while streaming; details are in the server log",
-                         type="server_error")
+        error = internal_error(f"stream failed: {type(exc).__name__}: {exc}", exc)
     return sse(error.body())
 
 
