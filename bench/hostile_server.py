@@ -53,8 +53,17 @@ def load_average() -> list[float]:
 def started_server(log_path: Path) -> Iterator[dict[str, str]]:
     """`reasonrec llm serve` with the probe table's limits, one torch thread, a time budget longer than the
     fairness phase, on a free loopback port."""
-    args = ["--api-key-env", KEY_ENV, *SERVER_LIMIT_ARGS, "--request-timeout", "900", "--threads", "1",
-            "--log-level", "info"]
+    args = [
+        "--api-key-env",
+        KEY_ENV,
+        *SERVER_LIMIT_ARGS,
+        "--request-timeout",
+        "900",
+        "--threads",
+        "1",
+        "--log-level",
+        "info",
+    ]
     with llm_serve_process(args, {KEY_ENV: KEY, "HF_HUB_OFFLINE": "1"}, log_path) as (root, model):
         yield {"root": root, "model": model, "log": str(log_path)}
 
@@ -103,8 +112,12 @@ def short_clients(server: dict[str, str], clients: int, requests: int, max_token
     def client(c: int) -> None:
         with httpx.Client(timeout=300, headers={"Authorization": f"Bearer {KEY}"}) as http:
             for r in range(requests):
-                body = {"model": server["model"], "max_tokens": max_tokens, "temperature": 0,
-                        "messages": [{"role": "user", "content": f"Say one word about topic {c}-{r}."}]}
+                body = {
+                    "model": server["model"],
+                    "max_tokens": max_tokens,
+                    "temperature": 0,
+                    "messages": [{"role": "user", "content": f"Say one word about topic {c}-{r}."}],
+                }
                 start = time.monotonic()
                 status = http.post(server["root"] + "/v1/chat/completions", json=body).status_code
                 with lock:
@@ -120,10 +133,13 @@ def short_clients(server: dict[str, str], clients: int, requests: int, max_token
         t.join()
     ordered = sorted(latencies)
     return {
-        "requests": len(latencies), "errors": len(errors),
+        "requests": len(latencies),
+        "errors": len(errors),
         "p50_s": round(statistics.median(ordered), 3),
         "p95_s": round(ordered[max(0, round(0.95 * len(ordered)) - 1)], 3),
-        "max_s": round(ordered[-1], 3), "load_average_before": load_before, "load_average_after": load_average(),
+        "max_s": round(ordered[-1], 3),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
     }
 
 
@@ -138,10 +154,19 @@ class LongStream(threading.Thread):
         self.chunks, self.finished, self.closed_at = 0, False, None
 
     def _request(self) -> bytes:
-        body = json.dumps({"model": self.server["model"], "prompt": self.prompt, "max_tokens": MAX_TOKENS,
-                           "temperature": 0, "stream": True}).encode()
-        head = (f"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        body = json.dumps(
+            {
+                "model": self.server["model"],
+                "prompt": self.prompt,
+                "max_tokens": MAX_TOKENS,
+                "temperature": 0,
+                "stream": True,
+            }
+        ).encode()
+        head = (
+            f"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
         return head.encode() + body
 
     def run(self) -> None:
@@ -174,8 +199,9 @@ def seconds_until_idle(root: str, since: float, timeout_s: float = 60) -> float:
     return round(time.monotonic() - since, 3)
 
 
-def run_fairness(server: dict[str, str], clients: int, requests: int, max_tokens: int,
-                 long_clients: int) -> dict[str, Any]:
+def run_fairness(
+    server: dict[str, str], clients: int, requests: int, max_tokens: int, long_clients: int
+) -> dict[str, Any]:
     alone = short_clients(server, clients, requests, max_tokens)
     longs = [LongStream(server, LONG_PROMPTS[i % len(LONG_PROMPTS)]) for i in range(long_clients)]
     for stream in longs:
@@ -186,7 +212,9 @@ def run_fairness(server: dict[str, str], clients: int, requests: int, max_tokens
     chunks_before = [s.chunks for s in longs]
     with_long = short_clients(server, clients, requests, max_tokens)
     long_tokens = [s.chunks - before for s, before in zip(longs, chunks_before, strict=True)]
-    still_running = all(not s.finished for s in longs) and metric(server["root"], "reasonrec_running_jobs") > 0
+    still_running = (
+        all(not s.finished for s in longs) and metric(server["root"], "reasonrec_running_jobs") > 0
+    )
     tokens_at_close = metric(server["root"], "reasonrec_tokens_generated_total")
     for stream in longs:
         stream.leave.set()
@@ -198,41 +226,60 @@ def run_fairness(server: dict[str, str], clients: int, requests: int, max_tokens
     again = short_clients(server, clients, requests, max_tokens)
     ratio = round(with_long["p95_s"] / alone["p95_s"], 2)
     return {
-        "short_clients": clients, "requests_per_client": requests, "short_max_tokens": max_tokens,
-        "long_clients": long_clients, "long_max_tokens": MAX_TOKENS,
-        "alone": alone, "with_long": with_long, "alone_after": again,
-        "p95_ratio": ratio, "p95_ratio_target": P95_RATIO_TARGET,
+        "short_clients": clients,
+        "requests_per_client": requests,
+        "short_max_tokens": max_tokens,
+        "long_clients": long_clients,
+        "long_max_tokens": MAX_TOKENS,
+        "alone": alone,
+        "with_long": with_long,
+        "alone_after": again,
+        "p95_ratio": ratio,
+        "p95_ratio_target": P95_RATIO_TARGET,
         "long_jobs_running_when_short_phase_began": running_at_start,
         "long_still_generating_after_short_phase": still_running,
         "long_tokens_during_short_phase": long_tokens,
-        "stream_disconnect_stop_s": stop_s, "tokens_generated_after_disconnect": tokens_after,
+        "stream_disconnect_stop_s": stop_s,
+        "tokens_generated_after_disconnect": tokens_after,
     }
 
 
 def run_nonstream_disconnect(server: dict[str, str]) -> dict[str, Any]:
     body = {"model": server["model"], "prompt": LONG_PROMPTS[0], "max_tokens": MAX_TOKENS, "temperature": 0}
     try:
-        httpx.post(server["root"] + "/v1/completions", json=body, headers={"Authorization": f"Bearer {KEY}"},
-                   timeout=httpx.Timeout(60, read=3.0))
+        httpx.post(
+            server["root"] + "/v1/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=httpx.Timeout(60, read=3.0),
+        )
     except httpx.ReadTimeout:
         pass
     closed = time.monotonic()
-    return {"nonstream_disconnect_stop_s": seconds_until_idle(server["root"], closed),
-            "load_average": load_average()}
+    return {
+        "nonstream_disconnect_stop_s": seconds_until_idle(server["root"], closed),
+        "load_average": load_average(),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- report
 
 
-def run(requests_per_client: int = 3, short_clients_n: int = 16, long_clients: int = 2,
-        short_max_tokens: int = 16, log_path: Path | None = None) -> dict[str, Any]:
+def run(
+    requests_per_client: int = 3,
+    short_clients_n: int = 16,
+    long_clients: int = 2,
+    short_max_tokens: int = 16,
+    log_path: Path | None = None,
+) -> dict[str, Any]:
     """All three sections against one fresh server; the dict written to bench/results/hostile_server.json."""
     started = time.time()
     result: dict[str, Any] = {"load_average_start": load_average()}
     with started_server(log_path or ROOT / "runs" / "bench_hostile_server" / "server.log") as server:
         result["probes"] = run_probes(server)
-        result["fairness"] = run_fairness(server, short_clients_n, requests_per_client, short_max_tokens,
-                                          long_clients)
+        result["fairness"] = run_fairness(
+            server, short_clients_n, requests_per_client, short_max_tokens, long_clients
+        )
         result["disconnect"] = run_nonstream_disconnect(server)
     fair, probes = result["fairness"], result["probes"]
     stops = [fair["stream_disconnect_stop_s"], result["disconnect"]["nonstream_disconnect_stop_s"]]
@@ -240,13 +287,17 @@ def run(requests_per_client: int = 3, short_clients_n: int = 16, long_clients: i
         "probes_at_least_60": probes["probes"] >= 60,
         "probes_0_unexpected_0_leaks_0_tracebacks": probes["passed"] == probes["probes"]
         and probes["tracebacks_in_server_log"] == 0,
-        "short_p95_within_3x": fair["p95_ratio"] <= P95_RATIO_TARGET and fair["with_long"]["errors"] == 0
+        "short_p95_within_3x": fair["p95_ratio"] <= P95_RATIO_TARGET
+        and fair["with_long"]["errors"] == 0
         and fair["long_jobs_running_when_short_phase_began"] >= long_clients
         and fair["long_still_generating_after_short_phase"],
         "disconnect_stops_within_2s": max(stops) <= STOP_TARGET_S,
     }
-    result.update(load_average_end=load_average(), wall_s=round(time.time() - started, 1),
-                  note="shared 2-core machine: timings include other sessions' load (see load averages)")
+    result.update(
+        load_average_end=load_average(),
+        wall_s=round(time.time() - started, 1),
+        note="shared 2-core machine: timings include other sessions' load (see load averages)",
+    )
     return result
 
 
@@ -254,18 +305,27 @@ def table(result: dict[str, Any]) -> str:
     p, f, d = result["probes"], result["fairness"], result["disconnect"]
     rows = [
         ("server probes", f"{p['probes']} probes, {p['passed']} as expected", "≥ 60, all"),
-        ("leaked internals / tracebacks", f"{p['leaked_internals']} / {p['tracebacks_in_server_log']}", "0 / 0"),
+        (
+            "leaked internals / tracebacks",
+            f"{p['leaked_internals']} / {p['tracebacks_in_server_log']}",
+            "0 / 0",
+        ),
         ("5xx answers to probes", str(p["server_errors_5xx"]), "0"),
         ("short p95 alone", f"{f['alone']['p95_s']} s (load {f['alone']['load_average_before'][0]})", ""),
-        ("short p95 with 2 max-token clients",
-         f"{f['with_long']['p95_s']} s (load {f['with_long']['load_average_before'][0]})", ""),
+        (
+            "short p95 with 2 max-token clients",
+            f"{f['with_long']['p95_s']} s (load {f['with_long']['load_average_before'][0]})",
+            "",
+        ),
         ("short p95 alone, afterwards", f"{f['alone_after']['p95_s']} s", ""),
         ("p95 ratio", f"{f['p95_ratio']}×", f"≤ {P95_RATIO_TARGET}×"),
         ("short errors with long clients", str(f["with_long"]["errors"]), "0"),
         ("tokens each long client got meanwhile", str(f["long_tokens_during_short_phase"]), "> 0"),
-        ("long jobs running at start / still at end",
-         f"{f['long_jobs_running_when_short_phase_began']:g} / {f['long_still_generating_after_short_phase']}",
-         f"{f['long_clients']} / True"),
+        (
+            "long jobs running at start / still at end",
+            f"{f['long_jobs_running_when_short_phase_began']:g} / {f['long_still_generating_after_short_phase']}",
+            f"{f['long_clients']} / True",
+        ),
         ("stream disconnect → stopped", f"{f['stream_disconnect_stop_s']} s", f"≤ {STOP_TARGET_S} s"),
         ("non-stream disconnect → stopped", f"{d['nonstream_disconnect_stop_s']} s", f"≤ {STOP_TARGET_S} s"),
     ]

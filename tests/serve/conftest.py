@@ -52,4 +52,3 @@ def hf_backend():
 
     torch.set_num_threads(1)  # shared cores: more threads spin-wait and collapse under load
     return HFBackend("embedded")
-

@@ -49,9 +49,9 @@ def metric(root: str, name: str, key: str | None = None) -> float:
 
 
 @contextmanager
-def llm_serve_process(args: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300) -> Iterator[
-    tuple[str, str]
-]:
+def llm_serve_process(
+    args: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300
+) -> Iterator[tuple[str, str]]:
     """`reasonrec llm serve --port <free> ARGS` as a subprocess logging to `log_path`; waits for /health and
     yields (root URL, served model name); stopped on exit."""
     port = free_port()
@@ -64,7 +64,9 @@ def llm_serve_process(args: list[str], env: dict[str, str], log_path: Path, time
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become healthy (exit {proc.poll()}):\n{log_path.read_text()}")
+                raise RuntimeError(
+                    f"server did not become healthy (exit {proc.poll()}):\n{log_path.read_text()}"
+                )
             try:
                 response = httpx.get(root + "/health", timeout=2)
                 if response.status_code == 200:

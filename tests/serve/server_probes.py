@@ -17,13 +17,23 @@ import httpx
 
 # The limits both the test fixture and the bench start the server with (the probes below depend on them).
 MAX_PROMPT_TOKENS = 512
-MAX_TOKENS = 8000  # with a 512-token cap on prompts, a near-cap max_tokens can overflow the 8192-token context
+MAX_TOKENS = (
+    8000  # with a 512-token cap on prompts, a near-cap max_tokens can overflow the 8192-token context
+)
 MAX_N = 4
 MAX_TOP_LOGPROBS = 20
 MAX_BODY_BYTES = 65536
 SERVER_LIMIT_ARGS = [
-    "--max-prompt-tokens", str(MAX_PROMPT_TOKENS), "--max-tokens", str(MAX_TOKENS), "--max-n", str(MAX_N),
-    "--max-top-logprobs", str(MAX_TOP_LOGPROBS), "--max-body-bytes", str(MAX_BODY_BYTES),
+    "--max-prompt-tokens",
+    str(MAX_PROMPT_TOKENS),
+    "--max-tokens",
+    str(MAX_TOKENS),
+    "--max-n",
+    str(MAX_N),
+    "--max-top-logprobs",
+    str(MAX_TOP_LOGPROBS),
+    "--max-body-bytes",
+    str(MAX_BODY_BYTES),
 ]
 
 LEAK = re.compile(
@@ -63,10 +73,22 @@ def _auth_and_size_probes(model: str) -> list[Probe]:
     return [
         Probe("models without key", "/v1/models", method="GET", auth="none", expect=401),
         Probe("models with wrong key", "/v1/models", method="GET", auth="wrong", expect=401),
-        Probe("key without Bearer", "/v1/models", method="GET", auth="none", expect=401,
-              headers={"Authorization": "test-key-not-secret"}),
-        Probe("basic auth scheme", "/v1/models", method="GET", auth="none", expect=401,
-              headers={"Authorization": "Basic dGVzdDp0ZXN0"}),
+        Probe(
+            "key without Bearer",
+            "/v1/models",
+            method="GET",
+            auth="none",
+            expect=401,
+            headers={"Authorization": "test-key-not-secret"},
+        ),
+        Probe(
+            "basic auth scheme",
+            "/v1/models",
+            method="GET",
+            auth="none",
+            expect=401,
+            headers={"Authorization": "Basic dGVzdDp0ZXN0"},
+        ),
         Probe("no key + invalid JSON", CHAT, b"{not json", auth="none", expect=401),
         Probe("no key + invalid body", CHAT, {"model": 1}, auth="none", expect=401),
         Probe("no key + oversize body", CHAT, big, auth="none", expect=401),
@@ -92,11 +114,23 @@ def _json_probes(model: str) -> list[Probe]:
         Probe("JSON null body", CHAT, b"null"),
         Probe("deeply nested JSON", CHAT, nested),
         Probe("invalid UTF-8", CHAT, b'{"model": "\xff\xfe", "messages": []}'),
-        Probe("NaN temperature", CHAT, b'{"model": "%s", "messages": [{"role": "user", "content": "hi"}], '
-              b'"temperature": NaN}' % model.encode()),
-        Probe("Infinity top_p", COMPLETIONS, b'{"model": "%s", "prompt": "hi", "top_p": Infinity}' % model.encode()),
-        Probe("form-encoded body", CHAT, b"model=x&messages=y",
-              headers={"content-type": "application/x-www-form-urlencoded"}),
+        Probe(
+            "NaN temperature",
+            CHAT,
+            b'{"model": "%s", "messages": [{"role": "user", "content": "hi"}], '
+            b'"temperature": NaN}' % model.encode(),
+        ),
+        Probe(
+            "Infinity top_p",
+            COMPLETIONS,
+            b'{"model": "%s", "prompt": "hi", "top_p": Infinity}' % model.encode(),
+        ),
+        Probe(
+            "form-encoded body",
+            CHAT,
+            b"model=x&messages=y",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
     ]
 
 
@@ -106,11 +140,26 @@ def _field_probes(model: str) -> list[Probe]:
         Probe("missing messages", CHAT, {"model": model}),
         Probe("empty messages", CHAT, {"model": model, "messages": []}),
         Probe("unknown role", CHAT, _chat(model, messages=[{"role": "robot", "content": "x"}])),
-        Probe("tool role", CHAT, _chat(model, messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}])),
-        Probe("image content part", CHAT, _chat(model, messages=[
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}])),
+        Probe(
+            "tool role", CHAT, _chat(model, messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}])
+        ),
+        Probe(
+            "image content part",
+            CHAT,
+            _chat(
+                model,
+                messages=[
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}],
+                    }
+                ],
+            ),
+        ),
         Probe("null content", CHAT, _chat(model, messages=[{"role": "user", "content": None}])),
-        Probe("message name field", CHAT, _chat(model, messages=[{"role": "user", "content": "x", "name": "a"}])),
+        Probe(
+            "message name field", CHAT, _chat(model, messages=[{"role": "user", "content": "x", "name": "a"}])
+        ),
         Probe("model is a number", CHAT, {"model": 7, "messages": HI}),
         Probe("unknown model", CHAT, _chat("gpt-4o"), expect=404),
         Probe("path-like model", CHAT, _chat("../../etc/passwd"), expect=404),
@@ -121,8 +170,11 @@ def _field_probes(model: str) -> list[Probe]:
         Probe("max_tokens 10^12", CHAT, _chat(model, max_tokens=10**12)),
         Probe("max_tokens above cap", CHAT, _chat(model, max_tokens=MAX_TOKENS + 1)),
         Probe("max_completion_tokens above cap", CHAT, _chat(model, max_completion_tokens=MAX_TOKENS + 1)),
-        Probe("max_tokens above context room", COMPLETIONS,
-              _completion(model, prompt="word " * 400, max_tokens=MAX_TOKENS)),
+        Probe(
+            "max_tokens above context room",
+            COMPLETIONS,
+            _completion(model, prompt="word " * 400, max_tokens=MAX_TOKENS),
+        ),
         Probe("n 0", CHAT, _chat(model, n=0)),
         Probe("n above cap", CHAT, _chat(model, n=MAX_N + 1)),
         Probe("n 10^6", COMPLETIONS, _completion(model, n=10**6)),
@@ -142,10 +194,16 @@ def _field_probes(model: str) -> list[Probe]:
         Probe("token-id prompt", COMPLETIONS, _completion(model, prompt=[1, 2, 3])),
         Probe("17 prompts", COMPLETIONS, _completion(model, prompt=["hi"] * 17)),
         Probe("max_tokens 0 without echo", COMPLETIONS, _completion(model, max_tokens=0)),
-        Probe("continue without assistant turn", CHAT,
-              _chat(model, continue_final_message=True, add_generation_prompt=False)),
-        Probe("continue + generation prompt", CHAT, _chat(model, messages=[
-            *HI, {"role": "assistant", "content": "x"}], continue_final_message=True)),
+        Probe(
+            "continue without assistant turn",
+            CHAT,
+            _chat(model, continue_final_message=True, add_generation_prompt=False),
+        ),
+        Probe(
+            "continue + generation prompt",
+            CHAT,
+            _chat(model, messages=[*HI, {"role": "assistant", "content": "x"}], continue_final_message=True),
+        ),
     ]
 
 
@@ -170,7 +228,11 @@ def _unsupported_probes(model: str) -> list[Probe]:
         Probe("stream + logprobs", CHAT, _chat(model, stream=True, logprobs=True)),
         Probe("stream + completions logprobs", COMPLETIONS, _completion(model, stream=True, logprobs=1)),
         Probe("stream_options without stream", CHAT, _chat(model, stream_options={"include_usage": True})),
-        Probe("stream obfuscation", CHAT, _chat(model, stream=True, stream_options={"include_obfuscation": True})),
+        Probe(
+            "stream obfuscation",
+            CHAT,
+            _chat(model, stream=True, stream_options={"include_obfuscation": True}),
+        ),
         Probe("stream with max_tokens 0", CHAT, _chat(model, stream=True, max_tokens=0)),
     ]
 
@@ -189,7 +251,10 @@ def _route_probes() -> list[Probe]:
 def server_probes(model: str) -> list[Probe]:
     """Every probe for a server started with SERVER_LIMIT_ARGS serving `model`."""
     return [
-        *_auth_and_size_probes(model), *_json_probes(model), *_field_probes(model), *_unsupported_probes(model),
+        *_auth_and_size_probes(model),
+        *_json_probes(model),
+        *_field_probes(model),
+        *_unsupported_probes(model),
         *_route_probes(),
     ]
 

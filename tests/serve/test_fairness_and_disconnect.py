@@ -41,8 +41,13 @@ def test_short_requests_finish_while_a_long_stream_runs_and_it_stops_on_disconne
     long_done: list[bool] = []
 
     def long_client() -> None:
-        with httpx.stream("POST", s.base_url + "/completions", json=_long_body(s, stream=True),
-                          headers=s.headers(), timeout=120) as r:
+        with httpx.stream(
+            "POST",
+            s.base_url + "/completions",
+            json=_long_body(s, stream=True),
+            headers=s.headers(),
+            timeout=120,
+        ) as r:
             for line in r.iter_lines():
                 if line.startswith("data: {"):
                     first_chunk.set()
@@ -54,12 +59,18 @@ def test_short_requests_finish_while_a_long_stream_runs_and_it_stops_on_disconne
     thread = threading.Thread(target=long_client, daemon=True)
     thread.start()
     assert first_chunk.wait(60)
-    short = {"model": s.model, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4,
-             "temperature": 0}
+    short = {
+        "model": s.model,
+        "messages": [{"role": "user", "content": "Say hi."}],
+        "max_tokens": 4,
+        "temperature": 0,
+    }
     for _ in range(3):
         r = httpx.post(s.base_url + "/chat/completions", json=short, headers=s.headers(), timeout=60)
         assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] >= 1
-    assert not long_done and _running(s) >= 1  # the long one is still generating: shorts ran between its steps
+    assert (
+        not long_done and _running(s) >= 1
+    )  # the long one is still generating: shorts ran between its steps
 
     tokens_before = metric(s.root, "reasonrec_tokens_generated_total", s.api_key)
     close_long.set()
@@ -76,8 +87,12 @@ def test_a_non_streaming_generation_stops_when_its_client_times_out(openai_serve
     s = openai_server
     cancelled_before = metric(s.root, "reasonrec_jobs_cancelled_total", s.api_key)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(s.base_url + "/completions", json=_long_body(s), headers=s.headers(),
-                   timeout=httpx.Timeout(60, read=3.0))
+        httpx.post(
+            s.base_url + "/completions",
+            json=_long_body(s),
+            headers=s.headers(),
+            timeout=httpx.Timeout(60, read=3.0),
+        )
     elapsed = _wait_for(lambda: _running(s) == 0, timeout_s=30)
     assert elapsed <= STOP_WITHIN_S, f"generation kept running {elapsed:.2f} s after the client left"
     assert metric(s.root, "reasonrec_jobs_cancelled_total", s.api_key) == cancelled_before + 1

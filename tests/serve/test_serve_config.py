@@ -15,8 +15,18 @@ from reasonrec.serve.config import ServeConfig, ServerLimits, is_loopback
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.9.10", True), ("localhost", True), ("::1", True), ("[::1]", True),
-     ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("example.org", False), ("", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+        ("", False),
+    ],
 )
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
@@ -42,9 +52,15 @@ def test_the_cli_refuses_an_exposed_host_without_a_key_in_one_line():
 def test_precedence_yaml_then_flags_then_set(tmp_path):
     yaml_path = tmp_path / "serve.yaml"
     ServeConfig(port=9000, limits=ServerLimits(max_tokens=300, max_n=2)).save(yaml_path)
-    cfg = resolve_config(yaml_path, {"port": 9100, "max_tokens": 400, "allow_insecure_host": False},
-                         ["limits.max_tokens=500"])
-    assert (cfg.port, cfg.limits.max_tokens, cfg.limits.max_n, cfg.allow_insecure_host) == (9100, 500, 2, False)
+    cfg = resolve_config(
+        yaml_path, {"port": 9100, "max_tokens": 400, "allow_insecure_host": False}, ["limits.max_tokens=500"]
+    )
+    assert (cfg.port, cfg.limits.max_tokens, cfg.limits.max_n, cfg.allow_insecure_host) == (
+        9100,
+        500,
+        2,
+        False,
+    )
     with pytest.raises(ConfigError, match="default_chat_max_tokens"):
         resolve_config(None, {"max_tokens": 100}, [])
     with pytest.raises(ConfigError, match="limits.nonsense"):

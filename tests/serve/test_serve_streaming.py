@@ -78,12 +78,21 @@ def _post_stream(server, path: str, body: dict) -> list:
 
 
 def test_chat_stream_equals_the_plain_answer_with_usage(openai_server):
-    body = {"model": openai_server.model, "messages": [{"role": "user", "content": "Name three fruits."}],
-            "max_tokens": 24, "temperature": 0, "stop": ["\n\n"]}
-    plain = httpx.post(openai_server.base_url + "/chat/completions", json=body, headers=openai_server.headers(),
-                       timeout=120).json()
-    events = _post_stream(openai_server, "/chat/completions",
-                          {**body, "stream": True, "stream_options": {"include_usage": True}})
+    body = {
+        "model": openai_server.model,
+        "messages": [{"role": "user", "content": "Name three fruits."}],
+        "max_tokens": 24,
+        "temperature": 0,
+        "stop": ["\n\n"],
+    }
+    plain = httpx.post(
+        openai_server.base_url + "/chat/completions", json=body, headers=openai_server.headers(), timeout=120
+    ).json()
+    events = _post_stream(
+        openai_server,
+        "/chat/completions",
+        {**body, "stream": True, "stream_options": {"include_usage": True}},
+    )
     assert events[-1] == "[DONE]"
     chunks = events[:-1]
     assert {c["id"] for c in chunks} == {chunks[0]["id"]} and chunks[0]["object"] == "chat.completion.chunk"
@@ -97,10 +106,19 @@ def test_chat_stream_equals_the_plain_answer_with_usage(openai_server):
 
 
 def test_completion_stream_with_n_echo_and_stop(openai_server):
-    body = {"model": openai_server.model, "prompt": "Fruits: apple, banana,", "max_tokens": 12,
-            "temperature": 0.9, "seed": 3, "n": 2, "echo": True, "stop": [","]}
-    plain = httpx.post(openai_server.base_url + "/completions", json=body, headers=openai_server.headers(),
-                       timeout=120).json()
+    body = {
+        "model": openai_server.model,
+        "prompt": "Fruits: apple, banana,",
+        "max_tokens": 12,
+        "temperature": 0.9,
+        "seed": 3,
+        "n": 2,
+        "echo": True,
+        "stop": [","],
+    }
+    plain = httpx.post(
+        openai_server.base_url + "/completions", json=body, headers=openai_server.headers(), timeout=120
+    ).json()
     events = _post_stream(openai_server, "/completions", {**body, "stream": True})
     assert events[-1] == "[DONE]" and "usage" not in events[0]
     texts = {0: "", 1: ""}

@@ -50,7 +50,10 @@ class ScriptedStepLLM:
             for i in stopped - set(finish):
                 finish[i] = "cancelled"
             step += 1
-        return [Completion(" ".join(map(str, tokens[i])), finish[i], 1, len(tokens[i])) for i in range(len(requests))]
+        return [
+            Completion(" ".join(map(str, tokens[i])), finish[i], 1, len(tokens[i]))
+            for i in range(len(requests))
+        ]
 
 
 def _job(prompt: str, max_new_tokens: int, *, deadline_s: float = 60.0, on_token=None) -> GenerationJob:
@@ -192,8 +195,9 @@ def test_time_budget_on_the_real_model(hf_backend):
     w = ModelWorker(hf_backend, ServerLimits(request_timeout_s=1.5))
     try:
         params = SamplingParams(temperature=0.0, max_new_tokens=3000)
-        job = GenerationJob(deadline=time.monotonic() + 1.5,
-                            request=GenerationRequest(prompt="1, 2, 3, 4, 5,", params=params))
+        job = GenerationJob(
+            deadline=time.monotonic() + 1.5, request=GenerationRequest(prompt="1, 2, 3, 4, 5,", params=params)
+        )
         started = time.monotonic()
         w.submit([job])
         result: Completion = job.future.result(timeout=60)

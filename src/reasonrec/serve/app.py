@@ -107,9 +107,15 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if self.api_key is not None and scope["path"] not in OPEN_PATHS:
             scheme, _, token = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.api_key.encode()):
-                return APIError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                                type="authentication_error", code="invalid_api_key")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), self.api_key.encode()
+            ):
+                return APIError(
+                    401,
+                    "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                    type="authentication_error",
+                    code="invalid_api_key",
+                )
         length = headers.get("content-length")
         if length is not None:
             if not length.strip().isdigit():
@@ -133,8 +139,12 @@ class Guard:
                 return b"".join(chunks), None
 
     def _too_large(self, size: int, *, at_least: bool = False) -> APIError:
-        return APIError(413, f"the request body is {'over ' if at_least else ''}{size} bytes; this server accepts "
-                        f"at most {self.max_body_bytes} (max_body_bytes)", code="request_too_large")
+        return APIError(
+            413,
+            f"the request body is {'over ' if at_least else ''}{size} bytes; this server accepts "
+            f"at most {self.max_body_bytes} (max_body_bytes)",
+            code="request_too_large",
+        )
 
 
 def _validation_error(exc: RequestValidationError) -> APIError:
@@ -181,7 +191,10 @@ def metrics_text(stats: dict[str, int], model: str) -> str:
         f"reasonrec_running_jobs{{{label}}} {stats['running']}",
     ]
     for name in ("tokens_generated", "jobs_completed", "jobs_cancelled", "jobs_expired", "jobs_rejected"):
-        lines += [f"# TYPE reasonrec_{name}_total counter", f"reasonrec_{name}_total{{{label}}} {stats[name]}"]
+        lines += [
+            f"# TYPE reasonrec_{name}_total counter",
+            f"reasonrec_{name}_total{{{label}}} {stats[name]}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -209,7 +222,9 @@ def create_app(
         finally:
             worker.close()
 
-    app = FastAPI(title="reasonrec OpenAI-compatible server", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="reasonrec OpenAI-compatible server", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.add_middleware(Guard, api_key=api_key or None, max_body_bytes=limits.max_body_bytes)
     _install_error_handlers(app)
 
@@ -218,8 +233,13 @@ def create_app(
 
     def check_body(body: SamplingBody, unsupported: dict[str, Neutral]) -> None:
         if body.model != model_name:
-            raise APIError(404, f"model {body.model!r} does not exist; this server serves {model_name!r}",
-                           type="not_found_error", param="model", code="model_not_found")
+            raise APIError(
+                404,
+                f"model {body.model!r} does not exist; this server serves {model_name!r}",
+                type="not_found_error",
+                param="model",
+                code="model_not_found",
+            )
         check_unsupported(body, unsupported)
 
     @app.get("/health")
@@ -228,8 +248,14 @@ def create_app(
 
     @app.get("/v1/models")
     async def list_models() -> dict:
-        entry = {"id": model_name, "object": "model", "created": created, "owned_by": "reasonrec",
-                 "root": model_root or model_name, "max_model_len": limits.max_prompt_tokens}
+        entry = {
+            "id": model_name,
+            "object": "model",
+            "created": created,
+            "owned_by": "reasonrec",
+            "root": model_root or model_name,
+            "max_model_len": limits.max_prompt_tokens,
+        }
         return {"object": "list", "data": [entry]}
 
     @app.get("/metrics", response_class=PlainTextResponse)
@@ -261,7 +287,11 @@ async def _chat(engine: Engine, body: ChatCompletionBody, request: Request, mode
     top_k = engine.check_top(body.top_logprobs, "top_logprobs")
     if top_k and not body.logprobs:
         raise APIError(400, "top_logprobs needs logprobs=true", param="top_logprobs")
-    prompt_top = engine.check_top(body.prompt_logprobs, "prompt_logprobs") if body.prompt_logprobs is not None else None
+    prompt_top = (
+        engine.check_top(body.prompt_logprobs, "prompt_logprobs")
+        if body.prompt_logprobs is not None
+        else None
+    )
     _refuse_with_stream(body, logprobs=body.logprobs, prompt_logprobs=body.prompt_logprobs is not None)
     engine.check_n(body.n)
     prompt = engine.prepare(engine.render_chat(body), "messages")
@@ -299,13 +329,19 @@ async def _completions(engine: Engine, body: CompletionBody, request: Request, m
     generated = 0
     for prompt in prompts:
         results = await engine.complete(request, prompt, body, requested, want_logprobs, top_k)
-        echo_lps = await engine.logprobs(request, prompt.ids, 1, top_k) if body.echo and want_logprobs else None
+        echo_lps = (
+            await engine.logprobs(request, prompt.ids, 1, top_k) if body.echo and want_logprobs else None
+        )
         first_token = decode_token(engine.tokenizer, prompt.ids[0]) if body.echo else None
         for c, lps in results:
             generated += completion_tokens(c, lps)
-            logprobs = completion_logprobs(prompt.text, first_token, prompt.offsets, echo_lps, lps) \
-                if want_logprobs else None
+            logprobs = (
+                completion_logprobs(prompt.text, first_token, prompt.offsets, echo_lps, lps)
+                if want_logprobs
+                else None
+            )
             text = (prompt.text + c.text) if body.echo else c.text
-            choices.append({"index": len(choices), "text": text, "logprobs": logprobs,
-                            "finish_reason": c.finish_reason})
+            choices.append(
+                {"index": len(choices), "text": text, "logprobs": logprobs, "finish_reason": c.finish_reason}
+            )
     return completion_response(model, choices, sum(len(p.ids) for p in prompts), generated)

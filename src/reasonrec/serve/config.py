@@ -21,7 +21,9 @@ class ServerLimits(Config):
     """Per-request caps (400 above them), the queue bound (503 above it) and the scheduler's lanes."""
 
     max_prompt_tokens: int = Field(DEFAULT_MAX_PROMPT_TOKENS, ge=1, description="longer prompts get 400")
-    max_tokens: int = Field(1024, ge=1, description="largest max_tokens / max_completion_tokens a request may ask")
+    max_tokens: int = Field(
+        1024, ge=1, description="largest max_tokens / max_completion_tokens a request may ask"
+    )
     default_chat_max_tokens: int = Field(256, ge=1, description="chat max_tokens when the request sets none")
     max_n: int = Field(4, ge=1, description="largest n (samples per prompt)")
     max_prompts: int = Field(16, ge=1, description="largest number of prompts in one /v1/completions request")
@@ -29,15 +31,22 @@ class ServerLimits(Config):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="request bodies above this get 413 unread")
     max_queue: int = Field(64, ge=1, description="queued generations + forward passes; above it 503")
     request_timeout_s: float = Field(
-        120.0, gt=0, description="wall-time budget per request: queued past it → 503, generating past it → cut"
+        120.0,
+        gt=0,
+        description="wall-time budget per request: queued past it → 503, generating past it → cut",
     )
     short_max_tokens: int = Field(
-        64, ge=1, description="requests asking for at most this many tokens run in the short lane, between the "
-        "decode steps of long ones"
+        64,
+        ge=1,
+        description="requests asking for at most this many tokens run in the short lane, between the "
+        "decode steps of long ones",
     )
     long_share: float = Field(
-        0.33, ge=0, lt=1, description="share of the worker's time a running long batch keeps while short work "
-        "waits (0: short work always runs first)"
+        0.33,
+        ge=0,
+        lt=1,
+        description="share of the worker's time a running long batch keeps while short work "
+        "waits (0: short work always runs first)",
     )
     max_batch: int = Field(8, ge=1, description="generations decoded together in one batch")
     long_batch_window_s: float = Field(

@@ -40,8 +40,11 @@ def internal_error(detail: str, exc: BaseException | None = None) -> APIError:
     """A 500 whose body carries only a reference; the detail (and traceback) go to the server log under it."""
     ref = uuid.uuid4().hex[:12]
     log.error("internal error %s: %s", ref, detail, exc_info=exc)
-    return APIError(500, f"internal server error (reference {ref}); the details are in the server log",
-                    type="server_error")
+    return APIError(
+        500,
+        f"internal server error (reference {ref}); the details are in the server log",
+        type="server_error",
+    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class Engine:
             )
         if body.continue_final_message and body.messages[-1].role != "assistant":
             raise APIError(
-                400, "continue_final_message needs the last message to have role 'assistant'", param="messages"
+                400,
+                "continue_final_message needs the last message to have role 'assistant'",
+                param="messages",
             )
         messages = [{"role": m.template_role(), "content": m.text()} for m in body.messages]
         try:
@@ -89,7 +94,9 @@ class Engine:
             raise APIError(400, f"chat template rejected the messages: {exc}", param="messages") from exc
         except Exception as exc:  # anything else the template trips on is still about these messages
             log.warning("chat template failed: %s: %s", type(exc).__name__, exc)
-            raise APIError(400, "the chat template could not render these messages", param="messages") from exc
+            raise APIError(
+                400, "the chat template could not render these messages", param="messages"
+            ) from exc
 
     def prepare(self, text: str, param: str) -> Prompt:
         ids, offsets = encode(self.tokenizer, text)
@@ -111,12 +118,20 @@ class Engine:
         room = self.context_tokens - prompt_tokens
         if requested is None:
             if room < 1:
-                raise APIError(400, f"the prompt ({prompt_tokens} tokens) leaves no room in the "
-                               f"{self.context_tokens}-token context", param=param, code="context_length_exceeded")
+                raise APIError(
+                    400,
+                    f"the prompt ({prompt_tokens} tokens) leaves no room in the "
+                    f"{self.context_tokens}-token context",
+                    param=param,
+                    code="context_length_exceeded",
+                )
             return min(default, room)
         if requested > self.limits.max_tokens:
-            raise APIError(400, f"{param}={requested} exceeds this server's maximum of {self.limits.max_tokens}",
-                           param=param)
+            raise APIError(
+                400,
+                f"{param}={requested} exceeds this server's maximum of {self.limits.max_tokens}",
+                param=param,
+            )
         if requested > room:
             raise APIError(
                 400,
@@ -131,14 +146,19 @@ class Engine:
         if n > self.limits.max_n:
             raise APIError(400, f"n={n} exceeds this server's maximum of {self.limits.max_n}", param="n")
         if prompts > self.limits.max_prompts:
-            raise APIError(400, f"{prompts} prompts exceed this server's maximum of {self.limits.max_prompts} "
-                           "per request", param="prompt")
+            raise APIError(
+                400,
+                f"{prompts} prompts exceed this server's maximum of {self.limits.max_prompts} per request",
+                param="prompt",
+            )
 
     def check_top(self, k: int | None, param: str) -> int:
         k = k or 0
         if k > self.limits.max_top_logprobs:
             raise APIError(
-                400, f"{param}={k} exceeds this server's maximum of {self.limits.max_top_logprobs}", param=param
+                400,
+                f"{param}={k} exceeds this server's maximum of {self.limits.max_top_logprobs}",
+                param=param,
             )
         return k
 
@@ -157,8 +177,10 @@ class Engine:
         )
         deadline = self.deadline()
         return [
-            GenerationJob(deadline=deadline, request=GenerationRequest(prompt=prompt.text, params=params,
-                                                                       sample_index=i))
+            GenerationJob(
+                deadline=deadline,
+                request=GenerationRequest(prompt=prompt.text, params=params, sample_index=i),
+            )
             for i in range(body.n)
         ]
 
@@ -171,8 +193,13 @@ class Engine:
             raise self.busy("the server is shutting down", "shutting_down") from exc
 
     def busy(self, message: str, code: str) -> APIError:
-        return APIError(503, message, type="server_error", code=code,
-                        headers={"Retry-After": str(self.limits.retry_after_s)})
+        return APIError(
+            503,
+            message,
+            type="server_error",
+            code=code,
+            headers={"Retry-After": str(self.limits.retry_after_s)},
+        )
 
     async def run(self, request: Request, jobs: list[Job]) -> list[Any]:
         """Submit `jobs` and wait for all of them; if the client disconnects first, they are cancelled."""
@@ -183,7 +210,8 @@ class Engine:
         except JobExpired as exc:
             raise self.busy(
                 f"the server is busy: the request waited longer than its time budget "
-                f"({self.limits.request_timeout_s:g} s)", "timeout"
+                f"({self.limits.request_timeout_s:g} s)",
+                "timeout",
             ) from exc
         except JobCancelled as exc:
             raise self.busy("the request was cancelled before it ran", "cancelled") from exc
@@ -202,10 +230,17 @@ class Engine:
         return (await self.run(request, [CallJob(deadline=self.deadline(), fn=fn)]))[0]
 
     async def logprobs(self, request: Request, ids: list[int], start: int, top_k: int) -> list[TokenLogprob]:
-        return await self.call(request, lambda: token_logprobs(self.llm.model, self.tokenizer, ids, start, top_k))
+        return await self.call(
+            request, lambda: token_logprobs(self.llm.model, self.tokenizer, ids, start, top_k)
+        )
 
     async def complete(
-        self, request: Request, prompt: Prompt, body: SamplingBody, max_tokens: int, want_logprobs: bool,
+        self,
+        request: Request,
+        prompt: Prompt,
+        body: SamplingBody,
+        max_tokens: int,
+        want_logprobs: bool,
         top_k: int,
     ) -> list[tuple[Completion, list[TokenLogprob] | None]]:
         """n completions of one prompt, each with generated-token log-probs when asked for."""
@@ -216,7 +251,9 @@ class Engine:
             # The scoring hot path: the forward pass that yields the log-probs also yields the argmax.
             result = await self.call(request, lambda: self._one_greedy_step(prompt, body.stop_tuple(), top_k))
             return [result for _ in range(body.n)]
-        completions: list[Completion] = await self.run(request, self.generation_jobs(prompt, body, max_tokens))
+        completions: list[Completion] = await self.run(
+            request, self.generation_jobs(prompt, body, max_tokens)
+        )
         for c in completions:
             if c.finish_reason == "error":
                 raise internal_error(f"backend failed to generate: {c.error}")

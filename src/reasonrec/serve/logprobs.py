@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
-LM_HEAD_CHUNK = 256  # positions per lm_head chunk: a 2k-token echo pass stays far below a full [L, V] logits tensor
+LM_HEAD_CHUNK = (
+    256  # positions per lm_head chunk: a 2k-token echo pass stays far below a full [L, V] logits tensor
+)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,9 @@ def completion_logprobs(
     return {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": tops, "text_offset": text_offset}
 
 
-def completion_response(model: str, choices: list[dict], prompt_tokens: int, generated: int) -> dict[str, Any]:
+def completion_response(
+    model: str, choices: list[dict], prompt_tokens: int, generated: int
+) -> dict[str, Any]:
     return {
         "id": new_id("cmpl"),
         "object": "text_completion",
@@ -161,7 +163,11 @@ class ChunkWriter:
 
     def _chunk(self, choices: list[dict], usage_: dict | None = None) -> str:
         body: dict[str, Any] = {
-            "id": self.id, "object": self.object, "created": self.created, "model": self.model, "choices": choices
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
         }
         if self.include_usage:
             body["usage"] = usage_

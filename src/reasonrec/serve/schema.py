@@ -168,7 +168,9 @@ class SamplingBody(_Strict):
         if any(s == "" for s in stops):
             raise ValueError("stop strings must be non-empty")
         if len(stops) > MAX_STOP_STRINGS or any(len(s) > MAX_STOP_CHARS for s in stops):
-            raise ValueError(f"at most {MAX_STOP_STRINGS} stop strings of at most {MAX_STOP_CHARS} characters")
+            raise ValueError(
+                f"at most {MAX_STOP_STRINGS} stop strings of at most {MAX_STOP_CHARS} characters"
+            )
         return value
 
     @model_validator(mode="after")

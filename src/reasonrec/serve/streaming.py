@@ -99,7 +99,9 @@ class TokenQueue:
 
 def _error_event(exc: BaseException) -> str:
     if isinstance(exc, JobExpired):
-        error = APIError(503, "the server is busy: the request waited past its time budget", type="server_error")
+        error = APIError(
+            503, "the server is busy: the request waited past its time budget", type="server_error"
+        )
     elif isinstance(exc, JobCancelled):
         error = APIError(503, "the request was cancelled", type="server_error")
     else:
@@ -156,7 +158,13 @@ async def event_stream(
 
 
 def stream_response(
-    engine: Engine, prompts: list[Prompt], body: SamplingBody, max_tokens: int, *, chat: bool, model: str,
+    engine: Engine,
+    prompts: list[Prompt],
+    body: SamplingBody,
+    max_tokens: int,
+    *,
+    chat: bool,
+    model: str,
     echo: bool = False,
 ) -> StreamingResponse:
     """Queue n jobs per prompt (503 now if the queue is full, before any byte is sent) and stream them."""

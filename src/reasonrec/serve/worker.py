@@ -106,7 +106,10 @@ class ModelWorker:
     # ------------------------------------------------------------------------------------------- clients
 
     def is_long(self, job: Job) -> bool:
-        return isinstance(job, GenerationJob) and job.request.params.max_new_tokens > self.limits.short_max_tokens
+        return (
+            isinstance(job, GenerationJob)
+            and job.request.params.max_new_tokens > self.limits.short_max_tokens
+        )
 
     def submit(self, jobs: Sequence[Job]) -> None:
         """Queue all of `jobs` or none of them (`QueueFull`)."""
@@ -115,7 +118,9 @@ class ModelWorker:
                 raise JobCancelled("the server is shutting down")
             if len(self._short) + len(self._long) + len(jobs) > self.limits.max_queue:
                 self._stats.jobs_rejected += len(jobs)
-                raise QueueFull(f"{len(self._short) + len(self._long)} jobs queued (max_queue={self.limits.max_queue})")
+                raise QueueFull(
+                    f"{len(self._short) + len(self._long)} jobs queued (max_queue={self.limits.max_queue})"
+                )
             for job in jobs:
                 if self.is_long(job):
                     self._long.append(job)  # type: ignore[arg-type]
