@@ -22,7 +22,7 @@ class LLMConfig(Config):
 
     backend: Literal["hf", "openai", "llamacpp", "vllm"] = "hf"
     model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
-    adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf backend)")
+    adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf and vllm backends)")
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int = Field(8, ge=1)

@@ -138,7 +138,9 @@ class VLLMBackend(TokenizerChat):
                 max_lora_rank=o.max_lora_rank,
             )
             if self.max_prompt_tokens is None:
-                self.max_prompt_tokens = int(self._engine.llm_engine.model_config.max_model_len)
+                engine = self._engine.llm_engine
+                model_config = getattr(engine, "model_config", None) or engine.vllm_config.model_config
+                self.max_prompt_tokens = int(model_config.max_model_len)
         return self._engine
 
     def _lora(self) -> Any:
