@@ -47,18 +47,20 @@ def _stats(values: list[int]) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------------- measure
 
 
-def measure(rows: int) -> dict[str, Any]:
+def measure(rows: int, cache_path: Path) -> dict[str, Any]:
     import polars as pl
 
     from reasonrec.data.loaders import load_dataset
+    from reasonrec.llm.cache import CachedLLM, LLMCache
     from reasonrec.llm.hf import HFBackend
     from reasonrec.predict import PredictConfig, predict_labels
     from reasonrec.stages.describe import DescribeConfig, describe_items
     from reasonrec.stages.profile import ProfileConfig, profile_users
     from reasonrec.stages.reason import ReasonConfig, teacher_reasoning
 
-    llm = HFBackend("embedded", batch_size=4)
-    out: dict[str, Any] = {"tokenizer": llm.identity.model, "rows_per_stage": rows, "datasets": {}}
+    backend = HFBackend("embedded", batch_size=4)
+    llm = CachedLLM(backend, LLMCache(cache_path), batch_size=4)  # a rerun replays the calls it already made
+    out: dict[str, Any] = {"tokenizer": backend.identity.model, "rows_per_stage": rows, "datasets": {}}
     for name, domain, train, test in (("reasoningrec-beauty", "beauty", "release_windows_train",
                                        "release_windows_test"),
                                       ("reasoningrec-ml1m", "movies", "seq_ctr_train", "seq_ctr_test")):
@@ -83,9 +85,10 @@ def measure(rows: int) -> dict[str, Any]:
         per_stage = {}
         for stage, table in prompts.items():
             texts = [t for t in outputs[stage].to_list() if t]
+            counted = table.filter(pl.col("error").is_null() & (pl.col("prompt_tokens") > 0))["prompt_tokens"]
             per_stage[stage] = {
-                "prompt_tokens": _stats(table.filter(pl.col("error").is_null())["prompt_tokens"].to_list()),
-                "output_tokens": _stats([len(llm.encode(t)) for t in texts]),
+                "prompt_tokens": _stats(counted.to_list()),
+                "output_tokens": _stats([len(backend.encode(t)) for t in texts]),
                 "output_source": f"released {stage} outputs ({len(texts)} texts)"
                 if stage != "predict" or student is not None else "released teacher reasoning (student target)",
             }
@@ -211,6 +214,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     me = sub.add_parser("measure", help="per-call tokens from real stages on a sample of rows")
     me.add_argument("--rows", type=int, default=12)
+    me.add_argument("--cache", type=Path, default=Path("runs/scaling/llm_cache.sqlite"))
     pr = sub.add_parser("project", help="cost and wall time at 1/8/64 GPUs from the measured per-call tokens")
     pr.add_argument("--calls", type=Path, default=CALLS_JSON)
     pr.add_argument("--ray-bench", type=Path, default=RESULTS / "ray_stages.json")
@@ -238,7 +242,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.cmd == "measure":
         start = time.time()
-        result = measure(args.rows)
+        result = measure(args.rows, args.cache)
         result["wall_s"] = round(time.time() - start, 1)
         CALLS_JSON.write_text(json.dumps(result, indent=2))
         print(json.dumps(result["datasets"], indent=1))
