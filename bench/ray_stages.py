@@ -5,7 +5,8 @@ shard against the in-process path.
 
 Starts two `python -m reasonrec.cli.llm_serve --threads 1` processes on 127.0.0.1 (the "2-worker server": one model
 copy per core), then runs the ReasoningRec describe stage on the first `--items` Beauty items with the `openai`
-backend (one request in flight per worker, no cache, a fresh shard directory per run):
+backend (one request in flight per worker, no cache, a fresh shard directory per run; both servers answer two
+warm-up requests first):
   local  : in process, against server A;
   ray x1 : executor=ray, 1 worker, endpoints [A, B] (shard k goes to endpoints[k % 2]);
   ray x2 : executor=ray, 2 workers, same endpoints.
@@ -86,6 +87,8 @@ def main() -> None:
         t0 = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         init_s = time.perf_counter() - t0
+        for url in bases:  # warm both servers (first requests allocate) so the first timed run is not penalised
+            run_once("warm-up", {**base, "base_url": url}, ds, ids[:2], config)
         runs = [run_once("local", base, ds, ids, config)]
         for workers in (1, 2):
             executor = {"kind": "ray", "workers": workers, "shard_size": args.shard_size, "endpoints": bases,
