@@ -60,14 +60,15 @@ def _requests(n: int) -> list[GenerationRequest]:
                               params=SamplingParams(max_new_tokens=12)) for i in range(n)]
 
 
-def _kill_first_worker(results_dir: Path, killed: list[int], stop: threading.Event) -> None:
-    """SIGKILL the worker that wrote the first result shard (its pid is in the shard's `worker` column)."""
+def _kill_first_worker(results_dir: Path, killed: list[tuple[int, int]], stop: threading.Event) -> None:
+    """SIGKILL the worker that wrote the first result shard (its pid is in the shard's `worker` column); records
+    (pid, result shards finished at that moment)."""
     while not stop.is_set():
         files = sorted(results_dir.glob("shard-*.parquet")) if results_dir.is_dir() else []
         if files:
             pid = int(pl.read_parquet(files[0])["worker"][0].rsplit(":", 1)[1])
             os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+            killed.append((pid, len(list(results_dir.glob("shard-*.parquet")))))
             return
         time.sleep(0.05)
 
@@ -77,9 +78,8 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, served_m
     requests = _requests(12)
     llm = _llm(served_model, tmp_path, {"shard_size": 1}, cache=False)
     out_dir = tmp_path / "shards"
-    killed: list[int] = []
+    killed: list[tuple[int, int]] = []
     stop = threading.Event()
-    watcher = None
 
     def watch() -> None:
         while not stop.is_set():
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, served_m
     finally:
         stop.set()
         watcher.join()
-    assert killed, "the watcher must have killed a worker mid-run"
+    assert killed and killed[0][1] < len(requests), "the watcher must have killed a worker mid-run"
     rerun, summary = run_generate(llm, requests, batch_size=1, show=False)
     assert summary.failures == 0
     results_dir = llm.last_run_dir / "results"
