@@ -70,10 +70,12 @@ def _cast(df: pl.DataFrame, name: str, dtype: pl.DataType, source: str | Path | 
     src = df.schema[name]
     if src == dtype:
         return df
-    if isinstance(src, pl.Struct) and dtype == pl.String:
-        return df.with_columns(pl.col(name).struct.json_encode())
-    if src == pl.Boolean and name in FINITE_COLUMNS:
-        raise _fail("holds booleans, not numbers", index=0, field=name, source=source, lines=lines)
+    if src.is_nested() and dtype == pl.String:  # e.g. probs given as a JSON object rather than its text
+        text = [None if v is None else json.dumps(v) for v in df[name].to_list()]
+        return df.with_columns(pl.Series(name, text, dtype=pl.String))
+    if src.is_nested() or (src == pl.Boolean and name in FINITE_COLUMNS):
+        first = int(df[name].is_not_null().arg_max() or 0)
+        raise _fail(f"holds {src} values, not {dtype}", index=first, field=name, source=source, lines=lines)
     column = pl.col(name)
     casted = column.cast(dtype, strict=False)
     bad = column.is_not_null() & casted.is_null()

@@ -98,10 +98,10 @@ def predictions(
         text = None
         names = [m.strip() for m in text_metrics.split(",") if m.strip()]
         if names:
-            text = TextMetricsConfig(
-                metrics=names,
-                bertscore_model=str(bertscore_model) if bertscore_model else None,
-                bertscore_num_layers=bertscore_layers,
+            text = TextMetricsConfig.from_dict(
+                {"metrics": names, "bertscore_model": str(bertscore_model) if bertscore_model else None,
+                 "bertscore_num_layers": bertscore_layers},
+                source="--text-metrics/--bertscore-*",
             )
         config = EvalConfig.from_dict(
             {"threshold": threshold, "bootstrap": bootstrap, "seed": seed, "dedupe": dedupe,

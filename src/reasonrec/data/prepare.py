@@ -197,6 +197,23 @@ def check_splits(result: SplitResult, split: SplitConfig, source: str) -> None:
     )
 
 
+def check_threshold(r_threshold: float | None, info: dict[str, Any], source: str) -> None:
+    """Refuse an r_threshold outside the rating scale the loader found: it would label every target alike
+    (binary 0/1 ratings with the default r_threshold=3 are all "disliked")."""
+    scale = info.get("rating_range")
+    if r_threshold is None or not isinstance(scale, dict):
+        return
+    low, high = scale["low"], scale["high"]
+    if low <= r_threshold < high:
+        return
+    label = 0 if r_threshold >= high else 1
+    raise DataError(
+        f"r_threshold={r_threshold:g} lies outside the rating scale [{low:g}, {high:g}], so every label would be "
+        f"{label} (like = rating > r_threshold); set r_threshold inside the scale", path=source,
+        field="r_threshold",
+    )
+
+
 def _write_tables(root: Path, dataset: Dataset, result: SplitResult) -> list[Path]:
     return [
         write_parquet(root / "interactions.parquet", dataset.interactions),
@@ -223,7 +240,9 @@ def prepare(config: PrepareConfig, out: str | Path, *, command: str = "reasonrec
     result = SPLITTERS[config.split.strategy](filtered, config)
     assert_leak_free(filtered, result)
     inputs = source_files(dataset)
-    check_splits(result, config.split, str(inputs[0]) if inputs else f"dataset {config.dataset}")
+    source = str(inputs[0]) if inputs else f"dataset {config.dataset}"
+    check_threshold(config.r_threshold, dataset.info, source)
+    check_splits(result, config.split, source)
     extra: dict[str, Any] = {"filters": filter_counts, "split_stats": result.stats, "loader_info": dataset.info}
     if not inputs:
         extra["inputs_note"] = f"the {config.dataset} loader lists no source files; none were hashed"

@@ -63,11 +63,13 @@ def read_json_lines(path: Path) -> tuple[pl.DataFrame, list[int]]:
                             line=number)
         records.append({k: _text_cell(k, v) for k, v in record.items()})
         lines.append(number)
+    mixed = _mixed_types(records, lines, path)
+    if mixed is not None:
+        raise mixed
     try:
         return pl.DataFrame(records, infer_schema_length=None), lines
     except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
-        raise _mixed_types(records, lines, path) or DataError(f"records do not form a table: {exc}",
-                                                              path=path) from exc
+        raise DataError(f"records do not form a table: {exc}", path=path) from exc
 
 
 def _text_cell(key: str, value: object) -> object:
@@ -78,7 +80,7 @@ def _text_cell(key: str, value: object) -> object:
 
 
 def _mixed_types(records: list[dict[str, object]], lines: list[int], path: Path) -> DataError | None:
-    """The first line whose value has another JSON type than the column's first value, if that is the problem."""
+    """The first line whose value has another JSON type than the column's first value (polars would coerce it)."""
     first_type: dict[str, type] = {}
     for record, line in zip(records, lines, strict=True):
         for key, value in record.items():

@@ -13,9 +13,11 @@ then name the 1-based row instead of a line).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from reasonrec.data.schema import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEM
 from reasonrec.errors import ConfigError, DataError
 
 ENCODING = "utf-8"
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 LIST_SEPARATOR = "|"  # list columns (categories, genres) given as text: "Drama|Comedy"
 
 
@@ -79,6 +82,8 @@ def _is_parquet(path: Path) -> bool:
 def _decode(path: Path, encoding: str, issues: RowIssues) -> str:
     check_encoding(encoding, path)
     data = open_bytes(path)
+    if codecs.lookup(encoding).name == "utf-8":
+        data = data.removeprefix(codecs.BOM_UTF8)  # spreadsheet exports start with one
     try:
         return data.decode(encoding)
     except UnicodeDecodeError:
@@ -175,7 +180,8 @@ def _csv_rows(
         lines.append(start)
     if header is None:
         raise DataError("empty file (no header line)", path=path)
-    stats = {"lines": text.count("\n") + (not text.endswith("\n")), "rows": len(rows), "multiline_rows": multiline}
+    lines_in_file = len(LINE_BREAK.findall(text)) + (not LINE_BREAK.search(text[-1:] or "\n"))
+    stats = {"lines": lines_in_file, "rows": len(rows), "multiline_rows": multiline}
     return header, rows, lines, stats
 
 
@@ -327,7 +333,7 @@ def _interactions(
     df = _ids(df, "item_id", path=path, issues=issues)
     df = _numeric(df, "rating", pl.Float64(), path=path, issues=issues, required=True)
     declared = getattr(options, "rating_range", None)
-    low, high = declared or _inferred_rating_range(df, path)
+    low, high = declared or (_inferred_rating_range(df, path) if df.height else (0.0, 0.0))
     df = check_rating_range(df, low, high, path=path, issues=issues)
     df = _timestamps(df, path=path, issues=issues)
     if "helpful_votes" in df.columns:
