@@ -14,6 +14,7 @@ readers verify it against the manifest (`data/prepared.py`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -231,7 +232,8 @@ def prepare(config: PrepareConfig, out: str | Path, *, command: str = "reasonrec
 
     started = time.time()
     out = Path(out)
-    check_replaceable(out)
+    target = Path(os.path.abspath(out))  # "." or "a/.." have no usable name to put a sibling beside
+    check_replaceable(target)
     root = data_dir(config.data_dir)
     dataset = load_dataset(config.dataset, root, config.load)
     filtered, filter_counts = apply_filters(dataset.interactions, config.filters)
@@ -246,15 +248,15 @@ def prepare(config: PrepareConfig, out: str | Path, *, command: str = "reasonrec
     extra: dict[str, Any] = {"filters": filter_counts, "split_stats": result.stats, "loader_info": dataset.info}
     if not inputs:
         extra["inputs_note"] = f"the {config.dataset} loader lists no source files; none were hashed"
-    remove_stale_siblings(out)
-    staging = staging_dir(out)
+    remove_stale_siblings(target)
+    staging = staging_dir(target)
     try:
         written = _write_tables(staging, dataset, result)
         write_manifest(  # last: a staging directory without a manifest is never committed
             staging, command=command, config=config, seeds={"split": config.seed}, inputs=inputs,
             outputs=[*written, staging / "config.yaml"], extra=extra, started_at=started,
         )
-        commit(staging, out)
+        commit(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Prepared(out=out, dataset=dataset, filtered=filtered, split=result)
