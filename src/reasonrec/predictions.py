@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -107,13 +108,19 @@ def conform_predictions(
     return out.select([*PREDICTIONS_SCHEMA.keys(), *extras])
 
 
+def _reject_constant(constant: str) -> float:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def loads_strict(text: str) -> Any:
+    """`json.loads` that refuses NaN and Infinity: not JSON, and no metric may silently score them."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def probs_problem(raw: str) -> str | None:
     """Why a `probs` cell is not a probability distribution over choices, or None when it is one."""
-    def reject(constant: str) -> float:
-        raise ValueError(f"{constant} is not a number")
-
     try:
-        data = json.loads(raw, parse_constant=reject)
+        data = loads_strict(raw)
     except ValueError as exc:
         return f"not JSON ({exc}): {raw[:60]!r}"
     if not isinstance(data, dict) or not data:

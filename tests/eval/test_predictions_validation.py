@@ -69,3 +69,9 @@ def test_probs_given_as_objects_read_like_their_text(tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"rating": 4, "probs": {"4": 0.75, "5": 0.25}}\n')
     assert json.loads(read_predictions(path)["probs"][0]) == {"4": 0.75, "5": 0.25}
+
+
+def test_a_line_separator_inside_a_json_string_is_not_a_line_break(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"label": 1, "score": 0.9, "reasoning": "a\u2028b"}\n{"label": 0, "score": 0.1}\n')
+    assert read_predictions(path)["reasoning"].to_list() == ["a\u2028b", None]

@@ -3,7 +3,8 @@
 Expected failures are the errors reasonrec raises on purpose (`DataError`, `ConfigError`, `LLMError`): they
 already name the file, line and field, so a traceback adds nothing but noise. An `OSError` (an `--out` that is
 a file, lies under a file or under /proc, an unwritable directory, a full disk) is the user's environment, not
-a bug: it becomes one line naming the path. Anything else is a bug and keeps its traceback. `one_line_errors` is both a context manager and a decorator (it is a ContextDecorator,
+a bug: it becomes one line naming the path. Anything else is a bug and keeps its traceback.
+`one_line_errors` is both a context manager and a decorator (it is a ContextDecorator,
 and the decorated command keeps its signature, which Typer reads):
 
     @one_line_errors()

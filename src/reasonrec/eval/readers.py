@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from reasonrec.errors import DataError
-from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions, validate_predictions
+from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions, loads_strict, validate_predictions
 
 _PREDICTION = re.compile(r"Prediction\s*:\s*(Yes|No)\b", re.IGNORECASE)
 
@@ -39,10 +39,6 @@ def parse_yes_no(text: str | None) -> int | None:
     return 1 if match.group(1).lower() == "yes" else 0
 
 
-def _reject_constant(constant: str) -> float:
-    raise ValueError(f"{constant} is not valid JSON")
-
-
 def read_json_lines(path: Path) -> tuple[pl.DataFrame, list[int]]:
     """Records of a JSON-lines file and the 1-based line of each; NaN/Infinity and non-objects are errors."""
     records: list[dict[str, object]] = []
@@ -51,11 +47,11 @@ def read_json_lines(path: Path) -> tuple[pl.DataFrame, list[int]]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text: {exc}", path=path) from exc
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit in a string
         if not line.strip():
             continue
         try:
-            record = json.loads(line, parse_constant=_reject_constant)
+            record = loads_strict(line)
         except ValueError as exc:  # JSONDecodeError is a ValueError too
             raise DataError(f"not valid JSON: {exc}", path=path, line=number) from exc
         if not isinstance(record, dict):
