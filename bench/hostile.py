@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -125,8 +124,7 @@ def kill_prepare(args: argparse.Namespace, work: Path) -> SectionResult:
     rows = []
     for point in KILL_POINTS:
         out = work / f"kill-{len(rows)}" / "prepared"
-        shutil.copytree(reference["old"], out)
-        outcome = kill_prepare_at(point, args.data_dir, out, env=cli_env(), digests=digests)
+        outcome = kill_prepare_at(point, args.data_dir, out, old=reference["old"], env=cli_env(), digests=digests)
         rows.append({"point": point, "killed": outcome.landed, "reader_saw": outcome.reader,
                      "rerun_ok": outcome.rerun_ok})
         print(f"  kill at {point!r}: reader saw {outcome.reader}", file=sys.stderr)

@@ -5,7 +5,6 @@ Every point is run by `bench/hostile.py` (and here with `-m slow`); the default 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -38,9 +37,8 @@ def test_kill_during_prepare_never_yields_a_mixed_directory(
 ) -> None:
     digests = {name: sha256_file(out / "splits" / "test.parquet") for name, out in runs.items()}
     assert digests["old"] != digests["new"]
-    out = tmp_path / "prepared"
-    shutil.copytree(runs["old"], out)
-    outcome = kill_prepare_at(point, shared_data, out, env=subprocess_env(), digests=digests)
+    outcome = kill_prepare_at(point, shared_data, tmp_path / "prepared", old=runs["old"], env=subprocess_env(),
+                              digests=digests)
     assert outcome.landed, f"the run finished before {point!r}"
     assert outcome.reader == "old"  # every point lies before the commit: the previous directory is intact
     assert outcome.rerun_ok
