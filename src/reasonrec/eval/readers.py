@@ -12,6 +12,7 @@ Formats (explicit registry, `READERS`):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
