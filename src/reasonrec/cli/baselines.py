@@ -63,6 +63,7 @@ def run(
 
     from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
     from reasonrec.cli.options import print_config, resolve_command_config
+    from reasonrec.data.prepared import verify_prepared
     from reasonrec.io import write_parquet
     from reasonrec.runs import write_manifest
 
@@ -72,6 +73,8 @@ def run(
         raise typer.BadParameter(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
     cfg = resolve_command_config(spec.config, config=config, overrides=overrides or [])
     print_config(print_config_, config=cfg)
+    if (split_dir / "manifest.json").exists():  # written by `data prepare`: refuse a mixed or edited directory
+        verify_prepared(split_dir)
     splits = split_dir / "splits"
     inputs = [splits / f"{s}.parquet" for s in ("train", "valid", "test")] + [splits / "train_interactions.parquet"]
     train, valid, test, interactions = (_read(p) for p in inputs)

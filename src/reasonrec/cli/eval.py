@@ -43,8 +43,11 @@ def text_metrics_layer(text_metrics: str, bertscore_model: Path | None, bertscor
     names = [m.strip() for m in text_metrics.split(",") if m.strip()]
     if not names:
         return None
-    return TextMetricsConfig(metrics=names, bertscore_model=str(bertscore_model) if bertscore_model else None,
-                             bertscore_num_layers=bertscore_layers).model_dump()
+    return TextMetricsConfig.from_dict(
+        {"metrics": names, "bertscore_model": str(bertscore_model) if bertscore_model else None,
+         "bertscore_num_layers": bertscore_layers},
+        source="--text-metrics/--bertscore-*",
+    ).model_dump()
 
 
 def _fmt(value: object) -> str:
@@ -88,7 +91,7 @@ def predictions(
         False, "--dedupe", help="Also report metrics on distinct prompts / user-item pairs."
     ),
     dedupe_on: str = typer.Option("auto", "--dedupe-on", help="auto | input | user_item."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="AUC bootstrap resamples (0 = no CI)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="AUC bootstrap resamples, 0 to 100000 (0 = no CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     threshold: float = typer.Option(
         0.5, "--threshold", help="score >= threshold → like (when no parsed label)."
