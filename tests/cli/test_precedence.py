@@ -83,3 +83,12 @@ def test_ablation_presets_sit_above_the_budget_and_below_the_yaml(tmp_path) -> N
     assert rr["include_profile"] is False and rr["include_descriptions"] is True and rr["tallrec"] is False
     unknown = CliRunner().invoke(app, [*base, "--ablation", "nope", "--print-config"])
     assert unknown.exit_code != 0 and "finetune-reasoning" in unknown.output
+
+
+def test_any_llm_stage_moves_to_ray_through_set(tmp_path) -> None:
+    printed = _printed(["reasoningrec", "reason", "--dataset", "reasoningrec-beauty", "--out", str(tmp_path / "o"),
+                        "--set", "llm.executor.kind=ray", "--set", "llm.executor.workers=2",
+                        "--set", "llm.executor.shard_size=8"])
+    assert printed["llm"]["executor"]["kind"] == "ray"
+    assert printed["llm"]["executor"]["workers"] == 2 and printed["llm"]["executor"]["shard_size"] == 8
+    assert not (tmp_path / "o").exists()
