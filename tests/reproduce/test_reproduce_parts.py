@@ -42,6 +42,15 @@ def test_sections_land_before_notes_in_markdown_and_html(tmp_path):
     assert json.loads(files.json.read_text())["sections"][0]["rows"] == [[5, 0.25], [10, None]]
 
 
+def test_partial_split_sections_keep_the_papers_strategy():
+    quick = recsaver_repro.REPRODUCTION.resolve("movielens-100k", "quick")
+    assert quick.split.strategy == "user_disjoint_balanced" and quick.split.per_class_train == 2
+    full = recsaver_repro.REPRODUCTION.resolve("movielens-100k", "full", ["split.per_class_test=7"])
+    assert full.split.strategy == "user_disjoint_balanced" and full.split.per_class_test == 7
+    other = recsaver_repro.REPRODUCTION.resolve("movielens-100k", "quick", ["split.strategy=temporal_ratio"])
+    assert other.split.strategy == "temporal_ratio"
+
+
 def test_no_reasoning_student_and_readout_specs():
     cfg = recsaver_repro.REPRODUCTION.resolve("movielens-100k", "quick", ["students=[0:none,1:none]"])
     assert cfg.domain == "movies" and cfg.split.max_per_user is None

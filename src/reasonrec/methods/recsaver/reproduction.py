@@ -100,6 +100,15 @@ class RecSaverReproConfig(ReproductionConfig):
                                           "E[rating]; the other one is an extra column")
     predict_batch_size: int = Field(4, ge=1)
 
+    @field_validator("split", mode="before")
+    @classmethod
+    def _paper_strategy(cls, value: Any) -> Any:
+        """A partial `split` section (the quick preset, `--set split.per_class_train=…`) keeps the paper's
+        strategy instead of falling back to SplitConfig's leave-last-out default."""
+        if isinstance(value, dict) and "strategy" not in value:
+            return {"strategy": "user_disjoint_balanced", **value}
+        return value
+
     @field_validator("students")
     @classmethod
     def _students(cls, value: list[str]) -> list[str]:
