@@ -396,7 +396,8 @@ def _notes(config: RecSaverReproConfig, models: dict[str, str], train: pl.DataFr
          "with the truth (§4.3). Student prompts are the teacher's CoT prompt (same builder), without the truth."),
         (f"Teacher ratings: {counts.get('rating_source')} — 'scored' = the path's text had no rating line (cut at "
          "max_new_tokens or never written), so its rating is the argmax of the digit distribution after its own "
-         "reasoning (one forward pass), the same read-out as zero-shot CoT."),
+         "reasoning (one forward pass), the same read-out as zero-shot CoT." if counts else
+         "No teacher paths: no student in this run learns reasoning."),
         (f"Verified references: {verification['explanations']} post-hoc explanations for {verification['pairs']} "
          f"test pairs, {verification['verified']} verified; {verification['pairs_with_reference']} pairs have a "
          "non-empty pool. NLG metrics are multi-reference against the pool; pairs without one are not scored."),
