@@ -6,12 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
 from reasonrec.llm.cache import CachedLLM, LLMCache
+from reasonrec.llm.cpu import ThreadPolicy, thread_governor
+from reasonrec.llm.kernels import AttnImplementation, Quantize
 from reasonrec.paths import cache_root
 
 
@@ -22,7 +24,14 @@ class LLMConfig(Config):
     model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
     adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf backend)")
     device: str = "auto"
-    dtype: str = "auto"
+    # Kernels (hf backend; see llm/kernels.py and bench/llm_throughput.py for the measured trade-offs)
+    dtype: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bf16 on CUDA, fp32 on CPU (bf16 is 2-4x faster on AMX/AVX512-BF16 CPUs but moves "
+        "P(yes) by up to ~0.03: opt in with bf16)")
+    quantize: Quantize = Field("none", description="int8: dynamic int8 Linear layers (CPU; head and rest fp32; "
+                               "moves P(yes) far more than bf16)")
+    compile: bool = Field(False, description="torch.compile the forward pass (the first calls compile for minutes)")
+    attn_implementation: AttnImplementation = "sdpa"
     batch_size: int = Field(8, ge=1)
     prefix_reuse: bool = True
     max_prompt_tokens: int | None = None
@@ -34,30 +43,42 @@ class LLMConfig(Config):
     max_retries: int = Field(3, ge=0)
     # CPU threads (hf: torch threads; llamacpp: llama.cpp threads) and llama.cpp per-sequence context
     n_ctx: int = Field(4096, ge=256)
-    n_threads: int | None = None
+    n_threads: int | None = Field(None, ge=1, description="thread cap (adaptive) or exact count (fixed)")
+    thread_policy: ThreadPolicy = Field(
+        "adaptive", description="adaptive: torch threads follow the cores other processes leave free (re-decided "
+        "between batches); fixed: n_threads (or torch's default) for the whole run")
     # cache
     cache: bool = True
     cache_path: str | None = Field(None, description="SQLite file; default <cache_root>/llm_cache.sqlite")
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _torch_dtype_names(cls, value: object) -> object:
+        """torch's own names ("float32", "bfloat16") mean the same as fp32 / bf16."""
+        return {"float32": "fp32", "bfloat16": "bf16"}.get(value, value) if isinstance(value, str) else value
 
     def resolved_cache_path(self) -> Path:
         return Path(self.cache_path) if self.cache_path else cache_root() / "llm_cache.sqlite"
 
 
 def _build_hf(config: LLMConfig) -> LLM:
+    import torch  # heavy: only the local backend needs it
+
     from reasonrec.llm.hf import HFBackend
 
-    if config.n_threads is not None:  # process-wide torch setting; 1 avoids spin-wait collapse on shared CPUs
-        import torch
-
-        torch.set_num_threads(config.n_threads)
+    threads = thread_governor(config.thread_policy, config.n_threads, torch.set_num_threads)
     return HFBackend(
         config.model,
         adapter_path=config.adapter,
         device=config.device,
         dtype=config.dtype,
+        quantize=config.quantize,
+        compile_model=config.compile,
+        attn_implementation=config.attn_implementation,
         batch_size=config.batch_size,
         prefix_reuse=config.prefix_reuse,
         max_prompt_tokens=config.max_prompt_tokens,
+        threads=threads,
     )
 
 
@@ -85,7 +106,11 @@ def _build_llamacpp(config: LLMConfig) -> LLM:
     gguf = None if config.model == "embedded" else Path(config.model).expanduser()
     if gguf is not None and (gguf.suffix != ".gguf" or not gguf.is_file()):
         raise ConfigError(f"llm.model={config.model!r}: llm.backend='llamacpp' needs 'embedded' or a .gguf file")
-    return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency)
+    # llama.cpp's thread pool is fixed at start; on a shared machine (adaptive policy) its idle threads sleep
+    # instead of spinning.
+    poll = 0 if config.thread_policy == "adaptive" else None
+    return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency,
+                           poll=poll)
 
 
 # Backend name → builder.
