@@ -7,7 +7,8 @@ import json
 import pytest
 from datafiles import require_data
 
-from reasonrec.train.lora import LoRAConfig, auc_or_none, build_trainer, train_lora
+from reasonrec.train.callbacks import auc_or_none
+from reasonrec.train.lora import LoRAConfig, build_trainer, train_lora
 from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
 
 SMALL = SFTDataConfig(k=2, seed=5, include_profile=False, include_descriptions=False, max_seq_length=512)
@@ -96,7 +97,7 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.base import Message, ScoreRequest
     from reasonrec.llm.hf import HFBackend
-    from reasonrec.train.lora import yes_no_scores
+    from reasonrec.train.callbacks import label_scores
     from reasonrec.train.sft_data import LABEL_SCORING
 
     require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
@@ -113,13 +114,17 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     assert (callback.prefix, callback.choices) == LABEL_SCORING["tallrec"] == ("", ("Yes", "No"))
 
     prompts = valid.messages()[:2]
-    backend = HFBackend("embedded")
-    val_scores = yes_no_scores(backend.model, tok, prompts, assistant_prefix=callback.prefix, choices=callback.choices)
+    backend = HFBackend("embedded", dtype="fp32")
+    assert backend.model.training is False
+    backend.model.train()  # as the trainer hands it over; scoring must not leave dropout on or switch it off
+    val_scores = label_scores(backend.model, tok, callback.requests[:2])
+    assert backend.model.training is True
+    backend.model.eval()
     for messages, p_yes in zip(prompts, val_scores, strict=True):
         req = ScoreRequest(choices=callback.choices, messages=tuple(Message(m["role"], m["content"]) for m in messages),
                            assistant_prefix=callback.prefix)
         test_probs = backend.score([req])[0].probs
-        assert p_yes == pytest.approx(test_probs["Yes"] / (test_probs["Yes"] + test_probs["No"]), abs=1e-3)
+        assert p_yes == pytest.approx(test_probs["Yes"] / (test_probs["Yes"] + test_probs["No"]), abs=1e-6)
 
 
 def test_validation_auc_is_refused_for_rating_methods(tiny, tmp_path):
