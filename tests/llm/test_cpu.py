@@ -85,10 +85,22 @@ class _FakeProc:
         return CPUSample(self.wall, self.busy, self.own)
 
 
+def _governor(proc: _FakeProc, applied: list, first_other: float, **kwargs) -> ThreadGovernor:
+    return ThreadGovernor(applied.append, sample=proc.sample, clock=lambda: proc.wall,
+                          sleep=lambda s: proc.advance(s, other_cores=first_other, own_cores=0.0), **kwargs)
+
+
+def test_governor_decides_before_the_first_batch(monkeypatch):
+    monkeypatch.setattr("reasonrec.llm.cpu.usable_cores", lambda: 2)
+    applied: list[int] = []
+    gov = _governor(_FakeProc(), applied, first_other=1.0)  # a neighbour is already spinning
+    assert applied == [1] and gov.threads == 1
+
+
 def test_governor_follows_the_neighbours_load(monkeypatch):
     monkeypatch.setattr("reasonrec.llm.cpu.usable_cores", lambda: 2)
     proc, applied = _FakeProc(), []
-    gov = ThreadGovernor(applied.append, sample=proc.sample, clock=lambda: proc.wall)
+    gov = _governor(proc, applied, first_other=0.0)
     assert applied == [2] and gov.threads == 2
     proc.advance(0.1, other_cores=1.0)
     assert gov.adjust() == 2 and applied == [2]  # window too short: no decision, no /proc read
@@ -103,12 +115,13 @@ def test_governor_follows_the_neighbours_load(monkeypatch):
 def test_governor_respects_the_cap_and_fixed_policy_sets_once(monkeypatch):
     monkeypatch.setattr("reasonrec.llm.cpu.usable_cores", lambda: 8)
     proc, applied = _FakeProc(), []
-    gov = thread_governor("adaptive", 3, applied.append)
-    assert gov is not None and gov.threads == 3 and applied == [3]
+    gov = _governor(proc, applied, first_other=0.0, cap=3)
+    assert gov.threads == 3 and applied == [3]
+    real = thread_governor("adaptive", 1, applied.append)  # the real /proc look: capped at 1 whatever the load
+    assert real is not None and real.threads == 1 and applied == [3, 1]
     fixed: list[int] = []
     assert thread_governor("fixed", 2, fixed.append) is None and fixed == [2]
     assert thread_governor("fixed", None, fixed.append) is None and fixed == [2]  # None: torch's default
-    del proc
 
 
 def test_read_cpu_sample_on_this_machine():

@@ -29,6 +29,7 @@ INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
 # well; a neighbour at 0.5+ of a core makes the second spinning thread a loss).
 FREE_CORE_SLACK = 0.3
 MIN_WINDOW_S = 0.5  # shorter /proc/stat windows are dominated by 10 ms tick rounding
+FIRST_LOOK_S = 0.25  # the one wait at construction (model loading takes seconds anyway)
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     """The feature flags of the first CPU in `/proc/cpuinfo` (empty where the file is absent: not Linux)."""
@@ -131,24 +132,30 @@ def threads_for(cores: int, other_busy: float, cap: int | None = None) -> int:
 class ThreadGovernor:
     """Gives torch the cores other processes leave free, re-deciding at most every `min_window_s` seconds.
 
-    Call `adjust()` between units of work (a scoring batch, a decode chunk, a training step). `set_threads` is
-    injected (`torch.set_num_threads`), so the policy is tested without a model and this module imports no torch.
+    Call `adjust()` between units of work (a scoring batch, a decode chunk, a training step). The first decision
+    is made at construction from a short look (`first_look_s`, while this process waits), so the first batch does
+    not start with a spinning pool next to a busy neighbour. `set_threads` is injected (`torch.set_num_threads`),
+    so the policy is tested without a model and this module imports no torch.
     """
 
     def __init__(self, set_threads: Callable[[int], None], *, cap: int | None = None,
-                 min_window_s: float = MIN_WINDOW_S,
+                 min_window_s: float = MIN_WINDOW_S, first_look_s: float = FIRST_LOOK_S,
                  sample: Callable[[], CPUSample | None] = read_cpu_sample,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._set_threads = set_threads
         self._sample = sample
         self._clock = clock
         self.cores = usable_cores()
         self.cap = cap
         self.min_window_s = min_window_s
-        self.threads = threads_for(self.cores, 0.0, cap)
         self.decisions = 0
-        set_threads(self.threads)
+        first = sample()
+        sleep(first_look_s)
         self._last = sample()
+        other = other_busy_cores(first, self._last) if first is not None and self._last is not None else 0.0
+        self.threads = threads_for(self.cores, other, cap)
+        set_threads(self.threads)
 
     def adjust(self) -> int:
         """Re-measure the neighbours' load when the window is long enough; set and return the thread count."""
