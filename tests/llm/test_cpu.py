@@ -130,3 +130,11 @@ def test_read_cpu_sample_on_this_machine():
     sum(i * i for i in range(200_000))
     second = read_cpu_sample()
     assert second.own_s > first.own_s and second.busy_s >= first.busy_s and second.wall > first.wall
+
+
+def test_no_proc_stat_means_no_sample_and_a_governor_that_keeps_its_choice(tmp_path, monkeypatch):
+    assert read_cpu_sample(stat=tmp_path / "absent") is None
+    monkeypatch.setattr("reasonrec.llm.cpu.usable_cores", lambda: 2)
+    applied: list[int] = []
+    gov = ThreadGovernor(applied.append, sample=lambda: None, sleep=lambda s: None)
+    assert gov.adjust() == 2 and applied == [2]

@@ -25,11 +25,12 @@ CPUINFO = Path("/proc/cpuinfo")
 PROC_STAT = Path("/proc/stat")
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # best first
 INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
-# A core counts as free when other processes leave at least this much of it idle (0.3 busy still runs 2 threads
-# well; a neighbour at 0.5+ of a core makes the second spinning thread a loss).
+# How busy other processes may keep a core before torch gives it up: a thread pool only runs as fast as its
+# slowest thread, so a second thread sharing a core with a neighbour that uses most of it is a loss.
 FREE_CORE_SLACK = 0.3
 MIN_WINDOW_S = 0.5  # shorter /proc/stat windows are dominated by 10 ms tick rounding
 FIRST_LOOK_S = 0.25  # the one wait at construction (model loading takes seconds anyway)
+
 
 def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     """The feature flags of the first CPU in `/proc/cpuinfo` (empty where the file is absent: not Linux)."""
@@ -97,12 +98,13 @@ class CPUSample:
 
 
 def read_cpu_sample(cpus: frozenset[int] | None = None, stat: Path = PROC_STAT) -> CPUSample | None:
-    """A sample over the given CPUs (default: this process's affinity); None where /proc/stat is unreadable."""
-    cpus = cpus if cpus is not None else frozenset(os.sched_getaffinity(0))
-    tick = os.sysconf("SC_CLK_TCK")
+    """A sample over the given CPUs (default: this process's affinity); None where there is no /proc (not Linux):
+    the governor then keeps its first choice."""
     try:
+        cpus = cpus if cpus is not None else frozenset(os.sched_getaffinity(0))
+        tick = os.sysconf("SC_CLK_TCK")
         lines = stat.read_text(encoding="ascii").splitlines()
-    except OSError:
+    except (AttributeError, OSError, ValueError):
         return None
     busy = 0
     for line in lines:
