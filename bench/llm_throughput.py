@@ -139,21 +139,22 @@ def thread_rows(args, reqs: list) -> list[dict]:
     for label, loaded, policy, n in (("adaptive", False, "adaptive", None), ("fixed-1", True, "fixed", 1),
                                      (f"fixed-{args.threads}", True, "fixed", args.threads),
                                      ("adaptive", True, "adaptive", None)):
-        backend.threads = thread_governor(policy, n, torch.set_num_threads)
         with competing_process(args.neighbours) if loaded else contextlib.nullcontext():
+            backend.threads = thread_governor(policy, n, torch.set_num_threads)  # a job started next to it
             _, wall, rss, load = timed(lambda: backend.score(reqs))
         rows.append(row("score-1", f"threads:{label}", len(reqs), tokens, wall, rss, load, kernel="fp32",
                         neighbour=loaded, threads_end=torch.get_num_threads()))
     with competing_process(args.neighbours):
-        rows.append(_passive_child(args, tokens, len(reqs)))
+        rows.append(_passive_child(args))
     torch.set_num_threads(args.threads)
     return rows
 
 
-def _passive_child(args, tokens: int, n: int) -> dict:
+def _passive_child(args) -> dict:
     out = Path(args.out).with_suffix(".passive.json")
     cmd = [sys.executable, __file__, "--sections", "score", "--workloads", "score-1", "--kernels", "fp32",
-           "--no-naive", "--threads", str(args.threads), "--users", str(args.users), "--out", str(out)]
+           "--no-naive", "--threads", str(args.threads), "--users", str(args.users), "--data", args.data,
+           "--out", str(out)]
     with LoadMonitor() as load:
         done = subprocess.run(cmd, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, capture_output=True, text=True,
                               check=False)
