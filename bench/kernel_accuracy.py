@@ -24,13 +24,14 @@ import polars as pl
 import torch
 from machine import LoadMonitor
 
+from reasonrec.auc import roc_auc
 from reasonrec.data.loaders import load_dataset
-from reasonrec.eval.metrics import binary_auc
 from reasonrec.io import write_json
 from reasonrec.llm.cpu import thread_governor
 from reasonrec.llm.hf import HFBackend
+from reasonrec.stages.student import LABEL_SCORING
 from reasonrec.train.callbacks import score_requests
-from reasonrec.train.sft_data import LABEL_SCORING, SFTDataConfig, build_reasoningrec_sft, load_tokenizer
+from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
 
 MAX_P_YES_DIFF = 0.01
 MAX_AUC_DIFF = 0.005
@@ -76,7 +77,7 @@ def score(variant: str, requests: list, batch_size: int, threads: int) -> tuple[
 
 def compare(reference: list[float], candidate: list[float], labels: list[int]) -> dict:
     diffs = [abs(a - b) for a, b in zip(reference, candidate, strict=True)]
-    auc_ref, auc = binary_auc(labels, reference).value, binary_auc(labels, candidate).value
+    auc_ref, auc = roc_auc(labels, reference), roc_auc(labels, candidate)
     auc_diff = abs(auc - auc_ref) if auc is not None and auc_ref is not None else None
     return {"max_abs_p_yes_diff": max(diffs), "mean_abs_p_yes_diff": sum(diffs) / len(diffs), "auc": auc,
             "auc_fp32": auc_ref, "abs_auc_diff": auc_diff,

@@ -28,6 +28,9 @@ def test_choose_kernels_refuses_combinations_without_kernels():
         choose_kernels("auto", "int8", False, "cuda")
     with pytest.raises(ConfigError, match="dtype=auto or fp32"):
         choose_kernels("bf16", "int8", False, "cpu")
+    assert choose_kernels("fp16", "none", False, "cuda") == KernelChoice("fp16")
+    with pytest.raises(ConfigError, match="fp16 has no CPU kernels"):
+        choose_kernels("fp16", "none", False, "cpu")
 
 
 def test_variant_is_in_the_cache_identity_only_when_it_changes_numbers():

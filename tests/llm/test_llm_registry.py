@@ -12,7 +12,8 @@ from reasonrec.llm.registry import LLMConfig, build_llm
 def test_kernel_fields_validate_and_torch_dtype_names_are_accepted():
     assert LLMConfig().dtype == "auto" and LLMConfig().quantize == "none" and LLMConfig().thread_policy == "adaptive"
     assert LLMConfig(dtype="float32").dtype == "fp32" and LLMConfig(dtype="bfloat16").dtype == "bf16"
-    for bad in ({"dtype": "fp16"}, {"quantize": "int4"}, {"thread_policy": "greedy"}, {"n_threads": 0},
+    assert LLMConfig(dtype="float16").dtype == "fp16"  # a GPU engine's precision (vllm); the hf CPU path refuses it
+    for bad in ({"dtype": "fp8"}, {"quantize": "int4"}, {"thread_policy": "greedy"}, {"n_threads": 0},
                 {"attn_implementation": "flash"}):
         with pytest.raises(ValidationError):
             LLMConfig(**bad)

@@ -6,7 +6,7 @@ import pytest
 
 from reasonrec.errors import LLMError
 from reasonrec.llm.base import Message, ScoreRequest
-from reasonrec.train.callbacks import auc_or_none, label_scores, score_requests
+from reasonrec.train.callbacks import label_scores, score_requests
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +14,6 @@ def embedded_hf():
     from reasonrec.llm.hf import HFBackend
 
     return HFBackend("embedded", dtype="fp32", batch_size=4)
-
-
-def test_auc_or_none():
-    assert auc_or_none([1, 1], [0.2, 0.9]) is None
-    assert auc_or_none([0, 1, 1], [0.1, 0.5, 0.9]) == 1.0
 
 
 def test_score_requests_match_the_prediction_contract():

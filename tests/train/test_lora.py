@@ -45,8 +45,6 @@ def test_labels_mask_only_the_completion(tiny, tmp_path):
         assert tok.decode(example["input_ids"][: row["prompt_tokens"]]).endswith("<|im_start|>assistant\n")
 
 
-
-
 @pytest.mark.slow
 def test_two_step_lora_writes_an_adapter_that_changes_scores(tiny, tmp_path):
     from reasonrec.llm.base import Message, ScoreRequest
@@ -93,8 +91,8 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.base import Message, ScoreRequest
     from reasonrec.llm.hf import HFBackend
+    from reasonrec.stages.student import LABEL_SCORING
     from reasonrec.train.callbacks import label_scores
-    from reasonrec.train.sft_data import LABEL_SCORING
 
     require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
     ds = load_dataset("reasoningrec-beauty", shared_data)

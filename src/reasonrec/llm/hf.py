@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
@@ -40,7 +40,7 @@ from reasonrec.llm.base import (
 from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.cpu import ThreadGovernor
 from reasonrec.llm.embedded import EMBEDDED_NAME, ensure_embedded_model, weights_sha256
-from reasonrec.llm.kernels import AttnImplementation, Quantize, apply_kernels, choose_kernels
+from reasonrec.llm.kernels import AttnImplementation, DType, Quantize, apply_kernels, choose_kernels
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
 
@@ -112,7 +112,7 @@ class HFBackend(TokenizerChat):
         *,
         adapter_path: str | Path | None = None,
         device: str = "auto",
-        dtype: Literal["auto", "fp32", "bf16"] = "auto",
+        dtype: DType = "auto",
         quantize: Quantize = "none",
         compile_model: bool = False,
         attn_implementation: AttnImplementation = "sdpa",

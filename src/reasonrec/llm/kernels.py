@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from reasonrec.errors import ConfigError
 
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "fp16"]
+DType = Literal["auto", "fp32", "bf16", "fp16"]
 Quantize = Literal["none", "int8"]
 AttnImplementation = Literal["sdpa", "eager"]
 
 
-def resolve_precision(requested: Literal["auto", "fp32", "bf16"], device_type: str) -> Precision:
+def resolve_precision(requested: DType, device_type: str) -> Precision:
     """`auto` → bf16 on CUDA, fp32 on CPU; explicit choices are kept (bf16 on a CPU without bf16 kernels runs,
     emulated and slowly).
 
@@ -43,7 +44,7 @@ class KernelChoice:
     def torch_dtype(self) -> Any:
         import torch  # heavy: `LLMConfig` imports this module for its vocabulary, torch only when a model loads
 
-        return {"fp32": torch.float32, "bf16": torch.bfloat16}[self.precision]
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
 
     @property
     def variant(self) -> str | None:
@@ -53,7 +54,7 @@ class KernelChoice:
         return None if self.precision == "fp32" else self.precision
 
 
-def choose_kernels(dtype: Literal["auto", "fp32", "bf16"], quantize: Quantize, compile_model: bool,
+def choose_kernels(dtype: DType, quantize: Quantize, compile_model: bool,
                    device_type: str) -> KernelChoice:
     """Resolve `auto` for this device and refuse combinations that have no kernels."""
     if quantize == "int8":
@@ -62,6 +63,8 @@ def choose_kernels(dtype: Literal["auto", "fp32", "bf16"], quantize: Quantize, c
         if dtype == "bf16":
             raise ConfigError("llm.quantize=int8 runs the rest of the model in fp32; set llm.dtype=auto or fp32")
         return KernelChoice("fp32", "int8", compile_model)
+    if dtype == "fp16" and device_type == "cpu":
+        raise ConfigError("llm.dtype=fp16 has no CPU kernels here; use fp32 or bf16 on CPU (fp16 is for GPUs)")
     return KernelChoice(resolve_precision(dtype, device_type), "none", compile_model)
 
 
@@ -106,11 +109,11 @@ def fp32_head_copy(model: Any) -> Any:
 
 
 def apply_kernels(model: Any, choice: KernelChoice) -> Any:
-    """Cast / quantise / compile a model for inference (bf16 keeps an fp32 head: see `fp32_head_copy`)."""
+    """Cast / quantise / compile a model for inference (bf16/fp16 keep an fp32 head: see `fp32_head_copy`)."""
     if choice.quantize == "int8":
         model = quantize_int8(model.float())
     else:
-        head = fp32_head_copy(model) if choice.precision == "bf16" else None
+        head = fp32_head_copy(model) if choice.precision != "fp32" else None
         if next(model.parameters()).dtype != choice.torch_dtype:
             model = model.to(choice.torch_dtype)
         if head is not None:
@@ -124,5 +127,5 @@ def apply_kernels(model: Any, choice: KernelChoice) -> Any:
     return model
 
 
-__all__ = ["AttnImplementation", "KernelChoice", "Precision", "Quantize", "apply_kernels", "choose_kernels", "fp32_head_copy",
+__all__ = ["AttnImplementation", "DType", "KernelChoice", "Precision", "Quantize", "apply_kernels", "choose_kernels", "fp32_head_copy",
            "quantize_int8", "resolve_precision"]

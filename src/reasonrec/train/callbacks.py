@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from reasonrec.auc import roc_auc
 from reasonrec.errors import LLMError
 from reasonrec.llm.base import Message, ModelIdentity, ScoreRequest
 from reasonrec.llm.cpu import ThreadGovernor
-from reasonrec.train.sft_data import LABEL_SCORING
+from reasonrec.stages.student import LABEL_SCORING
 
 # ------------------------------------------------------------------------------------------------ scoring
 
@@ -53,15 +54,6 @@ def score_requests(prompts: Sequence[Sequence[dict[str, str]]], assistant_prefix
                          assistant_prefix=assistant_prefix) for messages in prompts]
 
 
-def auc_or_none(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """ROC AUC, or None when only one class is present (undefined, never 0.5 by fiat)."""
-    if len(set(labels)) < 2:
-        return None
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(list(labels), list(scores)))
-
-
 # ------------------------------------------------------------------------------------------------ callbacks
 
 
@@ -81,7 +73,7 @@ def trainer_callbacks():
             if model is None or metrics is None:
                 return
             scores = label_scores(model, self.tokenizer, self.requests, self.batch_size)
-            auc = auc_or_none(self.labels, scores)
+            auc = roc_auc(self.labels, scores)
             metrics["eval_auc"] = auc if auc is not None else float("nan")
             state.log_history.append({"eval_auc": metrics["eval_auc"], "step": state.global_step,
                                       "epoch": state.epoch})
@@ -131,4 +123,4 @@ def _jsonable(record: dict) -> dict:
     return out
 
 
-__all__ = ["auc_or_none", "label_scores", "score_requests", "trainer_callbacks"]
+__all__ = ["label_scores", "score_requests", "trainer_callbacks"]

@@ -34,16 +34,9 @@ from pydantic import Field
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.llm.cpu import ThreadPolicy, cpu_capability, thread_governor
-from reasonrec.train.callbacks import auc_or_none, trainer_callbacks
-from reasonrec.train.sft_data import (
-    LABEL_SCORING,
-    SFTDataConfig,
-    SFTDataset,
-)
-
-# TALLRec once borrowed ReasoningRec's "Prediction:" prefix for validation AUC, so early stopping chose its adapter
-# by a number the test path never computes (valid 0.70, test 0.51); validation now reads LABEL_SCORING too.
-VALIDATION_SCORING = LABEL_SCORING
+from reasonrec.stages.student import LABEL_SCORING
+from reasonrec.train.callbacks import trainer_callbacks
+from reasonrec.train.sft_data import SFTDataset
 
 
 class LoRAConfig(Config):
@@ -88,17 +81,6 @@ class LoRAConfig(Config):
         "adaptive", description="adaptive: torch threads follow the cores other processes leave free, re-decided "
         "every optimizer step; fixed: n_threads (or torch's default) for the whole run")
     keep_checkpoints: bool = Field(False, description="keep trainer checkpoints after the best adapter is saved")
-
-
-class TrainRunConfig(Config):
-    """One training run: which dataset/splits, how to build the SFT data, how to train."""
-
-    dataset: str = "reasoningrec-beauty"
-    data_dir: str | None = None
-    train_split: str = "release_windows_train"
-    valid_split: str | None = "release_windows_valid"
-    sft: SFTDataConfig = Field(default_factory=SFTDataConfig)
-    lora: LoRAConfig = Field(default_factory=LoRAConfig)
 
 
 @dataclass
@@ -160,42 +142,13 @@ def load_base_model(config: LoRAConfig):
     return model, tokenizer, model_dir
 
 
-def build_trainer(
-    train: SFTDataset,
-    valid: SFTDataset | None,
-    config: LoRAConfig,
-    out_dir: str | Path,
-    *,
-    model: Any = None,
-    tokenizer: Any = None,
-):
-    """An SFTTrainer wired with our callbacks; asserts TRL kept every example. Exposed for tests/benchmarks."""
+def _sft_args(config: LoRAConfig, out_dir: Path, *, do_eval: bool, use_bf16: bool) -> Any:
+    """TRL's SFTConfig from ours: evaluation/saving only when there is validation data, best model by our metric."""
     import torch
-    from peft import LoraConfig as PeftLoraConfig
-    from transformers import EarlyStoppingCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    out_dir = Path(out_dir)
-    governor = thread_governor(config.thread_policy, config.n_threads, torch.set_num_threads)
-    if model is None or tokenizer is None:
-        model, tokenizer, _ = load_base_model(config)
-    if config.qlora:
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model)
-    use_bf16, _ = _precision(config)
-    too_long = train.table.filter(
-        (train.table["prompt_tokens"] + train.table["completion_tokens"]) > config.max_seq_length
-    )
-    if too_long.height:
-        raise ConfigError(
-            f"{too_long.height} training examples exceed lora.max_seq_length={config.max_seq_length}; build the SFT "
-            "data with the same (or smaller) sft.max_seq_length so they are trimmed, not truncated by TRL"
-        )
-    valid = _limit(valid, config.valid_limit, config.seed)
-    do_eval = valid is not None and len(valid) > 0 and config.eval_strategy != "no"
     metric = "eval_auc" if config.eval_metric == "auc" else "eval_loss"
-    args = SFTConfig(
+    return SFTConfig(
         output_dir=str(out_dir / "checkpoints"),
         learning_rate=config.learning_rate,
         num_train_epochs=config.num_train_epochs,
@@ -228,25 +181,71 @@ def build_trainer(
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
-    peft_config = PeftLoraConfig(
-        r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
-    )
+
+
+def _callbacks(train: SFTDataset, valid: SFTDataset | None, config: LoRAConfig, tokenizer: Any, out_dir: Path,
+               governor: Any) -> list[Any]:
+    """The JSONL log, the thread governor, and with validation data: validation AUC (label methods) and early
+    stopping."""
+    from transformers import EarlyStoppingCallback
+
     auc_cls, log_cls, threads_cls = trainer_callbacks()
     callbacks: list[Any] = [log_cls(out_dir / "trainer_log.jsonl")]
     if governor is not None:
         callbacks.append(threads_cls(governor))
-    if do_eval:
-        assert valid is not None
-        method = str(train.stats.get("method", "reasoningrec"))
-        if method not in VALIDATION_SCORING or "label" not in valid.table.columns:
-            if config.eval_metric == "auc":
-                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(VALIDATION_SCORING)})"
-                                  f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
-        elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
-            callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
-                                        config.eval_batch_size, method))
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    if valid is None:
+        return callbacks
+    method = str(train.stats.get("method", "reasoningrec"))
+    if method not in LABEL_SCORING or "label" not in valid.table.columns:
+        if config.eval_metric == "auc":
+            raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(LABEL_SCORING)})"
+                              f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
+    elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
+        callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
+                                    config.eval_batch_size, method))
+    callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    return callbacks
+
+
+def build_trainer(
+    train: SFTDataset,
+    valid: SFTDataset | None,
+    config: LoRAConfig,
+    out_dir: str | Path,
+    *,
+    model: Any = None,
+    tokenizer: Any = None,
+):
+    """An SFTTrainer wired with our callbacks; asserts TRL kept every example. Exposed for tests/benchmarks."""
+    import torch
+    from peft import LoraConfig as PeftLoraConfig
+    from trl import SFTTrainer
+
+    out_dir = Path(out_dir)
+    governor = thread_governor(config.thread_policy, config.n_threads, torch.set_num_threads)
+    if model is None or tokenizer is None:
+        model, tokenizer, _ = load_base_model(config)
+    if config.qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
+    use_bf16, _ = _precision(config)
+    too_long = train.table.filter(
+        (train.table["prompt_tokens"] + train.table["completion_tokens"]) > config.max_seq_length
+    )
+    if too_long.height:
+        raise ConfigError(
+            f"{too_long.height} training examples exceed lora.max_seq_length={config.max_seq_length}; build the SFT "
+            "data with the same (or smaller) sft.max_seq_length so they are trimmed, not truncated by TRL"
+        )
+    valid = _limit(valid, config.valid_limit, config.seed)
+    do_eval = valid is not None and len(valid) > 0 and config.eval_strategy != "no"
+    args = _sft_args(config, out_dir, do_eval=do_eval, use_bf16=use_bf16)
+    peft_config = PeftLoraConfig(
+        r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
+    )
+    callbacks = _callbacks(train, valid if do_eval else None, config, tokenizer, out_dir, governor)
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -348,53 +347,6 @@ def train_lora(
     )
 
 
-def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset, SFTDataset | None, list[Path]]:
-    """Train (K-shot) and valid (all eligible rows) SFT datasets for a ReasoningRec/TALLRec run."""
-    from reasonrec.data.loaders import LoadOptions, load_dataset
-
-    ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.sft.domain))
-    if config.sft.method not in ("reasoningrec", "tallrec"):
-        raise ConfigError(
-            f"sft.method={config.sft.method!r}: rating methods train from a teacher-paths table; build it with "
-            "train.sft_data.build_rating_sft and call train_lora directly"
-        )
-    from reasonrec.train.sft_data import build_reasoningrec_sft
-
-    def split_name(table_name: str) -> str:
-        return table_name.rsplit("_", 1)[-1] if table_name.rsplit("_", 1)[-1] in ("train", "valid", "test") \
-            else table_name
-
-    def build(table_name: str, sample: bool) -> SFTDataset:
-        if table_name not in ds.splits:
-            raise ConfigError(f"dataset {config.dataset!r} has no split table {table_name!r}; "
-                              f"available: {', '.join(sorted(ds.splits))}")
-        a = ds.artefacts
-        return build_reasoningrec_sft(
-            ds.splits[table_name], ds.items, a.get("item_descriptions"), a.get("user_profiles"),
-            a.get("teacher_reasoning"), tokenizer, config.sft, split=split_name(table_name), sample=sample,
-        )
-
-    train = build(config.train_split, True)
-    valid = build(config.valid_split, False) if config.valid_split else None
-    return train, valid, []
-
-
-def run_training(config: TrainRunConfig, out_dir: str | Path, *, command: str = "train lora") -> LoRAResult:
-    """Dataset → SFT data → LoRA run directory. Both `sft.max_seq_length` and `lora.max_seq_length` are honoured
-    (the smaller wins, so TRL never truncates)."""
-    from reasonrec.train.sft_data import load_tokenizer
-
-    if config.sft.max_seq_length > config.lora.max_seq_length:
-        config = config.model_copy(update={"sft": config.sft.model_copy(
-            update={"max_seq_length": config.lora.max_seq_length})})
-    tokenizer = load_tokenizer(config.lora.model)
-    train, valid, inputs = build_sft_splits(config, tokenizer)
-    out_dir = Path(out_dir)
-    train.write(out_dir / "sft_train")
-    return train_lora(train, valid, config.lora, out_dir, run_config=config, inputs=inputs, command=command)
-
-
 __all__ = [
-    "LoRAConfig", "LoRAResult", "TrainRunConfig", "auc_or_none", "build_sft_splits", "build_trainer",
-    "load_base_model", "run_training", "train_lora",
+    "LoRAConfig", "LoRAResult", "build_trainer", "load_base_model", "train_lora",
 ]
