@@ -10,8 +10,10 @@ Paths: naive = `model(input_ids)` / `model.generate` per prompt (fp32); reasonre
 GGUF, `--batch-size` slots fed concurrently, run first so its peak RSS is its own.
 
 Roofline (same run): GEMM peaks at SmolLM2's Linear shapes for fp32/bf16/int8 at 1 and `--threads` threads, and copy
-bandwidth. Scoring rows report GFLOP/s (prompt tokens × FLOPs/token / time) and the fraction of the matching peak;
-generation rows report the weight bytes read per decode step as GB/s against the copy bandwidth.
+bandwidth. Every row is a fraction of its ceiling (`add_roofline`): scoring rows as GFLOP/s (prompt tokens ×
+FLOPs/token / time) against their kernel's GEMM peak (llama.cpp's Q4_1: the int8 peak), generation rows as the
+weight bytes read per decode step in GB/s against the copy bandwidth. llama.cpp runs with `--threads` threads,
+`--batch-size` slots, `--llama-batch` prompt tokens per step and `--llama-poll` (idle-thread busy-wait, 0-100).
 Threads (`--sections threads`): score-1 with a synthetic busy-loop neighbour for the fixed 1- and 2-thread policies,
 fixed 2 threads with OMP_WAIT_POLICY=PASSIVE (a child process: libgomp reads it at start), and the adaptive governor
 (idle and loaded). Every row records the load; ratios are printed only for rows measured on an idle machine.
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import torch
 from llm_workloads import (
+    decode_steps,
     gen_requests,
     load_release,
     naive_generate,
@@ -59,7 +62,7 @@ from reasonrec.llm.hf import HFBackend
 
 KERNELS = {"fp32": {"dtype": "fp32"}, "bf16": {"dtype": "bf16"}, "int8": {"quantize": "int8"},
            "compile": {"dtype": "fp32", "compile_model": True}}
-PEAK_KIND = {"naive": "fp32", "fp32": "fp32", "bf16": "bf16", "int8": "int8", "compile": "fp32"}
+PEAK_KIND = {"fp32": "fp32", "bf16": "bf16", "int8": "int8", "compile": "fp32", "q4_1": "int8"}
 
 
 def timed(fn):
@@ -76,65 +79,75 @@ def row(workload: str, path: str, prompts_n: int, tokens: int, wall: float, rss:
             "load": load.as_dict(), "_load": load, **extra}
 
 
-def score_rows(backend: HFBackend, kernel: str, name: str, reqs: list, peaks: dict, threads: int, checks: dict,
-               naive: bool, llama_out: dict) -> list[dict]:
+def scoring_flops_per_token(backend: HFBackend, reqs: list) -> tuple[int, float]:
+    """(prompt tokens, FLOPs per prompt token): every Linear layer (the LM head runs for the last token only) +
+    causal attention over half the mean prompt on average."""
     tokens = sum(len(backend.encode(backend.render(r.messages, None, r.assistant_prefix))) for r in reqs)
-    # Linear layers (LM head for the last token only) + causal attention over half the mean prompt on average.
-    flops_per_token = linear_flops_per_token(backend.model) + attention_flops_per_token(
+    return tokens, linear_flops_per_token(backend.model) + attention_flops_per_token(
         backend.model, tokens / len(reqs) / 2)
+
+
+def score_rows(backend: HFBackend, kernel: str, name: str, reqs: list, checks: dict, naive: bool,
+               llama_out: dict) -> list[dict]:
+    tokens, flops_per_token = scoring_flops_per_token(backend, reqs)
     rows = []
     if naive:
         ref, wall, rss, load = timed(lambda: naive_score(backend, reqs))
-        rows.append(row(name, "naive", len(reqs), tokens, wall, rss, load, kernel="fp32"))
+        rows.append(row(name, "naive", len(reqs), tokens, wall, rss, load, kernel="fp32",
+                        flops_per_token=flops_per_token))
     ours, wall, rss, load = timed(lambda: backend.score(reqs))
-    rows.append(row(name, f"reasonrec[{kernel}]", len(reqs), tokens, wall, rss, load, kernel=kernel))
+    rows.append(row(name, f"reasonrec[{kernel}]", len(reqs), tokens, wall, rss, load, kernel=kernel,
+                    flops_per_token=flops_per_token))
     if naive:
         checks[name] = {"max_abs_logprob_diff_vs_naive": max(abs(n[c] - o.logprobs[c])
                                                              for n, o in zip(ref, ours, strict=True) for c in n),
                         "mean_prompt_tokens": tokens / len(reqs)}
         if name in llama_out:
             checks[f"{name}:llamacpp"] = score_agreement(llama_out[name], ours)
-    for r in rows:
-        gflops = r["tokens_per_s"] * flops_per_token / 1e9
-        peak = peaks.get(f"{PEAK_KIND[r['kernel'] if r['path'] != 'naive' else 'naive']}@{threads}")
-        r.update(flops_per_token=flops_per_token, gflops=gflops, fraction_of_peak=gflops / peak if peak else None)
     return rows
 
 
-def decode_steps(outs: list, batch_size: int) -> int:
-    """Forward passes the batched decoder ran: per length-sorted batch, its longest completion."""
-    order = sorted(range(len(outs)), key=lambda i: outs[i].prompt_tokens)
-    chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-    return sum(max(outs[i].completion_tokens for i in chunk) for chunk in chunks)
-
-
-def gen_rows(backend: HFBackend, kernel: str, greqs: list, bandwidth: float | None, naive: bool, checks: dict,
-             llama_out: dict) -> list[dict]:
+def gen_rows(backend: HFBackend, kernel: str, greqs: list, naive: bool, checks: dict, llama_out: dict) -> list[dict]:
     weight_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
     rows = []
     if naive:
         (texts, produced), wall, rss, load = timed(lambda: naive_generate(backend, greqs))
-        rows.append(row("gen", "naive", len(greqs), produced, wall, rss, load, kernel="fp32", steps=produced))
+        rows.append(row("gen", "naive", len(greqs), produced, wall, rss, load, kernel="fp32", steps=produced,
+                        weight_bytes=weight_bytes))
     outs, wall, rss, load = timed(lambda: backend.generate(greqs))
     rows.append(row("gen", f"reasonrec[{kernel}]", len(greqs), sum(o.completion_tokens for o in outs), wall, rss,
-                    load, kernel=kernel, steps=decode_steps(outs, backend.batch_size)))
+                    load, kernel=kernel, steps=decode_steps(outs, backend.batch_size), weight_bytes=weight_bytes))
     if naive:
         checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(texts, outs, strict=True)),
                          "of": len(outs), "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}
         if "gen" in llama_out:
             checks["gen:llamacpp"] = {"identical_texts_vs_hf": sum(a.text == b.text for a, b in zip(
                 llama_out["gen"], outs, strict=True)), "of": len(outs)}
-    for r in rows:
-        gbs = r["steps"] * weight_bytes / r["wall_s"] / 1e9
-        r.update(weight_gb_per_s=gbs, fraction_of_copy_bw=gbs / bandwidth if bandwidth else None)
     return rows
+
+
+def add_roofline(rows: list[dict], peaks: dict, bandwidth: float | None, threads: int) -> None:
+    """Every row as a fraction of its ceiling. Scoring: GFLOP/s against the GEMM peak of its kernel at `threads`
+    (llama.cpp's Q4_1 dot products run on the int8 units: its nearest ceiling is the int8 peak; it borrows the
+    FLOPs per token of an hf row of the same workload). Generation: weight bytes read per decode step as GB/s
+    against the copy bandwidth."""
+    flops = {r["workload"]: r["flops_per_token"] for r in rows if "flops_per_token" in r}
+    for r in rows:
+        if "steps" in r:
+            gbs = r["steps"] * r["weight_bytes"] / r["wall_s"] / 1e9
+            r.update(weight_gb_per_s=gbs, fraction_of_copy_bw=gbs / bandwidth if bandwidth else None)
+        elif r["workload"] in flops:
+            r.setdefault("flops_per_token", flops[r["workload"]])
+            gflops = r["tokens_per_s"] * r["flops_per_token"] / 1e9
+            peak = peaks.get(f"{PEAK_KIND[r['kernel']]}@{threads}")
+            r.update(gflops=gflops, fraction_of_peak=gflops / peak if peak else None)
 
 
 def thread_rows(args, reqs: list) -> list[dict]:
     """score-1 (fp32) with a busy neighbour: fixed 1, fixed 2, fixed 2 + PASSIVE (child), adaptive; adaptive idle."""
     rows = []
     backend = HFBackend("embedded", batch_size=args.batch_size, dtype="fp32")
-    tokens = sum(len(backend.encode(backend.render(r.messages, None, r.assistant_prefix))) for r in reqs)
+    tokens, flops_per_token = scoring_flops_per_token(backend, reqs)
     backend.score(reqs[:2])  # warm-up
     for label, loaded, policy, n in (("adaptive", False, "adaptive", None), ("fixed-1", True, "fixed", 1),
                                      (f"fixed-{args.threads}", True, "fixed", args.threads),
@@ -143,7 +156,7 @@ def thread_rows(args, reqs: list) -> list[dict]:
             backend.threads = thread_governor(policy, n, torch.set_num_threads)  # a job started next to it
             _, wall, rss, load = timed(lambda: backend.score(reqs))
         rows.append(row("score-1", f"threads:{label}", len(reqs), tokens, wall, rss, load, kernel="fp32",
-                        neighbour=loaded, threads_end=torch.get_num_threads()))
+                        neighbour=loaded, threads_end=torch.get_num_threads(), flops_per_token=flops_per_token))
     with competing_process(args.neighbours):
         rows.append(_passive_child(args))
     torch.set_num_threads(args.threads)
@@ -248,12 +261,13 @@ def main() -> None:
         naive = i == 0 and not args.no_naive
         if "score" in sections:
             for name, reqs in score_sets.items():
-                rows.extend(score_rows(backend, kernel, name, reqs, peaks, args.threads, checks, naive, llama_out))
+                rows.extend(score_rows(backend, kernel, name, reqs, checks, naive, llama_out))
         if "gen" in sections:
-            rows.extend(gen_rows(backend, kernel, greqs, bandwidth, naive, checks, llama_out))
+            rows.extend(gen_rows(backend, kernel, greqs, naive, checks, llama_out))
         del backend
     if "threads" in sections:
         rows.extend(thread_rows(args, score_sets.get("score-1") or score_requests(one)))
+    add_roofline(rows, peaks, bandwidth, args.threads)
     print_rows(rows)
     found = ratios(rows)
     for k, v in found.items():

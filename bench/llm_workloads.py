@@ -29,7 +29,6 @@ INSTRUCTION = (
 )
 
 
-
 def load_release(root: Path) -> dict:
     proc = root / "reasoningrec-beauty" / "processed"
     info = json.loads((proc / "processed_item_information.json").read_text())
@@ -76,7 +75,6 @@ def prompts(data: dict, users: int, rerank_users: int, candidates: int) -> tuple
     return one, rerank
 
 
-
 @torch.inference_mode()
 def naive_score(backend: HFBackend, reqs: list[ScoreRequest]) -> list[dict[str, float]]:
     """What a first script does: one full forward per prompt, read the next-token distribution."""
@@ -103,6 +101,12 @@ def naive_generate(backend: HFBackend, reqs: list[GenerationRequest]) -> tuple[l
     return texts, produced
 
 
+def decode_steps(outs: list, batch_size: int) -> int:
+    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion."""
+    order = sorted(range(len(outs)), key=lambda i: outs[i].prompt_tokens)
+    chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    return sum(max(outs[i].completion_tokens for i in chunk) for chunk in chunks)
+
 
 def score_requests(texts: list[str]) -> list[ScoreRequest]:
     return [ScoreRequest(choices=(" Yes", " No"), messages=(Message("user", t),), assistant_prefix="Prediction:")
@@ -122,7 +126,8 @@ def gen_requests(data: dict, one: list[str], args: argparse.Namespace) -> list[G
 def bench_llamacpp(args: argparse.Namespace, score_sets: dict[str, list[ScoreRequest]],
                    greqs: list[GenerationRequest], identities: dict, timed, row, outputs: dict) -> list[dict]:
     """llama.cpp rows on the same requests: `--batch-size` server slots, `--threads` llama.cpp threads; its
-    outputs go to `outputs[workload]` for the agreement checks against the hf backend."""
+    outputs go to `outputs[workload]` for the agreement checks against the hf backend. Generation rows carry the
+    decode steps and the GGUF's size (the weight bytes one step reads) for the bandwidth roofline."""
     from reasonrec.llm.llamacpp import LlamaCppBackend
 
     llama = LlamaCppBackend(n_ctx=2048, n_threads=args.threads, n_parallel=args.batch_size, n_batch=args.llama_batch,
@@ -145,7 +150,8 @@ def bench_llamacpp(args: argparse.Namespace, score_sets: dict[str, list[ScoreReq
             raise SystemExit(f"llamacpp gen: {len(errors)} errors, first: {errors[0]}")
         outputs["gen"] = out
         rows.append(row("gen", "llamacpp", len(greqs), sum(o.completion_tokens for o in out), wall, rss, load,
-                        kernel="q4_1", n_batch=args.llama_batch, poll=args.llama_poll))
+                        kernel="q4_1", n_batch=args.llama_batch, poll=args.llama_poll,
+                        steps=decode_steps(out, args.batch_size), weight_bytes=llama.gguf_path.stat().st_size))
     llama.close()
     return rows
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_throughput import print_rows, ratios
+from llm_throughput import add_roofline, print_rows, ratios
 from machine import LoadRecord
 
 
@@ -25,3 +25,15 @@ def test_ratios_need_both_rows_idle(capsys):
     print_rows(rows)
     table = capsys.readouterr().out
     assert "reasonrec[bf16]" in table and "0.50" in table and " - " in table
+
+
+def test_every_row_gets_a_fraction_of_its_ceiling():
+    rows = [_row("score-1", "reasonrec[bf16]", 1000.0, 0.0, kernel="bf16", flops_per_token=2e8),
+            _row("score-1", "llamacpp", 500.0, 0.0, kernel="q4_1"),
+            _row("gen", "llamacpp", 50.0, 0.0, kernel="q4_1", steps=10, weight_bytes=10**8)]
+    add_roofline(rows, {"bf16@2": 1000.0, "int8@2": 400.0}, bandwidth=20.0, threads=2)
+    assert rows[0]["gflops"] == 200.0 and rows[0]["fraction_of_peak"] == 0.2
+    # llama.cpp borrows the workload's FLOPs per token and is measured against the int8 peak
+    assert rows[1]["gflops"] == 100.0 and rows[1]["fraction_of_peak"] == 0.25
+    wall = rows[2]["wall_s"]  # 100 tokens at 50 tok/s: 10 steps × 0.1 GB in 2 s = 0.5 GB/s
+    assert rows[2]["weight_gb_per_s"] == 10 * 10**8 / wall / 1e9 == 0.5 and rows[2]["fraction_of_copy_bw"] == 0.025

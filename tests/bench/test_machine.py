@@ -51,7 +51,7 @@ def test_linear_flops_skip_the_lm_head():
 
 
 def test_decode_steps_follow_length_sorted_batches():
-    from llm_throughput import decode_steps
+    from llm_workloads import decode_steps
 
     outs = [SimpleNamespace(prompt_tokens=p, completion_tokens=c) for p, c in ((10, 5), (30, 2), (20, 9), (40, 1))]
     assert decode_steps(outs, 2) == 9 + 2  # batches by prompt length: (10, 20) → 9 steps, (30, 40) → 2
