@@ -54,6 +54,7 @@ from machine import (
     gemm_peaks,
     linear_flops_per_token,
     ratio_or_reason,
+    weight_bytes,
 )
 
 from reasonrec.io import write_json
@@ -108,15 +109,15 @@ def score_rows(backend: HFBackend, kernel: str, name: str, reqs: list, checks: d
 
 
 def gen_rows(backend: HFBackend, kernel: str, greqs: list, naive: bool, checks: dict, llama_out: dict) -> list[dict]:
-    weight_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
+    weights = weight_bytes(backend.model)
     rows = []
     if naive:
         (texts, produced), wall, rss, load = timed(lambda: naive_generate(backend, greqs))
         rows.append(row("gen", "naive", len(greqs), produced, wall, rss, load, kernel="fp32", steps=produced,
-                        weight_bytes=weight_bytes))
+                        weight_bytes=weights))
     outs, wall, rss, load = timed(lambda: backend.generate(greqs))
     rows.append(row("gen", f"reasonrec[{kernel}]", len(greqs), sum(o.completion_tokens for o in outs), wall, rss,
-                    load, kernel=kernel, steps=decode_steps(outs, backend.batch_size), weight_bytes=weight_bytes))
+                    load, kernel=kernel, steps=decode_steps(outs, backend.batch_size), weight_bytes=weights))
     if naive:
         checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(texts, outs, strict=True)),
                          "of": len(outs), "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}

@@ -111,11 +111,26 @@ class PeakRSS:
 # ------------------------------------------------------------------------------------------------ roofline
 
 
+def _linear_shapes(model: torch.nn.Module) -> dict[str, tuple[int, int, bool]]:
+    """name → (in, out, int8) of every Linear layer, float or dynamically quantised (whose weights are packed, so
+    neither `isinstance(nn.Linear)` nor `parameters()` sees them)."""
+    shapes = {}
+    for name, m in model.named_modules():
+        quantised = type(m).__module__.startswith("torch.ao.nn.quantized")
+        if isinstance(m, torch.nn.Linear) or (quantised and hasattr(m, "in_features")):
+            shapes[name] = (m.in_features, m.out_features, quantised)
+    return shapes
+
+
 def linear_flops_per_token(model: torch.nn.Module) -> float:
     """2 × the weights of every Linear layer except the LM head (logits are computed for the last token only)."""
-    params = sum(m.in_features * m.out_features for name, m in model.named_modules()
-                 if isinstance(m, torch.nn.Linear) and not name.endswith("lm_head"))
-    return 2.0 * params
+    return 2.0 * sum(i * o for name, (i, o, _) in _linear_shapes(model).items() if not name.endswith("lm_head"))
+
+
+def weight_bytes(model: torch.nn.Module) -> int:
+    """Bytes of weights one decode step reads: the parameters plus the packed int8 weights of quantised layers."""
+    return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
+        i * o for i, o, int8 in _linear_shapes(model).values() if int8)
 
 
 def attention_flops_per_token(model: torch.nn.Module, mean_context: float) -> float:
@@ -217,4 +232,5 @@ __all__ = [
     "gemm_peaks",
     "linear_flops_per_token",
     "ratio_or_reason",
+    "weight_bytes",
 ]

@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 
 if [ "${SMOKE:-0}" = 1 ]; then
   CLI=(--repeats 1) USERS=2 GEN=(--gen 1 --max-new-tokens 8) THREAD_USERS=2 GATE_N=8
-  SFT=(--steps 2 --k 2 --valid 2 --max-seq-length 512)
+  SFT=(--steps 2 --k 2 --valid 2)
 else
   CLI=(--every --repeats 3) USERS=12 GEN=(--gen 8 --max-new-tokens 128) THREAD_USERS=6 GATE_N=200
   SFT=(--steps 3 --k 12 --valid 8)
@@ -42,7 +42,7 @@ start=$(date +%s)
 step "$PY" bench/cli_startup.py "${CLI[@]}" --out "$OUT/cli_startup.json"
 step "$PY" bench/llm_throughput.py --sections roofline,score,gen --workloads score-1 --kernels fp32,bf16,int8 \
   --backends hf,llamacpp --users "$USERS" "${GEN[@]}" --batch-size 8 --threads 2 --out "$OUT/llm_throughput.json"
-step "$PY" bench/llm_throughput.py --sections threads --workloads score-1 --users "$THREAD_USERS" --threads 2 \
+step "$PY" bench/llm_throughput.py --sections roofline,threads --workloads score-1 --users "$THREAD_USERS" --threads 2 \
   --neighbours 1 --out "$OUT/llm_threads.json"
 step "$PY" bench/sft_throughput.py "${SFT[@]}" --threads 2 --strategies trl_defaults,bs1_accum,bs1_bf16 \
   --baseline trl_defaults --out "$OUT/sft_throughput.json"

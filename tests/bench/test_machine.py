@@ -6,7 +6,14 @@ import time
 from types import SimpleNamespace
 
 import torch
-from machine import LoadMonitor, LoadRecord, competing_process, linear_flops_per_token, ratio_or_reason
+from machine import (
+    LoadMonitor,
+    LoadRecord,
+    competing_process,
+    linear_flops_per_token,
+    ratio_or_reason,
+    weight_bytes,
+)
 
 
 def _record(other: float | None) -> LoadRecord:
@@ -48,6 +55,19 @@ def test_linear_flops_skip_the_lm_head():
     model.layer = torch.nn.Linear(8, 4)
     model.lm_head = torch.nn.Linear(4, 100)
     assert linear_flops_per_token(model) == 2 * 8 * 4
+    assert weight_bytes(model) == (8 * 4 + 4 + 4 * 100 + 100) * 4
+
+
+def test_int8_layers_count_their_flops_and_packed_weights():
+    from reasonrec.llm.kernels import quantize_int8
+
+    model = torch.nn.Module()
+    model.layer = torch.nn.Linear(8, 4, bias=False)
+    model.lm_head = torch.nn.Linear(4, 100, bias=False)
+    quantised = quantize_int8(model)  # no output embeddings on this module: every Linear is quantised
+    assert not any(isinstance(m, torch.nn.Linear) for m in quantised.modules())
+    assert linear_flops_per_token(quantised) == 2 * 8 * 4
+    assert weight_bytes(quantised) == 8 * 4 + 4 * 100  # one byte per int8 weight
 
 
 def test_decode_steps_follow_length_sorted_batches():
