@@ -54,8 +54,7 @@ class KernelChoice:
         return None if self.precision == "fp32" else self.precision
 
 
-def choose_kernels(dtype: DType, quantize: Quantize, compile_model: bool,
-                   device_type: str) -> KernelChoice:
+def choose_kernels(dtype: DType, quantize: Quantize, compile_model: bool, device_type: str) -> KernelChoice:
     """Resolve `auto` for this device and refuse combinations that have no kernels."""
     if quantize == "int8":
         if device_type != "cpu":
@@ -127,5 +126,5 @@ def apply_kernels(model: Any, choice: KernelChoice) -> Any:
     return model
 
 
-__all__ = ["AttnImplementation", "DType", "KernelChoice", "Precision", "Quantize", "apply_kernels", "choose_kernels", "fp32_head_copy",
-           "quantize_int8", "resolve_precision"]
+__all__ = ["AttnImplementation", "DType", "KernelChoice", "Precision", "Quantize", "apply_kernels", "choose_kernels",
+           "fp32_head_copy", "quantize_int8", "resolve_precision"]
