@@ -2,7 +2,8 @@
 
 Every stage calls `run_generate` / `run_score`: requests are sent in chunks (each chunk is one cached
 transaction when the LLM is a `CachedLLM`), the progress bar shows ETA, tokens/s, cache hits and failures,
-and a backend exception on a chunk becomes per-request error results instead of losing the run.
+and a backend exception on a chunk becomes per-request error results instead of losing the run (except
+`LLMUnavailable`: an overloaded backend fails the whole call, so a service can say "retry later").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ScoreRequest
+from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, LLMUnavailable, ScoreRequest
 
 
 @dataclass
@@ -100,6 +101,8 @@ def _run(
                 outs = llm.generate(chunk) if kind == "generate" else llm.score(chunk)
                 if len(outs) != len(chunk):
                     raise RuntimeError(f"backend returned {len(outs)} results for {len(chunk)} requests")
+            except LLMUnavailable:
+                raise  # overload is the whole call's answer (retry later), not a failure of these rows
             except Exception as exc:  # noqa: BLE001 - record, never drop: any backend failure becomes a row error
                 msg = f"{type(exc).__name__}: {exc}"
                 outs = [

@@ -190,7 +190,10 @@ def metrics_text(stats: dict[str, int], model: str) -> str:
         "# TYPE reasonrec_running_jobs gauge",
         f"reasonrec_running_jobs{{{label}}} {stats['running']}",
     ]
-    for name in ("tokens_generated", "jobs_completed", "jobs_cancelled", "jobs_expired", "jobs_rejected"):
+    for name in (
+        "tokens_generated", "jobs_completed", "jobs_cancelled", "jobs_expired", "jobs_rejected", "score_batches",
+        "scores",
+    ):
         lines += [
             f"# TYPE reasonrec_{name}_total counter",
             f"reasonrec_{name}_total{{{label}}} {stats[name]}",

@@ -10,6 +10,10 @@ short requests wait for at most one long step. While short work keeps coming, th
 Long requests are batched first come, first served: one that arrives while a long batch runs waits for that
 batch to end (its time budget includes the wait), since a running batch cannot take new rows.
 
+Choice-scoring requests (`ScoreJob`, the recommendation service's P(like) passes) also run in the short lane, and
+those queued together share one batched forward pass (`max_batch` at a time), whichever HTTP request submitted
+them: concurrent requests are micro-batched.
+
 Every job carries a deadline (the per-request time budget) and a cancel flag (the client went away); both are
 checked between decode steps, so a generation stops within one step of either. The queue is bounded: `submit`
 raises `QueueFull` instead of letting waiting work grow without limit.
@@ -27,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from reasonrec.llm.base import Completion, GenerationRequest
+from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ScoreRequest
 from reasonrec.llm.hf import StepHook
 from reasonrec.serve.config import ServerLimits
 
@@ -35,8 +39,8 @@ log = logging.getLogger("reasonrec.serve")
 
 
 class ServableLLM(Protocol):
-    """What the server needs from a backend: batched `generate` with a per-step hook, the tokenizer and torch
-    model it runs (for log-probs), and its context limit."""
+    """What the server needs from a backend: batched `generate` with a per-step hook, batched choice `score`, the
+    tokenizer and torch model it runs (for log-probs), and its context limit."""
 
     tokenizer: Any
     model: Any
@@ -45,6 +49,8 @@ class ServableLLM(Protocol):
     def generate(
         self, requests: Sequence[GenerationRequest], *, on_step: StepHook | None = None
     ) -> list[Completion]: ...
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]: ...
 
 
 class QueueFull(Exception):
@@ -78,6 +84,11 @@ class CallJob(Job):
     fn: Callable[[], Any]  # a forward pass over the model (log-probs)
 
 
+@dataclass(eq=False, kw_only=True)
+class ScoreJob(Job):
+    request: ScoreRequest  # queued score jobs are batched into one `llm.score` call
+
+
 @dataclass
 class WorkerStats:
     running: int = 0
@@ -86,6 +97,8 @@ class WorkerStats:
     jobs_cancelled: int = 0
     jobs_expired: int = 0
     jobs_rejected: int = 0
+    score_batches: int = 0  # batched `llm.score` calls
+    scores: int = 0  # score requests answered in them (scores / score_batches = mean batch size)
 
 
 class ModelWorker:
@@ -179,7 +192,8 @@ class ModelWorker:
 
     def _take(self, lane: deque) -> list[Job]:
         """The next unit of work from `lane` (caller holds the lock): one call job, or a batch of generations
-        in arrival order. Jobs whose deadline passed in the queue are answered with `JobExpired`."""
+        or of score jobs (the kind of the oldest job) in arrival order. Jobs whose deadline passed in the queue
+        are answered with `JobExpired`."""
         now = time.monotonic()
         while lane and lane[0].deadline < now:
             self._resolve_unstarted(lane.popleft(), JobExpired("waited in the queue past its time budget"))
@@ -187,11 +201,12 @@ class ModelWorker:
             return []
         if isinstance(lane[0], CallJob):
             return [job for job in (lane.popleft(),) if self._start(job)]
+        kind = type(lane[0])
         batch: list[Job] = []
         for job in list(lane):
             if len(batch) == self.limits.max_batch:
                 break
-            if isinstance(job, GenerationJob) and job.deadline >= now:
+            if type(job) is kind and job.deadline >= now:
                 lane.remove(job)
                 if self._start(job):
                     batch.append(job)
@@ -218,6 +233,8 @@ class ModelWorker:
         try:
             if isinstance(work[0], CallJob):
                 self._call(work[0])
+            elif isinstance(work[0], ScoreJob):
+                self._score(work)  # type: ignore[arg-type]
             else:
                 self._generate(work, preemptible)  # type: ignore[arg-type]
         finally:
@@ -234,6 +251,21 @@ class ModelWorker:
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
             _settle(job, exception=exc)
         else:
+            _settle(job, result=result)
+
+    def _score(self, jobs: list[ScoreJob]) -> None:
+        try:
+            results = self.llm.score([j.request for j in jobs])
+            if len(results) != len(jobs):
+                raise RuntimeError(f"backend returned {len(results)} scores for {len(jobs)} requests")
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
+            for job in jobs:
+                _settle(job, exception=exc)
+            return
+        self._count("score_batches")
+        with self._cond:
+            self._stats.scores += len(jobs)
+        for job, result in zip(jobs, results, strict=True):
             _settle(job, result=result)
 
     def _generate(self, jobs: list[GenerationJob], preemptible: bool) -> None:
