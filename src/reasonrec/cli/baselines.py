@@ -45,6 +45,7 @@ def run(
 ) -> None:
     """Fit NAME on splits/train(+train_interactions), predict valid and test, write predictions.parquet."""
     from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
+    from reasonrec.baselines.factors import FACTORS_FILE
     from reasonrec.io import write_parquet
     from reasonrec.runs import write_manifest
 
@@ -67,6 +68,8 @@ def run(
     if isinstance(model, TopKRecommender) and hasattr(model, "recommend"):
         users = test["user_id"].unique(maintain_order=True).to_list()
         outputs.append(write_parquet(out / "candidates.parquet", model.recommend(users, top_k, exclude_train=True)))
+    if callable(getattr(model, "factors", None)):  # the generator's state, for a model bundle
+        outputs.append(model.factors().save(out / FACTORS_FILE))
     write_manifest(out, command=f"reasonrec baselines run {name}", config=cfg, seeds={"seed": cfg.seed},
                    inputs=inputs, outputs=outputs, started_at=started,
                    extra={"baseline": name, "fit_seconds": round(fit_seconds, 2)})

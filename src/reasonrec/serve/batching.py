@@ -37,16 +37,17 @@ from reasonrec.serve.worker import (
 
 
 class WorkerLLM:
-    """`LLM` whose calls run as jobs on `worker` (which owns `backend`); identity is the backend's."""
+    """`LLM` whose calls run as jobs on `worker` (which owns `backend`, kept as `.llm` like `CachedLLM` so token
+    counting finds its tokenizer); identity is the backend's."""
 
     def __init__(self, backend: Any, worker: ModelWorker, limits: ServerLimits) -> None:
-        self.backend = backend
+        self.llm = backend
         self.worker = worker
         self.limits = limits
 
     @property
     def identity(self) -> ModelIdentity:
-        return self.backend.identity
+        return self.llm.identity
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
         deadline = time.monotonic() + self.limits.request_timeout_s
