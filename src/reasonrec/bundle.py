@@ -49,6 +49,7 @@ class BundleConfig(Config):
     name: str = "bundle"
     dataset: str = Field("", description="label of the data the bundle was built from")
     scorer: str = Field("llm", description="how candidates are scored: 'llm' (P(like) of the student), 'cf'")
+    student: bool = Field(True, description="the bundle has an LLM student to score and explain with")
     method: Literal["reasoningrec", "tallrec"] = Field("reasoningrec", description="the student's prompt family")
     domain: str = Field("products", description="prompt wording (see reasonrec.prompts.DOMAINS)")
     like_threshold: float = Field(3.0, description="r_T: a history item is liked when its rating > r_T")
@@ -217,7 +218,7 @@ def write_bundle(sources: BundleSources, config: BundleConfig, out: str | Path, 
                    "interactions": tables["interactions"].height, "cf_users": len(cf.user_ids),
                    "cf_items": len(cf.item_ids)},
         "generator": cf.generator,
-        "base_model_sha256": base_model_sha256(final.llm) if final.scorer != "cf" else None,
+        "base_model_sha256": base_model_sha256(final.llm) if final.student else None,
         "outputs": hash_files(written, root=out),
     }
     write_json(out / MANIFEST, manifest)

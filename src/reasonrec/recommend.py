@@ -60,6 +60,7 @@ class RecommendConfig(Config):
     explain: bool = Field(False, description="generate the student's explanation for the recommended items")
     explain_top: int | None = Field(None, ge=1, le=100, description="explain only the first N items (default: n)")
     cutoff: int | None = Field(None, description="unix seconds: only interactions up to it count (default: all)")
+    scorer: str | None = Field(None, description="a SCORERS name instead of the bundle's (e.g. 'cf' to compare)")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ class Recommender:
 
     def users(self) -> list[str]:
         return sorted(self._users)
+
+    def scorers(self) -> list[str]:
+        """The scorers this recommender can run: the LLM ones only with an LLM."""
+        return [name for name in SCORERS if self.llm is not None or name not in NEEDS_LLM]
 
     def title(self, item_id: str) -> str | None:
         return self._titles.get(item_id)
@@ -204,16 +209,17 @@ class Recommender:
         cands = self.candidates(users, cfg.n_candidates, cfg.cutoff)
         if cands.height == 0:
             return pl.DataFrame(schema=RECOMMENDATION_SCHEMA)
-        scorer = SCORERS.get(self.config.scorer)
+        name = cfg.scorer or self.config.scorer
+        scorer = SCORERS.get(name)
         if scorer is None:
-            raise DataError(f"unknown scorer {self.config.scorer!r}; known: {', '.join(SCORERS)}", field="scorer")
+            raise DataError(f"unknown scorer {name!r}; known: {', '.join(SCORERS)}", field="scorer")
         scores = scorer(self, self.targets(cands, cfg.cutoff))
         ranked = rerank(cands.select("user_id", "item_id", "rank"), scores.select("user_id", "item_id", "score"))
         top = ranked.filter(pl.col("rank") <= cfg.n).join(
             cands.select("user_id", "item_id", "generator", "generator_score"), on=["user_id", "item_id"],
             how="left").join(scores.drop("score"), on=["user_id", "item_id"], how="left")
         top = top.with_columns(pl.col("item_id").map_elements(self.title, return_dtype=pl.String).alias("title"),
-                               pl.lit(self.config.scorer).alias("scorer"))
+                               pl.lit(name).alias("scorer"))
         explanations = self._explanations(top, cfg)
         out = top.join(explanations, on=["user_id", "item_id"], how="left") if explanations is not None else top
         return _conform(out).sort("user_id", "rank", maintain_order=True)
@@ -256,6 +262,7 @@ def cf_scores(recommender: Recommender, targets: pl.DataFrame) -> pl.DataFrame:
 
 
 SCORERS: dict[str, Scorer] = {"llm": llm_scores, "cf": cf_scores}
+NEEDS_LLM = frozenset({"llm"})
 
 
 # ------------------------------------------------------------------------------------------------ output

@@ -23,6 +23,7 @@ from reasonrec.cli.predict import predict_command
 from reasonrec.cli.report import report_command
 from reasonrec.cli.rerank import rerank_command
 from reasonrec.cli.run import run_command
+from reasonrec.cli.serve import serve_command
 
 app = typer.Typer(
     name="reasonrec",
@@ -46,6 +47,7 @@ app.command(name="run")(run_command)
 app.command(name="rerank")(rerank_command)
 app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
+app.command(name="serve")(serve_command)
 
 
 def _version(value: bool) -> None:

@@ -89,3 +89,27 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def recommend_limits() -> ServerLimits:
+    """The recommendation service's defaults: room for many concurrent lists (each candidate is one queued
+    forward pass), score batches of 16, explanations short enough for the short lane's neighbours."""
+    return ServerLimits(max_queue=1024, max_batch=16, max_body_bytes=64 * 1024, request_timeout_s=180.0)
+
+
+class RecommendServeConfig(Config):
+    """What `reasonrec serve BUNDLE` runs: where it listens, who may call it, where feedback goes, the limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_key_env: str | None = Field(None, description="env var holding the key clients send as X-API-Key")
+    allow_insecure_host: bool = Field(False, description="allow a non-loopback host without an API key")
+    feedback_db: str | None = Field(None, description="SQLite file for feedback and ratings; default beside "
+                                    "the bundle: <bundle>.feedback.sqlite")
+    llm_cache: str | None = Field(None, description="SQLite LLM cache; default the user cache")
+    explain_top: int = Field(3, ge=1, le=20, description="items explained when a list is asked with explain=true")
+    n_candidates: int = Field(20, ge=1, le=500, description="CF candidates scored per list (at least n)")
+    max_list: int = Field(50, ge=1, le=100, description="largest n a client may ask for")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    log_level: str = "warning"
+    limits: ServerLimits = Field(default_factory=recommend_limits)

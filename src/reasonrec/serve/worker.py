@@ -161,6 +161,10 @@ class ModelWorker:
                 "queued_long": len(self._long),
             }
 
+    def alive(self) -> bool:
+        """The scheduling thread is running (a readiness check)."""
+        return self._thread.is_alive() and not self._closed
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

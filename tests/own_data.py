@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from typer.testing import CliRunner
 
 LINES = {
     "hair": ("Silkroot", ["Argan Shampoo", "Repair Conditioner", "Curl Cream", "Scalp Serum", "Hair Mask",
@@ -59,3 +60,18 @@ def write_shop(root: Path, *, users: int = 36, per_user: int = 9, seed: int = 7)
         writer.writeheader()
         writer.writerows(catalogue)
     return {"ratings": ratings, "items": items_csv}
+
+
+def build_shop(root: Path) -> dict[str, Path]:
+    """CSV files → prepared directory (tabular loader, column map, items file) → `baselines run bpr` (CLI)."""
+    from reasonrec.cli import app
+    from reasonrec.data.loaders.tabular import TabularOptions
+    from reasonrec.data.prepare import PrepareConfig, prepare
+
+    files = write_shop(root)
+    options = TabularOptions(path=files["ratings"], items_path=files["items"], column_map=COLUMN_MAP)
+    prepare(PrepareConfig(dataset="tabular", load=options), root / "prepared")
+    cf = CliRunner().invoke(app, ["baselines", "run", "bpr", "--split-dir", str(root / "prepared"), "--out",
+                                  str(root / "bpr"), "--set", "max_iter=60", "--set", "min_rating=4"])
+    assert cf.exit_code == 0, cf.output
+    return {**files, "root": root, "prepared": root / "prepared", "cf": root / "bpr"}

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from own_data import build_shop
 
 from reasonrec.bundle import BundleConfig, BundleSources, load_bundle, write_bundle
 from reasonrec.errors import ConfigError, DataError
 
-CF_ONLY = BundleConfig(name="shop", dataset="shop", scorer="cf")
+CF_ONLY = BundleConfig(name="shop", dataset="shop", scorer="cf", student=False)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_shop(tmp_path_factory.mktemp("shop"))
 
 
 def _descriptions(shop, path: Path, ids: list[str] | None = None) -> Path:

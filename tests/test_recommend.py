@@ -3,8 +3,11 @@ the student's P(like) orders the list and its explanation comes with it (real em
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
+from own_data import build_shop
 
 from reasonrec.bundle import BundleConfig, BundleSources, load_bundle, write_bundle
 from reasonrec.errors import DataError
@@ -12,8 +15,13 @@ from reasonrec.recommend import RECOMMENDATION_SCHEMA, RecommendConfig, Recommen
 
 
 @pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_shop(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
 def cf_recommender(shop, tmp_path_factory) -> Recommender:
-    out = write_bundle(BundleSources(shop["prepared"], shop["cf"]), BundleConfig(scorer="cf"),
+    out = write_bundle(BundleSources(shop["prepared"], shop["cf"]), BundleConfig(scorer="cf", student=False),
                        tmp_path_factory.mktemp("b") / "bundle")
     return Recommender(load_bundle(out))
 
