@@ -91,10 +91,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def recommend_limits() -> ServerLimits:
+class RecommendLimits(ServerLimits):
     """The recommendation service's defaults: room for many concurrent lists (each candidate is one queued
-    forward pass), score batches of 16, explanations short enough for the short lane's neighbours."""
-    return ServerLimits(max_queue=1024, max_batch=16, max_body_bytes=64 * 1024, request_timeout_s=180.0)
+    forward pass), score batches of 16, small bodies (no prompts are sent, only ids and ratings)."""
+
+    max_queue: int = Field(1024, ge=1, description="queued forward passes / generations; above it 503")
+    max_batch: int = Field(16, ge=1, description="forward passes (or generations) batched together")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="request bodies above this get 413 unread")
+    request_timeout_s: float = Field(180.0, gt=0, description="queued past it → 503")
 
 
 class RecommendServeConfig(Config):
@@ -112,4 +116,4 @@ class RecommendServeConfig(Config):
     max_list: int = Field(50, ge=1, le=100, description="largest n a client may ask for")
     threads: int | None = Field(None, ge=1, description="torch CPU threads")
     log_level: str = "warning"
-    limits: ServerLimits = Field(default_factory=recommend_limits)
+    limits: RecommendLimits = Field(default_factory=RecommendLimits)
