@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.eval_agreement import agreement_command
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.readers import READERS, read_predictions
 from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
@@ -18,6 +19,8 @@ from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
 app = typer.Typer(
     help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.", no_args_is_help=True
 )
+
+app.command("agreement")(agreement_command)
 
 _TABLE_KEYS = (
     "n",

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from reasonrec.errors import DataError
+from reasonrec.eval.human import DIMENSIONS
 
 FEEDBACK_KINDS = ("click", "like", "dislike", "purchase", "dismiss", "rating")
-DIMENSIONS = ("persuasiveness", "transparency", "accuracy", "satisfaction")
 MAX_TEXT = 4000
 MAX_ID = 200
 
