@@ -19,23 +19,32 @@ from reasonrec.cli.errors import one_line_errors
 app = typer.Typer(help="Prepare, describe and download datasets.", no_args_is_help=True)
 app.command(name="download")(download_command)
 
+DATA_FILE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz", ".parquet", ".pq", ".jsonl", ".ndjson")
+
+
 def load_prepare_config(target: str, data_dir: Path | None, overrides: list[str]) -> Any:
-    """`target` is a dataset name or a YAML config path; `--data-dir` and `--set` are applied on top."""
-    from reasonrec.data.loaders import LOADERS
+    """`target` is a dataset name, a prepared directory, a ratings file (read by the tabular loader) or a YAML
+    config; `--data-dir` and `--set` are applied on top."""
+    from reasonrec.data.loaders import is_dataset, unknown_dataset
     from reasonrec.data.prepare import PrepareConfig
     from reasonrec.errors import ConfigError
 
     path = Path(target)
-    if target.endswith((".yaml", ".yml")) or path.is_file():
+    if target.lower().endswith(DATA_FILE_SUFFIXES):
+        config = PrepareConfig.from_dict({"dataset": "tabular", "load": {"path": target}}, overrides, source="--set")
+    elif target.endswith((".yaml", ".yml")):
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         config = PrepareConfig.from_yaml(path, overrides)
+    elif path.is_file():
+        raise ConfigError(f"{target}: a file that is neither a YAML config (.yaml) nor a data file "
+                          f"({', '.join(DATA_FILE_SUFFIXES)})")
     else:
         config = PrepareConfig.from_dict({"dataset": target}, overrides, source="--set")
     if data_dir is not None:
         config = config.model_copy(update={"data_dir": data_dir})
-    if config.dataset not in LOADERS:
-        raise ConfigError(f"unknown dataset {config.dataset!r}; known datasets: {', '.join(sorted(LOADERS))}")
+    if not is_dataset(config.dataset):
+        raise ConfigError(unknown_dataset(config.dataset))
     return config
 
 
