@@ -33,7 +33,7 @@ def items() -> list[dict[str, str]]:
     return rows
 
 
-def write_shop(root: Path, *, users: int = 36, per_user: int = 9, seed: int = 7) -> dict[str, Path]:
+def write_shop(root: Path, *, users: int = 36, per_user: int = 9, seed: int = 7, id_width: int = 2) -> dict[str, Path]:
     """ratings.csv (uid, sku, stars, ISO date) and items.csv under `root`; returns their paths."""
     rng = np.random.default_rng(seed)
     catalogue = items()
@@ -53,7 +53,7 @@ def write_shop(root: Path, *, users: int = 36, per_user: int = 9, seed: int = 7)
                 sku = str(rng.choice(choices))
                 picked.add(sku)
                 stars = int(rng.integers(4, 6)) if own else int(rng.integers(1, 4))
-                writer.writerow((f"user{u:02d}", sku, stars, f"2024-{1 + t:02d}-{1 + u % 27:02d}"))
+                writer.writerow((f"user{u:0{id_width}d}", sku, stars, f"2024-{1 + t:02d}-{1 + u % 27:02d}"))
     items_csv = root / "items.csv"
     with items_csv.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(catalogue[0]))

@@ -81,3 +81,27 @@ def test_inconsistent_sources_are_refused(shop, tmp_path) -> None:
     (tmp_path / "full" / "x").write_text("keep me")
     with pytest.raises(ConfigError, match="not an empty directory"):
         write_bundle(BundleSources(shop["prepared"], shop["cf"]), CF_ONLY, tmp_path / "full")
+
+
+def test_cli_bundles_a_prepared_directory_and_recommends_from_it(shop, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from reasonrec.cli import app
+
+    runner = CliRunner()
+    made = runner.invoke(app, ["bundle", str(shop["prepared"]), "--cf", str(shop["cf"]), "--out",
+                               str(tmp_path / "b"), "--set", "scorer=cf", "--set", "student=false"])
+    assert made.exit_code == 0, made.output
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.config.history_k == 5 and bundle.config.like_threshold == 3.0  # as the data was prepared
+    recs = runner.invoke(app, ["recommend", str(tmp_path / "b"), "--user", "user00", "--user", "user01",
+                               "--set", "n=4", "--out", str(tmp_path / "recs")])
+    assert recs.exit_code == 0, recs.output
+    assert "user user00" in recs.output and any(b in recs.output for b in ("Dewlab", "Silkroot", "Maison"))
+    rows = [json.loads(line) for line in (tmp_path / "recs" / "recommendations.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {r["user_id"] for r in rows} == {"user00", "user01"}
+    assert pl.read_parquet(tmp_path / "recs" / "recommendations.parquet").height == 8
+    unknown = runner.invoke(app, ["recommend", str(tmp_path / "b"), "--user", "ghost"])
+    assert unknown.exit_code == 2 and "unknown user" in unknown.output
+    again = runner.invoke(app, ["bundle", str(shop["prepared"]), "--cf", str(shop["cf"]), "--out", str(tmp_path / "b")])
+    assert again.exit_code == 2 and "not an empty directory" in again.output

@@ -237,6 +237,72 @@ def base_model_sha256(llm: LLMConfig) -> str | None:
     return weights_sha256(resolve_model_path(llm.model)[0])
 
 
+# ------------------------------------------------------------------------------------------------ from a run
+
+
+def _is_prepared(path: Path) -> bool:
+    return (path / MANIFEST).is_file() and (path / "interactions.parquet").is_file()
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping ({} for a missing file or another top level)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"invalid YAML: {exc}", path=path) from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _first_file(candidates: list[Path]) -> Path | None:
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def sources_from_run(run_dir: str | Path, cf_run: str | Path, *, item_descriptions: Path | None = None,
+                     user_profiles: Path | None = None) -> tuple[BundleSources, dict[str, Any]]:
+    """Bundle sources and BundleConfig settings found in a run directory: a prepared data directory itself, a
+    `train lora` run (adapter/ + config.yaml naming its dataset), or a recipe run (data/ or a prepared dataset,
+    stages/<name>/<name>.parquet, student/adapter). Explicit artefact paths win over found ones."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise DataError("not a run directory", path=run)
+    config = read_yaml(run / "config.yaml")
+    dataset = str(config.get("dataset") or "")
+    candidates = [run, run / "data", *([Path(dataset)] if dataset else [])]
+    data_dir = next((c for c in candidates if _is_prepared(c)), None)
+    if data_dir is None:
+        raise DataError(f"no prepared data directory found (looked at {[str(c) for c in candidates]}); bundles are "
+                        "written from runs on a directory written by `reasonrec data prepare`", path=run)
+    adapter = next((a for a in (run / "adapter", run / "student" / "adapter") if a.is_dir()), None)
+    sources = BundleSources(
+        data_dir=data_dir, cf_run=Path(cf_run), adapter=adapter,
+        item_descriptions=item_descriptions or _first_file([run / "stages" / "item_descriptions" /
+                                                            "item_descriptions.parquet"]),
+        user_profiles=user_profiles or _first_file([run / "stages" / "user_profiles" / "user_profiles.parquet"]),
+    )
+    return sources, _settings_from_run(config, read_yaml(data_dir / "config.yaml"), dataset or data_dir.name)
+
+
+def _settings_from_run(run: dict[str, Any], prepared: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The student's prompt contract and base model as the run trained it; the data's like threshold and
+    history window as it was prepared."""
+    sft = run.get("sft") or ((run.get("student") or {}).get("train") or {}).get("sft") or {}
+    lora = run.get("lora") or ((run.get("student") or {}).get("train") or {}).get("lora") or {}
+    settings: dict[str, Any] = {"name": Path(dataset).name or "bundle", "dataset": Path(dataset).name}
+    for key in ("method", "domain", "include_profile", "include_descriptions", "like_threshold"):
+        if key in sft:
+            settings[key] = sft[key]
+    if prepared.get("r_threshold") is not None and "like_threshold" not in settings:
+        settings["like_threshold"] = prepared["r_threshold"]
+    k = (prepared.get("split") or {}).get("k_history")
+    if isinstance(k, int) and k > 0:
+        settings["history_k"] = min(k, 50)
+    if lora.get("model"):
+        settings["llm"] = {"model": lora["model"]}
+    return settings
+
+
 # ------------------------------------------------------------------------------------------------ loading
 
 
@@ -272,4 +338,4 @@ def load_bundle(root: str | Path) -> Bundle:
 
 
 __all__ = ["Bundle", "BundleConfig", "BundleSources", "check_outputs", "check_sources", "load_bundle",
-           "write_bundle"]
+           "read_yaml", "sources_from_run", "write_bundle"]

@@ -79,10 +79,11 @@ Scorer = Callable[["Recommender", pl.DataFrame], pl.DataFrame]
 class Recommender:
     """A bundle plus the LLM that scores and explains (None for CF-only bundles)."""
 
-    def __init__(self, bundle: Bundle, llm: LLM | None = None) -> None:
+    def __init__(self, bundle: Bundle, llm: LLM | None = None, *, show_progress: bool = False) -> None:
         self.bundle = bundle
         self.config = bundle.config
         self.llm = llm
+        self.show_progress = show_progress
         inter = bundle.interactions.select(
             pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String),
             pl.col("rating").cast(pl.Float64), pl.col("timestamp").cast(pl.Int64),
@@ -177,7 +178,7 @@ class Recommender:
             method=c.method, method_name=f"{c.name}-{c.scorer}", dataset=c.dataset, domain=c.domain,
             include_profile=c.include_profile, include_descriptions=c.include_descriptions,
             like_threshold=c.like_threshold, max_prompt_tokens=c.max_prompt_tokens, generate_reasoning=explain,
-            max_new_tokens=c.explanation_tokens, batch_size=max(1, batch_size), show_progress=False,
+            max_new_tokens=c.explanation_tokens, batch_size=max(1, batch_size), show_progress=self.show_progress,
         )
 
     def student_predictions(self, targets: pl.DataFrame, *, explain: bool) -> pl.DataFrame:

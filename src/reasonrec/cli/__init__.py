@@ -19,7 +19,9 @@ from reasonrec.cli import recsaver_stages as recsaver_cli
 from reasonrec.cli import reproduce as reproduce_cli
 from reasonrec.cli import stages as stages_cli
 from reasonrec.cli import train as train_cli
+from reasonrec.cli.bundle import bundle_command
 from reasonrec.cli.predict import predict_command
+from reasonrec.cli.recommend import recommend_command
 from reasonrec.cli.report import report_command
 from reasonrec.cli.rerank import rerank_command
 from reasonrec.cli.run import run_command
@@ -47,6 +49,8 @@ app.command(name="run")(run_command)
 app.command(name="rerank")(rerank_command)
 app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
+app.command(name="recommend")(recommend_command)
+app.command(name="bundle")(bundle_command)
 app.command(name="serve")(serve_command)
 
 

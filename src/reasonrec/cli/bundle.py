@@ -1,0 +1,41 @@
+"""`reasonrec bundle RUN_DIR --cf CF_RUN --out BUNDLE`: one directory with everything `recommend` and `serve` need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reasonrec.cli.errors import one_line_errors
+
+
+@one_line_errors()
+def bundle_command(
+    run_dir: Annotated[Path, typer.Argument(help="A `train lora` run, a recipe run (`reasonrec run …`), or a prepared "
+                                                 "data directory (then the base model is the student).")],
+    cf: Annotated[Path, typer.Option("--cf", help="A `reasonrec baselines run bpr|lightgcn` directory on the same "
+                                                  "prepared data (the candidate generator).")],
+    out: Annotated[Path, typer.Option("--out", help="New directory for the bundle.")],
+    descriptions: Annotated[Path | None, typer.Option(
+        "--descriptions", help="Item descriptions table (item_id, text), e.g. a `stage describe` output.")] = None,
+    profiles: Annotated[Path | None, typer.Option(
+        "--profiles", help="User profiles table (user_id, text), e.g. a `stage profile` output.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="BundleConfig YAML (see --help of serve).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="BundleConfig setting KEY=VALUE, e.g. scorer=cf, student=false, explanation_tokens=96.")] = None,
+) -> None:
+    """Copy the data tables, the CF model, the adapter and the artefacts of RUN_DIR into a verified bundle with a
+    manifest of hashes; refuse sources that do not belong together.
+
+    Example: reasonrec bundle runs/student --cf runs/bpr --out bundle/ && reasonrec serve bundle/
+    """
+    from reasonrec.bundle import BundleConfig, read_yaml, sources_from_run, write_bundle
+
+    sources, found = sources_from_run(run_dir, cf, item_descriptions=descriptions, user_profiles=profiles)
+    layer = read_yaml(config) if config else {}
+    cfg = BundleConfig.from_dict({**found, **layer}, list(set_ or []), source=str(config or "bundle"))
+    written = write_bundle(sources, cfg, out)
+    typer.echo(f"wrote bundle {cfg.name!r} to {written} (data {sources.data_dir}, CF {sources.cf_run}"
+               + (f", adapter {sources.adapter}" if sources.adapter else ", no adapter: the base model explains")
+               + ")")
