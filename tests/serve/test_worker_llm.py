@@ -41,28 +41,43 @@ def _request(n: int) -> ScoreRequest:
     return ScoreRequest(choices=(" Yes", " No"), prompt=f"prompt {n}")
 
 
-def test_concurrent_callers_share_batches() -> None:
+def test_each_callers_prompts_are_scored_together_and_never_split() -> None:
+    """8 concurrent callers × 4 prompts: one backend call per caller (its shared prefix computed once), 4 rows."""
     backend = ScriptedScorer()
-    limits = ServerLimits(max_batch=8, max_queue=64)
+    limits = ServerLimits(max_batch=10, max_queue=64)
     worker = ModelWorker(backend, limits)
     llm = WorkerLLM(backend, worker, limits)
     results: dict[int, list[ChoiceScores]] = {}
     try:
-        threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, llm.score([_request(n)])))
-                   for n in range(16)]
+        threads = [threading.Thread(target=lambda n=n: results.__setitem__(
+            n, llm.score([_request(10 * n + k) for k in range(4)]))) for n in range(8)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=30)
     finally:
         worker.close()
-    assert sorted(results) == list(range(16))
-    assert all(r[0].probs == {" Yes": 0.5, " No": 0.5} for r in results.values())
-    assert sum(backend.batches) == 16
-    assert max(backend.batches) > 1  # callers that queued together were answered by one call
-    assert len(backend.batches) < 16
+    assert sorted(results) == list(range(8)) and all(len(r) == 4 for r in results.values())
+    assert all(r.probs == {" Yes": 0.5, " No": 0.5} for rs in results.values() for r in rs)
+    assert backend.batches == [4] * 8  # max_batch=10 holds two callers: the third waits whole, never split
     stats = worker.stats()
-    assert stats["scores"] == 16 and stats["score_batches"] == len(backend.batches)
+    assert stats["scores"] == 32 and stats["score_batches"] == 8
+
+
+def test_a_group_larger_than_a_batch_is_split_and_partial_groups_wait() -> None:
+    from collections import deque
+
+    from reasonrec.serve.worker import ScoreJob, _whole_groups
+
+    def jobs(group: int, n: int) -> list[ScoreJob]:
+        return [ScoreJob(deadline=time.monotonic() + 60, request=_request(n), group=group) for n in range(n)]
+
+    big = jobs(1, 5)
+    assert _whole_groups(big[:3], deque(big)) == big[:3]  # alone and larger than a batch: split
+    a, b = jobs(1, 2), jobs(2, 3)
+    lane = deque(a + b)
+    assert _whole_groups((a + b)[:4], lane) == a  # b would be split: it waits for the next batch
+    assert _whole_groups(a + b, lane) == a + b
 
 
 def test_a_full_queue_is_unavailable_through_the_cache_and_the_runner(tmp_path) -> None:

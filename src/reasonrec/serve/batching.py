@@ -3,7 +3,8 @@ unchanged inside a service while concurrent requests share batched forward passe
 
 Each `score` / `generate` call turns its requests into worker jobs and blocks the calling thread (a server's
 request thread) until they are answered. Jobs submitted by different requests meet in the worker's queue and are
-batched there (`ModelWorker`), which is where the micro-batching happens. A full queue or a wait past the time
+batched there (`ModelWorker`); the score jobs of one call form a group that the backend scores in one pass over
+their shared prompt prefix. A full queue or a wait past the time
 budget raises `LLMUnavailable` (retry later), which every layer passes through untouched: the service answers
 503 with Retry-After, never a half-scored list. Wrap this in `CachedLLM` so repeated requests never reach the
 worker at all.
@@ -11,6 +12,7 @@ worker at all.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from concurrent.futures import wait
@@ -44,6 +46,7 @@ class WorkerLLM:
         self.llm = backend
         self.worker = worker
         self.limits = limits
+        self._calls = itertools.count(1)
 
     @property
     def identity(self) -> ModelIdentity:
@@ -51,7 +54,8 @@ class WorkerLLM:
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
         deadline = time.monotonic() + self.limits.request_timeout_s
-        return self._run([ScoreJob(deadline=deadline, request=r) for r in requests])
+        group = next(self._calls)  # this call's prompts (one user's candidates) share their prefix
+        return self._run([ScoreJob(deadline=deadline, request=r, group=group) for r in requests])
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         deadline = time.monotonic() + self.limits.request_timeout_s

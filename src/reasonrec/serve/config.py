@@ -93,10 +93,11 @@ def is_loopback(host: str) -> bool:
 
 class RecommendLimits(ServerLimits):
     """The recommendation service's defaults: room for many concurrent lists (each candidate is one queued
-    forward pass), score batches of 16, small bodies (no prompts are sent, only ids and ratings)."""
+    forward pass), score batches that hold a list's candidates, small bodies (only ids and ratings are sent)."""
 
     max_queue: int = Field(1024, ge=1, description="queued forward passes / generations; above it 503")
-    max_batch: int = Field(16, ge=1, description="forward passes (or generations) batched together")
+    max_batch: int = Field(32, ge=1, description="score jobs (or generations) taken together; a list's candidates "
+                           "should fit in one batch")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="request bodies above this get 413 unread")
     request_timeout_s: float = Field(180.0, gt=0, description="queued past it → 503")
 

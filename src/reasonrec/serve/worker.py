@@ -10,9 +10,11 @@ short requests wait for at most one long step. While short work keeps coming, th
 Long requests are batched first come, first served: one that arrives while a long batch runs waits for that
 batch to end (its time budget includes the wait), since a running batch cannot take new rows.
 
-Choice-scoring requests (`ScoreJob`, the recommendation service's P(like) passes) also run in the short lane, and
-those queued together share one batched forward pass (`max_batch` at a time), whichever HTTP request submitted
-them: concurrent requests are micro-batched.
+Choice-scoring requests (`ScoreJob`, the recommendation service's P(like) passes) also run in the short lane and
+are taken together, `max_batch` at a time, whichever HTTP request submitted them. Within such a batch the jobs of
+one submitting call (a group: one user's candidates, whose prompts differ only after the shared profile and
+history) go to the backend as one `score` call, so that prefix is computed once for all of them; a group is not
+split across batches unless it alone exceeds `max_batch`.
 
 Every job carries a deadline (the per-request time budget) and a cancel flag (the client went away); both are
 checked between decode steps, so a generation stops within one step of either. The queue is bounded: `submit`
@@ -86,7 +88,8 @@ class CallJob(Job):
 
 @dataclass(eq=False, kw_only=True)
 class ScoreJob(Job):
-    request: ScoreRequest  # queued score jobs are batched into one `llm.score` call
+    request: ScoreRequest
+    group: int = 0  # the submitting call: its prompts usually share a long prefix (one user's candidates)
 
 
 @dataclass
@@ -206,14 +209,14 @@ class ModelWorker:
         if isinstance(lane[0], CallJob):
             return [job for job in (lane.popleft(),) if self._start(job)]
         kind = type(lane[0])
+        chosen = [job for job in lane if type(job) is kind and job.deadline >= now][: self.limits.max_batch]
+        if kind is ScoreJob:
+            chosen = _whole_groups(chosen, lane)  # type: ignore[arg-type]
         batch: list[Job] = []
-        for job in list(lane):
-            if len(batch) == self.limits.max_batch:
-                break
-            if type(job) is kind and job.deadline >= now:
-                lane.remove(job)
-                if self._start(job):
-                    batch.append(job)
+        for job in chosen:
+            lane.remove(job)
+            if self._start(job):
+                batch.append(job)
         return batch
 
     def _start(self, job: Job) -> bool:
@@ -258,19 +261,24 @@ class ModelWorker:
             _settle(job, result=result)
 
     def _score(self, jobs: list[ScoreJob]) -> None:
-        try:
-            results = self.llm.score([j.request for j in jobs])
-            if len(results) != len(jobs):
-                raise RuntimeError(f"backend returned {len(results)} scores for {len(jobs)} requests")
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
-            for job in jobs:
-                _settle(job, exception=exc)
-            return
-        self._count("score_batches")
-        with self._cond:
-            self._stats.scores += len(jobs)
-        for job, result in zip(jobs, results, strict=True):
-            _settle(job, result=result)
+        """One backend `score` call per group in the batch (each computes its group's shared prefix once)."""
+        groups: dict[int, list[ScoreJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.group, []).append(job)
+        for members in groups.values():
+            try:
+                results = self.llm.score([j.request for j in members])
+                if len(results) != len(members):
+                    raise RuntimeError(f"backend returned {len(results)} scores for {len(members)} requests")
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
+                for job in members:
+                    _settle(job, exception=exc)
+                continue
+            self._count("score_batches")
+            with self._cond:
+                self._stats.scores += len(members)
+            for job, result in zip(members, results, strict=True):
+                _settle(job, result=result)
 
     def _generate(self, jobs: list[GenerationJob], preemptible: bool) -> None:
         hook = self._step_hook(jobs, preemptible)
@@ -327,6 +335,19 @@ class ModelWorker:
     def _count(self, name: str) -> None:
         with self._cond:
             setattr(self._stats, name, getattr(self._stats, name) + 1)
+
+
+def _whole_groups(chosen: list[ScoreJob], lane: deque) -> list[ScoreJob]:
+    """`chosen` without its last group when that group has more jobs waiting in `lane` and is not the only
+    group: a group split across batches would compute its shared prefix twice."""
+    if not chosen:
+        return chosen
+    last = chosen[-1].group
+    if all(j.group == last for j in chosen):
+        return chosen
+    taken = sum(1 for j in chosen if j.group == last)
+    waiting = sum(1 for j in lane if isinstance(j, ScoreJob) and j.group == last)
+    return chosen if taken == waiting else [j for j in chosen if j.group != last]
 
 
 def _settle(job: Job, *, result: Any = None, exception: BaseException | None = None) -> None:
