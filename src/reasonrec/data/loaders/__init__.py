@@ -12,7 +12,7 @@ from pathlib import Path
 from reasonrec.data.loaders import amazon, exp3rt, movielens, reasoningrec, tabular
 from reasonrec.data.loaders.base import Loader, LoadOptions
 from reasonrec.data.loaders.prepared import is_prepared_dir, load_prepared
-from reasonrec.data.schema import Dataset
+from reasonrec.data.schema import Dataset, cap_text_fields
 from reasonrec.errors import ConfigError
 from reasonrec.paths import data_dir
 
@@ -49,9 +49,10 @@ def load_dataset(
     loader = LOADERS.get(name)
     if loader is None:
         if is_prepared_dir(name):
-            return load_prepared(Path(name), options)
+            return load_prepared(Path(name), options)  # its tables were capped when it was prepared
         raise ConfigError(unknown_dataset(name))
-    return loader(data_dir(data_root), options or LoadOptions())
+    options = options or LoadOptions()
+    return cap_text_fields(loader(data_dir(data_root), options), options.text_caps)
 
 
 def is_dataset(name: str) -> bool:
