@@ -35,7 +35,7 @@ from reasonrec.io import write_json
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "serve"))
-from own_data import COLUMN_MAP, write_shop
+from own_data import build_shop
 from serve_helpers import metric, server_process
 
 from reasonrec.bundle import BundleConfig, BundleSources, write_bundle
@@ -47,22 +47,10 @@ MODES = {"batched": 16, "one-at-a-time": 1}
 
 
 def build_bundle(root: Path, users: int) -> Path:
-    from typer.testing import CliRunner
-
-    from reasonrec.cli import app
-    from reasonrec.data.loaders.tabular import TabularOptions
-    from reasonrec.data.prepare import PrepareConfig, prepare
-
-    files = write_shop(root, users=users, per_user=9, seed=11, id_width=4)
-    options = TabularOptions(path=files["ratings"], items_path=files["items"], column_map=COLUMN_MAP)
-    prepare(PrepareConfig(dataset="tabular", load=options), root / "prepared")
-    cf = CliRunner().invoke(app, ["baselines", "run", "bpr", "--split-dir", str(root / "prepared"), "--out",
-                                  str(root / "bpr"), "--set", "max_iter=60"])
-    if cf.exit_code != 0:
-        raise RuntimeError(cf.output)
+    shop = build_shop(root, users=users, per_user=9, seed=11, id_width=4)
     config = BundleConfig(name="shop-load", dataset="shop", domain="beauty", include_descriptions=False,
                           include_profile=False)
-    return write_bundle(BundleSources(root / "prepared", root / "bpr"), config, root / "bundle")
+    return write_bundle(BundleSources(shop["prepared"], shop["cf"]), config, root / "bundle")
 
 
 async def _client(client: httpx.AsyncClient, queue: asyncio.Queue, deadline: float, n: int,

@@ -62,16 +62,21 @@ def write_shop(root: Path, *, users: int = 36, per_user: int = 9, seed: int = 7,
     return {"ratings": ratings, "items": items_csv}
 
 
-def build_shop(root: Path) -> dict[str, Path]:
-    """CSV files → prepared directory (tabular loader, column map, items file) → `baselines run bpr` (CLI)."""
-    from reasonrec.cli import app
-    from reasonrec.data.loaders.tabular import TabularOptions
-    from reasonrec.data.prepare import PrepareConfig, prepare
+def column_map_setting() -> str:
+    """`--set` value mapping the shop's columns to the canonical names."""
+    return "load.column_map={" + ", ".join(f"{k}: {v}" for k, v in COLUMN_MAP.items()) + "}"
 
-    files = write_shop(root)
-    options = TabularOptions(path=files["ratings"], items_path=files["items"], column_map=COLUMN_MAP)
-    prepare(PrepareConfig(dataset="tabular", load=options), root / "prepared")
-    cf = CliRunner().invoke(app, ["baselines", "run", "bpr", "--split-dir", str(root / "prepared"), "--out",
-                                  str(root / "bpr"), "--set", "max_iter=60", "--set", "min_rating=4"])
+
+def build_shop(root: Path, **shop: int) -> dict[str, Path]:
+    """CSV files → `data prepare` (tabular loader, column map, items file) → `baselines run bpr`, by the CLI."""
+    from reasonrec.cli import app
+
+    files = write_shop(root, **shop)
+    runner = CliRunner()
+    prepared = runner.invoke(app, ["data", "prepare", str(files["ratings"]), "--out", str(root / "prepared"),
+                                   "--set", column_map_setting(), "--set", f"load.items_path={files['items']}"])
+    assert prepared.exit_code == 0, prepared.output
+    cf = runner.invoke(app, ["baselines", "run", "bpr", "--split-dir", str(root / "prepared"), "--out",
+                             str(root / "bpr"), "--set", "max_iter=60", "--set", "min_rating=4"])
     assert cf.exit_code == 0, cf.output
     return {**files, "root": root, "prepared": root / "prepared", "cf": root / "bpr"}

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from reasonrec.baselines.factors import FACTORS_FILE, FactorModel
 from reasonrec.config import Config
+from reasonrec.data.prepared import verify_prepared
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.io import sha256_file, write_json, write_parquet
 from reasonrec.llm.registry import LLMConfig
@@ -141,8 +142,7 @@ def _train_interactions_hash(cf_manifest: dict[str, Any]) -> str | None:
 
 def check_sources(sources: BundleSources) -> tuple[dict[str, pl.DataFrame], FactorModel]:
     """Load and cross-check the sources; a DataError naming the first inconsistency."""
-    data_manifest = _read_manifest(sources.data_dir, "prepared data directory")
-    check_outputs(sources.data_dir, data_manifest, [f"{t}.parquet" for t in DATA_TABLES], "prepared data directory")
+    data_manifest = verify_prepared(sources.data_dir)
     cf_manifest = _read_manifest(sources.cf_run, "CF run directory")
     check_outputs(sources.cf_run, cf_manifest, [FACTORS_FILE], "CF run directory")
     trained_on = _train_interactions_hash(cf_manifest)

@@ -379,10 +379,10 @@ def find_files(path: Path, category: str | None = None) -> tuple[Path, Path | No
         if len(review_files) > 1:
             names = ", ".join(p.name for p in review_files)
             raise DataError(f"several review files ({names}); set load.category to one of "
-                            f"{sorted({_category(p) for p in review_files})} or options.path to one file", path=path)
+                            f"{sorted({_category(p) for p in review_files})} or load.path to one file", path=path)
         reviews = review_files[0]
     else:
-        raise DataError("Amazon review file or folder not found (set options.path)", path=path)
+        raise DataError("Amazon review file or folder not found (set load.path)", path=path)
     matching = [p for p in candidates if _stem(p) == f"meta_{_category(reviews)}"]
     if matching:
         return reviews, matching[0]

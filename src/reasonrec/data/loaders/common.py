@@ -74,7 +74,7 @@ def check_encoding(encoding: str, path: Path) -> None:
         codecs.lookup(encoding)
     except LookupError as exc:
         raise DataError(
-            f"unknown encoding {encoding!r} (options.encoding)", path=path, field="encoding"
+            f"unknown encoding {encoding!r} (load.encoding)", path=path, field="encoding"
         ) from exc
 
 
@@ -82,7 +82,7 @@ def _decode_hint(exc: UnicodeDecodeError, encoding: str) -> str:
     byte = exc.object[exc.start : exc.start + 1].hex()
     return (
         f"cannot decode byte 0x{byte} as {encoding}; the file may use another encoding — "
-        f"set options.encoding (e.g. 'latin-1' or 'cp1252')"
+        f"set load.encoding (e.g. 'latin-1' or 'cp1252')"
     )
 
 
@@ -233,7 +233,7 @@ def check_timestamps(
         hint = " (milliseconds? timestamps are unix seconds)" if int(bad["_value"].max()) > high * 100 else ""
         issues.report_rows(
             bad, f"timestamp {{value}} outside [{low}, {high}] unix seconds{hint}; "
-                 f"set options.timestamp_range to accept it", path=path, field="timestamp",
+                 f"set load.timestamp_range to accept it", path=path, field="timestamp",
         )
     return df.filter(~bad_expr)
 
@@ -272,7 +272,7 @@ def finish_interactions(
             for row in later.iter_rows(named=True):
                 issues.report(
                     f"duplicate (user_id, item_id, timestamp) = ({row['user_id']!r}, {row['item_id']!r}, "
-                    f"{row['timestamp']}) first seen at line {row['_first']}; set options.dedupe to "
+                    f"{row['timestamp']}) first seen at line {row['_first']}; set load.dedupe to "
                     f"'keep_first' or 'keep_last' to drop duplicates",
                     path=source,
                     line=row[LINE],
