@@ -3,7 +3,7 @@
     .venv/bin/python bench/hostile.py                          # all sections; table + bench/results/hostile.json
     .venv/bin/python bench/hostile.py --sections kill_prepare  # one section
 
-Sections (`SECTIONS`, a list: another section, e.g. the server probes, is one more entry):
+Sections (`SECTIONS`, a list):
 - ingestion_eval: every case of `tests/hostile/hostile_cases.py` (ingestion, prepared-directory readers, eval
   predictions) through the `reasonrec` executable in a subprocess, from a working directory holding decoy
   secrets; judged by `hostile_inputs.judge`: tracebacks, silently wrong results (exit 0 where an error was due,
@@ -15,6 +15,8 @@ Sections (`SECTIONS`, a list: another section, e.g. the server probes, is one mo
 - kill_stage: a real LLM stage (`stage describe`, embedded SmolLM2 on the hf backend, SQLite cache) SIGKILLed
   after its first committed batch, then rerun: no result lost or duplicated, every result committed before the
   kill reused from the cache, and the outputs identical to an uninterrupted run.
+- server: `bench/hostile_server.py` against a real `reasonrec llm serve` on 127.0.0.1: the hostile request table,
+  16 short clients with and without 2 max-token clients (short p95 within 3x), and disconnect → generation stopped.
 
 Targets: 0 tracebacks, 0 silently wrong, 0 leaked paths; 0 mixed directories accepted; 0 lost or duplicated
 results. The machine is shared: the load average is recorded with every run.
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests" / "hostile"), str(REPO / "src")]
+sys.path[:0] = [str(REPO / "tests" / "hostile"), str(REPO / "bench"), str(REPO / "src")]
 
 from hostile_cases import CASES  # the test helpers live beside the tests
 from hostile_inputs import VERDICTS, Run, judge, setup_workdir
@@ -191,10 +193,22 @@ def kill_stage(args: argparse.Namespace, work: Path) -> SectionResult:
     return SectionResult({**counts, **failures}, failures, [{"stdout": resumed.stdout[-400:]}])
 
 
+def server(args: argparse.Namespace, work: Path) -> SectionResult:
+    import hostile_server  # bench/hostile_server.py: starts the server, so imported only when this section runs
+
+    result = hostile_server.run(log_path=work / "server.log")
+    probes, fair = result["probes"], result["fairness"]
+    counts = {"probes": probes["probes"], "probes_as_expected": probes["passed"],
+              "short_p95_ratio": fair["p95_ratio"], **{k: int(v) for k, v in result["targets"].items()}}
+    failures = {name: int(not met) for name, met in result["targets"].items()}
+    return SectionResult(counts, failures, [result])
+
+
 SECTIONS: list[Section] = [
     Section("ingestion_eval", ingestion_eval),
     Section("kill_prepare", kill_prepare),
     Section("kill_stage", kill_stage),
+    Section("server", server),
 ]
 
 

@@ -331,7 +331,7 @@ CASES: list[Case] = [
     Case("corrupt Parquet predictions", evaluate("preds.parquet"), F(("preds.parquet", "cannot read predictions")),
          {"preds.parquet": b"PAR1 nope"}),
     Case("release format that is not JSON", evaluate("test_outputs.json", "--format", "reasoningrec-release"),
-         F(("test_outputs.json", "invalid JSON")), {"test_outputs.json": "[{"}),
+         F(("test_outputs.json", "malformed JSON")), {"test_outputs.json": "[{"}),
     # ---- eval predictions: options and paths
     Case("threshold nan", evaluate("preds.jsonl", "--threshold", "nan"), F(("threshold", "finite")),
          {"preds.jsonl": GOOD_PREDS}),
