@@ -16,7 +16,6 @@ manifest records its identity hash and loading the LLM checks it.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from reasonrec.data.prepared import verify_prepared
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.io import sha256_file, write_json, write_parquet
 from reasonrec.llm.registry import LLMConfig
-from reasonrec.runs import hash_files, package_versions
+from reasonrec.runs import hash_files, package_versions, read_manifest
 
 BUNDLE_CONFIG = "bundle.yaml"
 MANIFEST = "manifest.json"
@@ -106,19 +105,6 @@ class Bundle:
 # ------------------------------------------------------------------------------------------------ writing
 
 
-def _read_manifest(root: Path, what: str) -> dict[str, Any]:
-    path = root / MANIFEST
-    if not path.is_file():
-        raise DataError(f"not a {what} ({MANIFEST} missing)", path=root)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"unreadable {MANIFEST}: {exc}", path=path) from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("outputs"), dict):
-        raise DataError(f"{MANIFEST} has no 'outputs' table", path=path)
-    return manifest
-
-
 def check_outputs(root: Path, manifest: dict[str, Any], names: list[str], what: str) -> None:
     """Each of `names` is listed in the manifest's outputs and matches its sha256 (else one line naming it)."""
     outputs: dict[str, str] = manifest["outputs"]
@@ -143,7 +129,7 @@ def _train_interactions_hash(cf_manifest: dict[str, Any]) -> str | None:
 def check_sources(sources: BundleSources) -> tuple[dict[str, pl.DataFrame], FactorModel]:
     """Load and cross-check the sources; a DataError naming the first inconsistency."""
     data_manifest = verify_prepared(sources.data_dir)
-    cf_manifest = _read_manifest(sources.cf_run, "CF run directory")
+    cf_manifest = read_manifest(sources.cf_run, "CF run directory", "rerun `reasonrec baselines run`")
     check_outputs(sources.cf_run, cf_manifest, [FACTORS_FILE], "CF run directory")
     trained_on = _train_interactions_hash(cf_manifest)
     expected = data_manifest["outputs"].get(TRAIN_INTERACTIONS)
@@ -311,7 +297,7 @@ def load_bundle(root: str | Path) -> Bundle:
     root = Path(root)
     if not root.is_dir():
         raise DataError("not a bundle directory", path=root)
-    manifest = _read_manifest(root, "bundle")
+    manifest = read_manifest(root, "bundle", "write it again with `reasonrec bundle`")
     needed = [BUNDLE_CONFIG, f"cf/{FACTORS_FILE}", *[f"data/{t}.parquet" for t in DATA_TABLES]]
     resolved = root.resolve()
     for name in manifest["outputs"]:

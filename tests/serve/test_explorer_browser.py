@@ -4,34 +4,17 @@ Screenshots are saved in the test's tmp directory. Skips locally without chromiu
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM_ARGS, require_browser
 from rec_service import KEY, RecService
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 USER = "user03"
 RATING = {"persuasiveness": "5", "transparency": "4", "accuracy": "2", "satisfaction": "3"}
-
-
-def _require_browser() -> str:
-    executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        executable = None
-    if not executable:
-        if os.environ.get("CI"):
-            pytest.fail("chromium or python playwright not available")
-        pytest.skip("chromium or python playwright not available")
-    return executable
 
 
 def _open_user(page, root: str) -> None:
@@ -50,7 +33,7 @@ def _first_llm_item(page):
 
 
 def test_pick_explain_rate_reload(rec_service: RecService, tmp_path: Path) -> None:
-    executable = _require_browser()
+    executable = require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=180_000)  # explanations are generated on a shared CPU

@@ -266,13 +266,8 @@ class ModelWorker:
         for job in jobs:
             groups.setdefault(job.group, []).append(job)
         for members in groups.values():
-            try:
-                results = self.llm.score([j.request for j in members])
-                if len(results) != len(members):
-                    raise RuntimeError(f"backend returned {len(results)} scores for {len(members)} requests")
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
-                for job in members:
-                    _settle(job, exception=exc)
+            results = _backend_call(members, lambda m=members: self.llm.score([j.request for j in m]))
+            if results is None:
                 continue
             self._count("score_batches")
             with self._cond:
@@ -282,13 +277,8 @@ class ModelWorker:
 
     def _generate(self, jobs: list[GenerationJob], preemptible: bool) -> None:
         hook = self._step_hook(jobs, preemptible)
-        try:
-            results = self.llm.generate([j.request for j in jobs], on_step=hook)
-            if len(results) != len(jobs):
-                raise RuntimeError(f"backend returned {len(results)} completions for {len(jobs)} requests")
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
-            for job in jobs:
-                _settle(job, exception=exc)
+        results = _backend_call(jobs, lambda: self.llm.generate([j.request for j in jobs], on_step=hook))
+        if results is None:
             return
         for job, result in zip(jobs, results, strict=True):
             if result.finish_reason == "cancelled" and job.expired:
@@ -335,6 +325,19 @@ class ModelWorker:
     def _count(self, name: str) -> None:
         with self._cond:
             setattr(self._stats, name, getattr(self._stats, name) + 1)
+
+
+def _backend_call(jobs: Sequence[Job], call: Callable[[], list]) -> list | None:
+    """`call()`'s one result per job, or None after handing its exception (or a count mismatch) to every job."""
+    try:
+        results = call()
+        if len(results) != len(jobs):
+            raise RuntimeError(f"backend returned {len(results)} results for {len(jobs)} requests")
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
+        for job in jobs:
+            _settle(job, exception=exc)
+        return None
+    return results
 
 
 def _whole_groups(chosen: list[ScoreJob], lane: deque) -> list[ScoreJob]:

@@ -108,4 +108,4 @@ def test_jsonl_ratings_and_items_with_titles(tmp_path) -> None:
     bad.write_text('{"uid": "u", "sku": "s", "stars": 4, "date": "2024-01-01"}\n{not json}\n')
     result = CliRunner().invoke(app, ["data", "prepare", str(bad), "--out", str(tmp_path / "p"),
                                       "--set", column_map_setting()])
-    assert result.exit_code == 2 and "bad.jsonl:2" in result.output and "not valid JSON" in result.output
+    assert result.exit_code == 2 and "bad.jsonl:2" in result.output and "invalid JSON" in result.output

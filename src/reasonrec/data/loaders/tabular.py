@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import math
 import re
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from reasonrec.data.loaders.common import (
     check_rating_range,
     finish_interactions,
     infer_rating_range,
+    json_records,
     open_bytes,
 )
 from reasonrec.data.schema import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform
@@ -87,23 +87,10 @@ def _is_jsonl(path: Path) -> bool:
 
 def _read_jsonl(path: Path, encoding: str, issues: RowIssues) -> tuple[pl.DataFrame, dict[str, int]]:
     """One JSON object per line (blank lines skipped); each row keeps its line number."""
-    text = _decode(path, encoding, issues)
-    records: list[dict] = []
-    lines: list[int] = []
-    number = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            issues.report(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=number)
-            continue
-        if not isinstance(record, dict):
-            issues.report(f"expected a JSON object, found {type(record).__name__}", path=path, line=number)
-            continue
+    lines, records = [], []
+    for line, record in json_records(path, encoding, issues):
+        lines.append(line)
         records.append(record)
-        lines.append(number)
     if not records:
         raise DataError("no JSON records", path=path)
     try:
@@ -111,7 +98,7 @@ def _read_jsonl(path: Path, encoding: str, issues: RowIssues) -> tuple[pl.DataFr
     except Exception as exc:  # polars raises several error types for values it cannot put in one column
         raise DataError(f"JSON values of one key have incompatible types: {exc}", path=path) from exc
     df = df.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).select(LINE, *df.columns)
-    return df, {"rows": len(records), "lines": number}
+    return df, {"rows": len(records)}
 
 
 def _decode(path: Path, encoding: str, issues: RowIssues) -> str:
