@@ -9,9 +9,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 from own_data import build_shop
 
-from reasonrec.bundle import BundleConfig, BundleSources, load_bundle, write_bundle
+from reasonrec.bundle import BundleConfig, BundleSources, load_bundle, sources_from_run, write_bundle
 from reasonrec.errors import ConfigError, DataError
 
 CF_ONLY = BundleConfig(name="shop", dataset="shop", scorer="cf", student=False)
@@ -105,3 +106,29 @@ def test_cli_bundles_a_prepared_directory_and_recommends_from_it(shop, tmp_path)
     assert unknown.exit_code == 2 and "unknown user" in unknown.output
     again = runner.invoke(app, ["bundle", str(shop["prepared"]), "--cf", str(shop["cf"]), "--out", str(tmp_path / "b")])
     assert again.exit_code == 2 and "not an empty directory" in again.output
+
+
+def _recipe_run(shop, root: Path, method: str, student_train: dict) -> Path:
+    """A recipe run directory as `reasonrec run METHOD` leaves it: data/, student/adapter/, config + manifest."""
+    run = root / f"run_{method}"
+    shutil.copytree(shop["prepared"], run / "data")
+    (run / "student" / "adapter").mkdir(parents=True)
+    config = {"dataset": "shop", "student": {"enabled": True, "train": student_train}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (run / "manifest.json").write_text(json.dumps({"method": method, "outputs": {}}))
+    return run
+
+
+def test_a_recipe_run_is_read_through_the_methods_registry(shop, tmp_path) -> None:
+    run = _recipe_run(shop, tmp_path, "reasoningrec", {"sft": {"method": "tallrec", "like_threshold": 3.5},
+                                                       "lora": {"model": "embedded"}})
+    sources, settings = sources_from_run(run, shop["cf"])
+    assert sources.data_dir == run / "data" and sources.adapter == run / "student" / "adapter"
+    assert settings["method"] == "tallrec" and settings["like_threshold"] == 3.5
+    assert settings["llm"] == {"model": "embedded"} and settings["history_k"] == 5
+    rating = _recipe_run(shop, tmp_path, "exp3rt", {"sft": {"method": "exp3rt"}})
+    with pytest.raises(ConfigError, match="predicts ratings"):
+        sources_from_run(rating, shop["cf"])
+    typo = _recipe_run(shop, tmp_path, "recsaver", {"sft": {"methd": "tallrec"}})
+    with pytest.raises(ConfigError, match="methd"):
+        sources_from_run(typo, shop["cf"])

@@ -3,6 +3,7 @@ the student's P(like) orders the list and its explanation comes with it (real em
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +12,8 @@ from own_data import build_shop
 
 from reasonrec.bundle import BundleConfig, BundleSources, load_bundle, write_bundle
 from reasonrec.errors import DataError
+from reasonrec.llm.base import ScoreRequest
+from reasonrec.llm.testing import ScriptedLLM, prompt_text
 from reasonrec.recommend import RECOMMENDATION_SCHEMA, RecommendConfig, Recommender, as_records, render_table
 
 
@@ -24,6 +27,13 @@ def cf_recommender(shop, tmp_path_factory) -> Recommender:
     out = write_bundle(BundleSources(shop["prepared"], shop["cf"]), BundleConfig(scorer="cf", student=False),
                        tmp_path_factory.mktemp("b") / "bundle")
     return Recommender(load_bundle(out))
+
+
+def hashed_probs(request: ScoreRequest) -> dict[str, float]:
+    """A different, fixed P(first choice) per prompt (so per candidate), from the prompt's hash."""
+    p = 0.05 + 0.9 * int(hashlib.sha256(prompt_text(request).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    first, second = request.choices
+    return {first: p, second: 1.0 - p}
 
 
 def _seen(recommender: Recommender, user: str, cutoff: int | None = None) -> set[str]:
@@ -83,3 +93,23 @@ def test_student_scores_order_the_list_and_explain_it(shop, tmp_path) -> None:
     records = as_records(recs)
     assert records[0]["user_id"] == user and records[0]["evidence"] is None
     render_table(recs)
+
+
+def test_the_hybrid_scorer_blends_p_like_with_the_generator_rank(cf_recommender: Recommender) -> None:
+    """Control flow (scripted P(like)): weight 1 is the student's order, weight 0 the generator's, and in between
+    each score is exactly the stated blend."""
+    scripted = Recommender(cf_recommender.bundle, ScriptedLLM(probs=hashed_probs))
+    assert scripted.scorers() == ["llm", "cf", "hybrid"] and cf_recommender.scorers() == ["cf"]
+    users = scripted.users()[:3]
+
+    def recs(weight: float) -> pl.DataFrame:
+        return scripted.recommend(users, RecommendConfig(n=5, n_candidates=8, scorer="hybrid", hybrid_weight=weight))
+
+    student, generator, blend = recs(1.0), recs(0.0), recs(0.5)
+    llm_only = scripted.recommend(users, RecommendConfig(n=5, n_candidates=8, scorer="llm"))
+    assert student.select("user_id", "item_id").equals(llm_only.select("user_id", "item_id"))
+    assert student["score"].to_list() == student["p_like"].to_list()
+    assert generator["rank"].to_list() == generator["generator_rank"].to_list()
+    expected = 0.5 * blend["p_like"] + 0.5 * (1.0 - (blend["generator_rank"] - 1) / 8)
+    assert (blend["score"] - expected).abs().max() < 1e-12
+    assert set(blend["scorer"]) == {"hybrid"}

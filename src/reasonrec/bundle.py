@@ -26,12 +26,15 @@ import polars as pl
 from pydantic import Field
 
 from reasonrec.baselines.factors import FACTORS_FILE, FactorModel
-from reasonrec.config import Config
+from reasonrec.config import Config, read_yaml_mapping
 from reasonrec.data.prepared import verify_prepared
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.io import sha256_file, write_json, write_parquet
 from reasonrec.llm.registry import LLMConfig
+from reasonrec.methods import METHODS
 from reasonrec.runs import hash_files, package_versions, read_manifest
+from reasonrec.stages.student import LABEL_SCORING
+from reasonrec.train.student import TrainRunConfig
 
 BUNDLE_CONFIG = "bundle.yaml"
 MANIFEST = "manifest.json"
@@ -48,7 +51,8 @@ class BundleConfig(Config):
 
     name: str = "bundle"
     dataset: str = Field("", description="label of the data the bundle was built from")
-    scorer: str = Field("llm", description="how candidates are scored: 'llm' (P(like) of the student), 'cf'")
+    scorer: str = Field("llm", description="how candidates are scored: 'llm' (P(like) of the student), 'cf' "
+                        "(the generator's order), 'hybrid' (a blend)")
     student: bool = Field(True, description="the bundle has an LLM student to score and explain with")
     method: Literal["reasoningrec", "tallrec"] = Field("reasoningrec", description="the student's prompt family")
     domain: str = Field("products", description="prompt wording (see reasonrec.prompts.DOMAINS)")
@@ -230,19 +234,31 @@ def _is_prepared(path: Path) -> bool:
     return (path / MANIFEST).is_file() and (path / "interactions.parquet").is_file()
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping ({} for a missing file or another top level)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"invalid YAML: {exc}", path=path) from exc
-    return data if isinstance(data, dict) else {}
+def _yaml_if_present(path: Path) -> dict[str, Any]:
+    return read_yaml_mapping(path) if path.is_file() else {}
 
 
 def _first_file(candidates: list[Path]) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
+
+
+def trained_student(run: Path) -> TrainRunConfig | None:
+    """How the run's student was trained: a recipe run's `student.train` (its config read as the class
+    `methods.METHODS[method].recipe` declares), a `train lora` run's own config; None for a prepared directory."""
+    manifest = read_manifest(run, "run directory", "bundle a run written by reasonrec") \
+        if (run / MANIFEST).is_file() else {}
+    config = _yaml_if_present(run / "config.yaml")
+    method = manifest.get("method")
+    if isinstance(method, str) and method in METHODS:
+        recipe = METHODS[method].recipe.config.from_dict(config, source=str(run / "config.yaml"))
+        if not recipe.student.enabled:
+            return None
+        data_dir = None if recipe.data_dir is None else str(recipe.data_dir)
+        return TrainRunConfig.from_dict({"dataset": recipe.dataset, "data_dir": data_dir, **recipe.student.train},
+                                        source=f"{run / 'config.yaml'}: student.train")
+    if (run / "adapter").is_dir() and {"sft", "lora"} <= set(config):
+        return TrainRunConfig.from_dict(config, source=str(run / "config.yaml"))
+    return None
 
 
 def sources_from_run(run_dir: str | Path, cf_run: str | Path, *, item_descriptions: Path | None = None,
@@ -253,8 +269,9 @@ def sources_from_run(run_dir: str | Path, cf_run: str | Path, *, item_descriptio
     run = Path(run_dir)
     if not run.is_dir():
         raise DataError("not a run directory", path=run)
-    config = read_yaml(run / "config.yaml")
-    dataset = str(config.get("dataset") or "")
+    student = None if _is_prepared(run) else trained_student(run)
+    dataset = student.dataset if student is not None else str(_yaml_if_present(run / "config.yaml").get("dataset")
+                                                              or "")
     candidates = [run, run / "data", *([Path(dataset)] if dataset else [])]
     data_dir = next((c for c in candidates if _is_prepared(c)), None)
     if data_dir is None:
@@ -267,25 +284,26 @@ def sources_from_run(run_dir: str | Path, cf_run: str | Path, *, item_descriptio
                                                             "item_descriptions.parquet"]),
         user_profiles=user_profiles or _first_file([run / "stages" / "user_profiles" / "user_profiles.parquet"]),
     )
-    return sources, _settings_from_run(config, read_yaml(data_dir / "config.yaml"), dataset or data_dir.name)
+    return sources, _settings_from_run(student, _yaml_if_present(data_dir / "config.yaml"), dataset or data_dir.name)
 
 
-def _settings_from_run(run: dict[str, Any], prepared: dict[str, Any], dataset: str) -> dict[str, Any]:
+def _settings_from_run(student: TrainRunConfig | None, prepared: dict[str, Any], dataset: str) -> dict[str, Any]:
     """The student's prompt contract and base model as the run trained it; the data's like threshold and
     history window as it was prepared."""
-    sft = run.get("sft") or ((run.get("student") or {}).get("train") or {}).get("sft") or {}
-    lora = run.get("lora") or ((run.get("student") or {}).get("train") or {}).get("lora") or {}
     settings: dict[str, Any] = {"name": Path(dataset).name or "bundle", "dataset": Path(dataset).name}
-    for key in ("method", "domain", "include_profile", "include_descriptions", "like_threshold"):
-        if key in sft:
-            settings[key] = sft[key]
-    if prepared.get("r_threshold") is not None and "like_threshold" not in settings:
+    if prepared.get("r_threshold") is not None:
         settings["like_threshold"] = prepared["r_threshold"]
+    if student is not None:
+        sft = student.sft
+        if sft.method not in LABEL_SCORING:
+            raise ConfigError(f"the run's student predicts ratings (sft.method={sft.method!r}); a bundle serves "
+                              f"P(like) students: {', '.join(LABEL_SCORING)}")
+        settings.update(method=sft.method, domain=sft.domain, include_profile=sft.include_profile,
+                        include_descriptions=sft.include_descriptions, like_threshold=sft.like_threshold,
+                        llm={"model": student.lora.model})
     k = (prepared.get("split") or {}).get("k_history")
     if isinstance(k, int) and k > 0:
         settings["history_k"] = min(k, 50)
-    if lora.get("model"):
-        settings["llm"] = {"model": lora["model"]}
     return settings
 
 
@@ -324,4 +342,4 @@ def load_bundle(root: str | Path) -> Bundle:
 
 
 __all__ = ["Bundle", "BundleConfig", "BundleSources", "check_outputs", "check_sources", "load_bundle",
-           "read_yaml", "sources_from_run", "write_bundle"]
+           "sources_from_run", "trained_student", "write_bundle"]

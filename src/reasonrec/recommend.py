@@ -2,7 +2,8 @@
 
     candidates   the bundle's CF generator proposes `n_candidates` items per user, never one the user interacted
                  with up to the cut-off (users the generator never saw get the most popular unseen items);
-    scores       a registered scorer (`SCORERS`): the student's P(like) ("llm"), or the generator's own score ("cf");
+    scores       a registered scorer (`SCORERS`): the student's P(like) ("llm"), the generator's own order ("cf"),
+                 or a blend of both ("hybrid": `hybrid_weight` × P(like) + the rest × the generator's rank score);
     ranking      `rerank.rerank`: by score, ties and unscored candidates by generator rank (one owner of ordering);
     reasons      for the top of the list, the student's explanation of that very prompt (through the LLM cache),
                  with `evidence` and `grounding` left empty (null) until an evidence retriever is configured.
@@ -61,6 +62,8 @@ class RecommendConfig(Config):
     explain_top: int | None = Field(None, ge=1, le=100, description="explain only the first N items (default: n)")
     cutoff: int | None = Field(None, description="unix seconds: only interactions up to it count (default: all)")
     scorer: str | None = Field(None, description="a SCORERS name instead of the bundle's (e.g. 'cf' to compare)")
+    hybrid_weight: float = Field(0.5, ge=0.0, le=1.0, description="hybrid scorer: weight of P(like); the rest "
+                                 "goes to the generator's rank score 1 - (rank - 1) / n_candidates")
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ class UserHistory:
     timestamps: list[int]
 
 
-Scorer = Callable[["Recommender", pl.DataFrame], pl.DataFrame]
-"""(recommender, target rows of the candidates) → (user_id, item_id, score, p_like, pred_rating, error)."""
+Scorer = Callable[["Recommender", pl.DataFrame, RecommendConfig], pl.DataFrame]
+"""(recommender, candidates (user_id, item_id, rank, …), config) → (user_id, item_id, score, p_like, pred_rating,
+error); a null score leaves the candidate at its generator rank."""
 
 
 class Recommender:
@@ -214,7 +218,7 @@ class Recommender:
         scorer = SCORERS.get(name)
         if scorer is None:
             raise DataError(f"unknown scorer {name!r}; known: {', '.join(SCORERS)}", field="scorer")
-        scores = scorer(self, self.targets(cands, cfg.cutoff))
+        scores = scorer(self, cands, cfg)
         ranked = rerank(cands.select("user_id", "item_id", "rank"), scores.select("user_id", "item_id", "score"))
         top = ranked.filter(pl.col("rank") <= cfg.n).join(
             cands.select("user_id", "item_id", "generator", "generator_score"), on=["user_id", "item_id"],
@@ -249,21 +253,32 @@ def _conform(table: pl.DataFrame) -> pl.DataFrame:
 # ------------------------------------------------------------------------------------------------ scorers
 
 
-def llm_scores(recommender: Recommender, targets: pl.DataFrame) -> pl.DataFrame:
+def llm_scores(recommender: Recommender, candidates: pl.DataFrame, config: RecommendConfig) -> pl.DataFrame:
     """The student's P(like) of each candidate (one forward pass each, batched and cached)."""
-    preds = recommender.student_predictions(targets, explain=False)
+    preds = recommender.student_predictions(recommender.targets(candidates, config.cutoff), explain=False)
     return preds.select("user_id", "item_id", "score", pl.col("score").alias("p_like"), "pred_rating", "error")
 
 
-def cf_scores(recommender: Recommender, targets: pl.DataFrame) -> pl.DataFrame:
+def cf_scores(recommender: Recommender, candidates: pl.DataFrame, config: RecommendConfig) -> pl.DataFrame:
     """No LLM: the generator's order stands (every score null, so ranking keeps generator ranks)."""
-    return targets.select("user_id", "item_id", pl.lit(None, pl.Float64).alias("score"),
-                          pl.lit(None, pl.Float64).alias("p_like"), pl.lit(None, pl.Float64).alias("pred_rating"),
-                          pl.lit(None, pl.String).alias("error"))
+    return candidates.select("user_id", "item_id", pl.lit(None, pl.Float64).alias("score"),
+                             pl.lit(None, pl.Float64).alias("p_like"), pl.lit(None, pl.Float64).alias("pred_rating"),
+                             pl.lit(None, pl.String).alias("error"))
 
 
-SCORERS: dict[str, Scorer] = {"llm": llm_scores, "cf": cf_scores}
-NEEDS_LLM = frozenset({"llm"})
+def hybrid_scores(recommender: Recommender, candidates: pl.DataFrame, config: RecommendConfig) -> pl.DataFrame:
+    """`hybrid_weight` × P(like) + (1 − `hybrid_weight`) × the generator's rank score 1 − (rank − 1)/n_candidates:
+    the student reorders, the generator's confidence keeps a say; a failed P(like) leaves the score null."""
+    llm = llm_scores(recommender, candidates, config)
+    prior = candidates.select("user_id", "item_id",
+                              (1.0 - (pl.col("rank") - 1) / config.n_candidates).alias("generator_prior"))
+    w = config.hybrid_weight
+    return llm.join(prior, on=["user_id", "item_id"], how="left").with_columns(
+        (w * pl.col("p_like") + (1.0 - w) * pl.col("generator_prior")).alias("score")).drop("generator_prior")
+
+
+SCORERS: dict[str, Scorer] = {"llm": llm_scores, "cf": cf_scores, "hybrid": hybrid_scores}
+NEEDS_LLM = frozenset({"llm", "hybrid"})
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -299,4 +314,4 @@ def render_table(table: pl.DataFrame, console: Any = None, *, width: int = 70) -
 
 
 __all__ = ["RECOMMENDATION_SCHEMA", "SCORERS", "RecommendConfig", "Recommender", "Scorer", "UserHistory",
-           "as_records", "cf_scores", "llm_scores", "render_table"]
+           "as_records", "cf_scores", "hybrid_scores", "llm_scores", "render_table"]

@@ -53,13 +53,23 @@ def server_process(
     module: str, args: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300,
     health: str = "/health",
 ) -> Iterator[tuple[str, httpx.Response]]:
-    """`python -m MODULE ARGS` (a server taking its port from `{port}` in ARGS) as a subprocess logging to
-    `log_path`; waits until `health` answers 200 and yields (root URL, that response); stopped on exit."""
+    """`python -m MODULE ARGS` as a server subprocess (see `command_server`)."""
+    with command_server([sys.executable, "-m", module, *args], env, log_path, timeout_s, health) as running:
+        yield running
+
+
+@contextmanager
+def command_server(
+    argv: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300, health: str = "/health",
+    cwd: Path | None = None,
+) -> Iterator[tuple[str, httpx.Response]]:
+    """ARGV (a server taking its port from `{port}` in it) as a subprocess in `cwd` logging to `log_path`; waits
+    until `health` answers 200 and yields (root URL, that response); stopped on exit."""
     port = free_port()
-    cmd = [sys.executable, "-m", module, *[a.replace("{port}", str(port)) for a in args]]
+    cmd = [a.replace("{port}", str(port)) for a in argv]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=cwd)
     root = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s

@@ -84,6 +84,9 @@ def test_recommendations_exclude_history_and_carry_explanations(rec_service: Rec
     assert items[0]["title"].split()[0] in ("Silkroot", "Dewlab", "Maison")
     cf = rec_service.get("/api/recommend/user00", n=3, method="cf").json()
     assert cf["method"] == "cf" and [i["generator_rank"] for i in cf["items"]] == [1, 2, 3]
+    hybrid = rec_service.get("/api/recommend/user00", n=3, method="hybrid").json()  # P(like) from the cache
+    assert hybrid["method"] == "hybrid" and all(
+        abs(i["score"] - (0.5 * i["p_like"] + 0.5 * (1 - (i["generator_rank"] - 1) / 4))) < 1e-9 for i in hybrid["items"])
     explained = rec_service.post("/api/explain", {"user_id": "user00", "item_id": items[0]["item_id"]}).json()
     assert explained["explanation"] == items[0]["explanation"]  # the same prompt, answered from the LLM cache
 

@@ -1,6 +1,6 @@
 """Score jobs from concurrent callers share batched forward passes; overload is `LLMUnavailable` end to end.
 
-Control flow only: a scripted backend records the batch sizes it was called with (the real model is exercised
+Control flow only: the scripted LLM records the batch sizes it was called with (the real model is exercised
 by the recommendation API tests)."""
 
 from __future__ import annotations
@@ -10,31 +10,28 @@ import time
 
 import pytest
 
-from reasonrec.llm.base import ChoiceScores, LLMUnavailable, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import ChoiceScores, LLMUnavailable, ScoreRequest
 from reasonrec.llm.cache import CachedLLM, LLMCache
 from reasonrec.llm.runner import run_score
+from reasonrec.llm.testing import ScriptedLLM, uniform
 from reasonrec.serve.batching import WorkerLLM
 from reasonrec.serve.config import ServerLimits
 from reasonrec.serve.worker import ModelWorker
 
 
-class ScriptedScorer:
-    tokenizer = None
-    model = None
-    max_prompt_tokens = 8192
-    identity = ModelIdentity(backend="scripted", model="scorer", model_hash="0")
+def slow_scorer(pass_s: float = 0.05) -> ScriptedLLM:
+    """The one scripted LLM, taking `pass_s` per prompt (a "forward pass": the worker's tests bound it to one
+    prompt per batch where time matters) and answering uniformly."""
 
-    def __init__(self, pass_s: float = 0.05) -> None:
-        self.batches: list[int] = []
-        self.pass_s = pass_s
+    def probs(request: ScoreRequest) -> dict[str, float]:
+        time.sleep(pass_s)
+        return uniform(request)
 
-    def score(self, requests):
-        time.sleep(self.pass_s)  # one "forward pass" per call, whatever its size
-        self.batches.append(len(requests))
-        return [ChoiceScores({c: 1.0 / len(r.choices) for c in r.choices}, {}) for r in requests]
+    return ScriptedLLM(probs=probs, model="scorer")
 
-    def generate(self, requests, *, on_step=None):
-        raise AssertionError("not used")
+
+def batch_sizes(llm: ScriptedLLM) -> list[int]:
+    return [len(requests) for kind, requests in llm.batches if kind == "score"]
 
 
 def _request(n: int) -> ScoreRequest:
@@ -43,7 +40,7 @@ def _request(n: int) -> ScoreRequest:
 
 def test_each_callers_prompts_are_scored_together_and_never_split() -> None:
     """8 concurrent callers × 4 prompts: one backend call per caller (its shared prefix computed once), 4 rows."""
-    backend = ScriptedScorer()
+    backend = slow_scorer(0.01)
     limits = ServerLimits(max_batch=10, max_queue=64)
     worker = ModelWorker(backend, limits)
     llm = WorkerLLM(backend, worker, limits)
@@ -59,7 +56,7 @@ def test_each_callers_prompts_are_scored_together_and_never_split() -> None:
         worker.close()
     assert sorted(results) == list(range(8)) and all(len(r) == 4 for r in results.values())
     assert all(r.probs == {" Yes": 0.5, " No": 0.5} for rs in results.values() for r in rs)
-    assert backend.batches == [4] * 8  # max_batch=10 holds two callers: the third waits whole, never split
+    assert batch_sizes(backend) == [4] * 8  # max_batch=10 holds two callers: the third waits whole, never split
     stats = worker.stats()
     assert stats["scores"] == 32 and stats["score_batches"] == 8
 
@@ -81,7 +78,7 @@ def test_a_group_larger_than_a_batch_is_split_and_partial_groups_wait() -> None:
 
 
 def test_a_full_queue_is_unavailable_through_the_cache_and_the_runner(tmp_path) -> None:
-    backend = ScriptedScorer(pass_s=0.5)
+    backend = slow_scorer(0.5)
     limits = ServerLimits(max_batch=1, max_queue=2, retry_after_s=3)
     worker = ModelWorker(backend, limits)
     cached = CachedLLM(WorkerLLM(backend, worker, limits), LLMCache(tmp_path / "cache.sqlite"))
@@ -95,7 +92,7 @@ def test_a_full_queue_is_unavailable_through_the_cache_and_the_runner(tmp_path) 
 
 
 def test_a_job_that_waits_past_its_budget_is_unavailable() -> None:
-    backend = ScriptedScorer(pass_s=0.6)
+    backend = slow_scorer(0.6)
     limits = ServerLimits(max_batch=1, max_queue=8, request_timeout_s=0.3)
     worker = ModelWorker(backend, limits)
     llm = WorkerLLM(backend, worker, limits)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, OutOpt, PrintOpt, SetOpt
 
 
 @one_line_errors()
@@ -16,25 +17,29 @@ def bundle_command(
                                                  "data directory (then the base model is the student).")],
     cf: Annotated[Path, typer.Option("--cf", help="A `reasonrec baselines run bpr|lightgcn` directory on the same "
                                                   "prepared data (the candidate generator).")],
-    out: Annotated[Path, typer.Option("--out", help="New directory for the bundle.")],
+    out: OutOpt,
     descriptions: Annotated[Path | None, typer.Option(
-        "--descriptions", help="Item descriptions table (item_id, text), e.g. a `stage describe` output.")] = None,
+        "--descriptions", help="Item descriptions table (item_id, text), e.g. a `reasoningrec describe` output.")
+    ] = None,
     profiles: Annotated[Path | None, typer.Option(
-        "--profiles", help="User profiles table (user_id, text), e.g. a `stage profile` output.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="BundleConfig YAML (see --help of serve).")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="BundleConfig setting KEY=VALUE, e.g. scorer=cf, student=false, explanation_tokens=96.")] = None,
+        "--profiles", help="User profiles table (user_id, text), e.g. a `reasoningrec profile` output.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
 ) -> None:
     """Copy the data tables, the CF model, the adapter and the artefacts of RUN_DIR into a verified bundle with a
-    manifest of hashes; refuse sources that do not belong together.
+    manifest of hashes; refuse sources that do not belong together. Settings (BundleConfig): what RUN_DIR says
+    (the student's prompt, base model, like threshold, history window) ← --config ← --set (e.g. scorer=cf,
+    student=false, explanation_tokens=96, llm.model=DIR).
 
     Example: reasonrec bundle runs/student --cf runs/bpr --out bundle/ && reasonrec serve bundle/
     """
-    from reasonrec.bundle import BundleConfig, read_yaml, sources_from_run, write_bundle
+    from reasonrec.bundle import BundleConfig, sources_from_run, write_bundle
+    from reasonrec.cli.options import print_config, resolve_command_config
 
     sources, found = sources_from_run(run_dir, cf, item_descriptions=descriptions, user_profiles=profiles)
-    layer = read_yaml(config) if config else {}
-    cfg = BundleConfig.from_dict({**found, **layer}, list(set_ or []), source=str(config or "bundle"))
+    cfg = resolve_command_config(BundleConfig, config=config, overrides=set_ or [], defaults=found)
+    print_config(print_config_, config=cfg)
     written = write_bundle(sources, cfg, out)
     typer.echo(f"wrote bundle {cfg.name!r} to {written} (data {sources.data_dir}, CF {sources.cf_run}"
                + (f", adapter {sources.adapter}" if sources.adapter else ", no adapter: the base model explains")

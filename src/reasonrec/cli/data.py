@@ -16,7 +16,8 @@ from rich.table import Table
 from reasonrec.cli.data_download import download_command
 from reasonrec.cli.errors import one_line_errors
 
-app = typer.Typer(help="Prepare, describe and download datasets.", no_args_is_help=True)
+app = typer.Typer(help="Prepare, describe and download datasets.\n\nExample: reasonrec data prepare movielens-100k "
+                  "--out runs/ml100k", no_args_is_help=True)
 app.command(name="download")(download_command)
 
 DATA_FILE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz", ".parquet", ".pq", ".jsonl", ".ndjson")
@@ -123,7 +124,8 @@ def prepare_and_describe(dataset: str, data_dir: Path | None, out: Path) -> dict
 
 @app.command("prepare")
 def prepare_command(
-    target: Annotated[str, typer.Argument(help="Dataset name (e.g. movielens-100k) or a PrepareConfig YAML file.")],
+    target: Annotated[str, typer.Argument(help="Dataset name (e.g. movielens-100k), your own ratings file (.csv, .tsv, "
+                                               ".parquet, .jsonl: the tabular loader) or a PrepareConfig YAML file.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the prepared tables and splits into.")],
     data_dir: Annotated[
         Path | None,
@@ -134,7 +136,14 @@ def prepare_command(
         typer.Option("--set", help="Config override key=value, repeatable (e.g. --set split.strategy=temporal_ratio)."),
     ] = None,
 ) -> None:
-    """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json."""
+    """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json.
+
+    Example: reasonrec data prepare movielens-100k --out runs/ml100k --set split.strategy=temporal_ratio
+
+    Your own data: reasonrec data prepare ratings.csv --out shop --set load.items_path=items.csv
+    --set "load.column_map={user_id: uid, item_id: sku, rating: stars, timestamp: date}"
+    (load.users_path for a users file; `--set load.nosuch=1` lists every load.* key)
+    """
     from reasonrec.data.prepare import prepare
 
     with one_line_errors():
@@ -155,7 +164,10 @@ def prepare_command(
 def describe_command(
     directory: Annotated[Path, typer.Argument(help="A directory written by `reasonrec data prepare`.")],
 ) -> None:
-    """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png."""
+    """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png.
+
+    Example: reasonrec data describe runs/ml100k
+    """
     from reasonrec.data.prepare import describe, write_describe
 
     with one_line_errors():

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, MaybeOutOpt, PrintOpt, SetOpt
 
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -46,27 +47,29 @@ def agreement_command(
         "--predictions", help="Predictions the explanations came from (label, pred_label, reference, grounding*/"
                               "judge* columns): enables metric correlations and the correct-vs-incorrect t-test.")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Directory for agreement.json (+ manifest).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="HumanAlignmentConfig YAML.")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Setting KEY=VALUE, e.g. text.metrics=[bleu,rouge1,meteor,bertscore]; repeatable.")] = None,
+    out: MaybeOutOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
 ) -> None:
     """Inter-annotator quadratic kappa; Pearson/Spearman/Kendall of human scores vs BLEU/ROUGE/METEOR/BERTScore,
-    grounding and judge scores; t-test of human scores between correct and incorrect predictions.
+    grounding and judge scores; t-test of human scores between correct and incorrect predictions. Settings
+    (HumanAlignmentConfig), e.g. --set text.metrics=[bleu,rouge1,meteor,bertscore].
 
     Example: reasonrec eval agreement bundle.feedback.sqlite --predictions runs/student/predictions.parquet --out runs/human
     """
     import json
     import time
 
+    from reasonrec.cli.options import print_config, resolve_command_config
     from reasonrec.eval.human import HumanAlignmentConfig, human_alignment
     from reasonrec.eval.readers import read_predictions
     from reasonrec.io import write_json
     from reasonrec.runs import write_manifest
 
     started = time.time()
-    cfg = (HumanAlignmentConfig.from_yaml(config, set_ or []) if config
-           else HumanAlignmentConfig.from_dict({}, set_ or [], source="--set"))
+    cfg = resolve_command_config(HumanAlignmentConfig, config=config, overrides=set_ or [])
+    print_config(print_config_, config=cfg)
     table = read_annotation_table(annotations)
     preds = read_predictions(predictions) if predictions is not None else None
     result = human_alignment(table, preds, cfg)

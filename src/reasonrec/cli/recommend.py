@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, LLMOpt, MaybeOutOpt, PrintOpt, SetOpt
 
 if TYPE_CHECKING:
     from reasonrec.recommend import Recommender
@@ -22,16 +23,17 @@ def recommend_command(
     users_file: Annotated[Path | None, typer.Option("--users-file", help="A text file with one user id per line.")
                           ] = None,
     all_users: Annotated[bool, typer.Option("--all", help="Every user of the bundle.")] = False,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Directory for recommendations.parquet + .jsonl + config.yaml + manifest.json.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="RecommendConfig YAML.")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="RecommendConfig setting KEY=VALUE: n, n_candidates, explain, explain_top, cutoff, scorer; "
-                      "llm.KEY=VALUE for the bundle's model (e.g. llm.n_threads=2, llm.cache_path=...).")] = None,
+    out: MaybeOutOpt = None,
+    llm_config: LLMOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No terminal table.")] = False,
 ) -> None:
     """Recommend from BUNDLE: CF candidates minus everything each user saw, scored by the bundle's student,
-    with its explanations; a readable table on the terminal, JSONL + Parquet with --out.
+    with its explanations; a readable table on the terminal, JSONL + Parquet with --out. Settings
+    (RecommendConfig): n, n_candidates, explain, explain_top, cutoff, scorer; the model is the bundle's
+    (← --llm-config ← --set llm.KEY=VALUE, e.g. llm.n_threads=2, llm.cache_path=...).
 
     Example: reasonrec recommend bundle/ --user A1B2 --set n=5 --set explain=true --out recs/
     """
@@ -39,23 +41,24 @@ def recommend_command(
 
     import polars as pl
 
-    from reasonrec.bundle import load_bundle, read_yaml
+    from reasonrec.bundle import load_bundle
+    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
     from reasonrec.errors import ConfigError
     from reasonrec.io import write_jsonl, write_parquet
     from reasonrec.recommend import RecommendConfig, Recommender, as_records, render_table
     from reasonrec.runs import write_manifest
 
     started = time.time()
-    own = [s for s in (set_ or []) if not s.strip().startswith("llm.")]
-    llm_overrides = [s.strip().removeprefix("llm.") for s in (set_ or []) if s.strip().startswith("llm.")]
-    cfg = RecommendConfig.from_dict(read_yaml(config) if config else {}, own, source=str(config or "--set"))
+    own, llm_overrides = split_llm_overrides(set_)
+    cfg = resolve_command_config(RecommendConfig, config=config, overrides=own)
     b = load_bundle(bundle)
+    llm_cfg = resolve_llm_config(llm_config, llm_overrides, base=b.llm_config().model_dump(mode="json"))
+    print_config(print_config_, config=cfg, **({"llm": llm_cfg} if b.config.student else {}))
     llm = None
     if b.config.student:
         from reasonrec.llm.registry import build_llm
 
-        llm_config = b.llm_config().with_overrides(llm_overrides)
-        llm = build_llm(llm_config)
+        llm = build_llm(llm_cfg)
         b.check_model(llm.identity.model_hash)
     recommender = Recommender(b, llm, show_progress=not quiet)
     users = _users(recommender, user, users_file, all_users)

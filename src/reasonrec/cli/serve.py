@@ -14,39 +14,47 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, LLMOpt, PrintOpt, SetOpt
 from reasonrec.errors import ConfigError
 
 if TYPE_CHECKING:
     from reasonrec.bundle import Bundle
     from reasonrec.llm.hf import HFBackend
+    from reasonrec.llm.registry import LLMConfig
     from reasonrec.serve.config import RecommendServeConfig
 
 
 @one_line_errors()
 def serve_command(
     bundle: Annotated[Path, typer.Argument(help="A bundle directory written by `reasonrec bundle`.")],
-    config: Annotated[Path | None, typer.Option("--config", help="RecommendServeConfig YAML.")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Setting KEY=VALUE (e.g. port=8080, api_key_env=MY_KEY, limits.max_queue=256); repeatable.")
-    ] = None,
+    llm_config: LLMOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
 ) -> None:
-    """Serve recommendations with explanations, feedback and the web explorer for BUNDLE.
+    """Serve recommendations with explanations, feedback and the web explorer for BUNDLE. Settings
+    (RecommendServeConfig): host, port, api_key_env, feedback_db, llm_cache, limits.*, …; the model is the
+    bundle's student (← --llm-config ← --set llm.KEY=VALUE).
 
     Example: REASONREC_KEY=secret reasonrec serve bundle/ --set api_key_env=REASONREC_KEY --set port=8000
     then open http://127.0.0.1:8000/explorer/ (API reference: /docs).
     """
     from reasonrec.bundle import load_bundle
+    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
     from reasonrec.serve.config import RecommendServeConfig
 
-    cfg = (RecommendServeConfig.from_yaml(config, set_ or []) if config
-           else RecommendServeConfig.from_dict({}, set_ or [], source="--set"))
+    own, llm_overrides = split_llm_overrides(set_)
+    cfg = resolve_command_config(RecommendServeConfig, config=config, overrides=own)
+    loaded = load_bundle(bundle)
+    llm_cfg = resolve_llm_config(llm_config, llm_overrides, base=loaded.llm_config().model_dump(mode="json"))
+    print_config(print_config_, config=cfg, **({"llm": llm_cfg} if loaded.config.student else {}))
     api_key = None
     if cfg.api_key_env:
         api_key = os.environ.get(cfg.api_key_env)
         if not api_key:
             raise ConfigError(f"api_key_env={cfg.api_key_env}: that environment variable is unset or empty")
     check_exposure(cfg.host, cfg.allow_insecure_host, api_key)
-    run_recommend_server(load_bundle(bundle), cfg, api_key)
+    run_recommend_server(loaded, llm_cfg, cfg, api_key)
 
 
 def check_exposure(host: str, allow_insecure_host: bool, api_key: str | None) -> None:
@@ -58,27 +66,26 @@ def check_exposure(host: str, allow_insecure_host: bool, api_key: str | None) ->
                           "this machine could use the service. Set api_key_env, or allow_insecure_host=true on purpose.")
 
 
-def run_recommend_server(bundle: Bundle, cfg: RecommendServeConfig, api_key: str | None) -> None:
+def run_recommend_server(bundle: Bundle, llm: LLMConfig, cfg: RecommendServeConfig, api_key: str | None) -> None:
     """Load the student (unless the bundle is CF-only) and serve until interrupted."""
     import uvicorn
 
     from reasonrec.serve.recommend_app import create_recommend_app
 
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    backend = load_student(bundle, cfg) if bundle.config.student else None
+    backend = load_student(bundle, llm, cfg) if bundle.config.student else None
     app = create_recommend_app(bundle, backend, cfg, api_key)
     typer.echo(f"serving bundle {bundle.config.name!r} on http://{cfg.host}:{cfg.port} (explorer: /explorer/, "
                f"API reference: /docs)" + (" (API key required)" if api_key else ""), err=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level)
 
 
-def load_student(bundle: Bundle, cfg: RecommendServeConfig) -> HFBackend:
+def load_student(bundle: Bundle, llm: LLMConfig, cfg: RecommendServeConfig) -> HFBackend:
     """The bundle's student on the local backend, checked against the base weights the bundle was written for."""
     import torch
 
     from reasonrec.llm.hf import HFBackend
 
-    llm = bundle.llm_config()
     if llm.backend != "hf":
         raise ConfigError(f"llm.backend={llm.backend!r}: the service runs the student locally (backend 'hf')")
     if cfg.threads is not None:
