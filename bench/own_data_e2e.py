@@ -1,5 +1,5 @@
 """The own-data path end to end with commands only, timed: ratings.csv + items.csv → `data prepare` → `baselines run
-bpr` → `train lora` (tiny TALLRec student) → `bundle` → `serve` (+ one explained list and one /api/explain over
+bpr` → `reasoningrec reason` (tiny teacher) → `train lora` (tiny student) → `bundle` → `serve` (+ one explained list and one /api/explain over
 HTTP) → `recommend` (the same list from the CLI, explanations from the shared LLM cache).
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src .venv/bin/python bench/own_data_e2e.py

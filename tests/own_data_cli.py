@@ -1,5 +1,6 @@
 """The own-data path as a practitioner walks it, with commands only: ratings.csv + items.csv → `data prepare` →
-`baselines run bpr` → `train lora` (a tiny TALLRec student) → `bundle` → `serve` → recommendations with
+`baselines run bpr` → `reasoningrec reason` (the embedded model as a tiny teacher) → `train lora` (a tiny
+ReasoningRec student on that reasoning) → `bundle` → `serve` → recommendations with
 explanations over HTTP and from `reasonrec recommend`. Every step is the real `reasonrec` executable in a
 subprocess (the server on 127.0.0.1, the real embedded model); the README's "Your own data" section is the same
 commands. Used by `tests/test_own_data_cli.py` (slow) and `bench/own_data_e2e.py` (timings)."""
@@ -22,7 +23,7 @@ from own_data import column_map_setting, write_shop
 SERVE_DIR = Path(__file__).resolve().parent / "serve"
 if str(SERVE_DIR) not in sys.path:
     sys.path.insert(0, str(SERVE_DIR))
-from serve_helpers import command_server  # noqa: E402  (the serve test helpers live beside those tests)
+from serve_helpers import command_server
 
 KEY_ENV, KEY = "REASONREC_E2E_KEY", "e2e-key-not-secret"
 STEP_TIMEOUT_S = 900
@@ -52,10 +53,14 @@ def commands(work: Path, files: dict[str, Path]) -> dict[str, list[str]]:
                     "--set", f"load.items_path={items}"],
         "baselines": ["baselines", "run", "bpr", "--split-dir", "shop", "--out", "shop_bpr", "--set", "max_iter=60",
                       "--set", "min_rating=4"],
+        "teacher": ["reasoningrec", "reason", "--dataset", "shop", "--targets", "prepared_train", "--out",
+                    "shop_teacher", "--limit", "6", "--set", "max_new_tokens=48",
+                    "--set", "llm.cache_path=llm_cache.sqlite"],
         "student": ["train", "lora", "--dataset", "shop", "--out", "shop_student",
-                    "--set", "train_split=prepared_train", "--set", "valid_split=null", "--set", "sft.method=tallrec",
-                    "--set", "sft.k=8", "--set", "lora.max_steps=2", "--set", "lora.max_seq_length=512",
-                    "--set", "sft.max_seq_length=512"],
+                    "--set", "train_split=prepared_train", "--set", "valid_split=null",
+                    "--set", "teacher_reasoning=shop_teacher/teacher_reasoning.parquet", "--set", "sft.k=all",
+                    "--set", "sft.include_profile=false", "--set", "sft.include_descriptions=false",
+                    "--set", "lora.max_steps=2", "--set", "lora.max_seq_length=768", "--set", "sft.max_seq_length=768"],
         "bundle": ["bundle", "shop_student", "--cf", "shop_bpr", "--out", "shop_bundle",
                    "--set", "explanation_tokens=32", "--set", "llm.cache_path=llm_cache.sqlite"],
         "recommend": ["recommend", "shop_bundle", "--user", USER, "--set", "n=3", "--set", "explain=true",
@@ -92,7 +97,7 @@ def run_chain(work: Path, on_step: Callable[[str, float], None] | None = None) -
     files = write_shop(work / "csv")
     result = ChainResult(work)
     steps = commands(work, files)
-    for step in ("prepare", "baselines", "student", "bundle"):
+    for step in ("prepare", "baselines", "teacher", "student", "bundle"):
         _run(step, steps[step], work, result)
         if on_step:
             on_step(step, result.seconds[step])

@@ -1,4 +1,4 @@
-"""End to end with commands only: own CSV → prepare → baselines → tiny student → bundle → serve → recommendations
+"""End to end with commands only: own CSV → prepare → baselines → tiny teacher → tiny student → bundle → serve → recommendations
 with explanations (real CLI subprocesses, real model, real 127.0.0.1 server). Several minutes on 2 shared cores:
 slow, run by `bench/own_data_e2e.py`."""
 
@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from own_data_cli import USER, read_recommendations, run_chain
 
-pytestmark = [pytest.mark.slow, pytest.mark.model]
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.timeout(3600)]  # ~25 min at load 14 on 2 cores
 
 
 def test_own_csv_to_served_explained_recommendations(tmp_path) -> None:
@@ -21,7 +21,8 @@ def test_own_csv_to_served_explained_recommendations(tmp_path) -> None:
     trained = json.loads(result.outputs["student"][result.outputs["student"].index("{"):])
     assert trained["global_step"] == 2 and (work / "shop_student" / "adapter" / "adapter_config.json").is_file()
     bundle_config = (work / "shop_bundle" / "bundle.yaml").read_text()
-    assert "method: tallrec" in bundle_config and "adapter: adapter" in bundle_config  # the student's own prompt
+    assert "method: reasoningrec" in bundle_config and "adapter: adapter" in bundle_config  # its own prompt
+    assert "include_profile: false" in bundle_config
 
     served = result.served["items"]
     assert result.served["user_id"] == USER and len(served) == 3

@@ -42,7 +42,12 @@ def recommend_command(
     import polars as pl
 
     from reasonrec.bundle import load_bundle
-    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
+    from reasonrec.cli.options import (
+        print_config,
+        resolve_command_config,
+        resolve_llm_config,
+        split_llm_overrides,
+    )
     from reasonrec.errors import ConfigError
     from reasonrec.io import write_jsonl, write_parquet
     from reasonrec.recommend import RecommendConfig, Recommender, as_records, render_table

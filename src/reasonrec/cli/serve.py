@@ -40,7 +40,12 @@ def serve_command(
     then open http://127.0.0.1:8000/explorer/ (API reference: /docs).
     """
     from reasonrec.bundle import load_bundle
-    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
+    from reasonrec.cli.options import (
+        print_config,
+        resolve_command_config,
+        resolve_llm_config,
+        split_llm_overrides,
+    )
     from reasonrec.serve.config import RecommendServeConfig
 
     own, llm_overrides = split_llm_overrides(set_)
