@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reasonrec.cli.errors import one_line_errors
-from reasonrec.cli.options import ConfigOpt, OutOpt, PrintOpt, SetOpt
+from reasonrec.cli.options import (
+    ConfigOpt,
+    OutOpt,
+    PrintOpt,
+    SetOpt,
+    print_config,
+    resolve_command_config,
+    resolve_llm_config,
+    split_llm_overrides,
+)
+
+if TYPE_CHECKING:
+    from reasonrec.bundle import Bundle
+    from reasonrec.config import Config
+    from reasonrec.llm.registry import LLMConfig
 
 
 @one_line_errors()
@@ -35,7 +49,6 @@ def bundle_command(
     Example: reasonrec bundle runs/student --cf runs/bpr --out bundle/ && reasonrec serve bundle/
     """
     from reasonrec.bundle import BundleConfig, sources_from_run, write_bundle
-    from reasonrec.cli.options import print_config, resolve_command_config
 
     sources, found = sources_from_run(run_dir, cf, item_descriptions=descriptions, user_profiles=profiles)
     cfg = resolve_command_config(BundleConfig, config=config, overrides=set_ or [], defaults=found)
@@ -44,3 +57,17 @@ def bundle_command(
     typer.echo(f"wrote bundle {cfg.name!r} to {written} (data {sources.data_dir}, CF {sources.cf_run}"
                + (f", adapter {sources.adapter}" if sources.adapter else ", no adapter: the base model explains")
                + ")")
+
+
+def bundle_settings(bundle: Path, cls: type[Config], *, config: Path | None, overrides: list[str] | None,
+                    llm_config: Path | None, print_only: bool) -> tuple[Config, Bundle, LLMConfig]:
+    """What `recommend` and `serve` start from: their own settings (`cls` ← --config ← --set), the loaded bundle,
+    and its model (the bundle's LLM ← --llm-config ← --set llm.KEY=VALUE); with --print-config, print and exit."""
+    from reasonrec.bundle import load_bundle
+
+    own, llm_overrides = split_llm_overrides(overrides)
+    cfg = resolve_command_config(cls, config=config, overrides=own)
+    loaded = load_bundle(bundle)
+    llm_cfg = resolve_llm_config(llm_config, llm_overrides, base=loaded.llm_config().model_dump(mode="json"))
+    print_config(print_only, config=cfg, **({"llm": llm_cfg} if loaded.config.student else {}))
+    return cfg, loaded, llm_cfg

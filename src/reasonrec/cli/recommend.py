@@ -41,24 +41,15 @@ def recommend_command(
 
     import polars as pl
 
-    from reasonrec.bundle import load_bundle
-    from reasonrec.cli.options import (
-        print_config,
-        resolve_command_config,
-        resolve_llm_config,
-        split_llm_overrides,
-    )
+    from reasonrec.cli.bundle import bundle_settings
     from reasonrec.errors import ConfigError
     from reasonrec.io import write_jsonl, write_parquet
     from reasonrec.recommend import RecommendConfig, Recommender, as_records, render_table
     from reasonrec.runs import write_manifest
 
     started = time.time()
-    own, llm_overrides = split_llm_overrides(set_)
-    cfg = resolve_command_config(RecommendConfig, config=config, overrides=own)
-    b = load_bundle(bundle)
-    llm_cfg = resolve_llm_config(llm_config, llm_overrides, base=b.llm_config().model_dump(mode="json"))
-    print_config(print_config_, config=cfg, **({"llm": llm_cfg} if b.config.student else {}))
+    cfg, b, llm_cfg = bundle_settings(bundle, RecommendConfig, config=config, overrides=set_, llm_config=llm_config,
+                                      print_only=print_config_)
     llm = None
     if b.config.student:
         from reasonrec.llm.registry import build_llm

@@ -39,20 +39,11 @@ def serve_command(
     Example: REASONREC_KEY=secret reasonrec serve bundle/ --set api_key_env=REASONREC_KEY --set port=8000
     then open http://127.0.0.1:8000/explorer/ (API reference: /docs).
     """
-    from reasonrec.bundle import load_bundle
-    from reasonrec.cli.options import (
-        print_config,
-        resolve_command_config,
-        resolve_llm_config,
-        split_llm_overrides,
-    )
+    from reasonrec.cli.bundle import bundle_settings
     from reasonrec.serve.config import RecommendServeConfig
 
-    own, llm_overrides = split_llm_overrides(set_)
-    cfg = resolve_command_config(RecommendServeConfig, config=config, overrides=own)
-    loaded = load_bundle(bundle)
-    llm_cfg = resolve_llm_config(llm_config, llm_overrides, base=loaded.llm_config().model_dump(mode="json"))
-    print_config(print_config_, config=cfg, **({"llm": llm_cfg} if loaded.config.student else {}))
+    cfg, loaded, llm_cfg = bundle_settings(bundle, RecommendServeConfig, config=config, overrides=set_,
+                                           llm_config=llm_config, print_only=print_config_)
     api_key = None
     if cfg.api_key_env:
         api_key = os.environ.get(cfg.api_key_env)
