@@ -26,7 +26,7 @@ if str(SERVE_DIR) not in sys.path:
 from serve_helpers import command_server
 
 KEY_ENV, KEY = "REASONREC_E2E_KEY", "e2e-key-not-secret"
-STEP_TIMEOUT_S = 900
+STEP_TIMEOUT_S = 2400  # one step (2 LoRA steps took >15 min at load 17 on 2 cores)
 USER = "user00"
 
 
