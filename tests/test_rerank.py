@@ -183,3 +183,28 @@ def test_rerank_cli(tmp_path):
     out = json.loads(res.stdout)
     assert out["generator"]["recall@1"] == 0.0 and out["reranked"]["recall@1"] == 1.0
     assert pl.read_parquet(tmp_path / "out" / "reranked.parquet")["item_id"].to_list() == ["c", "b", "a"]
+
+
+def test_too_few_scored_candidates_refuse_metrics_and_reasoning_travels(tmp_path):
+    cands = _candidates({"u": [f"i{n}" for n in range(10)]})
+    few = pl.DataFrame({"user_id": ["u", "u"], "item_id": ["i9", "i1"], "score": [0.9, 0.1],
+                        "reasoning": ["because serums", None]})
+    with pytest.raises(DataError, match=r"only 2 of 10 candidates \(20.0%\) have a score"):
+        rerank_and_evaluate(cands, few, {"u": {"i9"}}, RerankConfig(), tmp_path / "refused")
+    assert not (tmp_path / "refused" / "metrics.json").exists()
+    reranked, metrics = rerank_and_evaluate(cands, few, {"u": {"i9"}}, RerankConfig(min_scored_share=0.2),
+                                            tmp_path / "allowed")
+    assert metrics["scored_share"] == pytest.approx(0.2) and metrics["missing_scores"] == 8
+    assert reranked["item_id"][0] == "i9" and reranked["reasoning"][0] == "because serums"
+    assert reranked["reasoning"].null_count() == 9
+
+
+def test_seen_before_is_everything_up_to_the_target():
+    from reasonrec.rerank import seen_before
+
+    targets = pl.DataFrame({"user_id": ["u", "v"], "item_id": ["t", "t"], "timestamp": [30, 10],
+                            "history_item_ids": [["h"], []]})
+    inter = pl.DataFrame({"user_id": ["u", "u", "u", "u", "v"], "item_id": ["a", "b", "t", "later", "z"],
+                          "timestamp": [10, 20, 30, 40, 10]})
+    seen = seen_before(targets, inter)
+    assert seen["u"] == {"a", "b", "h"} and not seen.get("v")

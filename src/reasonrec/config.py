@@ -9,6 +9,7 @@ way settings from several places combine: layers of plain dicts merged in order 
 from __future__ import annotations
 
 import copy
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -45,7 +46,12 @@ class Config(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(f"{source}: {format_validation_error(exc)}") from exc
+            raise ConfigError(f"{source}: {format_validation_error(exc, cls, data)}") from exc
+
+    @classmethod
+    def section_type(cls, name: str, data: dict[str, Any]) -> type[BaseModel] | None:
+        """The class of section `name` when it depends on other settings in `data` (None: its annotation)."""
+        return None
 
     def with_overrides(self, overrides: list[str]) -> Self:
         return type(self).from_dict(self.model_dump(mode="json"), overrides)
@@ -111,9 +117,34 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def format_validation_error(exc: ValidationError) -> str:
+def format_validation_error(
+    exc: ValidationError, model: type[BaseModel] | None = None, data: dict[str, Any] | None = None
+) -> str:
+    """One line per problem, `dotted.key: message`; an unknown key also lists the valid keys at its level."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        lines.append(f"{loc}: {err['msg']}")
+        message = str(err["msg"])
+        if err["type"] == "extra_forbidden" and model is not None:
+            section = section_model(model, [str(p) for p in err["loc"][:-1]], data or {})
+            if section is not None:
+                message = f"unknown setting; valid here: {', '.join(section.model_fields)}"
+        lines.append(f"{loc}: {message}")
     return "; ".join(lines)
+
+
+def section_model(model: type[BaseModel], path: list[str], data: dict[str, Any]) -> type[BaseModel] | None:
+    """The config class of the section at `path` (e.g. ['split'] → SplitConfig): the model's `section_type` for
+    it when it has one, else the field's annotation (following `X | None`)."""
+    current: type[BaseModel] = model
+    for part in path:
+        chosen = current.section_type(part, data) if issubclass(current, Config) else None
+        field = current.model_fields.get(part)
+        if chosen is None and field is not None:
+            candidates = [field.annotation, *typing.get_args(field.annotation)]
+            chosen = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if chosen is None:
+            return None
+        current = chosen
+        data = data.get(part) if isinstance(data.get(part), dict) else {}
+    return current

@@ -2,9 +2,12 @@
 
     candidates (user_id, item_id, rank)   ← BPR-MF / LightGCN `.recommend(users, k=20)`
     scores     (user_id, item_id, score)  ← any scorer: EXP3RT E[rating], ReasoningRec P(like), …
-    reranked   (user_id, item_id, rank, generator_rank, score)
+    reranked   (user_id, item_id, rank, generator_rank, score, reasoning)
 
 Rules that keep the comparison honest:
+- Candidates never include an item the user interacted with up to the cut-off (`seen_before`: for a test target,
+  everything before it — training rows, the valid target, the history window), or the generator's #1 may be an
+  item the user already bought.
 - Reranking is a permutation of each user's candidates: nothing is added or dropped. A candidate the scorer gave
   no score (failed call, missing row) sinks below every scored one and is counted (`missing_scores`), never
   silently treated as a real score.
@@ -14,7 +17,10 @@ Rules that keep the comparison honest:
   (`listwise_scores`), because LLMs favour early list positions; scores are mapped back to item ids before
   reranking, so the shuffle never leaks into the result.
 - Metrics: Recall@k / NDCG@k (k = 5, 10, 15, 20) for generator-only vs reranked, computed by
-  `reasonrec.eval.metrics.ranking_metrics` on the same users and the same relevant sets.
+  `reasonrec.eval.metrics.ranking_metrics` on the same users and the same relevant sets — and only when at least
+  `min_scored_share` of the candidates have a score: a "gain" measured on a list the scorer mostly did not see
+  is the generator's order with noise, so the run is refused instead.
+- The scorer's reasoning (the `reasoning` column of a predictions table) travels with each reranked item.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {"user_id": pl.String(), "item_id": p
 SCORE_SCHEMA: dict[str, pl.DataType] = {"user_id": pl.String(), "item_id": pl.String(), "score": pl.Float64()}
 RERANKED_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(), "item_id": pl.String(), "rank": pl.Int64(), "generator_rank": pl.Int64(),
-    "score": pl.Float64(),
+    "score": pl.Float64(), "reasoning": pl.String(),
 }
 
 # A point-wise scorer: candidate pairs (user_id, item_id, rank) → (user_id, item_id, score).
@@ -57,6 +63,8 @@ class RerankConfig(Config):
     ks: list[int] = Field(default_factory=lambda: list(RERANK_KS), description="cut-offs for Recall/NDCG")
     seed: int = Field(0, description="seed of the candidate shuffle for list-wise prompts")
     exclude_train: bool = Field(True, description="generator never proposes a user's training items")
+    min_scored_share: float = Field(0.9, ge=0.0, le=1.0, description="metrics are refused when fewer candidates "
+                                    "than this share have a score")
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -85,29 +93,59 @@ def normalise_candidates(candidates: pl.DataFrame, n_candidates: int | None = No
     return out
 
 
-def generate_candidates(model: Any, users: Sequence[str], config: RerankConfig | None = None) -> pl.DataFrame:
-    """Top-n candidates from a fitted `TopKRecommender` (BPRMF, LightGCN): (user_id, item_id, rank, score)."""
+def seen_before(targets: pl.DataFrame, interactions: pl.DataFrame) -> dict[str, set[str]]:
+    """user → every item they interacted with before their target (the cut-off): interactions with an earlier
+    timestamp plus the target row's history window. Users with several target rows get the union up to their
+    latest target."""
+    _require(targets, ("user_id", "item_id", "timestamp"), "targets")
+    _require(interactions, ("user_id", "item_id", "timestamp"), "interactions")
+    cutoff = targets.group_by(pl.col("user_id").cast(pl.String)).agg(pl.col("timestamp").max().alias("_cutoff"))
+    earlier = (interactions.select(pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String),
+                                   "timestamp")
+               .join(cutoff, on="user_id").filter(pl.col("timestamp") < pl.col("_cutoff")))
+    out: dict[str, set[str]] = {}
+    for user, item in earlier.select("user_id", "item_id").iter_rows():
+        out.setdefault(user, set()).add(item)
+    if "history_item_ids" in targets.columns:
+        for user, history in targets.select(pl.col("user_id").cast(pl.String), "history_item_ids").iter_rows():
+            out.setdefault(user, set()).update(str(i) for i in history or ())
+    return out
+
+
+def generate_candidates(model: Any, users: Sequence[str], config: RerankConfig | None = None, *,
+                        exclude: Mapping[str, set[str]] | None = None) -> pl.DataFrame:
+    """Top-n candidates from a fitted top-k generator (BPRMF, LightGCN): (user_id, item_id, rank, generator_score).
+
+    `exclude` (e.g. `seen_before(test, interactions)`) removes items per user through the model's factors; without
+    it the model's own rule applies (its training items when `exclude_train`)."""
     cfg = config or RerankConfig()
-    recommend = getattr(model, "recommend", None)
-    if not callable(recommend):
-        raise DataError(f"{type(model).__name__} has no recommend(users, k): it cannot generate candidates")
-    table = recommend(list(users), cfg.n_candidates, exclude_train=cfg.exclude_train)
+    if exclude is not None and callable(getattr(model, "factors", None)):
+        table = model.factors().recommend(list(users), cfg.n_candidates, exclude=exclude)
+    else:
+        recommend = getattr(model, "recommend", None)
+        if not callable(recommend):
+            raise DataError(f"{type(model).__name__} has no recommend(users, k): it cannot generate candidates")
+        if exclude is not None:
+            raise DataError(f"{type(model).__name__} cannot exclude items per user (no factors())")
+        table = recommend(list(users), cfg.n_candidates, exclude_train=cfg.exclude_train)
     return table.rename({"score": "generator_score"}) if "score" in table.columns else table
 
 
 def scores_from_predictions(predictions: pl.DataFrame, score_column: str = "score") -> pl.DataFrame:
-    """(user_id, item_id, score) from any predictions table; `score_column` may be e.g. `pred_rating`.
+    """(user_id, item_id, score, reasoning) from any predictions table; `score_column` may be e.g. `pred_rating`.
 
-    Several rows for one pair (multi-sample predictions) are averaged over their non-null scores.
+    Several rows for one pair (multi-sample predictions) are averaged over their non-null scores; the pair keeps
+    its first non-empty reasoning (null when the table has none).
     """
     _require(predictions, ("user_id", "item_id", score_column), "predictions")
+    reasoning = pl.col("reasoning") if "reasoning" in predictions.columns else pl.lit(None, pl.String)
     return (
         predictions.select(
             pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String),
-            pl.col(score_column).cast(pl.Float64).alias("score"),
+            pl.col(score_column).cast(pl.Float64).alias("score"), reasoning.cast(pl.String).alias("reasoning"),
         )
         .group_by("user_id", "item_id", maintain_order=True)
-        .agg(pl.col("score").mean())
+        .agg(pl.col("score").mean(), pl.col("reasoning").drop_nulls().first())
     )
 
 
@@ -170,7 +208,7 @@ def rerank(candidates: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
     return ordered.select(
         "user_id", "item_id",
         pl.int_range(1, pl.len() + 1).over("user_id").cast(pl.Int64).alias("rank"),
-        pl.col("rank").alias("generator_rank"), "score",
+        pl.col("rank").alias("generator_rank"), "score", "reasoning",
     ).cast(RERANKED_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -216,10 +254,18 @@ def rerank_and_evaluate(
     cfg = config or RerankConfig()
     cands = normalise_candidates(candidates, cfg.n_candidates)
     reranked = rerank(cands, scores)
+    missing = int(reranked["score"].is_null().sum())
+    scored_share = (cands.height - missing) / cands.height if cands.height else 0.0
+    if scored_share < cfg.min_scored_share:
+        raise DataError(f"only {cands.height - missing} of {cands.height} candidates ({scored_share:.1%}) have a "
+                        f"score, below min_scored_share={cfg.min_scored_share:g}: Recall/NDCG would mostly measure "
+                        "the generator's order; score the candidates (e.g. predict on candidates.parquet) or lower "
+                        "min_scored_share on purpose", field="score")
     metrics = compare_rankings(cands, reranked, relevant, cfg.ks)
     metrics["candidates"] = cands.height
     metrics["users"] = cands["user_id"].n_unique()
-    metrics["missing_scores"] = int(reranked["score"].is_null().sum())
+    metrics["missing_scores"] = missing
+    metrics["scored_share"] = scored_share
     metrics["ks"] = list(cfg.ks)
     if out_dir is not None:
         out = Path(out_dir)
@@ -233,5 +279,6 @@ def rerank_and_evaluate(
 __all__ = [
     "CANDIDATE_SCHEMA", "RERANKED_SCHEMA", "RERANK_KS", "SCORE_SCHEMA", "ListScorer", "PairScorer", "RerankConfig",
     "compare_rankings", "generate_candidates", "listwise_scores", "normalise_candidates", "pairwise_scores",
-    "ranked_lists", "relevant_sets", "rerank", "rerank_and_evaluate", "scores_from_predictions", "shuffled_lists",
+    "ranked_lists", "relevant_sets", "rerank", "rerank_and_evaluate", "scores_from_predictions", "seen_before",
+    "shuffled_lists",
 ]

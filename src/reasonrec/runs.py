@@ -6,6 +6,7 @@ input files (sha256), with which seeds, and what it wrote (sha256 of every outpu
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 from reasonrec import __version__
 from reasonrec.config import Config
+from reasonrec.errors import DataError
 from reasonrec.io import sha256_file, write_json
 
 TRACKED_PACKAGES = (
@@ -108,3 +110,18 @@ def write_manifest(
         **(extra or {}),
     }
     return write_json(out_dir / "manifest.json", manifest)
+
+
+def read_manifest(directory: str | Path, what: str, remedy: str) -> dict[str, Any]:
+    """`directory/manifest.json` with its `outputs` table, or a DataError naming the file and `remedy`."""
+    root = Path(directory)
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise DataError(f"not a {what} (manifest.json missing); {remedy}", path=root)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"unreadable manifest ({exc}); {remedy}", path=path) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("outputs"), dict):
+        raise DataError(f"manifest has no 'outputs' table; {remedy}", path=path)
+    return manifest

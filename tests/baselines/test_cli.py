@@ -39,3 +39,32 @@ def test_run_names_the_missing_split_file(tmp_path: Path) -> None:
                                       "--out", str(tmp_path / "o")])
     assert result.exit_code == 2  # one line on stderr, no traceback (reasonrec.cli.errors)
     assert "train.parquet" in result.stderr and "missing split file" in result.stderr
+
+
+def test_candidates_never_repeat_what_the_user_saw_before_the_test_target(tmp_path: Path) -> None:
+    """The valid target (seen before the test target, absent from the CF training rows) is never proposed."""
+    from baseline_fixtures import planted_interactions
+
+    from reasonrec.data.splits import leave_last_out
+
+    inter = planted_interactions()
+    split = leave_last_out(inter, k_history=3, r_threshold=3.0)
+    prep = tmp_path / "prep"
+    (prep / "splits").mkdir(parents=True)
+    inter.write_parquet(prep / "interactions.parquet")
+    for name, table in split.targets().items():
+        table.write_parquet(prep / "splits" / f"{name}.parquet")
+    split.train_interactions.write_parquet(prep / "splits" / "train_interactions.parquet")
+    result = CliRunner().invoke(app, ["baselines", "run", "bpr", "--split-dir", str(prep), "--out",
+                                      str(tmp_path / "run"), "--set", "max_iter=30", "--top-k", "30"])
+    assert result.exit_code == 0, result.output
+    cands = pl.read_parquet(tmp_path / "run" / "candidates.parquet")
+    test = split.test.select("user_id", "timestamp")
+    before = inter.join(test, on="user_id", suffix="_target").filter(pl.col("timestamp") < pl.col("timestamp_target"))
+    leaked = cands.join(before.select("user_id", "item_id").unique(), on=["user_id", "item_id"])
+    assert leaked.height == 0
+    valid_items = split.valid.select("user_id", "item_id")
+    assert cands.join(valid_items, on=["user_id", "item_id"]).height == 0
+    assert cands.columns == ["user_id", "item_id", "rank", "score"]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert any(k.endswith("interactions.parquet") and "splits" not in k for k in manifest["inputs"])

@@ -23,6 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"eval", "baselines"}),
     frozenset({"rerank"}),
     frozenset({"methods"}),
+    frozenset({"bundle", "recommend"}),
     frozenset({"serve"}),
     frozenset({"cli"}),
 )

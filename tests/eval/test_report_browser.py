@@ -6,26 +6,16 @@ screenshot saved next to the report. Skips locally without chromium; fails under
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM_ARGS, require_browser
 from datafiles import require_data
 
 from reasonrec.eval.report import ReportConfig, generate_report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RELEASE_RUNS = {
     64: "sample64_valsample600_lr1e-4_valauc",
     128: "sample128_valsample600_lr1e-4_valauc",
@@ -33,22 +23,8 @@ RELEASE_RUNS = {
 }
 
 
-def _require_browser() -> str:
-    executable = str(CHROMIUM) if CHROMIUM.is_file() else shutil.which("chromium")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        executable = None
-    if not executable:
-        message = "chromium or python playwright not available"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return executable
-
-
 def test_report_html_in_chromium(shared_data: Path, tmp_path: Path) -> None:
-    executable = _require_browser()
+    executable = require_browser()
     from playwright.sync_api import sync_playwright
 
     root = shared_data / "reasoningrec-beauty" / "student_reference_outputs"

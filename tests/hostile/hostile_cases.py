@@ -71,7 +71,7 @@ CASES: list[Case] = [
     Case("empty file", prepare(), F(("ratings.csv", "empty file")), {"ratings.csv": ""}),
     Case("only blank lines", prepare(), F(("empty file",)), {"ratings.csv": "\n\n \n"}),
     Case("header only", prepare(), F(("ratings.csv", "no valid interactions")), {"ratings.csv": HEADER}),
-    Case("not UTF-8", prepare(), F(("ratings.csv:5", "cannot decode", "options.encoding")),
+    Case("not UTF-8", prepare(), F(("ratings.csv:5", "cannot decode", "load.encoding")),
          {"ratings.csv": csv_text().replace("u0,i3", "u\xeb0,i3").encode("latin-1")}),
     Case("latin-1 with load.encoding", prepare("load.encoding=latin-1"), S(check=interactions_are(20)),
          {"ratings.csv": csv_text().replace("u0,", "u\xeb,").encode("latin-1")}),

@@ -1,4 +1,5 @@
-"""Fixtures: a real `reasonrec llm serve` subprocess on a free loopback port, serving the embedded model."""
+"""Fixtures: real server subprocesses on free loopback ports with the embedded model — `reasonrec llm serve`, and
+`reasonrec serve BUNDLE` on the own-data shop bundle."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from serve_helpers import llm_serve_process
+from rec_service import KEY, REC_KEY_ENV, RecService, shop_bundle
+from serve_helpers import llm_serve_process, server_process
 from server_probes import SERVER_LIMIT_ARGS
 
 SERVER_KEY_ENV = "REASONREC_TEST_SERVER_KEY"
@@ -52,3 +54,17 @@ def hf_backend():
 
     torch.set_num_threads(1)  # shared cores: more threads spin-wait and collapse under load
     return HFBackend("embedded")
+
+
+@pytest.fixture(scope="session")
+def rec_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecService]:
+    root = tmp_path_factory.mktemp("rec_service")
+    bundle = shop_bundle(root)
+    feedback_db = root / "feedback.sqlite"
+    args = [str(bundle), "--set", "port={port}", "--set", f"api_key_env={REC_KEY_ENV}", "--set", "threads=1",
+            "--set", f"feedback_db={feedback_db}", "--set", "n_candidates=4", "--set", "explain_top=1",
+            "--set", "limits.max_queue=8", "--set", "log_level=info"]
+    env = {REC_KEY_ENV: KEY, "HF_HUB_OFFLINE": "1"}
+    with server_process("reasonrec.cli.serve", args, env, root / "server.log", 240,
+                        health="/health/ready") as (url, _):
+        yield RecService(url, feedback_db, bundle)

@@ -1,5 +1,5 @@
-"""Helpers for the server tests and bench/hostile_server.py: free ports, a `reasonrec llm serve` subprocess, an
-in-process uvicorn server, reading /metrics."""
+"""Helpers for the server tests and benches: free ports, server subprocesses (`reasonrec llm serve`, `reasonrec
+serve BUNDLE`), an in-process uvicorn server, reading /metrics."""
 
 from __future__ import annotations
 
@@ -49,16 +49,27 @@ def metric(root: str, name: str, key: str | None = None) -> float:
 
 
 @contextmanager
-def llm_serve_process(
-    args: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300
-) -> Iterator[tuple[str, str]]:
-    """`reasonrec llm serve --port <free> ARGS` as a subprocess logging to `log_path`; waits for /health and
-    yields (root URL, served model name); stopped on exit."""
+def server_process(
+    module: str, args: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300,
+    health: str = "/health",
+) -> Iterator[tuple[str, httpx.Response]]:
+    """`python -m MODULE ARGS` as a server subprocess (see `command_server`)."""
+    with command_server([sys.executable, "-m", module, *args], env, log_path, timeout_s, health) as running:
+        yield running
+
+
+@contextmanager
+def command_server(
+    argv: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300, health: str = "/health",
+    cwd: Path | None = None,
+) -> Iterator[tuple[str, httpx.Response]]:
+    """ARGV (a server taking its port from `{port}` in it) as a subprocess in `cwd` logging to `log_path`; waits
+    until `health` answers 200 and yields (root URL, that response); stopped on exit."""
     port = free_port()
-    cmd = [sys.executable, "-m", "reasonrec.cli.llm_serve", "--port", str(port), *args]
+    cmd = [a.replace("{port}", str(port)) for a in argv]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=cwd)
     root = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -68,13 +79,13 @@ def llm_serve_process(
                     f"server did not become healthy (exit {proc.poll()}):\n{log_path.read_text()}"
                 )
             try:
-                response = httpx.get(root + "/health", timeout=2)
+                response = httpx.get(root + health, timeout=2)
                 if response.status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
-        yield root, str(response.json()["model"])
+        yield root, response
     finally:
         proc.terminate()
         try:
@@ -82,3 +93,15 @@ def llm_serve_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def llm_serve_process(
+    args: list[str], env: dict[str, str], log_path: Path, timeout_s: float = 300
+) -> Iterator[tuple[str, str]]:
+    """`reasonrec llm serve --port <free> ARGS`; yields (root URL, served model name)."""
+    with server_process("reasonrec.cli.llm_serve", ["--port", "{port}", *args], env, log_path, timeout_s) as (
+        root,
+        health,
+    ):
+        yield root, str(health.json()["model"])

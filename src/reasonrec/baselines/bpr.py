@@ -23,6 +23,7 @@ from reasonrec.baselines.common import (
     sigmoid_with_cold_floor,
     top_k_table,
 )
+from reasonrec.baselines.factors import FactorModel
 
 
 class BPRConfig(BaselineConfig):
@@ -101,3 +102,15 @@ class BPRMF:
         matrix = np.stack([self._user_scores(u) for u in known])  # type: ignore[misc]
         exclude = [self.train_items.get(u, set()) for u in known] if exclude_train else None
         return top_k_table(known, self.item_ids, matrix, k, exclude)
+
+    def factors(self) -> FactorModel:
+        """The fitted state as arrays (for a model bundle): x_ui = u_u · v_i (+ b_i)."""
+        m = self.model
+        if m is None:
+            raise RuntimeError("BPRMF used before fit")
+        user_ids = [""] * len(m.uid_map)
+        for raw, idx in m.uid_map.items():
+            user_ids[idx] = raw
+        bias = np.asarray(m.i_biases, dtype=np.float64) if self.config.use_bias else np.zeros(len(self.item_ids))
+        return FactorModel(self.name, user_ids, list(self.item_ids), np.asarray(m.u_factors, dtype=np.float64),
+                           np.asarray(m.i_factors, dtype=np.float64), bias)

@@ -29,6 +29,7 @@ from reasonrec.baselines.common import (
     top_k_table,
     torch_determinism,
 )
+from reasonrec.baselines.factors import FactorModel
 
 
 class LightGCNConfig(BaselineConfig):
@@ -263,3 +264,12 @@ class LightGCN:
         matrix = self._scores_for(known) if known else np.zeros((0, len(self.item_ids)))
         exclude = [self.train_items[self.user_index[u]] for u in known] if exclude_train else None
         return top_k_table(known, self.item_ids, matrix, k, exclude)
+
+    def factors(self) -> FactorModel:
+        """The fitted state as arrays (for a model bundle): the propagated user and item embeddings."""
+        if self.final is None:
+            raise RuntimeError("LightGCN used before fit")
+        n_users = len(self.user_index)
+        user_ids = sorted(self.user_index, key=self.user_index.__getitem__)
+        return FactorModel(self.name, user_ids, list(self.item_ids), self.final[:n_users].astype(np.float64),
+                           self.final[n_users:].astype(np.float64), np.zeros(len(self.item_ids)))

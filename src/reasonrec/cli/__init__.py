@@ -21,10 +21,13 @@ from reasonrec.cli import reasoningrec as reasoningrec_cli
 from reasonrec.cli import recsaver as recsaver_cli
 from reasonrec.cli import reproduce as reproduce_cli
 from reasonrec.cli import train as train_cli
+from reasonrec.cli.bundle import bundle_command
 from reasonrec.cli.predict import predict_command
+from reasonrec.cli.recommend import recommend_command
 from reasonrec.cli.report import report_command
 from reasonrec.cli.rerank import rerank_command
 from reasonrec.cli.run import run_command
+from reasonrec.cli.serve import serve_command
 
 app = typer.Typer(
     name="reasonrec",
@@ -51,6 +54,9 @@ app.command(name="run")(run_command)
 app.command(name="rerank")(rerank_command)
 app.command(name="report")(report_command)
 app.command(name="demo")(demo_cli.demo)
+app.command(name="recommend")(recommend_command)
+app.command(name="bundle")(bundle_command)
+app.command(name="serve")(serve_command)
 
 
 def _version(value: bool) -> None:

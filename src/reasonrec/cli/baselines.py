@@ -62,9 +62,11 @@ def run(
     import polars as pl
 
     from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
+    from reasonrec.baselines.factors import FACTORS_FILE
     from reasonrec.cli.options import print_config, resolve_command_config
     from reasonrec.data.prepared import verify_prepared
     from reasonrec.io import write_parquet
+    from reasonrec.rerank import RerankConfig, generate_candidates, seen_before
     from reasonrec.runs import write_manifest
 
     started = time.time()
@@ -87,7 +89,14 @@ def run(
     outputs = [write_parquet(out / "predictions.parquet", preds)]
     if isinstance(model, TopKRecommender) and hasattr(model, "recommend"):
         users = test["user_id"].unique(maintain_order=True).to_list()
-        outputs.append(write_parquet(out / "candidates.parquet", model.recommend(users, top_k, exclude_train=True)))
+        everything = split_dir / "interactions.parquet"  # as loaded: the valid target is in it, not in CF rows
+        if everything.exists():
+            inputs.append(everything)
+        seen = seen_before(test, pl.read_parquet(everything) if everything.exists() else interactions)
+        candidates = generate_candidates(model, users, RerankConfig(n_candidates=top_k), exclude=seen)
+        outputs.append(write_parquet(out / "candidates.parquet", candidates.rename({"generator_score": "score"})))
+    if callable(getattr(model, "factors", None)):  # the generator's state, for a model bundle
+        outputs.append(model.factors().save(out / FACTORS_FILE))
     write_manifest(out, command=f"reasonrec baselines run {name}", config=cfg, seeds={"seed": cfg.seed},
                    inputs=inputs, outputs=outputs, started_at=started,
                    extra={"baseline": name, "fit_seconds": round(fit_seconds, 2)})

@@ -20,23 +20,32 @@ app = typer.Typer(help="Prepare, describe and download datasets.\n\nExample: rea
                   "--out runs/ml100k", no_args_is_help=True)
 app.command(name="download")(download_command)
 
+DATA_FILE_SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz", ".parquet", ".pq", ".jsonl", ".ndjson")
+
+
 def load_prepare_config(target: str, data_dir: Path | None, overrides: list[str]) -> Any:
-    """`target` is a dataset name or a YAML config path; `--data-dir` and `--set` are applied on top."""
-    from reasonrec.data.loaders import LOADERS
+    """`target` is a dataset name, a prepared directory, a ratings file (read by the tabular loader) or a YAML
+    config; `--data-dir` and `--set` are applied on top."""
+    from reasonrec.data.loaders import is_dataset, unknown_dataset
     from reasonrec.data.prepare import PrepareConfig
     from reasonrec.errors import ConfigError
 
     path = Path(target)
-    if target.endswith((".yaml", ".yml")) or path.is_file():
+    if target.lower().endswith(DATA_FILE_SUFFIXES):
+        config = PrepareConfig.from_dict({"dataset": "tabular", "load": {"path": target}}, overrides, source="--set")
+    elif target.endswith((".yaml", ".yml")):
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         config = PrepareConfig.from_yaml(path, overrides)
+    elif path.is_file():
+        raise ConfigError(f"{target}: a file that is neither a YAML config (.yaml) nor a data file "
+                          f"({', '.join(DATA_FILE_SUFFIXES)})")
     else:
         config = PrepareConfig.from_dict({"dataset": target}, overrides, source="--set")
     if data_dir is not None:
         config = config.model_copy(update={"data_dir": data_dir})
-    if config.dataset not in LOADERS:
-        raise ConfigError(f"unknown dataset {config.dataset!r}; known datasets: {', '.join(sorted(LOADERS))}")
+    if not is_dataset(config.dataset):
+        raise ConfigError(unknown_dataset(config.dataset))
     return config
 
 
@@ -115,7 +124,8 @@ def prepare_and_describe(dataset: str, data_dir: Path | None, out: Path) -> dict
 
 @app.command("prepare")
 def prepare_command(
-    target: Annotated[str, typer.Argument(help="Dataset name (e.g. movielens-100k) or a PrepareConfig YAML file.")],
+    target: Annotated[str, typer.Argument(help="Dataset name (e.g. movielens-100k), your own ratings file (.csv, .tsv, "
+                                               ".parquet, .jsonl: the tabular loader) or a PrepareConfig YAML file.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the prepared tables and splits into.")],
     data_dir: Annotated[
         Path | None,
@@ -129,6 +139,10 @@ def prepare_command(
     """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json.
 
     Example: reasonrec data prepare movielens-100k --out runs/ml100k --set split.strategy=temporal_ratio
+
+    Your own data: reasonrec data prepare ratings.csv --out shop --set load.items_path=items.csv
+    --set "load.column_map={user_id: uid, item_id: sku, rating: stars, timestamp: date}"
+    (load.users_path for a users file; `--set load.nosuch=1` lists every load.* key)
     """
     from reasonrec.data.prepare import prepare
 

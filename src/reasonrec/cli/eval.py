@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.eval_agreement import agreement_command
 from reasonrec.cli.options import ConfigOpt, SetOpt
 
 app = typer.Typer(
@@ -18,6 +19,8 @@ app = typer.Typer(
     "Example: reasonrec eval predictions runs/demo/predictions.parquet --json", no_args_is_help=True
 )
 TEXT_METRIC_NAMES = ("bleu", "rouge1", "meteor", "bertscore")
+
+app.command("agreement")(agreement_command)
 
 _TABLE_KEYS = (
     "n",

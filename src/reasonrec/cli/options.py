@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from reasonrec.llm.registry import LLMConfig
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory to write (outputs + config.yaml + manifest.json).")]
+MaybeOutOpt = Annotated[Path | None, typer.Option(
+    "--out", help="Directory to write (outputs + config.yaml + manifest.json); without it the result goes to the "
+                  "terminal only.")]
 DataDirOpt = Annotated[Path | None, typer.Option(
     "--data-dir", help="Data root (default: $REASONREC_DATA_DIR, else ~/.cache/reasonrec/data).")]
 LLMOpt = Annotated[Path | None, typer.Option(
@@ -83,12 +86,14 @@ def resolve_command_config(cls: type[Config], *, config: Path | None = None, fla
                           source=str(config) if config is not None else cls.__name__)
 
 
-def resolve_llm_config(llm_config: Path | None, overrides: Sequence[str] = ()) -> LLMConfig:
-    """The LLM a command uses: LLMConfig defaults ← --llm-config YAML ← `--set llm.KEY=VALUE`."""
+def resolve_llm_config(llm_config: Path | None, overrides: Sequence[str] = (), *,
+                       base: Mapping[str, Any] | None = None) -> LLMConfig:
+    """The LLM a command uses: LLMConfig defaults ← `base` (e.g. the model a bundle was written for) ←
+    --llm-config YAML ← `--set llm.KEY=VALUE`."""
     from reasonrec.config import resolve_layers
     from reasonrec.llm.registry import LLMConfig
 
-    return resolve_layers(LLMConfig, [yaml_layer(llm_config)], overrides,
+    return resolve_layers(LLMConfig, [dict(base or {}), yaml_layer(llm_config)], overrides,
                           source=str(llm_config) if llm_config is not None else "llm")
 
 
@@ -107,8 +112,7 @@ def print_config(asked: bool, **sections: Config) -> None:
 
 
 __all__ = [
-    "BudgetOpt", "ConfigOpt", "DataDirOpt", "LLMOpt", "LimitOpt", "OutOpt", "PrintOpt", "SetOpt", "TeacherLLMOpt",
-    "given_flags",
-    "print_config",
+    "BudgetOpt", "ConfigOpt", "DataDirOpt", "LLMOpt", "LimitOpt", "MaybeOutOpt", "OutOpt", "PrintOpt", "SetOpt",
+    "TeacherLLMOpt", "given_flags", "print_config",
     "resolve_command_config", "resolve_llm_config", "split_llm_overrides", "yaml_layer",
 ]

@@ -118,6 +118,11 @@ class PrepareConfig(Config):
             value = value.model_dump(exclude_unset=True)
         return options_type.model_validate(value if value is not None else {})
 
+    @classmethod
+    def section_type(cls, name: str, data: dict[str, Any]) -> type[Config] | None:
+        """`load` takes the dataset's own options class (so an unknown key lists that class's keys)."""
+        return LOAD_OPTIONS.get(str(data.get("dataset", "")), LoadOptions) if name == "load" else None
+
 
 def _split_leave_last_out(df: pl.DataFrame, cfg: PrepareConfig) -> SplitResult:
     return leave_last_out(df, k_history=cfg.split.k_history, r_threshold=cfg.r_threshold)

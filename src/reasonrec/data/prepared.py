@@ -10,7 +10,6 @@ with one line naming the first file that differs.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.io import sha256_file
+from reasonrec.runs import read_manifest
 
 MANIFEST = "manifest.json"
 TABLE_FILES = ("interactions.parquet", "items.parquet", "users.parquet")
@@ -88,16 +88,7 @@ def commit(staging: Path, out: Path) -> None:
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
-    path = root / MANIFEST
-    if not path.is_file():
-        raise DataError(f"not a prepared directory ({MANIFEST} missing); {RERUN}", path=root)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"unreadable manifest ({exc}); {RERUN}", path=path) from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("outputs"), dict):
-        raise DataError(f"manifest has no 'outputs' table; {RERUN}", path=path)
-    return manifest
+    return read_manifest(root, "prepared directory", RERUN)
 
 
 def _table_files(root: Path) -> list[str]:

@@ -19,6 +19,15 @@ from typing import Literal, Protocol, runtime_checkable
 from reasonrec.errors import LLMError
 
 
+class LLMUnavailable(LLMError):
+    """The backend refuses work for now (a full queue, a wait past the time budget): the caller should retry
+    later. Raised through every layer, never turned into per-row errors, so a service can answer 503."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True)
 class Message:
     role: Literal["system", "user", "assistant"]

@@ -1,4 +1,6 @@
-"""One backend call on a chunk of requests that never loses a row: any exception becomes per-request errors.
+"""One backend call on a chunk of requests that never loses a row: any exception becomes per-request errors —
+except `LLMUnavailable` (a full queue, a wait past the time budget), which fails the whole call so a service can
+answer "retry later" instead of a list of failed rows.
 
 Shared by the in-process runner and the executor's shard workers, so both record a failing chunk the same way.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ScoreRequest
+from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, LLMUnavailable, ScoreRequest
 
 CallKind = Literal["generate", "score"]
 
@@ -22,6 +24,8 @@ def call_chunk(
         if len(outs) != len(chunk):
             raise RuntimeError(f"backend returned {len(outs)} results for {len(chunk)} requests")
         return outs
+    except LLMUnavailable:
+        raise
     except Exception as exc:  # noqa: BLE001 - record, never drop: any backend failure becomes a row error
         msg = f"{type(exc).__name__}: {exc}"
         if kind == "generate":

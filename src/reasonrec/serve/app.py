@@ -23,7 +23,6 @@ OpenAI's body `{"error": {"message", "type", "param", "code"}}`; a 500 carries o
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -31,14 +30,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.responses import PlainTextResponse, Response
 
 from reasonrec.serve.config import ServerLimits
-from reasonrec.serve.engine import Engine, internal_error
+from reasonrec.serve.engine import Engine
+from reasonrec.serve.guard import BEARER, Guard, install_error_handlers
 from reasonrec.serve.logprobs import decode_token
+from reasonrec.serve.metrics import metrics_text
 from reasonrec.serve.responses import (
     chat_response,
     completion_logprobs,
@@ -62,140 +60,6 @@ from reasonrec.serve.worker import ModelWorker, ServableLLM
 log = logging.getLogger("reasonrec.serve")
 OPEN_PATHS = frozenset({"/health"})
 
-
-class Guard:
-    """ASGI middleware: the API key, then the body size, before anything parses the request. A body over the
-    limit is refused by its Content-Length unread, or as soon as the bytes read pass the limit."""
-
-    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
-        self.app = app
-        self.api_key = api_key
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        refusal = self._refuse_early(scope)
-        if refusal is None:
-            body, refusal = await self._read_body(receive)
-        if refusal is not None:
-            await refusal.response()(scope, receive, send)
-            return
-        replayed = started = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # after the body: disconnects still reach the app
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, replay, tracked_send)
-        except Exception as exc:  # noqa: BLE001 - a bug: logged once under a reference, never sent
-            error = internal_error(f"{type(exc).__name__} on {scope['method']} {scope['path']}: {exc}", exc)
-            if not started:
-                await error.response()(scope, receive, send)
-
-    def _refuse_early(self, scope: Scope) -> APIError | None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if self.api_key is not None and scope["path"] not in OPEN_PATHS:
-            scheme, _, token = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), self.api_key.encode()
-            ):
-                return APIError(
-                    401,
-                    "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                    type="authentication_error",
-                    code="invalid_api_key",
-                )
-        length = headers.get("content-length")
-        if length is not None:
-            if not length.strip().isdigit():
-                return APIError(400, "Content-Length is not a number")
-            if int(length) > self.max_body_bytes:
-                return self._too_large(int(length))
-        return None
-
-    async def _read_body(self, receive: Receive) -> tuple[bytes, APIError | None]:
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks), None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return b"", self._too_large(size, at_least=True)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks), None
-
-    def _too_large(self, size: int, *, at_least: bool = False) -> APIError:
-        return APIError(
-            413,
-            f"the request body is {'over ' if at_least else ''}{size} bytes; this server accepts "
-            f"at most {self.max_body_bytes} (max_body_bytes)",
-            code="request_too_large",
-        )
-
-
-def _validation_error(exc: RequestValidationError) -> APIError:
-    parts, first_param = [], None
-    for err in exc.errors()[:5]:
-        if err.get("type") == "json_invalid":
-            detail = (err.get("ctx") or {}).get("error", "")
-            return APIError(400, f"request body is not valid JSON: {detail}".rstrip(": "))
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        param = ".".join(loc) or None
-        first_param = first_param or param
-        if err.get("type") == "extra_forbidden":
-            parts.append(f"unknown parameter {param!r} (not implemented by this server)")
-        elif param is None and err.get("type") in ("model_attributes_type", "dict_type"):
-            parts.append("the body must be a JSON object sent with Content-Type: application/json")
-        else:
-            parts.append(f"{param or 'body'}: {err.get('msg', 'invalid')}")
-    return APIError(400, "invalid request: " + "; ".join(parts), param=first_param)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return exc.response()
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_error(exc).response()
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        return APIError(exc.status_code, str(exc.detail), type=kind).response()
-
-
-def metrics_text(stats: dict[str, int], model: str) -> str:
-    """Prometheus text exposition of the worker's queue, load and counters."""
-    label = f'model="{model}"'
-    lines = [
-        "# TYPE reasonrec_queued_jobs gauge",
-        f'reasonrec_queued_jobs{{{label},lane="short"}} {stats["queued_short"]}',
-        f'reasonrec_queued_jobs{{{label},lane="long"}} {stats["queued_long"]}',
-        "# TYPE reasonrec_running_jobs gauge",
-        f"reasonrec_running_jobs{{{label}}} {stats['running']}",
-    ]
-    for name in ("tokens_generated", "jobs_completed", "jobs_cancelled", "jobs_expired", "jobs_rejected"):
-        lines += [
-            f"# TYPE reasonrec_{name}_total counter",
-            f"reasonrec_{name}_total{{{label}}} {stats[name]}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def create_app(
@@ -225,8 +89,14 @@ def create_app(
     app = FastAPI(
         title="reasonrec OpenAI-compatible server", lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    app.add_middleware(Guard, api_key=api_key or None, max_body_bytes=limits.max_body_bytes)
-    _install_error_handlers(app)
+    app.add_middleware(
+        Guard,
+        api_key=api_key or None,
+        max_body_bytes=limits.max_body_bytes,
+        open_paths=OPEN_PATHS,
+        key_headers=(BEARER,),
+    )
+    install_error_handlers(app, validation_status=400)
 
     def engine_for(request: Request) -> Engine:
         return request.app.state.engine

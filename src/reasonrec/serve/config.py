@@ -89,3 +89,32 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class RecommendLimits(ServerLimits):
+    """The recommendation service's defaults: room for many concurrent lists (each candidate is one queued
+    forward pass), score batches that hold a list's candidates, small bodies (only ids and ratings are sent)."""
+
+    max_queue: int = Field(1024, ge=1, description="queued forward passes / generations; above it 503")
+    max_batch: int = Field(32, ge=1, description="score jobs (or generations) taken together; a list's candidates "
+                           "should fit in one batch")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="request bodies above this get 413 unread")
+    request_timeout_s: float = Field(180.0, gt=0, description="queued past it → 503")
+
+
+class RecommendServeConfig(Config):
+    """What `reasonrec serve BUNDLE` runs: where it listens, who may call it, where feedback goes, the limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_key_env: str | None = Field(None, description="env var holding the key clients send as X-API-Key")
+    allow_insecure_host: bool = Field(False, description="allow a non-loopback host without an API key")
+    feedback_db: str | None = Field(None, description="SQLite file for feedback and ratings; default beside "
+                                    "the bundle: <bundle>.feedback.sqlite")
+    llm_cache: str | None = Field(None, description="SQLite LLM cache; default the user cache")
+    explain_top: int = Field(3, ge=1, le=20, description="items explained when a list is asked with explain=true")
+    n_candidates: int = Field(20, ge=1, le=500, description="CF candidates scored per list (at least n)")
+    max_list: int = Field(50, ge=1, le=100, description="largest n a client may ask for")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    log_level: str = "warning"
+    limits: RecommendLimits = Field(default_factory=RecommendLimits)

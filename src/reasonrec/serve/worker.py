@@ -10,6 +10,12 @@ short requests wait for at most one long step. While short work keeps coming, th
 Long requests are batched first come, first served: one that arrives while a long batch runs waits for that
 batch to end (its time budget includes the wait), since a running batch cannot take new rows.
 
+Choice-scoring requests (`ScoreJob`, the recommendation service's P(like) passes) also run in the short lane and
+are taken together, `max_batch` at a time, whichever HTTP request submitted them. Within such a batch the jobs of
+one submitting call (a group: one user's candidates, whose prompts differ only after the shared profile and
+history) go to the backend as one `score` call, so that prefix is computed once for all of them; a group is not
+split across batches unless it alone exceeds `max_batch`.
+
 Every job carries a deadline (the per-request time budget) and a cancel flag (the client went away); both are
 checked between decode steps, so a generation stops within one step of either. The queue is bounded: `submit`
 raises `QueueFull` instead of letting waiting work grow without limit.
@@ -27,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from reasonrec.llm.base import Completion, GenerationRequest
+from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ScoreRequest
 from reasonrec.llm.hf import StepHook
 from reasonrec.serve.config import ServerLimits
 
@@ -35,8 +41,8 @@ log = logging.getLogger("reasonrec.serve")
 
 
 class ServableLLM(Protocol):
-    """What the server needs from a backend: batched `generate` with a per-step hook, the tokenizer and torch
-    model it runs (for log-probs), and its context limit."""
+    """What the server needs from a backend: batched `generate` with a per-step hook, batched choice `score`, the
+    tokenizer and torch model it runs (for log-probs), and its context limit."""
 
     tokenizer: Any
     model: Any
@@ -45,6 +51,8 @@ class ServableLLM(Protocol):
     def generate(
         self, requests: Sequence[GenerationRequest], *, on_step: StepHook | None = None
     ) -> list[Completion]: ...
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]: ...
 
 
 class QueueFull(Exception):
@@ -78,6 +86,12 @@ class CallJob(Job):
     fn: Callable[[], Any]  # a forward pass over the model (log-probs)
 
 
+@dataclass(eq=False, kw_only=True)
+class ScoreJob(Job):
+    request: ScoreRequest
+    group: int = 0  # the submitting call: its prompts usually share a long prefix (one user's candidates)
+
+
 @dataclass
 class WorkerStats:
     running: int = 0
@@ -86,6 +100,8 @@ class WorkerStats:
     jobs_cancelled: int = 0
     jobs_expired: int = 0
     jobs_rejected: int = 0
+    score_batches: int = 0  # batched `llm.score` calls
+    scores: int = 0  # score requests answered in them (scores / score_batches = mean batch size)
 
 
 class ModelWorker:
@@ -148,6 +164,10 @@ class ModelWorker:
                 "queued_long": len(self._long),
             }
 
+    def alive(self) -> bool:
+        """The scheduling thread is running (a readiness check)."""
+        return self._thread.is_alive() and not self._closed
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -179,7 +199,8 @@ class ModelWorker:
 
     def _take(self, lane: deque) -> list[Job]:
         """The next unit of work from `lane` (caller holds the lock): one call job, or a batch of generations
-        in arrival order. Jobs whose deadline passed in the queue are answered with `JobExpired`."""
+        or of score jobs (the kind of the oldest job) in arrival order. Jobs whose deadline passed in the queue
+        are answered with `JobExpired`."""
         now = time.monotonic()
         while lane and lane[0].deadline < now:
             self._resolve_unstarted(lane.popleft(), JobExpired("waited in the queue past its time budget"))
@@ -187,14 +208,15 @@ class ModelWorker:
             return []
         if isinstance(lane[0], CallJob):
             return [job for job in (lane.popleft(),) if self._start(job)]
+        kind = type(lane[0])
+        chosen = [job for job in lane if type(job) is kind and job.deadline >= now][: self.limits.max_batch]
+        if kind is ScoreJob:
+            chosen = _whole_groups(chosen, lane)  # type: ignore[arg-type]
         batch: list[Job] = []
-        for job in list(lane):
-            if len(batch) == self.limits.max_batch:
-                break
-            if isinstance(job, GenerationJob) and job.deadline >= now:
-                lane.remove(job)
-                if self._start(job):
-                    batch.append(job)
+        for job in chosen:
+            lane.remove(job)
+            if self._start(job):
+                batch.append(job)
         return batch
 
     def _start(self, job: Job) -> bool:
@@ -218,6 +240,8 @@ class ModelWorker:
         try:
             if isinstance(work[0], CallJob):
                 self._call(work[0])
+            elif isinstance(work[0], ScoreJob):
+                self._score(work)  # type: ignore[arg-type]
             else:
                 self._generate(work, preemptible)  # type: ignore[arg-type]
         finally:
@@ -236,15 +260,25 @@ class ModelWorker:
         else:
             _settle(job, result=result)
 
+    def _score(self, jobs: list[ScoreJob]) -> None:
+        """One backend `score` call per group in the batch (each computes its group's shared prefix once)."""
+        groups: dict[int, list[ScoreJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.group, []).append(job)
+        for members in groups.values():
+            results = _backend_call(members, lambda m=members: self.llm.score([j.request for j in m]))
+            if results is None:
+                continue
+            self._count("score_batches")
+            with self._cond:
+                self._stats.scores += len(members)
+            for job, result in zip(members, results, strict=True):
+                _settle(job, result=result)
+
     def _generate(self, jobs: list[GenerationJob], preemptible: bool) -> None:
         hook = self._step_hook(jobs, preemptible)
-        try:
-            results = self.llm.generate([j.request for j in jobs], on_step=hook)
-            if len(results) != len(jobs):
-                raise RuntimeError(f"backend returned {len(results)} completions for {len(jobs)} requests")
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
-            for job in jobs:
-                _settle(job, exception=exc)
+        results = _backend_call(jobs, lambda: self.llm.generate([j.request for j in jobs], on_step=hook))
+        if results is None:
             return
         for job, result in zip(jobs, results, strict=True):
             if result.finish_reason == "cancelled" and job.expired:
@@ -291,6 +325,32 @@ class ModelWorker:
     def _count(self, name: str) -> None:
         with self._cond:
             setattr(self._stats, name, getattr(self._stats, name) + 1)
+
+
+def _backend_call(jobs: Sequence[Job], call: Callable[[], list]) -> list | None:
+    """`call()`'s one result per job, or None after handing its exception (or a count mismatch) to every job."""
+    try:
+        results = call()
+        if len(results) != len(jobs):
+            raise RuntimeError(f"backend returned {len(results)} results for {len(jobs)} requests")
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiting requests
+        for job in jobs:
+            _settle(job, exception=exc)
+        return None
+    return results
+
+
+def _whole_groups(chosen: list[ScoreJob], lane: deque) -> list[ScoreJob]:
+    """`chosen` without its last group when that group has more jobs waiting in `lane` and is not the only
+    group: a group split across batches would compute its shared prefix twice."""
+    if not chosen:
+        return chosen
+    last = chosen[-1].group
+    if all(j.group == last for j in chosen):
+        return chosen
+    taken = sum(1 for j in chosen if j.group == last)
+    waiting = sum(1 for j in lane if isinstance(j, ScoreJob) and j.group == last)
+    return chosen if taken == waiting else [j for j in chosen if j.group != last]
 
 
 def _settle(job: Job, *, result: Any = None, exception: BaseException | None = None) -> None:

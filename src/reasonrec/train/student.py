@@ -17,7 +17,7 @@ from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.data.loaders import LoadOptions, load_dataset
-from reasonrec.errors import ConfigError
+from reasonrec.errors import ConfigError, DataError
 from reasonrec.train.lora import LoRAConfig, LoRAResult, train_lora
 from reasonrec.train.sft_data import SFTDataConfig, SFTDataset, build_reasoningrec_sft, load_tokenizer
 
@@ -32,6 +32,9 @@ class TrainRunConfig(Config):
     data_dir: Path | None = None
     train_split: str = "release_windows_train"
     valid_split: str | None = "release_windows_valid"
+    teacher_reasoning: Path | None = Field(
+        None, description="teacher reasoning Parquet (`reasonrec reasoningrec reason` output) for a dataset without "
+                          "released teacher texts, e.g. a prepared directory of your own data")
     sft: SFTDataConfig = Field(default_factory=SFTDataConfig)
     lora: LoRAConfig = Field(default_factory=LoRAConfig)
 
@@ -84,6 +87,19 @@ def train_student(
     return train_lora(train, valid, lora, out, run_config=run_config, command=command)
 
 
+def read_teacher_reasoning(path: Path) -> Any:
+    """A teacher reasoning stage table (user_id, split, text, label), or a DataError naming the file."""
+    import polars as pl
+
+    if not Path(path).is_file():
+        raise DataError("teacher_reasoning: file not found", path=path)
+    table = pl.read_parquet(path)
+    missing = [c for c in ("user_id", "split", "text", "label") if c not in table.columns]
+    if missing:
+        raise DataError(f"teacher_reasoning table lacks {missing} (columns: {table.columns})", path=path)
+    return table
+
+
 def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset, SFTDataset | None]:
     """Train (K-shot) and valid (all eligible rows) SFT datasets for a ReasoningRec/TALLRec run."""
     if config.sft.method not in ("reasoningrec", "tallrec"):
@@ -92,6 +108,8 @@ def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset
             "train.sft_data.build_rating_sft and call train_student directly"
         )
     ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.sft.domain))
+    teacher = (read_teacher_reasoning(config.teacher_reasoning) if config.teacher_reasoning is not None
+               else ds.artefacts.get("teacher_reasoning"))
 
     def build(table_name: str, sample: bool) -> SFTDataset:
         if table_name not in ds.splits:
@@ -101,7 +119,7 @@ def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset
         a = ds.artefacts
         return build_reasoningrec_sft(
             ds.splits[table_name], ds.items, a.get("item_descriptions"), a.get("user_profiles"),
-            a.get("teacher_reasoning"), tokenizer, config.sft, sample=sample,
+            teacher, tokenizer, config.sft, sample=sample,
             split=tail if tail in ("train", "valid", "test") else table_name,
         )
 
@@ -124,5 +142,5 @@ def run_training(config: TrainRunConfig, out_dir: str | Path, *, command: str = 
 
 __all__ = [
     "ScoringCheck", "TrainRunConfig", "build_sft_splits", "check_examples", "check_scoring", "preflight",
-    "run_training", "train_student",
+    "read_teacher_reasoning", "run_training", "train_student",
 ]

@@ -180,7 +180,7 @@ def test_amazon_2018_latin1_byte_suggests_encoding(tmp_path: Path) -> None:
         )
     with pytest.raises(DataError) as exc:
         load_amazon_2018(tmp_path, LoadOptions(path=folder))
-    assert exc.value.line == 5 and "options.encoding" in str(exc.value) and "0xe9" in str(exc.value)
+    assert exc.value.line == 5 and "load.encoding" in str(exc.value) and "0xe9" in str(exc.value)
     ds = load_amazon_2018(tmp_path, LoadOptions(path=folder, encoding="latin-1"))
     assert "Café" in ds.interactions["summary"].to_list()
 

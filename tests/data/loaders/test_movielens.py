@@ -154,7 +154,7 @@ def test_ml100k_wrong_encoding_suggests_option(ml100k: Path) -> None:
     with pytest.raises(DataError) as exc:
         load_movielens_100k(ml100k, LoadOptions(path=ml100k, encoding="utf-8"))
     assert exc.value.path == str(ml100k / "u.item") and exc.value.line == 2
-    assert "options.encoding" in str(exc.value)
+    assert "load.encoding" in str(exc.value)
 
 
 def test_unknown_encoding(ml100k: Path) -> None:

@@ -63,7 +63,7 @@ def test_line_numbers_survive_multiline_fields_and_blank_lines(tmp_path: Path) -
 def test_missing_column_names_source_and_canonical(tmp_path: Path) -> None:
     with pytest.raises(DataError) as exc:
         load_tabular(tmp_path, LoadOptions(path=FIXTURES / "ratings.csv", column_map={"user_id": "uid"}))
-    assert exc.value.field == "item_id" and "options.column_map" in str(exc.value)
+    assert exc.value.field == "item_id" and "load.column_map" in str(exc.value)
 
 
 def test_bad_rows_raise_or_skip(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_wrong_encoding_suggests_option(tmp_path: Path) -> None:
     path.write_bytes(b"user_id,item_id,rating,timestamp\nu1,i1,4,1\nZo\xeb,i1,4,2\n")
     with pytest.raises(DataError) as exc:
         load_tabular(tmp_path, LoadOptions(path=path))
-    assert exc.value.line == 3 and "options.encoding" in str(exc.value)
+    assert exc.value.line == 3 and "load.encoding" in str(exc.value)
     ds = load_tabular(tmp_path, LoadOptions(path=path, encoding="latin-1"))
     assert ds.interactions["user_id"].to_list() == ["u1", "Zoë"]
 
@@ -140,7 +140,7 @@ def test_tsv_gz_and_parquet(tmp_path: Path) -> None:
 
 
 def test_needs_path() -> None:
-    with pytest.raises(ConfigError, match="options.path"):
+    with pytest.raises(ConfigError, match="load.path"):
         load_dataset("tabular", FIXTURES)
 
 

@@ -2,6 +2,7 @@
 
 `load_dataset(name)` resolves the data root (`reasonrec.paths.data_dir()` by default) and calls the loader;
 each loader finds its own folder under the root (`DATASET_FOLDERS`) unless `options.path` points elsewhere.
+A directory written by `reasonrec data prepare` is accepted wherever a name is (`loaders.prepared`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from reasonrec.data.loaders import amazon, exp3rt, movielens, reasoningrec, tabular
 from reasonrec.data.loaders.base import Loader, LoadOptions
+from reasonrec.data.loaders.prepared import is_prepared_dir, load_prepared
 from reasonrec.data.schema import Dataset, cap_text_fields
 from reasonrec.errors import ConfigError
 from reasonrec.paths import data_dir
@@ -43,12 +45,24 @@ DATASET_FOLDERS: dict[str, str] = {
 def load_dataset(
     name: str, data_root: Path | str | None = None, options: LoadOptions | None = None
 ) -> Dataset:
-    """Load dataset `name` into canonical tables."""
+    """Load dataset `name` (a registered name, or a prepared directory) into canonical tables."""
     loader = LOADERS.get(name)
     if loader is None:
-        raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(LOADERS))}")
+        if is_prepared_dir(name):
+            return load_prepared(Path(name), options)  # its tables were capped when it was prepared
+        raise ConfigError(unknown_dataset(name))
     options = options or LoadOptions()
     return cap_text_fields(loader(data_dir(data_root), options), options.text_caps)
 
 
-__all__ = ["DATASET_FOLDERS", "LOADERS", "LoadOptions", "Loader", "load_dataset"]
+def is_dataset(name: str) -> bool:
+    """A registered dataset name or a prepared directory."""
+    return name in LOADERS or is_prepared_dir(name)
+
+
+def unknown_dataset(name: str) -> str:
+    return (f"unknown dataset {name!r}: neither a registered name ({', '.join(sorted(LOADERS))}) nor a directory "
+            "written by `reasonrec data prepare`")
+
+
+__all__ = ["DATASET_FOLDERS", "LOADERS", "LoadOptions", "Loader", "is_dataset", "load_dataset", "unknown_dataset"]

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from rich.progress import Progress
 
 from reasonrec.data.fetch import CHECKSUMS_FILE
 from reasonrec.data.fields import parse_price
@@ -31,7 +30,7 @@ from reasonrec.data.loaders.common import (
     check_rating_range,
     dedupe_explicit,
     finish_interactions,
-    iter_decoded_lines,
+    json_records,
 )
 from reasonrec.data.schema import ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform
 from reasonrec.errors import DataError
@@ -42,7 +41,6 @@ BEAUTY_RAW_FOLDER = "reasoningrec-beauty/raw"
 BEAUTY_RAW_FILE = "All_Beauty_5.json"
 RATING_RANGE = (1.0, 5.0)
 ENCODING = "utf-8"
-PROGRESS_MIN_BYTES = 50_000_000
 
 _VOTE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)$")
 _REVIEW_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
@@ -130,32 +128,6 @@ class _Skip(Exception):
         self.field = field
 
 
-def _records(path: Path, encoding: str, issues: RowIssues) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, JSON object) for every non-blank line; invalid JSON / non-objects are row issues."""
-    lines = iter_decoded_lines(path, encoding, issues)
-    size = path.stat().st_size
-    progress = Progress(transient=True) if size >= PROGRESS_MIN_BYTES else None
-    task = progress.add_task(f"reading {path.name}", total=None) if progress else None
-    if progress:
-        progress.start()
-    try:
-        for line, text in lines:
-            if progress is not None and task is not None:
-                progress.advance(task)
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                issues.report(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=line)
-                continue
-            if not isinstance(record, dict):
-                issues.report(f"expected a JSON object, got {type(record).__name__}", path=path, line=line)
-                continue
-            yield line, record
-    finally:
-        if progress:
-            progress.stop()
-
-
 def _collect(
     path: Path,
     encoding: str,
@@ -164,7 +136,7 @@ def _collect(
     schema: dict[str, pl.DataType],
 ) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
-    for line, record in _records(path, encoding, issues):
+    for line, record in json_records(path, encoding, issues):
         try:
             row = convert(record)
         except _Skip as skip:
@@ -365,10 +337,10 @@ def find_files(path: Path, category: str | None = None) -> tuple[Path, Path | No
         if len(review_files) > 1:
             names = ", ".join(p.name for p in review_files)
             raise DataError(f"several review files ({names}); set load.category to one of "
-                            f"{sorted({_category(p) for p in review_files})} or options.path to one file", path=path)
+                            f"{sorted({_category(p) for p in review_files})} or load.path to one file", path=path)
         reviews = review_files[0]
     else:
-        raise DataError("Amazon review file or folder not found (set options.path)", path=path)
+        raise DataError("Amazon review file or folder not found (set load.path)", path=path)
     matching = [p for p in candidates if _stem(p) == f"meta_{_category(reviews)}"]
     if matching:
         return reviews, matching[0]

@@ -8,12 +8,15 @@ drops it after deduplication and validation.
 from __future__ import annotations
 
 import gzip
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+from rich.progress import Progress
 
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.schema import INTERACTIONS_SCHEMA, conform, validate_interactions
@@ -21,6 +24,7 @@ from reasonrec.errors import DataError
 
 LINE = "_line"
 DEDUPE_KEY = ("user_id", "item_id", "timestamp")
+PROGRESS_MIN_BYTES = 50_000_000  # JSON Lines files from this size on show a progress bar while read
 MAX_REASONS = 10
 
 
@@ -74,7 +78,7 @@ def check_encoding(encoding: str, path: Path) -> None:
         codecs.lookup(encoding)
     except LookupError as exc:
         raise DataError(
-            f"unknown encoding {encoding!r} (options.encoding)", path=path, field="encoding"
+            f"unknown encoding {encoding!r} (load.encoding)", path=path, field="encoding"
         ) from exc
 
 
@@ -82,8 +86,35 @@ def _decode_hint(exc: UnicodeDecodeError, encoding: str) -> str:
     byte = exc.object[exc.start : exc.start + 1].hex()
     return (
         f"cannot decode byte 0x{byte} as {encoding}; the file may use another encoding — "
-        f"set options.encoding (e.g. 'latin-1' or 'cp1252')"
+        f"set load.encoding (e.g. 'latin-1' or 'cp1252')"
     )
+
+
+def json_records(path: Path, encoding: str, issues: RowIssues) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, JSON object) for every non-blank line of a JSON Lines file; invalid JSON and non-objects are row
+    issues (naming the line). Large files show a progress bar."""
+    lines = iter_decoded_lines(path, encoding, issues)
+    size = path.stat().st_size
+    progress = Progress(transient=True) if size >= PROGRESS_MIN_BYTES else None
+    task = progress.add_task(f"reading {path.name}", total=None) if progress else None
+    if progress:
+        progress.start()
+    try:
+        for line, text in lines:
+            if progress is not None and task is not None:
+                progress.advance(task)
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                issues.report(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=line)
+                continue
+            if not isinstance(record, dict):
+                issues.report(f"expected a JSON object, got {type(record).__name__}", path=path, line=line)
+                continue
+            yield line, record
+    finally:
+        if progress:
+            progress.stop()
 
 
 def iter_decoded_lines(path: Path, encoding: str, issues: RowIssues) -> Iterator[tuple[int, str]]:
@@ -233,7 +264,7 @@ def check_timestamps(
         hint = " (milliseconds? timestamps are unix seconds)" if int(bad["_value"].max()) > high * 100 else ""
         issues.report_rows(
             bad, f"timestamp {{value}} outside [{low}, {high}] unix seconds{hint}; "
-                 f"set options.timestamp_range to accept it", path=path, field="timestamp",
+                 f"set load.timestamp_range to accept it", path=path, field="timestamp",
         )
     return df.filter(~bad_expr)
 
@@ -272,7 +303,7 @@ def finish_interactions(
             for row in later.iter_rows(named=True):
                 issues.report(
                     f"duplicate (user_id, item_id, timestamp) = ({row['user_id']!r}, {row['item_id']!r}, "
-                    f"{row['timestamp']}) first seen at line {row['_first']}; set options.dedupe to "
+                    f"{row['timestamp']}) first seen at line {row['_first']}; set load.dedupe to "
                     f"'keep_first' or 'keep_last' to drop duplicates",
                     path=source,
                     line=row[LINE],

@@ -63,7 +63,7 @@ _TITLE_YEAR = r"\s*\((\d{4})\)\s*$"
 def _folder(data_root: Path, options: LoadOptions, default: str) -> Path:
     folder = Path(options.path) if options.path is not None else Path(data_root) / default
     if not folder.is_dir():
-        raise DataError("MovieLens folder not found (set options.path or the data root)", path=folder)
+        raise DataError("MovieLens folder not found (set load.path or the data root)", path=folder)
     return folder
 
 

@@ -1,10 +1,11 @@
-"""Generic CSV / TSV / Parquet interactions (+ optional items and users files) with a column map.
+"""Generic CSV / TSV / Parquet / JSONL interactions (+ optional items and users files) with a column map.
 
-`options.column_map` maps canonical names to source names, e.g. `{"user_id": "uid", "rating": "stars"}`; it
+`load.column_map` maps canonical names to source names, e.g. `{"user_id": "uid", "rating": "stars"}`; it
 applies to every file read. Required source columns: user_id, item_id, rating, timestamp (integer unix
 seconds, or an ISO date/datetime string, or a Parquet datetime). Unmapped source columns are kept as extra
-columns after the canonical ones. Items/users files are optional: pass `TabularOptions(items_path=...,
-users_path=...)`; without them the item and user tables hold only the ids seen in the interactions.
+columns after the canonical ones. Items/users files are optional (`load.items_path`, `load.users_path`; titles,
+brands, categories, … become what prompts show); without them the item and user tables hold only the ids seen in
+the interactions. JSON Lines files hold one object per line (lists, e.g. categories, may be JSON arrays).
 
 CSV text is read with the `csv` module so quoted fields (even multi-line ones) parse correctly and every row
 keeps the line it starts on; for very large inputs convert to Parquet, which Polars reads directly (errors
@@ -35,6 +36,7 @@ from reasonrec.data.loaders.common import (
     check_rating_range,
     finish_interactions,
     infer_rating_range,
+    json_records,
     open_bytes,
 )
 from reasonrec.data.schema import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform
@@ -79,6 +81,26 @@ def _is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
 
 
+def _is_jsonl(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
+
+
+def _read_jsonl(path: Path, encoding: str, issues: RowIssues) -> tuple[pl.DataFrame, dict[str, int]]:
+    """One JSON object per line (blank lines skipped); each row keeps its line number."""
+    lines, records = [], []
+    for line, record in json_records(path, encoding, issues):
+        lines.append(line)
+        records.append(record)
+    if not records:
+        raise DataError("no JSON records", path=path)
+    try:
+        df = pl.DataFrame(records, strict=False, infer_schema_length=None)
+    except Exception as exc:  # polars raises several error types for values it cannot put in one column
+        raise DataError(f"JSON values of one key have incompatible types: {exc}", path=path) from exc
+    df = df.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)).select(LINE, *df.columns)
+    return df, {"rows": len(records)}
+
+
 def _decode(path: Path, encoding: str, issues: RowIssues) -> str:
     check_encoding(encoding, path)
     data = open_bytes(path)
@@ -95,7 +117,7 @@ def _decode(path: Path, encoding: str, issues: RowIssues) -> str:
         except UnicodeDecodeError as exc:
             byte = exc.object[exc.start : exc.start + 1].hex()
             issues.report(
-                f"cannot decode byte 0x{byte} as {encoding}; set options.encoding (e.g. 'latin-1' or 'cp1252')",
+                f"cannot decode byte 0x{byte} as {encoding}; set load.encoding (e.g. 'latin-1' or 'cp1252')",
                 path=path,
                 line=number,
                 field="encoding",
@@ -188,11 +210,13 @@ def _csv_rows(
 def read_table(
     path: Path, *, encoding: str, separator: str | None, issues: RowIssues, numeric: tuple[str, ...] = ()
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """A CSV/TSV (all columns as strings) or Parquet file with a `_line` column (CSV line / Parquet row).
+    """A CSV/TSV (all columns as strings), JSONL or Parquet file with a `_line` column (line / Parquet row).
 
     Also returns the file's row and line counts; `numeric` names source columns that must hold numbers,
     which sharpens the check for records swallowed by an unbalanced quote.
     """
+    if _is_jsonl(path):
+        return _read_jsonl(path, encoding, issues)
     if _is_parquet(path):
         if not path.is_file():
             raise DataError("file not found", path=path)
@@ -225,7 +249,8 @@ def _require(df: pl.DataFrame, names: tuple[str, ...], column_map: dict[str, str
         if name not in df.columns:
             source = column_map.get(name, name)
             raise DataError(
-                f"missing column {source!r} (for {name}); available: {available} — map it with options.column_map",
+                f"missing column {source!r} (for {name}); available: {available} — map it with "
+                f"load.column_map={{{name}: <your column>}}",
                 path=path,
                 field=name,
             )
@@ -377,9 +402,15 @@ def _side_table(
 
 
 def load_tabular(data_root: Path, options: LoadOptions) -> Dataset:
-    """Interactions from `options.path` (.csv/.tsv[.gz]/.parquet) plus optional items/users files."""
+    """Interactions from `load.path` (.csv/.tsv[.gz]/.parquet/.jsonl) plus optional items/users files."""
     if options.path is None:
-        raise ConfigError("the tabular loader needs options.path (a .csv, .tsv or .parquet file)")
+        raise ConfigError("the tabular loader needs load.path (a .csv, .tsv, .parquet or .jsonl file), e.g. "
+                          "`reasonrec data prepare ratings.csv --out DIR` or --set load.path=ratings.csv")
+    unknown = sorted(set(options.column_map) - set(INTERACTIONS_SCHEMA) - set(ITEMS_SCHEMA) - set(USERS_SCHEMA))
+    if unknown:
+        valid = sorted(set(INTERACTIONS_SCHEMA) | set(ITEMS_SCHEMA) | set(USERS_SCHEMA))
+        raise ConfigError(f"load.column_map maps {unknown}, which are not canonical columns; the keys are canonical "
+                          f"names ({', '.join(valid)}) and the values your file's column names")
     path = Path(options.path)
     if not path.is_absolute() and not path.exists():
         path = Path(data_root) / path
