@@ -57,6 +57,12 @@ def _beauty_contexts(ds) -> dict[str, dict]:
                              "include_description": True, "reasoning": True},
         "recsaver/explain": {**rs, "rating": 4.0},
         "recsaver/verify": {**rs, "explanation": "The user likes floral scents."},
+        "judge/score": {"domain": d, "history": [{"title": h.title, "liked": h.liked} for h in history],
+                        "target": {"title": target.title, "description": target.description}, "prediction": 1,
+                        "explanation": "The user will like it.", "criterion": "accuracy", "definition": "True?"},
+        "grounding/verify_claim": {"domain": d, "target": target, "claim": "The user liked the soap.",
+                                   "history": [{"title": h.title, "liked": h.liked, "rating": h.rating,
+                                                "description": h.description} for h in history]},
     }
 
 

@@ -47,15 +47,20 @@ def default_embedding_cache() -> Path:
 
 
 def _fingerprint(model_dir: Path) -> str:
-    """sha256 over the weight and config files: two model directories with the same bytes share cache entries."""
+    """sha256 over the config and tokenizer files and the size, first and last MiB of the weights: different
+    weights get different cache keys without hashing ~90 MB on every load."""
     digest = hashlib.sha256()
-    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
+    for name in ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin"):
         path = model_dir / name
-        if path.is_file():
-            digest.update(name.encode())
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        digest.update(f"{name}:{size}".encode())
+        with path.open("rb") as fh:
+            digest.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(size - (1 << 20))
+                digest.update(fh.read())
     return digest.hexdigest()
 
 
