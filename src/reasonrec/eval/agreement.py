@@ -1,13 +1,14 @@
 """Agreement between two raters (e.g. LLM-judged vs human / teacher vs student scores; Rec-SAVER Tables 6–8).
 
-Weighted Cohen's kappa (sklearn), Pearson correlation with its p-value and a two-sample t-test (scipy).
+Weighted Cohen's kappa (sklearn), Pearson, Spearman and Kendall correlations with their p-values and a two-sample
+t-test (scipy).
 Each returns a `MetricResult` with n; constant inputs make Pearson undefined, which is reported, not raised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -34,18 +35,33 @@ def weighted_kappa(
     return MetricResult("weighted_kappa", value, len(a), extra={"weights": weights})
 
 
-def pearson(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> MetricResult:
-    """Pearson r with its two-sided p-value (in `extra["p_value"]`)."""
+def _correlation(name: str, test: Callable[..., Any], x: Sequence[float] | np.ndarray,
+                 y: Sequence[float] | np.ndarray) -> MetricResult:
     xa = np.asarray(x, dtype=float)
     ya = np.asarray(y, dtype=float)
     if len(xa) != len(ya):
         raise ValueError(f"inputs have different lengths: {len(xa)} vs {len(ya)}")
     if len(xa) < 2:
-        return MetricResult("pearson", None, len(xa), "fewer than 2 pairs")
+        return MetricResult(name, None, len(xa), "fewer than 2 pairs")
     if np.all(xa == xa[0]) or np.all(ya == ya[0]):
-        return MetricResult("pearson", None, len(xa), "one input is constant")
-    result = stats.pearsonr(xa, ya)
-    return MetricResult("pearson", float(result.statistic), len(xa), extra={"p_value": float(result.pvalue)})
+        return MetricResult(name, None, len(xa), "one input is constant")
+    result = test(xa, ya)
+    return MetricResult(name, float(result.statistic), len(xa), extra={"p_value": float(result.pvalue)})
+
+
+def pearson(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> MetricResult:
+    """Pearson r with its two-sided p-value (in `extra["p_value"]`)."""
+    return _correlation("pearson", stats.pearsonr, x, y)
+
+
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> MetricResult:
+    """Spearman rank correlation with its two-sided p-value."""
+    return _correlation("spearman", stats.spearmanr, x, y)
+
+
+def kendall(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> MetricResult:
+    """Kendall's tau-b with its two-sided p-value (ties, common on a 1–5 scale, are accounted for)."""
+    return _correlation("kendall", stats.kendalltau, x, y)
 
 
 def t_test(
