@@ -11,13 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.eval_explanations import grounding_command, judge_command
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.readers import READERS, read_predictions
 from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
 
 app = typer.Typer(
-    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.", no_args_is_help=True
+    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics; explanation grounding and LLM judges.",
+    no_args_is_help=True,
 )
+app.command("grounding")(grounding_command)
+app.command("judge")(judge_command)
 
 _TABLE_KEYS = (
     "n",
