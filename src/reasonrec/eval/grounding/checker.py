@@ -132,9 +132,12 @@ class GroundingChecker:
             catalogue_index=self.catalogue_index, min_title_idf=cfg.min_title_idf,
             item_similarity=cfg.item_similarity, catalogue_similarity=cfg.catalogue_similarity,
         )
-        return ClaimContext(target=target, window=window, known=[*window, *earlier], pred_label=pred_label,
-                            matcher=matcher, encoder=self.encoder, attribute_similarity=cfg.attribute_similarity,
-                            attribute_overlap=cfg.attribute_overlap)
+        ctx = ClaimContext(target=target, window=window, known=[*window, *earlier], pred_label=pred_label,
+                           matcher=matcher, encoder=self.encoder, attribute_similarity=cfg.attribute_similarity,
+                           attribute_overlap=cfg.attribute_overlap)
+        if self.encoder is not None:  # one batch for the texts every claim of this row is compared with
+            self.encoder.encode([*ctx.target_sentences, *matcher.texts, *(c.title for c in matcher.candidates)])
+        return ctx
 
     def check_texts(self, texts: Sequence[str], evidence: Evidence, pred_label: int | None) -> list[ClaimResult]:
         """Label claim texts (already split) about one target row."""

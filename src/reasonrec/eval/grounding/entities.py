@@ -10,8 +10,8 @@ Two ways to recognise a mention, from strict to tolerant:
    their purchase of X") that no title matched are embedded and compared with the texts of the user's items (title
    + description: a description may call an item by another name, "Product: Bath Mitt"); at or above
    `item_similarity` the phrase names that item. A specific phrase (capitalised or quoted) that matches none is
-   compared with the catalogue titles that share a word with it (`catalogue_similarity`); with no such title, or
-   below the threshold, it names an item that does not exist.
+   compared with the catalogue titles that share a word with it: a title holding all its naming words, or one at
+   `catalogue_similarity` or above, is the item; otherwise it names an item that does not exist.
 
 Both thresholds are tuned on the dev part of the labelled claim set (`tests/eval/grounding/fixtures`).
 """
@@ -45,6 +45,11 @@ _REFERENCE = re.compile(
 _SPAN_END = re.compile(
     r"\s+(?:which|that|because|as|who|since|while|so|to|is|was|are|were|has|have|had|and (?:their|the user|they|he|she)|"
     r"but|or their|for (?:its|their)|with (?:its|their))\b.*$",
+    re.IGNORECASE,
+)
+_SPAN_LEAD = re.compile(
+    r"(?:their|his|her|the user's)\s+(?:fondness|dislike|affinity|enjoyment|appreciation|love|preference|liking|"
+    r"interest|purchases?)\s+(?:for|of|in)\s+",
     re.IGNORECASE,
 )
 _GENERIC_HEAD = re.compile(
@@ -130,8 +135,8 @@ class ItemMatcher:
         self.catalogue_similarity = catalogue_similarity
         self._titles = [[words(v) for v in title_variants(c.title)] for c in self.candidates]
         self._heads = [[] if c.is_target else _head(c.description) for c in self.candidates]
-        self._texts = [clean(f"{c.title}. {c.description or ''}") for c in self.candidates]
-        self._vocabulary = {w for t in self._texts for w in words(t)}
+        self.texts = [clean(f"{c.title}. {c.description or ''}") for c in self.candidates]
+        self._vocabulary = {w for t in self.texts for w in words(t)}
 
     def _run(self, claim: list[str], title: list[str]) -> tuple[int, int, int]:
         """(length, start in claim, start in title) of the longest common run of words."""
@@ -198,23 +203,33 @@ class ItemMatcher:
         return mentions
 
     def reference_spans(self, text: str) -> list[tuple[str, int, int]]:
-        """Phrases in item-reference positions (see module docstring), trimmed at the next clause."""
+        """Phrases in item-reference positions (see module docstring), trimmed at the next clause; a leading
+        "their fondness for" is dropped and "X and Y" of two names gives two phrases."""
         out = []
         for m in _REFERENCE.finditer(text):
-            span = _SPAN_END.sub("", m.group("span")).strip()
-            span = re.sub(r"\s+(?:and|or)$", "", span)
-            tokens = words(span)
-            if len(tokens) < 2 and not span[:1].isupper():
-                continue
-            if _GENERIC_HEAD.match(span) or tokens[0].endswith("ing"):
-                continue
-            if tokens[0] in ("their", "his", "her") and tokens[-1].endswith("s") and not self._specific(span):
-                continue
-            if not self._specific(span) and tokens[0] not in ("the", "their", "his", "her"):
-                continue
-            start = m.start("span")
-            out.append((span, start, start + len(span)))
+            lead = _SPAN_LEAD.match(m.group("span"))
+            offset = m.start("span") + (lead.end() if lead else 0)
+            body = text[offset : m.end("span")]
+            span = re.sub(r"\s+(?:and|or)$", "", _SPAN_END.sub("", body).strip())
+            parts = [span]
+            if " and " in span and all(self._specific(p) for p in span.split(" and ")):
+                parts = span.split(" and ")
+            for part in (p.strip(' "') for p in parts):
+                at = body.find(part)
+                if part and at >= 0 and self._reference_like(part):
+                    out.append((part, offset + at, offset + at + len(part)))
         return out
+
+    def _reference_like(self, span: str) -> bool:
+        """A definite or named reference to one item, not a description of a kind of item."""
+        tokens = words(span)
+        if not tokens or (len(tokens) < 2 and not span[:1].isupper()):
+            return False
+        if _GENERIC_HEAD.match(span) or tokens[0].endswith("ing"):
+            return False
+        if tokens[0] in ("their", "his", "her") and tokens[-1].endswith("s") and not self._specific(span):
+            return False
+        return self._specific(span) or tokens[0] in ("the", "their", "his", "her")
 
     @staticmethod
     def _specific(span: str) -> bool:
@@ -231,7 +246,7 @@ class ItemMatcher:
             return []
         vectors = self.encoder.encode([s[0] for s in spans])
         out = []
-        item_vectors = self.encoder.encode(self._texts) if self._texts else np.zeros((0, vectors.shape[1]))
+        item_vectors = self.encoder.encode(self.texts) if self.texts else np.zeros((0, vectors.shape[1]))
         title_vectors = self.encoder.encode([c.title for c in self.candidates]) if self.candidates else item_vectors
         for (span, start, end), vec in zip(spans, vectors, strict=True):
             if self.candidates:
@@ -247,7 +262,11 @@ class ItemMatcher:
 
     def _catalogue_mention(self, span: str, start: int, end: int, vector: np.ndarray) -> Mention:
         """The catalogue item a named phrase refers to, among the titles sharing a content word with it."""
-        shared = sorted({i for w in words(span) if w not in _NOT_NAMES for i in self.catalogue_index.get(w, ())})
+        content = {w for w in words(span) if w not in _NOT_NAMES}
+        shared = sorted({i for w in content for i in self.catalogue_index.get(w, ())})
+        within = [i for i in shared if content <= set(words(self.catalogue[i].title))]
+        if within:  # every naming word of the phrase is in one title ("Star Wars", "the Holy Grail")
+            return Mention(span, start, end, "catalogue", 1.0, (self.catalogue[within[0]],))
         if shared and self.encoder is not None:
             sims = self.encoder.encode([self.catalogue[i].title for i in shared]) @ vector
             best = int(np.argmax(sims))

@@ -60,9 +60,15 @@ _AFTER_CUE = re.compile(r"[^.;]{0,40}?,?\s*(?:which|that)\s+(?:the user|they|he|
 _TARGET_REF = re.compile(
     r"\b(?:it|it's|its|this|these|the (?:product|item|movie|film|target|next))\b", re.IGNORECASE
 )
+_USER_WORD = r"(?:the user|user's|users|they|their|them|he|his|she|her)"
+# A clause about the user (removed before a claim's properties of the target are read): "..., which aligns with
+# the user's preference for X" to the end of the sentence; "... that the user enjoys"; "and they ..."; "the user
+# seems to ..." up to a comma.
 _USER_CLAUSE = re.compile(
-    r"(?:,?\s*(?:which|that|as|and|making it|so)\b[^.;]*?\b(?:user|they|their|them|he|his|she|her)\b[^.;]*)"
-    r"|(?:\b(?:the user|they|their|he|she)\b[^,.;]*)",
+    rf"(?:,\s*(?:which|that|as|so|making it)|\s+which)\b[^.;,]*?\b{_USER_WORD}\b[^.;]*"
+    rf"|\s+that\s+{_USER_WORD}\b[^.;]*"
+    rf"|\band {_USER_WORD}\b[^.;]*"
+    rf"|\b{_USER_WORD}\b[^,.;]*",
     re.IGNORECASE,
 )
 
@@ -87,7 +93,7 @@ class ClaimContext:
     attribute_similarity: float = 0.6
     attribute_overlap: float = 0.5
     target_stems: set[str] = field(init=False, default_factory=set)
-    _target_sentences: list[str] = field(init=False, default_factory=list)
+    target_sentences: list[str] = field(init=False, default_factory=list)
     _target_vectors: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -95,16 +101,16 @@ class ClaimContext:
         parts = [t.title, *re.split(r"(?<=[.!?])\s+|\n+", clean(t.description))]
         if t.genres:
             parts.append(" ".join(t.genres))
-        self._target_sentences = [p for p in parts if p and len(words(p)) >= 1]
-        text = " ".join([*self._target_sentences, t.brand or ""])
+        self.target_sentences = [p for p in parts if p and len(words(p)) >= 1]
+        text = " ".join([*self.target_sentences, t.brand or ""])
         self.target_stems = stems_of(text) | stems_of(text.replace("-", " ")) | {
             stem(w) for g in t.genres for form in L.GENRES.get(g, ()) for w in words(form)}
 
     def target_vectors(self) -> np.ndarray | None:
-        if self.encoder is None or not self._target_sentences:
+        if self.encoder is None or not self.target_sentences:
             return None
         if self._target_vectors is None:
-            self._target_vectors = self.encoder.encode(self._target_sentences)
+            self._target_vectors = self.encoder.encode(self.target_sentences)
         return self._target_vectors
 
 
@@ -241,6 +247,11 @@ def check_brand(text: str, ctx: ClaimContext) -> list[FactCheck]:
         r"\bbrand\b|\bby\b|\bfrom\b|\bproduct\b", lowered
     ):
         facts.append(FactCheck("brand", SUPPORTED, f"target brand {ctx.target.brand!r}"))
+    elif re.search(r"\bbrand\b", lowered):
+        named = [i.brand for i in ctx.known if i.brand and len(i.brand) >= 3
+                 and re.search(rf"\b{re.escape(' '.join(words(i.brand)))}\b", lowered)]
+        if named:
+            facts.append(FactCheck("brand", SUPPORTED, f"brand of the user's item {named[0]!r}"))
     return facts
 
 
@@ -343,7 +354,9 @@ def _antonym_in_description(word: str, ctx: ClaimContext) -> bool:
 
 
 def _phrase_status(phrase: Phrase, ctx: ClaimContext, vectors: np.ndarray | None) -> str | None:
-    """supported / contradicted / unsupported for one phrase; None when it cannot count (hedged and absent)."""
+    """supported / contradicted / unsupported for one phrase; None when it cannot count (hedged and absent).
+    `vectors` = the target sentences' embeddings; the phrase's own embedding comes from the encoder's cache,
+    filled for all of a claim's phrases at once by `check_target`."""
     genres = {g for w in phrase.words if (g := _GENRE_FORMS.get(w))}
     if phrase.negated and genres:
         return CONTRADICTED if genres & set(ctx.target.genres) else SUPPORTED
@@ -366,6 +379,8 @@ def check_target(text: str, mentions: Sequence[Mention], ctx: ClaimContext) -> l
                   if m.items and (not any(i.is_target for i in m.items) or m.names_title)}
     phrases = attribute_phrases(text, name_words)
     vectors = ctx.target_vectors()
+    if vectors is not None and ctx.encoder is not None and phrases:
+        ctx.encoder.encode([" ".join(p.words) for p in phrases])  # one batch; _phrase_status reads the cache
     statuses = [(p, _phrase_status(p, ctx, vectors)) for p in phrases]
     statuses = [(p, st) for p, st in statuses if st is not None]
     if not statuses:
