@@ -19,10 +19,18 @@ from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
 
-_PREDICTIONS = typer.Argument(help="Predictions file (Parquet/JSONL) with a reasoning column; omit for "
-                                   "--source teacher | authors-student.")
-_SOURCE = typer.Option("--source", help="predictions | teacher | authors-student.")
-_OUT = typer.Option("--out", help="Write results, config.yaml and manifest.json into this directory.")
+# Options both commands take (one definition each).
+Predictions = Annotated[Path | None, typer.Argument(
+    help="Predictions file (Parquet/JSONL) with a reasoning column; omit for --source teacher | authors-student.")]
+DatasetName = Annotated[str, typer.Option("--dataset", help="Dataset name.")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data root.")]
+Source = Annotated[str, typer.Option("--source", help="predictions | teacher | authors-student.")]
+Split = Annotated[str, typer.Option("--split", help="Split of the target rows.")]
+RunK = Annotated[int | None, typer.Option("--k", help="authors-student: only the run trained on K rows.")]
+Limit = Annotated[int | None, typer.Option("--limit", help="Use a seeded sample of N explanations.")]
+Seed = Annotated[int, typer.Option("--seed", help="Sampling seed.")]
+Out = Annotated[Path | None, typer.Option("--out", help="Write results, config.yaml and manifest.json here.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 
 
 def _records(predictions: Path | None, dataset: str, data_dir: Path | None, source: str, split: str,
@@ -55,20 +63,20 @@ GROUNDING_KEYS = ("explanations", "claims", "coverage", "supported_precision", "
 
 
 def grounding_command(
-    predictions: Annotated[Path | None, _PREDICTIONS] = None,
-    dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "reasoningrec-beauty",
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data root.")] = None,
-    source: Annotated[str, _SOURCE] = "predictions",
-    split: Annotated[str, typer.Option("--split", help="Split of the target rows.")] = "test",
-    k: Annotated[int | None, typer.Option("--k", help="authors-student: only the run trained on K rows.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Check a seeded sample of N explanations.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+    predictions: Predictions = None,
+    dataset: DatasetName = "reasoningrec-beauty",
+    data_dir: DataDir = None,
+    source: Source = "predictions",
+    split: Split = "test",
+    k: RunK = None,
+    limit: Limit = None,
+    seed: Seed = 0,
     config: Annotated[Path | None, typer.Option("--config", help="GroundingConfig YAML.")] = None,
     llm_config: Annotated[Path | None, typer.Option(
         "--llm-config", help="LLMConfig YAML of the verifier (with --set verifier=true).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="GroundingConfig override key=value.")] = None,
-    out: Annotated[Path | None, _OUT] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    out: Out = None,
+    as_json: AsJson = False,
 ) -> None:
     """Check every claim of every explanation against its rows: supported-claim precision, contradiction rate,
     hallucinated items, label consistency and coverage per method.
@@ -129,21 +137,21 @@ JUDGE_KEYS = ("persuasiveness", "transparency", "accuracy", "satisfaction")
 
 
 def judge_command(
-    predictions: Annotated[Path | None, _PREDICTIONS] = None,
-    dataset: Annotated[str, typer.Option("--dataset", help="Dataset name.")] = "reasoningrec-beauty",
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data root.")] = None,
-    source: Annotated[str, _SOURCE] = "predictions",
-    split: Annotated[str, typer.Option("--split", help="Split of the target rows.")] = "test",
-    k: Annotated[int | None, typer.Option("--k", help="authors-student: only the run trained on K rows.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Judge a seeded sample of N explanations.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+    predictions: Predictions = None,
+    dataset: DatasetName = "reasoningrec-beauty",
+    data_dir: DataDir = None,
+    source: Source = "predictions",
+    split: Split = "test",
+    k: RunK = None,
+    limit: Limit = None,
+    seed: Seed = 0,
     llm_config: Annotated[list[Path] | None, typer.Option(
         "--llm-config", help="LLMConfig YAML of one judge (repeat for several; default: the embedded model).")] = None,
     human: Annotated[Path | None, typer.Option(
         "--human", help="Human ratings (JSONL/CSV/Parquet: explanation_id + criterion columns 1–5).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="JudgeConfig override key=value.")] = None,
-    out: Annotated[Path | None, _OUT] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    out: Out = None,
+    as_json: AsJson = False,
 ) -> None:
     """Rate explanations 1–5 on persuasiveness, transparency, accuracy and satisfaction with one or more LLM
     judges (averaged); with --human, report agreement (Pearson, Spearman, Kendall, quadratic kappa).
@@ -167,7 +175,7 @@ def judge_command(
         evidence = retriever.retrieve([r.row for r in records])
         items = [J.JudgeItem(r.explanation_id, r.source, r.text, r.pred_label, e)
                  for r, e in zip(records, evidence, strict=True)]
-        configs = [(str(p), LLMConfig.from_yaml(p)) for p in llm_config or []] or [("embedded", LLMConfig())]
+        configs = [(p.stem, LLMConfig.from_yaml(p)) for p in llm_config or []] or [("embedded", LLMConfig())]
         judges = [J.Judge(name, build_llm(c), embedded=c.model == "embedded") for name, c in configs]
         log.print(f"judging {len(items)} explanations × {len(cfg.criteria)} criteria with {len(judges)} judge(s)")
         scores = J.judge_explanations(items, judges, cfg)
