@@ -81,3 +81,37 @@ def test_check_predictions_reads_a_predictions_table(checker: GroundingChecker) 
     table, summary = check_predictions(preds, tiny_dataset(), checker=checker)
     assert table.height == 1 and table["supported_precision"][0] == 1.0
     assert summary["student"]["coverage"] == 1.0
+
+
+class _SaysSupported:
+    """Control-flow stand-in for the LLM verifier: every claim it is asked about is supported."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def verify(self, claims, evidence) -> list[str]:
+        self.asked.extend(claims)
+        return ["supported"] * len(claims)
+
+
+def test_verifier_is_asked_only_about_uncheckable_claims(checker: GroundingChecker) -> None:
+    verifier = _SaysSupported()
+    with_verifier = GroundingChecker(checker.retriever, checker.config.model_copy(update={"verifier": True}),
+                                     verifier=verifier)
+    evidence = checker.retriever.retrieve([TARGET_ROW])[0]
+    results = with_verifier.check_texts(["The user prefers gentle products.", "The soap has a rich lather."],
+                                        evidence, 1)
+    assert verifier.asked == ["The user prefers gentle products."]
+    assert [r.label for r in results] == ["supported", "supported"]
+    assert results[0].facts[-1].kind == "verifier"
+
+
+@pytest.mark.model
+def test_llm_verifier_answers_with_a_label(checker: GroundingChecker, tmp_path) -> None:
+    from reasonrec.eval.grounding.verifier import LLMVerifier
+    from reasonrec.llm.registry import LLMConfig, build_llm
+
+    llm = build_llm(LLMConfig(cache_path=str(tmp_path / "cache.sqlite"), batch_size=2, n_threads=1))
+    evidence = checker.retriever.retrieve([TARGET_ROW])[0]
+    labels = LLMVerifier(llm).verify(["The user disliked the mint floss."], evidence)
+    assert labels[0] in ("supported", "unsupported", "uncheckable")
