@@ -12,7 +12,8 @@ Rule set (the same one the labelled claim set was annotated with; see the fixtur
 - **genre** — where items carry genres: "the user enjoys comedies" is supported when at least one liked window item
   has the genre and liked ≥ disliked, contradicted when disliked > liked, unsupported when no window item has it
   (mirrored for "dislikes").
-- **brand** — a brand named for the target or "the same brand" as the user's items.
+- **brand** — the brand of the target or of one of the user's items named with the word "brand", or "the same brand"
+  as the user's items.
 - **price** — a price figure, a comparison with the user's items, or price words against the description's.
 - **target** — properties attributed to the target (title, description, genres): each concrete phrase must be
   found there (content-word overlap or MiniLM similarity); evaluative words ("high-quality", "memorable") are not
