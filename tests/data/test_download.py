@@ -10,8 +10,11 @@ import gzip
 import hashlib
 import io
 import json
+import random
+import shlex
 import threading
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,15 +25,18 @@ import httpx
 import polars as pl
 import pytest
 import typer
+import yaml
 from datafiles import require_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from reasonrec.cli import app as reasonrec_app
 from reasonrec.cli.data_download import make_download_command
 from reasonrec.data.download import (
     CHECKSUMS_FILE,
     ML_100K_U_DATA_SHA256,
+    PAPERS_K_CORE,
     ChecksumError,
     DownloadableDataset,
     DownloadError,
@@ -44,6 +50,8 @@ from reasonrec.data.download import (
     resolve_dataset,
 )
 from reasonrec.errors import DataError
+from reasonrec.methods.exp3rt.recipe import Exp3rtConfig
+from reasonrec.methods.recsaver.recipe import RecSaverConfig
 
 NO_WAIT = RetryPolicy(attempts=4, backoff_seconds=0.0)
 
@@ -488,3 +496,157 @@ def test_resume_from_any_cut_point_gives_the_exact_bytes(
         (path, None, 200),
         (path, f"bytes={cut}-", 206),
     ]
+
+
+# ------------------------------------------------------- Amazon categories: download → prepare, end to end
+
+CATEGORIES = ("Toys_and_Games", "Video_Games")
+N_USERS, N_ITEMS = 40, 30
+
+
+def _reviews(category: str, seed: int) -> list[tuple[str, str, float, int]]:
+    """(user, item, rating, unix time) rows of a small category: most users dense, a few sparse users and rarely
+    reviewed items that a 5-core drops. Each user reviews distinct items on distinct days spread over 4 years."""
+    rng = random.Random(seed)
+    users = [f"A{category[:3].upper()}{i:03d}" for i in range(N_USERS)]
+    items = [f"B{category[:3].upper()}{i:05d}" for i in range(N_ITEMS)]
+    rows = []
+    for number, user in enumerate(users):
+        picked = rng.sample(items[:24], rng.randint(6, 12)) if number < N_USERS - 4 else rng.sample(items[:24], 2)
+        if number % 5 == 0:
+            picked.append(items[24 + number % 6])  # a rarely reviewed item
+        days = sorted(rng.sample(range(1500), len(picked)))
+        rows += [(user, item, float(rng.randint(1, 5)), 1_400_000_000 + day * 86_400 + number)
+                 for day, item in zip(days, picked)]
+    return rows
+
+
+def _five_core(rows: list[tuple[str, str, float, int]], k: int = 5) -> list[tuple[str, str, float, int]]:
+    """An independent k-core: drop users and items with fewer than k rows until nothing changes."""
+    while True:
+        users = Counter(r[0] for r in rows)
+        items = Counter(r[1] for r in rows)
+        kept = [r for r in rows if users[r[0]] >= k and items[r[1]] >= k]
+        if len(kept) == len(rows):
+            return kept
+        rows = kept
+
+
+def _amazon_files(version: str, rows: list[tuple[str, str, float, int]]) -> tuple[bytes, bytes]:
+    """(reviews, meta) gzip bytes in the publisher's JSON-lines format of `version` (2018 or 2023)."""
+    if version == "2018":
+        reviews = [{"overall": r, "verified": True, "reviewerID": u, "asin": i, "reviewText": "Works.",
+                    "summary": "Fine", "unixReviewTime": t, "vote": "2"} for u, i, r, t in rows]
+        meta = [{"asin": i, "title": f"Item {i}", "brand": "Co", "price": "$12.99", "category": ["Toys"]}
+                for i in sorted({row[1] for row in rows})]
+    else:
+        reviews = [{"rating": r, "title": "Fine", "text": "Works.", "images": [], "asin": f"{i}V",
+                    "parent_asin": i, "user_id": u, "timestamp": t * 1000, "helpful_vote": 2,
+                    "verified_purchase": True} for u, i, r, t in rows]
+        meta = [{"parent_asin": i, "title": f"Item {i}", "store": "Co", "price": 12.99, "categories": ["Toys"],
+                 "main_category": "Toys", "details": {"Weight": "1 lb"}} for i in sorted({row[1] for row in rows})]
+    return tuple(gzip.compress("".join(json.dumps(x) + "\n" for x in records).encode(), mtime=0)
+                 for records in (reviews, meta))  # type: ignore[return-value]
+
+
+def _serve_category(server: LocalServer, version: str, category: str, seed: int) -> list[tuple]:
+    """Put one category on the mirror at the registry's own paths; returns the rows a 5-core keeps.
+
+    2018 files are published as 5-cores already, 2023 files hold every review (the papers' k-core is ours to do)."""
+    rows = _reviews(category, seed)
+    if version == "2018":
+        rows = _five_core(rows)
+    reviews, meta = _amazon_files(version, rows)
+    review_file, meta_file = resolve_dataset(f"amazon-{version}", category).files
+    server.state.files[f"/mirror/{review_file.path}"] = reviews
+    server.state.files[f"/mirror/{meta_file.path}"] = meta
+    return _five_core(rows)
+
+
+def _invoke(args: list[str], server: LocalServer):
+    return CliRunner().invoke(reasonrec_app, args, env={"REASONREC_MIRROR": server.base + "mirror"})
+
+
+@pytest.mark.parametrize("version", ["2018", "2023"])
+def test_amazon_category_download_then_prepare(server: LocalServer, tmp_path: Path, version: str) -> None:
+    """`data download` two categories from a mirror, then run the printed `data prepare` line for one of them."""
+    kept = {c: _serve_category(server, version, c, seed) for seed, c in enumerate(CATEGORIES)}
+    root = tmp_path / "data"
+    printed = {}
+    for category in CATEGORIES:
+        result = _invoke(["data", "download", f"amazon-{version}", "--category", category, "--data-dir", str(root),
+                          "--no-progress"], server)
+        assert result.exit_code == 0, result.output
+        printed[category] = next(line for line in result.output.splitlines() if line.startswith("next: "))
+    folder = root / f"amazon-{version}"
+    records = load_checksums(folder)
+    assert len(records) == 4 and all(len(r["sha256"]) == 64 for r in records.values())
+    again = _invoke(["data", "download", f"amazon-{version}", "--category", CATEGORIES[0], "--data-dir", str(root),
+                     "--no-progress"], server)
+    assert again.exit_code == 0 and again.output.count("verified") == 2 and len(server.state.log) == 4
+
+    category = CATEGORIES[0]
+    args = shlex.split(printed[category].removeprefix("next: reasonrec "))
+    assert ("filters.k_core=5" in args) == (version == "2023") and f"load.category={category}" in args
+    out = tmp_path / "prepared"
+    result = _invoke([*args[: args.index("--out")], "--out", str(out)], server)
+    assert result.exit_code == 0, result.output
+
+    filtered = pl.read_parquet(out / "splits" / "train_interactions.parquet")
+    expected = {(u, i) for u, i, _, _ in kept[category]}
+    assert {(u, i) for u, i in filtered.select("user_id", "item_id").iter_rows()} <= expected
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["load"]["category"] == category
+    assert sorted(Path(p).name for p in manifest["inputs"]) == sorted(f.filename for f in resolve_dataset(
+        f"amazon-{version}", category).files)  # the two files read, not the folder nor checksums.json
+    counts = manifest["filters"]
+    assert counts.get("after_k_core", counts["loaded"]) == len(kept[category])
+    test = pl.read_parquet(out / "splits" / "test.parquet")  # ReasoningRec: each user's last interaction
+    last = {}
+    for user, item, _, t in kept[category]:
+        if user not in last or t > last[user][1]:
+            last[user] = (item, t)
+    assert dict(test.select("user_id", "item_id").iter_rows()) == {u: i for u, (i, _) in last.items()}
+    assert (test["history_item_ids"].list.len() <= 5).all()
+
+    ambiguous = _invoke(["data", "prepare", f"amazon-{version}", "--data-dir", str(root), "--out",
+                         str(tmp_path / "x")], server)
+    assert ambiguous.exit_code == 2 and "load.category" in ambiguous.output
+    assert "Traceback" not in ambiguous.output
+
+
+@pytest.mark.parametrize("recipe", ["exp3rt", "recsaver"])
+def test_papers_protocols_prepare_a_downloaded_category(server: LocalServer, tmp_path: Path, recipe: str) -> None:
+    """EXP3RT (5-core, global 8:1:1 by time) and Rec-SAVER (4 <= |H| <= 10, user-disjoint, class-balanced) as
+    their recipes define them, applied to an Amazon 2023 category fetched through the mirror. Rec-SAVER's
+    800/100 examples per class are scaled to 20/3 for a 40-user category."""
+    kept = _serve_category(server, "2023", CATEGORIES[0], seed=7)
+    root = tmp_path / "data"
+    fetched = _invoke(["data", "download", "amazon-2023", "--category", CATEGORIES[0], "--data-dir", str(root),
+                       "--no-progress"], server)
+    assert fetched.exit_code == 0, fetched.output
+    config_cls = Exp3rtConfig if recipe == "exp3rt" else RecSaverConfig
+    protocol = config_cls().prepare.model_dump(mode="json")
+    protocol.update(dataset="amazon-2023", load={**protocol["load"], "category": CATEGORIES[0]})
+    protocol["filters"]["k_core"] = PAPERS_K_CORE
+    if recipe == "recsaver":
+        protocol["split"].update(per_class_train=20, per_class_test=3)
+    config = tmp_path / "protocol.yaml"
+    config.write_text(yaml.safe_dump(protocol))
+    out = tmp_path / recipe
+    result = _invoke(["data", "prepare", str(config), "--data-dir", str(root), "--out", str(out)], server)
+    assert result.exit_code == 0, result.output
+    splits = {name: pl.read_parquet(out / "splits" / f"{name}.parquet") for name in ("train", "valid", "test")}
+    if recipe == "exp3rt":
+        sizes = [splits[n].height for n in ("train", "valid", "test")]
+        assert sum(sizes) == len(kept) and sizes == [round(len(kept) * 0.8), round(len(kept) * 0.9) - round(
+            len(kept) * 0.8), len(kept) - round(len(kept) * 0.9)]
+        assert splits["train"]["timestamp"].max() <= splits["valid"]["timestamp"].min()
+        assert splits["valid"]["timestamp"].max() <= splits["test"]["timestamp"].min()
+        assert splits["test"]["history_item_ids"].list.len().max() > 0  # histories come from the train part
+    else:
+        assert splits["train"].height and splits["test"].height
+        assert not set(splits["train"]["user_id"]) & set(splits["test"]["user_id"])
+        lengths = pl.concat([splits["train"], splits["test"]])["history_item_ids"].list.len()
+        assert lengths.min() >= 4 and lengths.max() <= 10
+        assert splits["test"].group_by("rating").len()["len"].to_list() == [3] * 5

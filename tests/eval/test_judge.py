@@ -22,7 +22,7 @@ from reasonrec.eval.judge import (
 )
 from reasonrec.llm.registry import LLMConfig, build_llm
 from reasonrec.prompts import ItemView
-from reasonrec.stages.evidence import Evidence, EvidenceItem, RatingStats, similarity_features
+from reasonrec.stages.common.evidence import Evidence, EvidenceItem, RatingStats, similarity_features
 
 
 def _evidence() -> Evidence:

@@ -145,6 +145,25 @@ def test_request_errors_are_never_retried(status):
     assert len(script.arrivals) == 1 and backend.retries == 0
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": "backend failed to generate: prompt has 4000 tokens; limit 4096 incl. max_new_tokens"},
+        {"message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens."},
+        {"message": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048"},
+        {"message": "the request exceeds the available context size"},
+        {"message": "boom", "code": "context_length_exceeded"},
+        {"message": "boom", "type": "invalid_request_error"},
+    ],
+)
+def test_context_errors_misreported_as_5xx_are_not_retried(error):
+    with scripted_server([Step(500, {"error": error}), Step(200, OK_CHAT)]) as (url, script):
+        backend = _backend(url)
+        with pytest.raises(LLMError, match=r"HTTP 500 \(not retried\)"):
+            backend.generate(_gen())
+    assert len(script.arrivals) == 1 and backend.retries == 0
+
+
 def test_cut_connection_and_timeout_are_retried():
     steps = [Step(cut=True), Step(stall_s=1.0, body=OK_CHAT), Step(200, OK_CHAT)]
     with scripted_server(steps) as (url, script):

@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, DataDirOpt, LLMOpt, PrintOpt, SetOpt
 
-# Options both commands take (one definition each).
+# Input selectors both commands take (the shared vocabulary comes from cli.options).
 Predictions = Annotated[Path | None, typer.Argument(
     help="Predictions file (Parquet/JSONL) with a reasoning column; omit for --source teacher | authors-student.")]
 DatasetName = Annotated[str, typer.Option("--dataset", help="Dataset name.")]
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data root.")]
 Source = Annotated[str, typer.Option("--source", help="predictions | teacher | authors-student.")]
 Split = Annotated[str, typer.Option("--split", help="Split of the target rows.")]
 RunK = Annotated[int | None, typer.Option("--k", help="authors-student: only the run trained on K rows.")]
@@ -65,16 +65,16 @@ GROUNDING_KEYS = ("explanations", "claims", "coverage", "supported_precision", "
 def grounding_command(
     predictions: Predictions = None,
     dataset: DatasetName = "reasoningrec-beauty",
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
     source: Source = "predictions",
     split: Split = "test",
     k: RunK = None,
     limit: Limit = None,
     seed: Seed = 0,
-    config: Annotated[Path | None, typer.Option("--config", help="GroundingConfig YAML.")] = None,
-    llm_config: Annotated[Path | None, typer.Option(
-        "--llm-config", help="LLMConfig YAML of the verifier (with --set verifier=true).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="GroundingConfig override key=value.")] = None,
+    config: ConfigOpt = None,
+    llm_config: LLMOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
     out: Out = None,
     as_json: AsJson = False,
 ) -> None:
@@ -83,6 +83,7 @@ def grounding_command(
 
     Example: reasonrec eval grounding --source teacher --dataset reasoningrec-beauty --limit 200 --out runs/grounding
     """
+    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
     from reasonrec.eval.grounding import GroundingConfig, checker_for
     from reasonrec.eval.grounding.metrics import explanation_table, summarise
     from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
@@ -90,13 +91,15 @@ def grounding_command(
     started = time.time()
     log = Console(stderr=True)
     with one_line_errors(ValueError, KeyError, FileNotFoundError):
-        cfg = (GroundingConfig.from_yaml(config, set_ or []) if config else
-               GroundingConfig().with_overrides(set_ or []))
+        own, llm_overrides = split_llm_overrides(set_)
+        cfg = resolve_command_config(GroundingConfig, config=config, overrides=own)
+        llm_cfg = resolve_llm_config(llm_config, llm_overrides)
+        print_config(print_config_, config=cfg, llm=llm_cfg)
         ds, records = _records(predictions, dataset, data_dir, source, split, k, limit, seed)
         log.print(f"checking {len(records)} explanations from {source} on {dataset}")
         checker = checker_for(ds, cfg, SentenceEncoder(cache_path=default_embedding_cache()))
         if cfg.verifier:
-            checker.verifier = _verifier(llm_config, checker)
+            checker.verifier = _verifier(llm_cfg)
         results = checker.check_records(records)
         summary = summarise(results)
     payload = {"dataset": dataset, "source": source, "split": split, "methods": summary}
@@ -109,11 +112,10 @@ def grounding_command(
         Console().print(_metrics_table(f"grounding — {dataset}, {source}", summary, GROUNDING_KEYS))
 
 
-def _verifier(llm_config: Path | None, checker: Any) -> Any:
+def _verifier(llm_cfg: Any) -> Any:
     from reasonrec.eval.grounding.verifier import LLMVerifier
-    from reasonrec.llm.registry import LLMConfig, build_llm
+    from reasonrec.llm.registry import build_llm
 
-    llm_cfg = LLMConfig.from_yaml(llm_config) if llm_config else LLMConfig()
     return LLMVerifier(build_llm(llm_cfg))
 
 
@@ -139,34 +141,40 @@ JUDGE_KEYS = ("persuasiveness", "transparency", "accuracy", "satisfaction")
 def judge_command(
     predictions: Predictions = None,
     dataset: DatasetName = "reasoningrec-beauty",
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
     source: Source = "predictions",
     split: Split = "test",
     k: RunK = None,
     limit: Limit = None,
     seed: Seed = 0,
-    llm_config: Annotated[list[Path] | None, typer.Option(
-        "--llm-config", help="LLMConfig YAML of one judge (repeat for several; default: the embedded model).")] = None,
+    llm_config: LLMOpt = None,
     human: Annotated[Path | None, typer.Option(
         "--human", help="Human ratings (JSONL/CSV/Parquet: explanation_id + criterion columns 1–5).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="JudgeConfig override key=value.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
     out: Out = None,
     as_json: AsJson = False,
 ) -> None:
     """Rate explanations 1–5 on persuasiveness, transparency, accuracy and satisfaction with one or more LLM
-    judges (averaged); with --human, report agreement (Pearson, Spearman, Kendall, quadratic kappa).
+    judges (averaged); with --human, report agreement (Pearson, Spearman, Kendall, quadratic kappa). One judge
+    is the --llm-config model; several are named under `judges:` in the --config YAML (name: LLMConfig).
 
-    Example: reasonrec eval judge --source teacher --limit 20 --llm-config judge_a.yaml --llm-config judge_b.yaml
+    Example: reasonrec eval judge --source teacher --limit 20 --config judges.yaml
     """
+    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
     from reasonrec.eval import judge as J
-    from reasonrec.llm.registry import LLMConfig, build_llm
+    from reasonrec.llm.registry import build_llm
     from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
-    from reasonrec.stages.evidence import EvidenceConfig, EvidenceRetriever, default_like_threshold
+    from reasonrec.stages.common.evidence import EvidenceConfig, EvidenceRetriever, default_like_threshold
 
     started = time.time()
     log = Console(stderr=True)
     with one_line_errors(ValueError, KeyError, FileNotFoundError):
-        cfg = J.JudgeConfig().with_overrides(set_ or [])
+        own, llm_overrides = split_llm_overrides(set_)
+        cfg = resolve_command_config(J.JudgeConfig, config=config, overrides=own)
+        llm_cfg = resolve_llm_config(llm_config, llm_overrides)
+        print_config(print_config_, config=cfg, llm=llm_cfg)
         ds, records = _records(predictions, dataset, data_dir, source, split, k, limit, seed)
         retriever = EvidenceRetriever.from_tables(
             ds.items, SentenceEncoder(cache_path=default_embedding_cache()), interactions=ds.interactions,
@@ -175,7 +183,7 @@ def judge_command(
         evidence = retriever.retrieve([r.row for r in records])
         items = [J.JudgeItem(r.explanation_id, r.source, r.text, r.pred_label, e)
                  for r, e in zip(records, evidence, strict=True)]
-        configs = [(p.stem, LLMConfig.from_yaml(p)) for p in llm_config or []] or [("embedded", LLMConfig())]
+        configs = list(cfg.judges.items()) or [(llm_config.stem if llm_config else llm_cfg.model, llm_cfg)]
         judges = [J.Judge(name, build_llm(c), embedded=c.model == "embedded") for name, c in configs]
         log.print(f"judging {len(items)} explanations × {len(cfg.criteria)} criteria with {len(judges)} judge(s)")
         scores = J.judge_explanations(items, judges, cfg)

@@ -24,7 +24,7 @@ from pydantic import Field
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.eval import breakdowns
-from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, bootstrap_ci
+from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, MAX_RESAMPLES, bootstrap_ci
 from reasonrec.eval.metrics import (
     LIKE_CUTOFF,
     MetricResult,
@@ -38,18 +38,18 @@ from reasonrec.eval.metrics import (
     rmse,
 )
 from reasonrec.eval.text import BertScoreModel, TextMetricsConfig, TextScores, score_texts
-from reasonrec.predictions import conform_predictions
+from reasonrec.predictions import conform_predictions, validate_predictions
 
 
 class EvalConfig(Config):
     """How to turn predictions into metrics; defaults follow ReasoningRec (r > 3 = like, AUC with CI)."""
 
-    threshold: float = 0.5
+    threshold: float = Field(0.5, allow_inf_nan=False)
     """score >= threshold → like, used only when no parsed `pred_label` exists."""
-    like_cutoff: float = LIKE_CUTOFF
-    bootstrap: int = DEFAULT_RESAMPLES
+    like_cutoff: float = Field(LIKE_CUTOFF, allow_inf_nan=False)
+    bootstrap: int = Field(DEFAULT_RESAMPLES, ge=0, le=MAX_RESAMPLES)
     """AUC bootstrap resamples (0 disables the CI)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     dedupe: bool = False
     dedupe_on: Literal["auto", "input", "user_item"] = "auto"
     """auto: the `input` (prompt) column when present, else (user_id, item_id)."""
@@ -98,7 +98,9 @@ def _rating_classes(df: pl.DataFrame, cfg: EvalConfig, probs: list[dict[int, flo
 
 def prepare_predictions(df: pl.DataFrame, cfg: EvalConfig) -> pl.DataFrame:
     """Add the derived columns every metric reads (`_truth`, `_score`, `_hard`, `_rating_*`, `_correct`, `_row`)."""
-    out = conform_predictions(df).with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+    out = conform_predictions(df)
+    validate_predictions(out)
+    out = out.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
     out = out.with_columns(pl.col("parse_ok").fill_null(True))
     out = out.with_columns(
         pl.coalesce(pl.col("label"), (pl.col("rating") > cfg.like_cutoff).cast(pl.Int64)).alias("_truth"),
@@ -217,15 +219,10 @@ def compute_metrics(
         results["rating_accuracy"] = multiclass_accuracy(
             cls_rows["_rating_true"].to_numpy(), cls_rows["_rating_pred_class"].to_numpy()
         )
-        with_probs = rated.filter(pl.col("probs").is_not_null())
+        parsed = [_parse_probs(p) for p in rated["probs"].to_list()]
+        with_probs = rated.filter(pl.Series([bool(p) for p in parsed], dtype=pl.Boolean))
         if with_probs.height:
-            matrix = np.array(
-                [
-                    [p.get(c, 0.0) for c in classes]
-                    for p in map(_parse_probs, with_probs["probs"].to_list())
-                    if p
-                ]
-            )
+            matrix = np.array([[p.get(c, 0.0) for c in classes] for p in parsed if p])
             results["macro_auc_ovr"] = macro_auc_ovr(with_probs["_rating_true"].to_numpy(), matrix, classes)
         result["rating_classes"] = classes
 

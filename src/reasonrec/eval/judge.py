@@ -25,9 +25,10 @@ from reasonrec.config import Config
 from reasonrec.errors import DataError
 from reasonrec.eval.agreement import kendall, pearson, spearman, weighted_kappa
 from reasonrec.llm.base import LLM, ScoreRequest, expected_value
+from reasonrec.llm.registry import LLMConfig
 from reasonrec.llm.runner import run_score
 from reasonrec.prompts import DOMAINS, PromptRenderer
-from reasonrec.stages.evidence import Evidence
+from reasonrec.stages.common.evidence import Evidence
 
 CRITERIA: dict[str, str] = {
     "persuasiveness": "Does the explanation make the user want to try the item (or convincingly advise against it)?",
@@ -51,6 +52,8 @@ class JudgeConfig(Config):
     max_history: int = Field(20, ge=0, le=100, description="history items shown, most recent kept")
     batch_size: int = Field(8, ge=1)
     show_progress: bool = True
+    judges: dict[str, LLMConfig] = Field(
+        default_factory=dict, description="several judges by name (averaged); empty: the one --llm-config model")
 
 
 @dataclass(frozen=True)

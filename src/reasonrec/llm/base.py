@@ -62,7 +62,7 @@ class GenerationRequest:
 @dataclass(frozen=True)
 class Completion:
     text: str
-    finish_reason: str  # "stop" | "length" | "error"
+    finish_reason: str  # "stop" | "length" | "error" | "cancelled" (hf on_step hook)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,11 @@ from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.embedded import EMBEDDED_NAME, ensure_embedded_model, weights_sha256
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
+
+StepHook = Callable[[list[tuple[int, int]]], Collection[int]]
+"""`generate(..., on_step=hook)`: after every decode step, `hook([(request index, new token id), ...])` for the
+rows that produced a token; it returns the request indices to stop now (finish_reason "cancelled"). A server uses
+it to stream tokens, to stop a request whose client left, and to run other work between steps."""
 
 
 def resolve_model_path(model_path: str | Path) -> tuple[Path, str]:
@@ -148,7 +153,9 @@ class HFBackend(TokenizerChat):
     def identity(self) -> ModelIdentity:
         return self._identity
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], *, on_step: StepHook | None = None
+    ) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
         prepared: list[tuple[int, list[int]]] = []
         for i, req in enumerate(requests):
@@ -169,12 +176,13 @@ class HFBackend(TokenizerChat):
         for start in range(0, len(prepared), self.batch_size):
             chunk = prepared[start : start + self.batch_size]
             try:
-                outs = self._generate_batch([requests[i] for i, _ in chunk], [ids for _, ids in chunk])
+                outs = self._generate_batch([requests[i] for i, _ in chunk], [ids for _, ids in chunk],
+                                            _chunk_hook(on_step, [i for i, _ in chunk]))
             except Exception:  # noqa: BLE001 - a failing batch is retried request by request below
                 outs = []
                 for i, ids in chunk:  # isolate the failing request
                     try:
-                        outs.extend(self._generate_batch([requests[i]], [ids]))
+                        outs.extend(self._generate_batch([requests[i]], [ids], _chunk_hook(on_step, [i])))
                     except Exception as exc:  # noqa: BLE001 - isolate per-request failures; recorded as errors
                         outs.append(Completion("", "error", prompt_tokens=len(ids), error=repr(exc)))
             for (i, _), out in zip(chunk, outs, strict=True):
@@ -331,7 +339,9 @@ class HFBackend(TokenizerChat):
         return chosen
 
     @torch.inference_mode()
-    def _generate_batch(self, reqs: list[GenerationRequest], prompts: list[list[int]]) -> list[Completion]:
+    def _generate_batch(
+        self, reqs: list[GenerationRequest], prompts: list[list[int]], on_step: StepHook | None = None
+    ) -> list[Completion]:
         dev = self.device
         batch = len(prompts)
         width = max(len(p) for p in prompts)
@@ -357,11 +367,13 @@ class HFBackend(TokenizerChat):
         while active:
             chosen = self._next_tokens(logits, active)
             keep: list[int] = []
+            emitted: list[tuple[int, int]] = []
             for r, (row, tok) in enumerate(zip(active, chosen, strict=True)):
                 if tok in self.eos_ids:
                     row.finish_reason = "stop"
                     continue
                 row.tokens.append(tok)
+                emitted.append((row.index, tok))
                 if row.params.stop:
                     text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
                     hits = [text.find(s) for s in row.params.stop if s and s in text]
@@ -373,6 +385,12 @@ class HFBackend(TokenizerChat):
                     row.finish_reason = "length"
                     continue
                 keep.append(r)
+            if on_step is not None:
+                stopped = set(on_step(emitted))
+                for r in keep:
+                    if active[r].index in stopped:
+                        active[r].finish_reason = "cancelled"
+                keep = [r for r in keep if active[r].index not in stopped]
             if not keep:
                 break
             if len(keep) < len(active):  # drop finished rows from the batch
@@ -400,3 +418,15 @@ class HFBackend(TokenizerChat):
                 )
             )
         return completions
+
+
+def _chunk_hook(on_step: StepHook | None, indices: list[int]) -> StepHook | None:
+    """`on_step` seen from one batch: its row numbers are mapped to and from the caller's request indices."""
+    if on_step is None:
+        return None
+
+    def hook(tokens: list[tuple[int, int]]) -> set[int]:
+        stopped = set(on_step([(indices[row], tok) for row, tok in tokens]))
+        return {row for row, index in enumerate(indices) if index in stopped}
+
+    return hook

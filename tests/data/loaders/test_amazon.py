@@ -260,3 +260,30 @@ def test_amazon_2023_corrupt_gzip(tmp_path: Path) -> None:
     bad.write_bytes(b"not gzip at all")
     with pytest.raises(DataError, match="gzip"):
         load_amazon_2023(tmp_path, LoadOptions(path=bad))
+
+
+# --- several categories in one folder (the `data download` layout) -----------------------------------------
+
+
+def test_category_picks_one_of_several_and_skips_the_checksum_record(tmp_path: Path) -> None:
+    folder = _copy("amazon2023", tmp_path)
+    shutil.copy(folder / "Toys.jsonl", folder / "Games.jsonl")
+    shutil.copy(folder / "meta_Toys.jsonl", folder / "meta_Games.jsonl")
+    (folder / "checksums.json").write_text('{"version": 1, "files": {}}')
+    with pytest.raises(DataError, match="several review files.*load.category.*Games.*Toys"):
+        load_amazon_2023(tmp_path, LoadOptions(path=folder))
+    reviews, meta = find_files(folder, "Games")
+    assert (reviews.name, meta.name if meta else None) == ("Games.jsonl", "meta_Games.jsonl")
+    ds = load_dataset("amazon-2023", tmp_path, LoadOptions(path=folder, category="Toys"))
+    assert ds.info["sources"] == {"interactions": str(folder / "Toys.jsonl"), "items": str(folder / "meta_Toys.jsonl")}
+    with pytest.raises(DataError, match="category 'Books' \\(present: Games, Toys\\)"):
+        load_amazon_2023(tmp_path, LoadOptions(path=folder, category="Books"))
+    with pytest.raises(DataError, match="'Games' file but load.category='Toys'"):
+        find_files(folder / "Games.jsonl", "Toys")
+
+
+def test_sources_name_only_files_that_were_read(tmp_path: Path) -> None:
+    folder = _copy("amazon2018", tmp_path)
+    (folder / "meta_Toys.json").unlink()
+    ds = load_amazon_2018(tmp_path, LoadOptions(path=folder))
+    assert ds.info["sources"] == {"interactions": str(folder / "Toys_5.json")}  # no "" that would mean the cwd

@@ -83,25 +83,18 @@ def test_check_predictions_reads_a_predictions_table(checker: GroundingChecker) 
     assert summary["student"]["coverage"] == 1.0
 
 
-class _SaysSupported:
-    """Control-flow stand-in for the LLM verifier: every claim it is asked about is supported."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def verify(self, claims, evidence) -> list[str]:
-        self.asked.extend(claims)
-        return ["supported"] * len(claims)
-
-
 def test_verifier_is_asked_only_about_uncheckable_claims(checker: GroundingChecker) -> None:
-    verifier = _SaysSupported()
+    from reasonrec.eval.grounding.verifier import LLMVerifier
+    from reasonrec.llm.testing import ScriptedLLM
+
+    llm = ScriptedLLM(probs=lambda request: {c: 0.9 if c == " Yes" else 0.05 for c in request.choices})
     with_verifier = GroundingChecker(checker.retriever, checker.config.model_copy(update={"verifier": True}),
-                                     verifier=verifier)
+                                     verifier=LLMVerifier(llm))
     evidence = checker.retriever.retrieve([TARGET_ROW])[0]
     results = with_verifier.check_texts(["The user prefers gentle products.", "The soap has a rich lather."],
                                         evidence, 1)
-    assert verifier.asked == ["The user prefers gentle products."]
+    asked = llm.score_requests
+    assert len(asked) == 1 and "The user prefers gentle products." in asked[0].messages[-1].content
     assert [r.label for r in results] == ["supported", "supported"]
     assert results[0].facts[-1].kind == "verifier"
 

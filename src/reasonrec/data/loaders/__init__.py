@@ -10,7 +10,7 @@ from pathlib import Path
 
 from reasonrec.data.loaders import amazon, exp3rt, movielens, reasoningrec, tabular
 from reasonrec.data.loaders.base import Loader, LoadOptions
-from reasonrec.data.schema import Dataset
+from reasonrec.data.schema import Dataset, cap_text_fields
 from reasonrec.errors import ConfigError
 from reasonrec.paths import data_dir
 
@@ -23,6 +23,7 @@ LOADERS: dict[str, Loader] = {
     "tabular": tabular.load_tabular,
     "reasoningrec-beauty": reasoningrec.load_reasoningrec_beauty,
     "reasoningrec-ml1m": reasoningrec.load_reasoningrec_ml1m,
+    "reasoningrec-release": reasoningrec.load_reasoningrec_release,
     "exp3rt-imdb": exp3rt.load_exp3rt_imdb,
 }
 
@@ -35,7 +36,7 @@ DATASET_FOLDERS: dict[str, str] = {
     "reasoningrec-beauty": reasoningrec.BEAUTY_FOLDER,
     "reasoningrec-ml1m": reasoningrec.ML1M_FOLDER,
     "exp3rt-imdb": exp3rt.EXP3RT_IMDB_FOLDER,
-    # "tabular" has no default folder: it needs options.path
+    # "tabular" has no default folder: it needs options.path; "reasoningrec-release" takes options.domain
 }
 
 
@@ -46,7 +47,8 @@ def load_dataset(
     loader = LOADERS.get(name)
     if loader is None:
         raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(LOADERS))}")
-    return loader(data_dir(data_root), options or LoadOptions())
+    options = options or LoadOptions()
+    return cap_text_fields(loader(data_dir(data_root), options), options.text_caps)
 
 
 __all__ = ["DATASET_FOLDERS", "LOADERS", "LoadOptions", "Loader", "load_dataset"]

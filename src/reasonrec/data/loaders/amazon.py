@@ -21,6 +21,8 @@ from typing import Any
 import polars as pl
 from rich.progress import Progress
 
+from reasonrec.data.fetch import CHECKSUMS_FILE
+from reasonrec.data.fields import parse_price
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.common import (
     LINE,
@@ -42,26 +44,11 @@ RATING_RANGE = (1.0, 5.0)
 ENCODING = "utf-8"
 PROGRESS_MIN_BYTES = 50_000_000
 
-_PRICE = re.compile(r"^\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?$")
 _VOTE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)$")
 _REVIEW_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
 
 
 # --- small value parsers (public: property-tested) ----------------------------------------------------------
-
-
-def parse_price(value: object) -> float | None:
-    """'$1,234.56' / 12.5 → float; '' / None / ranges ('$5 - $9') / page junk → None (meta prices are messy)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) and value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    match = _PRICE.match(value.strip())
-    if not match:
-        return None
-    return float(match.group(1).replace(",", "") + (match.group(2) or ""))
 
 
 def parse_vote(value: object) -> int:
@@ -345,33 +332,47 @@ def _category(path: Path) -> str:
 
 
 def _is_json(path: Path) -> bool:
-    return path.is_file() and path.name.endswith(_REVIEW_SUFFIXES)
+    return path.is_file() and path.name.endswith(_REVIEW_SUFFIXES) and path.name != CHECKSUMS_FILE
 
 
-def find_files(path: Path) -> tuple[Path, Path | None]:
-    """(reviews file, meta file or None) for a file or a folder; ambiguity is an error, not a guess."""
+def _review_files(folder: Path, category: str | None) -> list[Path]:
+    """The folder's review files (of `category` when given); a category's 5-core file wins over its full file."""
+    files = [p for p in sorted(folder.iterdir()) if _is_json(p) and not p.name.startswith("meta_")]
+    if category is not None:
+        files = [p for p in files if _category(p) == category]
+    five_core = [p for p in files if _stem(p).endswith("_5")]
+    return five_core or files
+
+
+def find_files(path: Path, category: str | None = None) -> tuple[Path, Path | None]:
+    """(reviews file, meta file or None) for a file or a folder; ambiguity is an error, not a guess.
+
+    A folder may hold several categories (`data download` puts every category of a release in one folder):
+    `category` (`Books`, as the publisher spells it) picks one; without it the folder must hold exactly one.
+    """
     if path.is_file():
         reviews = path
+        if category is not None and _category(reviews) != category:
+            raise DataError(f"this is a {_category(reviews)!r} file but load.category={category!r}", path=path)
         candidates = [p for p in sorted(path.parent.iterdir()) if _is_json(p) and p.name.startswith("meta_")]
     elif path.is_dir():
-        files = [p for p in sorted(path.iterdir()) if _is_json(p)]
-        candidates = [p for p in files if p.name.startswith("meta_")]
-        review_files = [p for p in files if not p.name.startswith("meta_")]
-        five_core = [p for p in review_files if _stem(p).endswith("_5")]
-        review_files = five_core or review_files
+        candidates = [p for p in sorted(path.iterdir()) if _is_json(p) and p.name.startswith("meta_")]
+        review_files = _review_files(path, category)
         if not review_files:
-            raise DataError("no review file (*.json, *.jsonl, optionally .gz) in folder", path=path)
+            present = sorted({_category(p) for p in _review_files(path, None)})
+            wanted = f" of category {category!r} (present: {', '.join(present) or 'none'})" if category else ""
+            raise DataError(f"no review file{wanted} (*.json, *.jsonl, optionally .gz) in folder", path=path)
         if len(review_files) > 1:
             names = ", ".join(p.name for p in review_files)
-            raise DataError(f"several review files ({names}); set options.path to one of them", path=path)
+            raise DataError(f"several review files ({names}); set load.category to one of "
+                            f"{sorted({_category(p) for p in review_files})} or options.path to one file", path=path)
         reviews = review_files[0]
     else:
         raise DataError("Amazon review file or folder not found (set options.path)", path=path)
-    category = _category(reviews)
-    matching = [p for p in candidates if _stem(p) == f"meta_{category}"]
+    matching = [p for p in candidates if _stem(p) == f"meta_{_category(reviews)}"]
     if matching:
         return reviews, matching[0]
-    if path.is_dir() and len(candidates) == 1:
+    if path.is_dir() and category is None and len(candidates) == 1:
         return reviews, candidates[0]
     return reviews, None
 
@@ -413,7 +414,7 @@ def _load(
         items = reviewed
         extra["items_without_meta"] = reviewed.height
     users = interactions.select("user_id").unique(maintain_order=True)
-    sources = {"interactions": str(reviews_path), "items": str(meta_path) if meta_path else "", "users": ""}
+    sources = {"interactions": str(reviews_path), **({"items": str(meta_path)} if meta_path else {})}
     return Dataset(
         name=name,
         interactions=interactions,
@@ -434,19 +435,21 @@ def _load_release(
     meta_columns: dict[str, pl.DataType],
 ) -> Dataset:
     """One Amazon release: `options.path` (a review file or a folder) or `<data_root>/<folder>`."""
-    reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / folder)
+    reviews, meta = find_files(Path(options.path) if options.path else Path(data_root) / folder, options.category)
     return _load(name, reviews, meta, options=options, review_parser=review_parser, meta_parser=meta_parser,
                  meta_columns=meta_columns)
 
 
 def load_amazon_2018(data_root: Path, options: LoadOptions) -> Dataset:
-    """Amazon Review Data 2018: `options.path` = a review file or a folder with `*_5.json` + `meta_*.json`."""
+    """Amazon Review Data 2018: `options.path` = a review file or a folder with `*_5.json` + `meta_*.json`
+    (default `<data_root>/amazon-2018`, where `data download` puts them; `options.category` picks one)."""
     return _load_release("amazon-2018", AMAZON_2018_FOLDER, data_root, options, review_parser=_review_2018,
                          meta_parser=_meta_2018, meta_columns=META_2018_COLUMNS)
 
 
 def load_amazon_2023(data_root: Path, options: LoadOptions) -> Dataset:
-    """Amazon Reviews 2023: `options.path` = a reviews `.jsonl[.gz]` or a folder with it + `meta_*.jsonl[.gz]`."""
+    """Amazon Reviews 2023: `options.path` = a reviews `.jsonl[.gz]` or a folder with it + `meta_*.jsonl[.gz]`
+    (default `<data_root>/amazon-2023`, where `data download` puts them; `options.category` picks one)."""
     return _load_release("amazon-2023", AMAZON_2023_FOLDER, data_root, options, review_parser=_review_2023,
                          meta_parser=_meta_2023, meta_columns=META_2023_COLUMNS)
 
@@ -458,7 +461,7 @@ def load_amazon_beauty_raw(data_root: Path, options: LoadOptions) -> Dataset:
     default here is `dedupe="keep_first"` (recorded in info) unless the caller sets `options.dedupe`.
     """
     path = Path(options.path) if options.path else Path(data_root) / BEAUTY_RAW_FOLDER / BEAUTY_RAW_FILE
-    reviews, meta = find_files(path)
+    reviews, meta = find_files(path, options.category)
     return _load(
         "amazon-beauty-raw",
         reviews,

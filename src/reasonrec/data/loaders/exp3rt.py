@@ -25,7 +25,6 @@ duplicate (user, item) rows are dropped (count in `info`).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import polars as pl
 
 from reasonrec.data.loaders.base import LoadOptions
+from reasonrec.data.loaders.release_files import float_field, read_records
 from reasonrec.data.schema import (
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
@@ -49,32 +49,8 @@ _TITLE = re.compile(r"^Title:\s*(.*?)\s*(?:\((\d{4})\))?\s*$", re.MULTILINE)
 _GENRES = re.compile(r"^Genres:\s*(.*?)\s*$", re.MULTILINE)
 
 
-def _read_json(path: Path, expected: str, kind: type = list) -> Any:
-    if not path.is_file():
-        raise DataError(f"file not found; expected {expected}", path=path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            value = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"malformed JSON ({exc.msg}); expected {expected}", path=path, line=exc.lineno) from exc
-    if not isinstance(value, kind):
-        raise DataError(f"expected a JSON {kind.__name__} ({expected}), found {type(value).__name__}", path=path)
-    return value
-
-
-def _records(path: Path, expected: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    records = _read_json(path, expected)
-    for number, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise DataError(f"record {number} is not an object; expected {expected}", path=path)
-        missing = [f for f in fields if f not in record]
-        if missing:
-            raise DataError(f"record {number} lacks {missing}; expected {expected}", path=path, field=missing[0])
-    return records
-
-
 def _profile_table(path: Path, id_field: str, text_field: str, expected: str, key: str) -> pl.DataFrame:
-    records = _records(path, expected, (id_field, text_field))
+    records = read_records(path, expected, (id_field, text_field))
     table = pl.DataFrame(
         {key: [str(r[id_field]) for r in records], "text": [r[text_field] for r in records]},
         schema={key: pl.String(), "text": pl.String()},
@@ -87,14 +63,8 @@ def _profile_table(path: Path, id_field: str, text_field: str, expected: str, ke
 
 def _rating_pairs(path: Path) -> pl.DataFrame:
     expected = "a list of {user_id, item_id, user_persona, item_synopsis, item_description, score} records"
-    records = _records(path, expected, PAIR_COLUMNS)
-    scores = []
-    for number, record in enumerate(records):
-        try:
-            scores.append(float(record["score"]))
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"record {number}: score {record['score']!r} is not a number", path=path,
-                            field="score") from exc
+    records = read_records(path, expected, PAIR_COLUMNS)
+    scores = float_field(records, "score", path)
     columns: dict[str, list[Any]] = {c: [str(r[c]) for r in records] for c in PAIR_COLUMNS if c != "score"}
     columns["score"] = scores
     schema = {c: pl.String() for c in PAIR_COLUMNS if c != "score"} | {"score": pl.Float64()}
@@ -102,7 +72,7 @@ def _rating_pairs(path: Path) -> pl.DataFrame:
 
 
 def _instruction_pairs(path: Path, expected: str) -> pl.DataFrame:
-    records = _records(path, expected, ("instruction", "input", "output"))
+    records = read_records(path, expected, ("instruction", "input", "output"))
     return pl.DataFrame(
         {
             "row": list(range(len(records))),
@@ -195,21 +165,30 @@ def load_exp3rt_imdb(data_root: Path, options: LoadOptions) -> Dataset:
         "interactions are the 2,073 rating TEST pairs (scores 1-10) — the release has no training ratings",
         "timestamps are not in the release: interactions.timestamp is null",
     ]}
+    read: list[Path] = []
+
+    def read_file(path: Path) -> Path:
+        """Record a file this loader reads, so a prepare manifest hashes exactly these."""
+        read.append(path)
+        return path
+
     artefacts: dict[str, pl.DataFrame] = {}
     artefacts["item_profiles"] = _profile_table(
-        root / "item_profile" / "item_profile.json", "item_id", "item_synopsis",
+        read_file(root / "item_profile" / "item_profile.json"), "item_id", "item_synopsis",
         "a list of {item_id, item_synopsis} records", "item_id",
     )
     artefacts["user_profiles"] = _profile_table(
-        root / "user_profile" / "user_profile.json", "user_id", "user_persona",
+        read_file(root / "user_profile" / "user_profile.json"), "user_id", "user_persona",
         "a list of {user_id, user_persona} records", "user_id",
     )
     for variant in ("helpful", "similarity"):
-        artefacts[f"rating_pairs_{variant}"] = _rating_pairs(root / "rating_bias" / f"test_{variant}.json")
+        artefacts[f"rating_pairs_{variant}"] = _rating_pairs(
+            read_file(root / "rating_bias" / f"test_{variant}.json")
+        )
     for kind in ("item", "user"):
         for split in ("valid", "test"):
             artefacts[f"{kind}_profile_pairs_{split}"] = _instruction_pairs(
-                root / f"{kind}_profile" / f"{kind}_{split}.json",
+                read_file(root / f"{kind}_profile" / f"{kind}_{split}.json"),
                 f"a list of {kind}-profile construction {{instruction, input, output}} records",
             )
 
@@ -236,15 +215,16 @@ def load_exp3rt_imdb(data_root: Path, options: LoadOptions) -> Dataset:
     splits: dict[str, pl.DataFrame] = {}
     topk_info: dict[str, dict[str, int]] = {}
     for prefix, folder in (("topk", root / "topk"), ("topk_org", root / "topk" / "org")):
-        user_map = _id_list(folder / "user_list.txt")
-        item_map = _id_list(folder / "item_list.txt")
+        user_map = _id_list(read_file(folder / "user_list.txt"))
+        item_map = _id_list(read_file(folder / "item_list.txt"))
         for split in ("train", "test"):
-            table, duplicates = _topk_split(folder / f"{split}.txt", user_map, item_map)
+            table, duplicates = _topk_split(read_file(folder / f"{split}.txt"), user_map, item_map)
             splits[f"{prefix}_{split}"] = table
             topk_info[f"{prefix}_{split}"] = {
                 "rows": table.height, "users": table["user_id"].n_unique(), "items": table["item_id"].n_unique(),
                 "duplicate_rows_dropped": duplicates, "listed_users": len(user_map), "listed_items": len(item_map),
             }
     info["topk"] = topk_info
+    info["sources"] = [str(path) for path in read]
     return Dataset(name="exp3rt-imdb", interactions=interactions, items=items, users=users,
                    artefacts=artefacts, splits=splits, info=info)

@@ -23,7 +23,7 @@ from reasonrec.eval.grounding.checker import ExplanationResult, GroundingChecker
 from reasonrec.eval.grounding.metrics import explanation_table, summarise
 from reasonrec.eval.grounding.sources import ExplanationRecord, load_records
 from reasonrec.llm.sentence import SentenceEncoder
-from reasonrec.stages.evidence import EvidenceRetriever, default_like_threshold
+from reasonrec.stages.common.evidence import EvidenceRetriever, default_like_threshold
 
 
 def checker_for(

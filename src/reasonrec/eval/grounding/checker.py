@@ -1,6 +1,6 @@
 """`GroundingChecker`: claims of an explanation checked against the rows its prompt was built from.
 
-The rows come from `stages.evidence.EvidenceRetriever` (the one owner of "what is known about this target row"):
+The rows come from `stages.common.evidence.EvidenceRetriever` (the one owner of "what is known about this target row"):
 the history window with ratings, the user's earlier ratings, the target item, the catalogue. Rules live in
 `rules`, item matching in `entities`; an optional verifier (`verifier.LLMVerifier`, any backend through the LLM
 protocol) is asked about the claims the rules leave uncheckable. Off by default: a small local model is not a
@@ -27,7 +27,7 @@ from reasonrec.eval.grounding.rules import (
     verdict_polarity,
 )
 from reasonrec.eval.grounding.sources import ExplanationRecord
-from reasonrec.stages.evidence import Evidence, EvidenceConfig, EvidenceRetriever
+from reasonrec.stages.common.evidence import Evidence, EvidenceConfig, EvidenceRetriever
 
 
 class GroundingConfig(Config):

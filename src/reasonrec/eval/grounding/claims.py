@@ -1,9 +1,9 @@
 """Split an explanation into claims: the units the grounding checker labels supported, contradicted, unsupported
 or uncheckable.
 
-A claim is one sentence (the sentence splitter of `stages.leak`, which keeps list numbers, decimals and
+A claim is one sentence (the sentence splitter of `stages.recsaver.leak`, which keeps list numbers, decimals and
 abbreviations intact), further cut at semicolons. Not claims: the formatted verdict line ("Prediction: Yes" — it is
-the stated prediction, read by `llm.parse.parse_reasoningrec`; also after "Answer:"), headings (a short line ending in a colon, e.g.
+the stated prediction, read by `answers.parse_reasoningrec`; also after "Answer:"), headings (a short line ending in a colon, e.g.
 "Summary of user behavior:"), and fragments without a word of three letters. List markers ("1.", "-", "*") are
 stripped from the claim text but the character span still points into the source.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reasonrec.stages.leak import split_sentences
+from reasonrec.stages.recsaver.leak import split_sentences
 
 MAX_CLAIMS = 200  # bound per explanation: a looping generation must not cost unbounded checking time
 

@@ -34,7 +34,7 @@ import numpy as np
 from reasonrec.eval.grounding import lexicon as L
 from reasonrec.eval.grounding.entities import ItemFacts, ItemMatcher, Mention, stems_of
 from reasonrec.eval.grounding.normalise import clean, stem, words
-from reasonrec.llm.parse import parse_reasoningrec
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.llm.sentence import SentenceEncoder
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, UNCHECKABLE = "supported", "contradicted", "unsupported", "uncheckable"

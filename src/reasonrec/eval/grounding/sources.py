@@ -20,7 +20,7 @@ import polars as pl
 
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import DataError
-from reasonrec.llm.parse import parse_reasoningrec
+from reasonrec.answers import parse_reasoningrec
 
 TABLE_PREFIXES = ("release_windows_", "seq_ctr_", "")
 

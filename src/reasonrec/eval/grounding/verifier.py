@@ -15,7 +15,7 @@ from reasonrec.eval.grounding.rules import SUPPORTED, UNCHECKABLE, UNSUPPORTED
 from reasonrec.llm.base import LLM, ScoreRequest
 from reasonrec.llm.runner import run_score
 from reasonrec.prompts import DOMAINS, PromptRenderer
-from reasonrec.stages.evidence import Evidence
+from reasonrec.stages.common.evidence import Evidence
 
 ANSWERS: dict[str, str] = {" Yes": SUPPORTED, " No": UNSUPPORTED, " Unclear": UNCHECKABLE}
 MAX_CLAIM_CHARS = 600
