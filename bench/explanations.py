@@ -12,7 +12,14 @@ released explanations in one table.
 `--tune` instead varies one threshold at a time around the defaults on the dev claims and prints the best values
 (the defaults in `GroundingConfig` were chosen this way; test claims are never used for it).
 
+`--generate N` adds our rows (embedded SmolLM2, `bench/grounded_runs.py`): the ReasoningRec student's own
+reasoning and the student in the evidence-grounded mode on N Beauty test rows (`--adapter`: a trained student,
+e.g. the demo's runs/demo/student/adapter), and the base model zero-shot in the grounded mode on N test rows of
+each dataset. `--sweep N` runs the grounded mode's anti-loop decoding sweep on N validation rows per dataset and
+writes bench/results/explanations_sweep.json (the ExplainConfig defaults come from it).
+
     HF_HUB_OFFLINE=1 .venv/bin/python bench/explanations.py [--limit 200] [--tune] [--ours beauty:our-student=P]
+        [--generate 200 --adapter runs/demo/student/adapter] [--sweep 10]
 
 Prints tables and writes bench/results/explanations.json (with the load average: timings are not the point here,
 but the machine is shared).
@@ -28,6 +35,7 @@ from typing import Any
 
 import polars as pl
 import torch
+from grounded_runs import grounding_summary, student_rows, sweep, zeroshot_rows
 
 from reasonrec.data.loaders import load_dataset
 from reasonrec.eval.grounding import GroundingConfig, checker_for
@@ -49,16 +57,17 @@ SOURCES: list[tuple[str, str, str, dict[str, Any]]] = [  # (row name, dataset, s
 ]
 NOT_RUN = [
     ("authors' 7B student (released)", "ml1m", "the release has no ML-1M student outputs"),
-    ("our ReasoningRec student", "beauty", "not run yet: pass --ours beauty:our-student=predictions.parquet"),
-    ("our ReasoningRec student", "ml1m", "not run yet"),
-    ("our evidence-grounded mode", "beauty", "not run yet (issue 14 item 2)"),
-    ("our evidence-grounded mode", "ml1m", "not run yet (issue 14 item 2)"),
+    ("our ReasoningRec student", "beauty", "not run: pass --generate N --adapter STUDENT_ADAPTER"),
+    ("our ReasoningRec student", "ml1m", "no ML-1M student adapter trained here"),
+    ("our evidence-grounded mode, student", "beauty", "not run: pass --generate N --adapter STUDENT_ADAPTER"),
+    ("our evidence-grounded mode, zero-shot", "beauty", "not run: pass --generate N"),
+    ("our evidence-grounded mode, zero-shot", "ml1m", "not run: pass --generate N"),
 ]
 TUNED = {"min_title_idf": (4.0, 5.0, 6.0), "item_similarity": (0.45, 0.55, 0.65),
          "catalogue_similarity": (0.65, 0.75, 0.85), "attribute_similarity": (0.5, 0.6, 0.7),
          "attribute_overlap": (0.4, 0.5, 0.67)}
 COLUMNS = ("explanations", "claims", "coverage", "supported_precision", "contradiction_rate", "unsupported_rate",
-           "hallucinated_item_rate", "label_consistency")
+           "hallucinated_item_rate", "label_consistency", "loop_rate")
 
 
 def _fmt(v: Any) -> str:
@@ -127,9 +136,32 @@ def explanation_table(data: dict, encoder: SentenceEncoder, limit: int, ours: li
         summary = next(iter(summarise(checker_for(data[key], encoder=encoder).check_records(records)).values()))
         rows.append({"row": name, "dataset": key, "source": source, **summary, "wall_s": time.time() - started})
         print(f"  {name} / {key}: {len(records)} explanations in {time.time() - started:.0f} s", flush=True)
-    rows += [{"row": name, "dataset": key, "note": note} for name, key, note in NOT_RUN
-             if not any(r["row"] == name and r["dataset"] == key for r in rows)]
     return rows
+
+
+def our_rows(data: dict, encoder: SentenceEncoder, n: int, adapter: Path | None, threads: int,
+             max_new_tokens: int, out_dir: Path) -> list[dict]:
+    """Generate our explanations (cached), keep them as predictions files, check them like the released ones."""
+    runs = [("our evidence-grounded mode, zero-shot", key,
+             lambda ds=ds, key=key: zeroshot_rows(ds, key, n, threads)) for key, ds in data.items()]
+    if adapter is not None:
+        runs = [("our ReasoningRec student", "beauty", lambda: student_rows(
+                    data["beauty"], "beauty", n, adapter, "free", threads, max_new_tokens)),
+                ("our evidence-grounded mode, student", "beauty", lambda: student_rows(
+                    data["beauty"], "beauty", n, adapter, "evidence", threads, max_new_tokens)), *runs]
+    rows = []
+    for name, key, run in runs:
+        frame, timing = run()
+        frame.write_parquet(out_dir / f"{key}_{name.replace(' ', '_').replace(',', '')}.parquet")
+        auc_rows = frame.filter(pl.col("score").is_not_null())
+        rows.append({"row": name, "dataset": key, "source": "generated", **grounding_summary(frame, data[key], encoder),
+                     **timing, "n_scored": auc_rows.height})
+    return rows
+
+
+def with_not_run(rows: list[dict]) -> list[dict]:
+    return rows + [{"row": name, "dataset": key, "note": note} for name, key, note in NOT_RUN
+                   if not any(r["row"] == name and r["dataset"] == key for r in rows)]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -147,6 +179,10 @@ def main() -> dict:
     parser.add_argument("--tune", action="store_true", help="tune thresholds on the dev claims and stop")
     parser.add_argument("--ours", action="append", default=[], help="dataset:name=predictions.parquet")
     parser.add_argument("--skip-table", action="store_true", help="only the labelled-claims section")
+    parser.add_argument("--generate", type=int, default=0, help="our explanations: N test rows per dataset")
+    parser.add_argument("--adapter", type=Path, default=None, help="trained ReasoningRec student (LoRA) for --generate")
+    parser.add_argument("--max-new-tokens", type=int, default=128, help="the student's own reasoning length")
+    parser.add_argument("--sweep", type=int, default=0, help="anti-loop sweep on N validation rows per dataset")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for MiniLM (1: on a shared CPU, 2 threads ran ~4x slower)")
     args = parser.parse_args()
@@ -159,13 +195,25 @@ def main() -> dict:
     if args.tune:
         write_json(OUT.with_name("explanations_tuning.json"), {"load_average": load, **tune(claims, data, encoder)})
         return {}
+    if args.sweep:
+        swept = sweep(data, args.sweep, encoder, args.threads)
+        write_json(OUT.with_name("explanations_sweep.json"), {
+            "load_average_start": load, "load_average_end": os.getloadavg(), "wall_s": time.time() - started,
+            **swept})
+        print(f"chosen: {swept['chosen']}")
+        return swept
     result: dict[str, Any] = {"load_average_start": load, "threads": args.threads,
                               "fixture": str(FIXTURE.relative_to(ROOT)),
                               "n_claims": len(claims), "config": GroundingConfig().model_dump(mode="json")}
     result["labelled"] = labelled_scores(claims, data, encoder, GroundingConfig())
     print_labelled(result["labelled"])
     if not args.skip_table:
-        result["table"] = explanation_table(data, encoder, args.limit, args.ours)
+        table = explanation_table(data, encoder, args.limit, args.ours)
+        if args.generate:
+            out_dir = ROOT / "runs" / "bench_explanations"
+            out_dir.mkdir(parents=True, exist_ok=True)
+            table += our_rows(data, encoder, args.generate, args.adapter, args.threads, args.max_new_tokens, out_dir)
+        result["table"] = with_not_run(table)
         print_table(result["table"])
     result["wall_s"] = time.time() - started
     result["load_average_end"] = os.getloadavg()

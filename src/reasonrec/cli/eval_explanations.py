@@ -83,7 +83,12 @@ def grounding_command(
 
     Example: reasonrec eval grounding --source teacher --dataset reasoningrec-beauty --limit 200 --out runs/grounding
     """
-    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
+    from reasonrec.cli.options import (
+        print_config,
+        resolve_command_config,
+        resolve_llm_config,
+        split_llm_overrides,
+    )
     from reasonrec.eval.grounding import GroundingConfig, checker_for
     from reasonrec.eval.grounding.metrics import explanation_table, summarise
     from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
@@ -162,7 +167,12 @@ def judge_command(
 
     Example: reasonrec eval judge --source teacher --limit 20 --config judges.yaml
     """
-    from reasonrec.cli.options import print_config, resolve_command_config, resolve_llm_config, split_llm_overrides
+    from reasonrec.cli.options import (
+        print_config,
+        resolve_command_config,
+        resolve_llm_config,
+        split_llm_overrides,
+    )
     from reasonrec.eval import judge as J
     from reasonrec.llm.registry import build_llm
     from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache

@@ -76,6 +76,7 @@ TEMPLATES: dict[str, str] = {
     "exp3rt/predict": "exp3rt/predict.j2",
     "judge/score": "judge/score.j2",
     "grounding/verify_claim": "grounding/verify_claim.j2",
+    "grounding/explain": "grounding/explain.j2",
 }
 
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -46,18 +46,16 @@ def explanation_table(results: Sequence[ExplanationResult]) -> pl.DataFrame:
     return pl.DataFrame([explanation_row(r) for r in results], infer_schema_length=None)
 
 
-def summarise(results: Sequence[ExplanationResult]) -> dict[str, dict[str, Any]]:
-    """Per method: explanation and claim counts and the micro-averaged metrics."""
-    by_method: dict[str, list[ExplanationResult]] = defaultdict(list)
-    for r in results:
-        by_method[r.source].append(r)
+COUNT_KEYS = ("claims", "checkable", "supported", "contradicted", "unsupported", "named_items",
+              "hallucinated_items")
+
+
+def summarise_rows(rows_by_method: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per method, micro-averaged from per-explanation rows (`explanation_row` dicts or stored marks)."""
     out = {}
-    for method, group in by_method.items():
-        totals: dict[str, int] = defaultdict(int)
-        for r in group:
-            for k, v in r.counts().items():
-                totals[k] += v
-        consistency = [r.label_consistency for r in group if r.label_consistency is not None]
+    for method, group in rows_by_method.items():
+        totals = {k: sum(int(r[k] or 0) for r in group) for k in COUNT_KEYS}
+        consistency = [r["label_consistency"] for r in group if r["label_consistency"] is not None]
         out[method] = {
             "explanations": len(group), **totals,
             "supported_precision": _ratio(totals["supported"], totals["checkable"]),
@@ -71,4 +69,12 @@ def summarise(results: Sequence[ExplanationResult]) -> dict[str, dict[str, Any]]
     return out
 
 
-__all__ = ["METRICS", "explanation_row", "explanation_table", "summarise"]
+def summarise(results: Sequence[ExplanationResult]) -> dict[str, dict[str, Any]]:
+    """Per method: explanation and claim counts and the micro-averaged metrics."""
+    by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by_method[r.source].append(explanation_row(r))
+    return summarise_rows(by_method)
+
+
+__all__ = ["COUNT_KEYS", "METRICS", "explanation_row", "explanation_table", "summarise", "summarise_rows"]

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.eval.grounding import lexicon as L
 from reasonrec.eval.grounding.entities import ItemFacts, ItemMatcher, Mention, stems_of
 from reasonrec.eval.grounding.normalise import clean, stem, words
-from reasonrec.answers import parse_reasoningrec
 from reasonrec.llm.sentence import SentenceEncoder
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, UNCHECKABLE = "supported", "contradicted", "unsupported", "uncheckable"

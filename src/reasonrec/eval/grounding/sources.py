@@ -18,9 +18,9 @@ from typing import Any
 
 import polars as pl
 
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import DataError
-from reasonrec.answers import parse_reasoningrec
 
 TABLE_PREFIXES = ("release_windows_", "seq_ctr_", "")
 
