@@ -181,7 +181,7 @@ def main() -> dict:
     parser.add_argument("--skip-table", action="store_true", help="only the labelled-claims section")
     parser.add_argument("--generate", type=int, default=0, help="our explanations: N test rows per dataset")
     parser.add_argument("--adapter", type=Path, default=None, help="trained ReasoningRec student (LoRA) for --generate")
-    parser.add_argument("--max-new-tokens", type=int, default=128, help="the student's own reasoning length")
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="the student's own reasoning length")
     parser.add_argument("--sweep", type=int, default=0, help="anti-loop sweep on N validation rows per dataset")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for MiniLM (1: on a shared CPU, 2 threads ran ~4x slower)")

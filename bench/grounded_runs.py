@@ -29,7 +29,7 @@ from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_pred
 
 DOMAIN = {"beauty": "beauty", "ml1m": "movies"}
 LIKE_THRESHOLD = {"beauty": 3.0, "ml1m": 0.5}
-SWEEP = [(1.0, 0), (1.0, 3), (1.2, 3), (1.3, 3), (1.5, 3), (1.3, 4)]  # (repetition_penalty, no_repeat_ngram_size)
+SWEEP = [(1.0, 0), (1.0, 3), (1.3, 3), (1.5, 4)]  # (repetition_penalty, no_repeat_ngram_size)
 
 
 def sample_targets(ds: Dataset, split: str, n: int, seed: int = 0) -> pl.DataFrame:

@@ -9,8 +9,10 @@ cite whatever the prompt (or the model's memory) offers. This mode runs after sc
 2. a prompt holding ONLY that evidence and the final predicted label (`prompts/grounding/explain.j2`), and an
    assistant turn that starts with the verdict ("The user will likely enjoy this … because"), so the explanation
    cannot disagree with the prediction;
-3. decoding that does not loop: `repetition_penalty` and `no_repeat_ngram_size` (defaults chosen on validation
-   rows by `bench/explanations.py sweep`, recorded in bench/results/).
+3. decoding that does not loop: two or three short sentences (48 new tokens), with `repetition_penalty` and
+   `no_repeat_ngram_size` available; the defaults were chosen on validation rows (`bench/explanations.py
+   --sweep`, bench/results/explanations_sweep.json): at this length no setting looped and the neutral one had the
+   best grounding, so both are neutral by default.
 
 The evidence shown is returned as JSON beside each explanation, so a reader (and the grounding checker, which
 marks unsupported sentences: `eval.grounding.mark_predictions`) sees what the model was given. One
@@ -47,9 +49,11 @@ class ExplainConfig(Config):
     mode: Literal["free", "evidence"] = Field("free", description="free | evidence (grounded, after the label)")
     top_k: int = Field(3, ge=1, le=10, description="similar history items shown as evidence")
     describe_target: bool = Field(True, description="show the target's description (cut to 300 characters)")
-    max_new_tokens: int = Field(96, ge=8, le=512)
-    repetition_penalty: float = Field(1.3, ge=1.0, le=3.0, description="chosen on validation rows")
-    no_repeat_ngram_size: int = Field(3, ge=0, le=20, description="chosen on validation rows")
+    max_new_tokens: int = Field(48, ge=8, le=512, description="two or three short sentences")
+    repetition_penalty: float = Field(
+        1.0, ge=1.0, le=3.0, description="chosen on validation rows (bench/results/explanations_sweep.json)")
+    no_repeat_ngram_size: int = Field(
+        0, ge=0, le=20, description="chosen on validation rows; raise it (e.g. 3) for outputs longer than ~50 tokens")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
 
     def sampling(self, seed: int = 0) -> SamplingParams:
