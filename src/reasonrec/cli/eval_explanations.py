@@ -18,7 +18,17 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
-from reasonrec.cli.options import ConfigOpt, DataDirOpt, LLMOpt, PrintOpt, SetOpt
+from reasonrec.cli.options import (
+    ConfigOpt,
+    DataDirOpt,
+    LLMOpt,
+    PrintOpt,
+    SetOpt,
+    print_config,
+    resolve_command_config,
+    resolve_llm_config,
+    split_llm_overrides,
+)
 
 # Input selectors both commands take (the shared vocabulary comes from cli.options).
 Predictions = Annotated[Path | None, typer.Argument(
@@ -45,6 +55,16 @@ def _records(predictions: Path | None, dataset: str, data_dir: Path | None, sour
     ds = load_dataset(dataset, data_dir)
     table = read_predictions(predictions, "predictions") if predictions is not None else None
     return ds, load_records(ds, source, split=split, predictions=table, k=k, limit=limit, seed=seed)
+
+
+def _settings(cls: Any, config: Path | None, llm_config: Path | None, set_: list[str] | None,
+              print_only: bool) -> tuple[Any, Any]:
+    """The command's config and its LLM's, resolved through the one precedence (`--print-config` exits here)."""
+    own, llm_overrides = split_llm_overrides(set_)
+    cfg = resolve_command_config(cls, config=config, overrides=own)
+    llm_cfg = resolve_llm_config(llm_config, llm_overrides)
+    print_config(print_only, config=cfg, llm=llm_cfg)
+    return cfg, llm_cfg
 
 
 def _metrics_table(title: str, rows: dict[str, dict[str, Any]], keys: tuple[str, ...]) -> Table:
@@ -83,12 +103,6 @@ def grounding_command(
 
     Example: reasonrec eval grounding --source teacher --dataset reasoningrec-beauty --limit 200 --out runs/grounding
     """
-    from reasonrec.cli.options import (
-        print_config,
-        resolve_command_config,
-        resolve_llm_config,
-        split_llm_overrides,
-    )
     from reasonrec.eval.grounding import GroundingConfig, checker_for
     from reasonrec.eval.grounding.metrics import explanation_table, summarise
     from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
@@ -96,10 +110,7 @@ def grounding_command(
     started = time.time()
     log = Console(stderr=True)
     with one_line_errors(ValueError, KeyError, FileNotFoundError):
-        own, llm_overrides = split_llm_overrides(set_)
-        cfg = resolve_command_config(GroundingConfig, config=config, overrides=own)
-        llm_cfg = resolve_llm_config(llm_config, llm_overrides)
-        print_config(print_config_, config=cfg, llm=llm_cfg)
+        cfg, llm_cfg = _settings(GroundingConfig, config, llm_config, set_, print_config_)
         ds, records = _records(predictions, dataset, data_dir, source, split, k, limit, seed)
         log.print(f"checking {len(records)} explanations from {source} on {dataset}")
         checker = checker_for(ds, cfg, SentenceEncoder(cache_path=default_embedding_cache()))
@@ -167,12 +178,6 @@ def judge_command(
 
     Example: reasonrec eval judge --source teacher --limit 20 --config judges.yaml
     """
-    from reasonrec.cli.options import (
-        print_config,
-        resolve_command_config,
-        resolve_llm_config,
-        split_llm_overrides,
-    )
     from reasonrec.eval import judge as J
     from reasonrec.llm.registry import build_llm
     from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
@@ -181,10 +186,7 @@ def judge_command(
     started = time.time()
     log = Console(stderr=True)
     with one_line_errors(ValueError, KeyError, FileNotFoundError):
-        own, llm_overrides = split_llm_overrides(set_)
-        cfg = resolve_command_config(J.JudgeConfig, config=config, overrides=own)
-        llm_cfg = resolve_llm_config(llm_config, llm_overrides)
-        print_config(print_config_, config=cfg, llm=llm_cfg)
+        cfg, llm_cfg = _settings(J.JudgeConfig, config, llm_config, set_, print_config_)
         ds, records = _records(predictions, dataset, data_dir, source, split, k, limit, seed)
         retriever = EvidenceRetriever.from_tables(
             ds.items, SentenceEncoder(cache_path=default_embedding_cache()), interactions=ds.interactions,
