@@ -35,6 +35,7 @@ from reasonrec.stages.common.base import (
     write_stage_output,
 )
 from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.common.grounded import ExplainConfig, with_grounded_explanations
 from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs, target_columns
 from reasonrec.stages.student import LABEL_SCORING, RATING_HEADERS, LabelPrompt, label_prompts, rating_prefix
 
@@ -50,6 +51,7 @@ class PredictConfig(StageConfig):
     like_threshold: float = Field(3.0, description="r_T: label = rating > r_T")
     generate_reasoning: bool = Field(False, description="also generate the explanation text")
     reasoning_limit: int | None = Field(None, ge=0, description="generate reasoning for the first N rows only")
+    explain: ExplainConfig = Field(default_factory=ExplainConfig, description="free | evidence explanations")
     max_prompt_tokens: int = Field(1792, ge=64)
     scale_min: int = 1
     scale_max: int = 5
@@ -84,23 +86,34 @@ def predict_labels(
     config: PredictConfig,
     *,
     teacher_reasoning: pl.DataFrame | None = None,
+    interactions: pl.DataFrame | None = None,
     limit: int | None = None,
     summaries: list[RunSummary] | None = None,
 ) -> pl.DataFrame:
-    """ReasoningRec / TALLRec P(like) for every target row (+ generated reasoning for a subset)."""
+    """ReasoningRec / TALLRec P(like) for every target row (+ reasoning for a subset: the prompt's own
+    (`explain.mode=free`) or written from retrieved evidence after the label (`evidence`; `interactions` give the
+    user/item statistics))."""
     rows = target_rows(targets, limit)
     spec = config.label_prompt()
+    grounded = config.explain.mode == "evidence"
     prompts = label_prompts(rows, items, item_descriptions, user_profiles, llm, config)
     scored, generated = run_label_jobs(llm, prompts, choices=spec.choices, assistant_prefix=spec.assistant_prefix,
                                        sampling=config.sampling(),
-                                       generate=lambda idx: spec.reasoning and _want_reasoning(config, idx),
+                                       generate=lambda idx: (spec.reasoning and not grounded
+                                                             and _want_reasoning(config, idx)),
                                        batch_size=config.batch_size, show=config.show_progress,
                                        score_desc=f"P(like) {config.name()}",
                                        reasoning_desc=f"reasoning {config.name()}", summaries=summaries)
     refs = _reference_map(teacher_reasoning, str(rows[0].get("split") or "") if rows else "")
-    return label_prediction_frame(rows, scored, generated, method=config.name(), dataset=config.dataset,
-                                  choice=spec.choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
-                                  parse_ok_needs_text=True)
+    frame = label_prediction_frame(rows, scored, generated, method=config.name(), dataset=config.dataset,
+                                   choice=spec.choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
+                                   parse_ok_needs_text=True)
+    if not (grounded and config.generate_reasoning):
+        return frame
+    return with_grounded_explanations(
+        frame, rows, (items, item_descriptions, interactions), llm, config.explain, domain=config.domain_view(),
+        want=lambda idx: _want_reasoning(config, idx), like_threshold=config.like_threshold, seed=config.seed,
+        batch_size=config.batch_size, show=config.show_progress, summaries=summaries)
 
 
 def predict_ratings(

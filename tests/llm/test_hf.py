@@ -127,3 +127,21 @@ def test_lora_adapter_changes_outputs_and_identity(embedded_hf, tmp_path) -> Non
     req = [ScoreRequest(choices=(" Yes", " No"), messages=_user(INSTRUCTION + "Target: soap"),
                         assistant_prefix="Prediction:")]
     assert abs(tuned.score(req)[0].logprobs[" Yes"] - embedded_hf.score(req)[0].logprobs[" Yes"]) > 1e-3
+
+
+def test_anti_loop_settings_stop_a_looping_greedy_output(embedded_hf) -> None:
+    """Greedy decoding of a repetitive prompt loops; no_repeat_ngram_size=3 leaves no 3-gram twice, and the
+    neutral settings keep the request's cache payload unchanged."""
+    from reasonrec.llm.hf import banned_ngram_tokens
+
+    prompt = _user("Repeat after me forever: the user likes soap, the user likes soap, the user likes soap,")
+    plain = GenerationRequest(messages=prompt, params=SamplingParams(max_new_tokens=48))
+    guarded = GenerationRequest(messages=prompt, params=SamplingParams(max_new_tokens=48, no_repeat_ngram_size=3,
+                                                                       repetition_penalty=1.3))
+    assert "repetition_penalty" not in plain.payload()["params"]
+    assert guarded.payload()["params"]["no_repeat_ngram_size"] == 3
+    out = embedded_hf.generate([guarded])[0]
+    ids = embedded_hf.tokenizer(out.text, add_special_tokens=False)["input_ids"]
+    grams = [tuple(ids[i:i + 3]) for i in range(len(ids) - 2)]
+    assert out.completion_tokens > 0 and len(grams) - len(set(grams)) <= 1  # re-tokenising may merge one pair
+    assert banned_ngram_tokens([5, 6, 7, 5, 6], 3) == {7} and banned_ngram_tokens([5, 6], 3) == set()

@@ -14,6 +14,7 @@ from stage_fixtures import load_beauty
 from reasonrec.prompts import DOMAINS, TEMPLATES, PromptRenderer
 from reasonrec.stages.common.base import token_counter
 from reasonrec.stages.common.context import ItemCatalog, text_map
+from reasonrec.stages.common.evidence import RatingStats
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -57,6 +58,16 @@ def _beauty_contexts(ds) -> dict[str, dict]:
                              "include_description": True, "reasoning": True},
         "recsaver/explain": {**rs, "rating": 4.0},
         "recsaver/verify": {**rs, "explanation": "The user likes floral scents."},
+        "judge/score": {"domain": d, "history": [{"title": h.title, "liked": h.liked} for h in history],
+                        "target": {"title": target.title, "description": target.description}, "prediction": 1,
+                        "explanation": "The user will like it.", "criterion": "accuracy", "definition": "True?"},
+        "grounding/verify_claim": {"domain": d, "target": target, "claim": "The user liked the soap.",
+                                   "history": [{"title": h.title, "liked": h.liked, "rating": h.rating,
+                                                "description": h.description} for h in history]},
+        "grounding/explain": {"domain": d, "target": target, "description": target.description,
+                              "similar": [{"title": h.title, "rating": h.rating, "liked": h.liked} for h in history],
+                              "user": RatingStats(3, 4.0, 0.67), "item": RatingStats(), "cf_score": 0.71,
+                              "prediction": 1, "scale_max": 5},
     }
 
 

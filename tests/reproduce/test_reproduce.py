@@ -105,6 +105,9 @@ def test_quick_reasoningrec_end_to_end_tiny(shared_data, tmp_path):
     assert student.get("bertscore") is not None  # generated reasoning vs the released test reasoning
     assert (tmp_path / "report.md").exists() and (tmp_path / "report.html").exists()
     assert metrics["training"]["reasoningrec-student"]["global_step"] == 1
+    assert saved["grounding"]["reasoningrec-student"]["explanations"] == 1  # the demo's path marks explanations
+    md = (tmp_path / "report.md").read_text()
+    assert "## Explanation grounding" in md and "## Explanations, with grounding marks" in md
 
 
 @pytest.mark.slow

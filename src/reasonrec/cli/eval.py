@@ -12,15 +12,17 @@ from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
 from reasonrec.cli.eval_agreement import agreement_command
+from reasonrec.cli.eval_explanations import grounding_command, judge_command
 from reasonrec.cli.options import ConfigOpt, SetOpt
 
 app = typer.Typer(
-    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.\n\n"
+    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics; explanation grounding and LLM judges.\n\n"
     "Example: reasonrec eval predictions runs/demo/predictions.parquet --json", no_args_is_help=True
 )
-TEXT_METRIC_NAMES = ("bleu", "rouge1", "meteor", "bertscore")
-
+app.command("grounding")(grounding_command)
+app.command("judge")(judge_command)
 app.command("agreement")(agreement_command)
+TEXT_METRIC_NAMES = ("bleu", "rouge1", "meteor", "bertscore")
 
 _TABLE_KEYS = (
     "n",

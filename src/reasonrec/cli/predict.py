@@ -2,13 +2,14 @@
 
 The model comes from `--llm-config` / `--set llm.KEY=VALUE` (e.g. `--set llm.adapter=runs/k64/adapter`), the
 prediction settings from `PredictConfig` (`--config`, `--set`, e.g. `--set generate_reasoning=true
---set reasoning_limit=20`).
+--set reasoning_limit=20`). `--set explain.mode=evidence` writes each explanation from retrieved evidence after the
+label and marks its sentences with the grounding checker (`grounding` column).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,6 +27,21 @@ from reasonrec.cli.options import (
     resolve_llm_config,
     split_llm_overrides,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from reasonrec.data.schema import Dataset
+
+
+def marked(table: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:
+    """Predictions with the grounding checker's per-sentence marks (`grounding` column; text unchanged)."""
+    from reasonrec.eval.grounding import checker_for
+    from reasonrec.eval.grounding.marks import mark_predictions
+    from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
+
+    return mark_predictions(table, dataset, checker_for(dataset, encoder=SentenceEncoder(
+        cache_path=default_embedding_cache())))
 
 
 @one_line_errors()
@@ -69,7 +85,10 @@ def predict_command(
     summaries: list = []
     a = ds.artefacts
     table = predict_labels(ds.splits[table_name], ds.items, a.get("item_descriptions"), a.get("user_profiles"),
-                           llm, cfg, teacher_reasoning=a.get("teacher_reasoning"), limit=limit, summaries=summaries)
+                           llm, cfg, teacher_reasoning=a.get("teacher_reasoning"), interactions=ds.interactions,
+                           limit=limit, summaries=summaries)
+    if cfg.explain.mode == "evidence" and cfg.generate_reasoning:
+        table = marked(table, ds)
     path = write_predictions(out, table, cfg, llm=llm, summaries=summaries, jsonl=jsonl,
                              command=f"predict --method {cfg.method} --dataset {dataset} --split {split}",
                              started_at=started)

@@ -136,8 +136,12 @@ def zeroshot(dataset: DatasetOpt, out: OutOpt, data_dir: DataDirOpt = None, llm_
                              llm_config=llm_config, print_only=print_config, defaults={"dataset": dataset})
     ds = _dataset(dataset, data_dir)
     table = zeroshot_predict(_targets(ds, targets), ds.items, _artefact(ds, descriptions, "item_descriptions"),
-                             _artefact(ds, profiles, "user_profiles"), run.llm, cfg, limit=limit,
-                             summaries=run.summaries)
+                             _artefact(ds, profiles, "user_profiles"), run.llm, cfg, interactions=ds.interactions,
+                             limit=limit, summaries=run.summaries)
+    if cfg.explain.mode == "evidence" and cfg.generate_reasoning:
+        from reasonrec.cli.predict import marked
+
+        table = marked(table, ds)
     run.report(run.write(out, "predictions", table, cfg), table)
 
 

@@ -238,6 +238,23 @@ def metric_vs_k_png(
 # ------------------------------------------------------------------------------------- reasoning quality
 
 
+def grounding_vs_auc_png(points: Sequence[tuple[str, float, float, int]], title: str) -> bytes:
+    """One labelled point per method: AUC (x) against supported-claim precision (y); `(method, auc, precision,
+    n explanations)`."""
+    fig = _new_figure(7.0, 5.0)
+    ax = fig.subplots()
+    for method, auc_value, precision, n in points:
+        ax.scatter([auc_value], [precision], s=40)
+        ax.annotate(f"{method} (n={n})", (auc_value, precision), fontsize=8, xytext=(4, 4),
+                    textcoords="offset points")
+    ax.set_xlabel("AUC")
+    ax.set_ylabel("supported-claim precision")
+    ax.set_ylim(-0.02, 1.05)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return _png(fig)
+
+
 def reasoning_quality_png(
     groups: Mapping[str, Mapping[str, Mapping[str, tuple[float, int]]]],
     title: str,

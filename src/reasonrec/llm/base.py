@@ -36,11 +36,26 @@ class Message:
 
 @dataclass(frozen=True)
 class SamplingParams:
+    """Decoding settings. `repetition_penalty` (> 1 discourages tokens already generated; the prompt is not
+    penalised, so citing its titles stays free) and `no_repeat_ngram_size` (n > 0: no n-gram of the output
+    twice) stop small models from looping; neutral values leave cache keys as they were."""
+
     temperature: float = 0.0
     top_p: float = 1.0
     max_new_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int = 0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+
+    def payload(self) -> dict:
+        """The fields that determine the output; the anti-loop settings only when they are not neutral."""
+        out = asdict(self)
+        if self.repetition_penalty == 1.0:
+            del out["repetition_penalty"]
+        if self.no_repeat_ngram_size == 0:
+            del out["no_repeat_ngram_size"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ class GenerationRequest:
             "messages": [asdict(m) for m in self.messages] if self.messages is not None else None,
             "prompt": self.prompt,
             "assistant_prefix": self.assistant_prefix,
-            "params": asdict(self.params),
+            "params": self.params.payload(),
             "sample_index": self.sample_index,
         }
 

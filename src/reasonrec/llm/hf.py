@@ -86,6 +86,27 @@ def request_seed(params: SamplingParams, sample_index: int, payload: dict) -> in
     return int.from_bytes(hashlib.sha256(blob.encode("utf-8")).digest()[:8], "little") & ((1 << 63) - 1)
 
 
+def banned_ngram_tokens(tokens: Sequence[int], n: int) -> set[int]:
+    """Tokens that would complete an n-gram already present in `tokens` (n ≤ 0: none)."""
+    if n <= 0 or len(tokens) < n:
+        return set()
+    prefix = tuple(tokens[len(tokens) - n + 1:]) if n > 1 else ()
+    return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == prefix}
+
+
+def anti_loop_logits(logits: torch.Tensor, tokens: Sequence[int], params: SamplingParams) -> None:
+    """In place: the repetition penalty on the tokens generated so far (CTRL's rule: positive logits divided,
+    negative multiplied) and −inf for tokens that would repeat an n-gram."""
+    if params.repetition_penalty != 1.0 and tokens:
+        seen = torch.tensor(sorted(set(tokens)), dtype=torch.long, device=logits.device)
+        values = logits[seen]
+        logits[seen] = torch.where(values > 0, values / params.repetition_penalty,
+                                   values * params.repetition_penalty)
+    banned = banned_ngram_tokens(tokens, params.no_repeat_ngram_size)
+    if banned:
+        logits[torch.tensor(sorted(banned), dtype=torch.long, device=logits.device)] = float("-inf")
+
+
 @dataclass
 class _Row:
     """One generation in flight."""
@@ -362,6 +383,10 @@ class HFBackend(TokenizerChat):
     # ------------------------------------------------------------------ generation internals
 
     def _next_tokens(self, logits: torch.Tensor, rows: list[_Row]) -> list[int]:
+        if any(row.params.repetition_penalty != 1.0 or row.params.no_repeat_ngram_size for row in rows):
+            logits = logits.float().clone()
+            for r, row in enumerate(rows):
+                anti_loop_logits(logits[r], row.tokens, row.params)
         greedy = logits.argmax(dim=-1).tolist()
         chosen: list[int] = []
         for r, row in enumerate(rows):

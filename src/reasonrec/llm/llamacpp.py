@@ -196,6 +196,8 @@ class LlamaCppBackend(TokenizerChat):
             "stop": [s for s in p.stop if s],
             "cache_prompt": True,
         }
+        if p.repetition_penalty != 1.0:
+            body |= {"repeat_penalty": p.repetition_penalty, "samplers": ["penalties", *HF_EQUIVALENT_SAMPLERS]}
         try:
             resp = self._call(body)
         except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch

@@ -223,6 +223,8 @@ class OpenAIBackend:
         }
         if p.stop:
             body["stop"] = list(p.stop)
+        if p.repetition_penalty != 1.0:  # a vLLM / llama.cpp server extension of the OpenAI API
+            body["repetition_penalty"] = p.repetition_penalty
         if request.messages is not None:
             body.update(_chat_messages(request.messages, request.assistant_prefix))
             data = self._post("/chat/completions", body)

@@ -183,6 +183,7 @@ class VLLMBackend(TokenizerChat):
             todo.append((i, ids, SamplingParams(
                 n=1, temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_new_tokens,
                 stop=list(p.stop) or None, seed=request_seed(p, req.sample_index, req.payload()),
+                repetition_penalty=p.repetition_penalty,
             )))
         if todo:
             outs = self._run([ids for _, ids, _ in todo], [params for _, _, params in todo])

@@ -74,6 +74,9 @@ TEMPLATES: dict[str, str] = {
     "exp3rt/item_profile": "exp3rt/item_profile.j2",
     "exp3rt/teacher_reasoning": "exp3rt/teacher_reasoning.j2",
     "exp3rt/predict": "exp3rt/predict.j2",
+    "judge/score": "judge/score.j2",
+    "grounding/verify_claim": "grounding/verify_claim.j2",
+    "grounding/explain": "grounding/explain.j2",
 }
 
 

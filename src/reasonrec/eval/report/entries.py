@@ -22,6 +22,8 @@ import polars as pl
 from reasonrec.errors import DataError
 from reasonrec.eval.bootstrap import bootstrap_ci
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions, prepare_predictions
+from reasonrec.eval.grounding.marks import COLUMN as MARKS
+from reasonrec.eval.report.explanations import explanation_sections
 from reasonrec.eval.report.load import UNSPECIFIED_DATASET, RunData, load_run
 from reasonrec.eval.report.model import Entry, Report, ReportConfig, Section
 
@@ -273,6 +275,19 @@ def _collect_notes(runs: Sequence[RunData], entries: Sequence[Entry], cfg: Repor
     return list(dict.fromkeys(notes))
 
 
+def _explanation_sections(runs: Sequence[RunData], entries: Sequence[Entry]) -> list[Section]:
+    """Every input whose predictions carry grounding marks shows its explanations (eval.report.explanations)."""
+    marked = [run.predictions for run in runs if run.predictions is not None and MARKS in run.predictions.columns]
+    if not marked:
+        return []
+    headline: dict[str, dict[str, Any]] = {}
+    for entry in sorted(entries, key=lambda e: e.kind != "run"):
+        headline.setdefault(entry.method, entry.result)
+    predictions = pl.concat(marked, how="diagonal_relaxed")
+    datasets = predictions["dataset"].drop_nulls().unique().to_list() if "dataset" in predictions.columns else []
+    return explanation_sections(predictions, headline, title=datasets[0] if len(datasets) == 1 else "")
+
+
 def build_report(
     inputs: Iterable[str | Path], config: ReportConfig | None = None, fmt: str = "auto",
     sections: Sequence[Section] = (),
@@ -287,7 +302,8 @@ def build_report(
     if not entries:
         raise DataError("the inputs hold no predictions and no metrics", path=runs[0].source)
     sources = [{"path": str(run.source), "name": run.name} for run in runs]
-    report = Report(cfg, entries, _collect_notes(runs, entries, cfg), sources, list(sections))
+    report = Report(cfg, entries, _collect_notes(runs, entries, cfg), sources,
+                    [*sections, *_explanation_sections(runs, entries)])
     report.elapsed_seconds = time.perf_counter() - started
     return report
 

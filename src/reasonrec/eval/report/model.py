@@ -80,18 +80,28 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class SectionFigure:
+    """A PNG a section shows under its table (written beside the report, inlined in the HTML)."""
+
+    filename: str
+    caption: str
+    png: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Section:
     """A table whose rows are not methods (Recall/NDCG at several cut-offs, filter counts, …), rendered after the
-    per-dataset tables in every format, from the same numbers metrics.json holds."""
+    per-dataset tables in every format, from the same numbers metrics.json holds; optionally with figures."""
 
     title: str
     header: Sequence[str]
     rows: Sequence[Sequence[Any]]
     note: str = ""
+    figures: Sequence[SectionFigure] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "header": list(self.header), "rows": [list(r) for r in self.rows],
-                "note": self.note}
+                "note": self.note, "figures": [{"file": f.filename, "caption": f.caption} for f in self.figures]}
 
 
 @dataclass
@@ -141,4 +151,4 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["Entry", "Report", "ReportConfig", "Section", "json_safe"]
+__all__ = ["Entry", "Report", "ReportConfig", "Section", "SectionFigure", "json_safe"]

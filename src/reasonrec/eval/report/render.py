@@ -73,7 +73,10 @@ def section_markdown(section: Section) -> str:
         lines += [section.note, ""]
     lines.append("| " + " | ".join(section.header) + " |")
     lines.append("|" + "---|" * len(section.header))
-    lines += ["| " + " | ".join(_section_cell(v) for v in row) + " |" for row in section.rows]
+    lines += ["| " + " | ".join(_md_escape(_section_cell(v)).replace("\n", " ") for v in row) + " |"
+              for row in section.rows]
+    for figure in section.figures:
+        lines += ["", f"![{figure.caption}]({figure.filename})"]
     return "\n".join(lines) + "\n"
 
 
@@ -169,8 +172,15 @@ def section_html(section: Section) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_section_cell(v))}</td>" for v in row) + "</tr>"
                    for row in section.rows)
     note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
+    figures = "".join(_figure_html(f.png, f.caption, f.filename) for f in section.figures)
     return (f"<h2>{html.escape(section.title)}</h2>{note}"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{figures}")
+
+
+def _figure_html(png: bytes, caption: str, filename: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)} (<code>{html.escape(filename)}</code>)</figcaption></figure>")
 
 
 def render_html(report: Report, plot_list: Sequence[Plot]) -> str:
@@ -184,13 +194,7 @@ def render_html(report: Report, plot_list: Sequence[Plot]) -> str:
     for dataset in report.datasets():
         body.append(f"<h2>Dataset: {html.escape(dataset)}</h2>")
         body.append(html_table(report.table(dataset), dataset))
-        for plot in (p for p in plot_list if p.dataset == dataset):
-            data = base64.b64encode(plot.png).decode("ascii")
-            body.append(
-                f'<figure><img alt="{html.escape(plot.caption)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{html.escape(plot.caption)} (<code>{html.escape(plot.filename)}</code>)"
-                "</figcaption></figure>"
-            )
+        body += [_figure_html(plot.png, plot.caption, plot.filename) for plot in plot_list if plot.dataset == dataset]
     body += [section_html(section) for section in report.sections]
     body.append('<h2>Notes</h2><ul class="notes">')
     body += [f"<li>{html.escape(note)}</li>" for note in report.notes]
@@ -221,6 +225,7 @@ def write_report(report: Report, out_dir: str | Path) -> ReportFiles:
     started = time.perf_counter()
     plot_list = render_plots(report)
     plot_paths = [write_bytes(out / plot.filename, plot.png) for plot in plot_list]
+    plot_paths += [write_bytes(out / f.filename, f.png) for section in report.sections for f in section.figures]
     report.elapsed_seconds += time.perf_counter() - started
     payload = report.to_json()
     payload["plots"] = [{"file": p.filename, "caption": p.caption, "dataset": p.dataset} for p in plot_list]

@@ -118,7 +118,7 @@ def run(config: ReasoningRecConfig, out_dir: str | Path, llm: LLM | None = None)
     predictions = ctx.stage(
         "predictions",
         lambda s: zeroshot_predict(test, ds.items, descriptions, profiles, llm, zs_config,  # type: ignore[arg-type]
-                                   summaries=s),
+                                   interactions=ds.interactions, summaries=s),
         zs_config,
     )
     if predictions is None:

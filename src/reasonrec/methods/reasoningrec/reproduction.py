@@ -31,11 +31,14 @@ from reasonrec.data.loaders.reasoningrec import release_notes
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
+from reasonrec.eval.grounding import checker_for
+from reasonrec.eval.grounding.marks import mark_predictions, summarise_marks
 from reasonrec.eval.text import TextMetricsConfig
 from reasonrec.io import write_parquet
 from reasonrec.llm.base import LLM
 from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.registry import build_llm
+from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.methods.base import Ablation, Protocol, Timer
 from reasonrec.methods.reproduction import (
     ReproductionConfig,
@@ -49,6 +52,7 @@ from reasonrec.methods.reproduction import (
 )
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.common.grounded import ExplainConfig
 from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 from reasonrec.stages.student import label_prompts
 from reasonrec.train.lora import LoRAConfig, LoRAResult
@@ -75,6 +79,10 @@ class ReasoningRecReproConfig(ReproductionConfig):
     require_test_reference: bool = Field(False, description="test only users with released test reasoning")
     reasoning_rows: int = Field(100, ge=0, description="generate + score reasoning for the first N test rows")
     max_new_tokens: int = Field(256, ge=1)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig, description="the student's explanations: "
+                                   "free (its own reasoning) | evidence (grounded, after the label)")
+    grounding: bool = Field(True, description="check generated explanations (eval.grounding) and show them, "
+                            "with their marks, in the report")
     max_prompt_tokens: int | None = Field(None, description="scoring prompt budget (default lora.max_seq_length "
                                           "- 256, the room the completion had in training)")
     lora: LoRAConfig = Field(default_factory=LoRAConfig)
@@ -218,6 +226,7 @@ def student_predict_config(config: ReasoningRecReproConfig, method: str, name: s
                          **student_inputs(config, method),
                          like_threshold=config.like_threshold, generate_reasoning=reasoning_rows > 0,
                          reasoning_limit=reasoning_rows or None, max_new_tokens=config.max_new_tokens,
+                         explain=config.explain,
                          max_prompt_tokens=scoring_budget(config), batch_size=config.predict_batch_size,
                          seed=config.seed, show_progress=config.show_progress)
 
@@ -261,7 +270,7 @@ def predict_student(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproCo
     a = ds.artefacts
     return predict_labels(rows, ds.items, a.get("item_descriptions"), a.get("user_profiles"),
                           _student_llm(config, adapter), student_predict_config(config, method, name, reasoning_rows),
-                          teacher_reasoning=a.get("teacher_reasoning"))
+                          teacher_reasoning=a.get("teacher_reasoning"), interactions=ds.interactions)
 
 
 def predict_zeroshot(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConfig, variant: str, llm: LLM
@@ -296,6 +305,8 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
     text_cfg = config.text_config(TEXT_METRICS) if config.reasoning_rows else None
     with timer("evaluate"):
         runs = evaluate_runs(frames, config, text_cfg)
+    with timer("grounding"):
+        frames = grounding_marks(ds, frames, config)
     with timer("baselines"):
         baselines, baseline_seconds = run_baselines(ds, config, rows, out)
     authors = authors_figures(ds, config)
@@ -310,6 +321,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
         "training": training, "timings": {**timer.seconds, "baseline_fit_predict": baseline_seconds},
         "test_rows": rows.height, "test_users": rows["user_id"].n_unique(),
         "base_model": config.llm.model, "models": models_record(config, RELEASED_TEACHER),
+        "grounding": summarise_marks(pl.concat(frames, how="diagonal_relaxed")),
     }
     finish_reproduction(out, config=config, command=command, predictions=pl.concat(frames, how="diagonal_relaxed"),
                         metrics=metrics, started_at=started, text=text_cfg,
@@ -343,6 +355,15 @@ def score_methods(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConf
             with timer(f"zeroshot_{variant}"):
                 frames.append(with_k(predict_zeroshot(ds, rows, config, variant, base_llm), None))
     return frames
+
+
+def grounding_marks(ds: Dataset, frames: list[pl.DataFrame], config: ReasoningRecReproConfig
+                    ) -> list[pl.DataFrame]:
+    """Frames with generated explanations get the checker's per-sentence marks (`grounding` column)."""
+    if not config.grounding or not any(f["reasoning"].is_not_null().any() for f in frames):
+        return frames
+    checker = checker_for(ds, encoder=SentenceEncoder(cache_path=default_embedding_cache()))
+    return [mark_predictions(f, ds, checker) if f["reasoning"].is_not_null().any() else f for f in frames]
 
 
 def evaluate_runs(frames: list[pl.DataFrame], config: ReasoningRecReproConfig,

@@ -60,12 +60,15 @@ class StageConfig(Config):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_new_tokens: int = Field(256, ge=1)
     stop: list[str] = Field(default_factory=list, description="stop strings")
+    repetition_penalty: float = Field(1.0, ge=1.0, le=3.0, description="> 1 discourages repeating generated tokens")
+    no_repeat_ngram_size: int = Field(0, ge=0, le=20, description="n > 0: no n-gram twice in an output")
     show_progress: bool = Field(True, description="rich progress bar + summary line on stderr")
 
     def sampling(self, **overrides: Any) -> SamplingParams:
         values: dict[str, Any] = {
             "temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens,
-            "stop": tuple(self.stop), "seed": self.seed,
+            "stop": tuple(self.stop), "seed": self.seed, "repetition_penalty": self.repetition_penalty,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
         }
         values.update(overrides)
         return SamplingParams(**values)

@@ -25,6 +25,7 @@ from reasonrec.llm.base import LLM
 from reasonrec.llm.runner import RunSummary
 from reasonrec.stages.common.base import StageConfig
 from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.common.grounded import ExplainConfig, with_grounded_explanations
 from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs
 from reasonrec.stages.student import LabelPrompt, label_prompts
 
@@ -49,6 +50,7 @@ class ZeroShotConfig(StageConfig):
     method: str | None = Field(None, description="method name in predictions; default zeroshot-<variant>")
     like_threshold: float = Field(3.0, description="r_T, used only when a history label is missing")
     max_new_tokens: int = Field(256, ge=1)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig, description="free | evidence explanations")
 
     def method_name(self) -> str:
         return self.method or f"zeroshot-{self.variant}"
@@ -65,21 +67,31 @@ def zeroshot_predict(
     llm: LLM,
     config: ZeroShotConfig,
     *,
+    interactions: pl.DataFrame | None = None,
     limit: int | None = None,
     summaries: list[RunSummary] | None = None,
 ) -> pl.DataFrame:
-    """One predictions row per target row (PREDICTIONS_SCHEMA + prompt_tokens, cached, error)."""
+    """One predictions row per target row (PREDICTIONS_SCHEMA + prompt_tokens, cached, error); with
+    `generate_reasoning` and `explain.mode=evidence` the reasoning is written from evidence after the label
+    (`interactions` give the user/item statistics)."""
     spec = config.label_prompt()
+    grounded = config.explain.mode == "evidence"
     rows = target_rows(targets, limit)
     prompts = label_prompts(rows, items, item_descriptions, user_profiles, llm, config)
     scored, generated = run_label_jobs(
         llm, prompts, choices=spec.choices, assistant_prefix=spec.assistant_prefix, sampling=config.sampling(),
-        generate=lambda _: config.generate_reasoning, batch_size=config.batch_size, show=config.show_progress,
-        score_desc=f"zero-shot {config.variant}", reasoning_desc=f"zero-shot reasoning {config.variant}",
-        summaries=summaries,
+        generate=lambda _: config.generate_reasoning and not grounded, batch_size=config.batch_size,
+        show=config.show_progress, score_desc=f"zero-shot {config.variant}",
+        reasoning_desc=f"zero-shot reasoning {config.variant}", summaries=summaries,
     )
-    return label_prediction_frame(rows, scored, generated, method=config.method_name(), dataset=config.dataset,
-                                  choice=spec.choices[0])
+    frame = label_prediction_frame(rows, scored, generated, method=config.method_name(), dataset=config.dataset,
+                                   choice=spec.choices[0])
+    if not (grounded and config.generate_reasoning):
+        return frame
+    return with_grounded_explanations(
+        frame, rows, (items, item_descriptions, interactions), llm, config.explain, domain=config.domain_view(),
+        want=lambda _: True, like_threshold=config.like_threshold, seed=config.seed, batch_size=config.batch_size,
+        show=config.show_progress, summaries=summaries)
 
 
 __all__ = ["VARIANTS", "Variant", "ZeroShotConfig", "zeroshot_predict"]
