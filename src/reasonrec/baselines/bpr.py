@@ -17,10 +17,8 @@ import polars as pl
 from reasonrec.baselines.common import (
     BaselineConfig,
     TrainData,
-    check_target_table,
+    pairwise_predictions,
     positive_interactions,
-    predictions_frame,
-    sigmoid_with_cold_floor,
     top_k_table,
 )
 from reasonrec.baselines.factors import FactorModel
@@ -80,19 +78,17 @@ class BPRMF:
         return np.asarray(scores, dtype=np.float64)
 
     def predict(self, targets: pl.DataFrame, *, dataset: str = "", split: str | None = None) -> pl.DataFrame:
-        check_target_table(targets, need_history=False)
         m = self.model
         if m is None:
             raise RuntimeError("BPRMF used before fit")
-        users = targets["user_id"].cast(pl.String).to_list()
-        items = targets["item_id"].cast(pl.String).to_list()
-        raw = np.full(len(users), np.nan)
-        for n, (u, i) in enumerate(zip(users, items, strict=True)):
-            scores, ii = self._user_scores(u), m.iid_map.get(i)
-            if scores is not None and ii is not None:
-                raw[n] = scores[ii]
-        prob, self.cold_rows = sigmoid_with_cold_floor(raw)
-        return predictions_frame(targets, method=self.name, dataset=dataset, split=split, score=prob)
+
+        def pair_score(user: str, item: str) -> float | None:
+            scores, ii = self._user_scores(user), m.iid_map.get(item)
+            return None if scores is None or ii is None else scores[ii]
+
+        frame, self.cold_rows = pairwise_predictions(targets, pair_score, method=self.name, dataset=dataset,
+                                                     split=split)
+        return frame
 
     def recommend(self, users: list[str], k: int, exclude_train: bool = True) -> pl.DataFrame:
         """Top-k training items per user (users unknown to the model get no rows)."""

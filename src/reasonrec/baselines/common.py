@@ -9,7 +9,7 @@ before it). It never reads files itself, so the same class runs on any dataset a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -166,6 +166,28 @@ def sigmoid_with_cold_floor(raw: np.ndarray) -> tuple[np.ndarray, int]:
     raw = np.where(np.isnan(raw), floor, raw)
     return 1.0 / (1.0 + np.exp(-raw)), cold
 
+
+
+def pairwise_predictions(
+    targets: pl.DataFrame,
+    pair_score: Callable[[str, str], float | None],
+    *,
+    method: str,
+    dataset: str,
+    split: str | None,
+) -> tuple[pl.DataFrame, int]:
+    """(predictions, cold rows) of a pairwise-ranking model: sigmoid(x_ui) per target row, where `pair_score` gives
+    x_ui or None for a user or item the model never saw (those rows score below every warm row)."""
+    check_target_table(targets, need_history=False)
+    users = targets["user_id"].cast(pl.String).to_list()
+    items = targets["item_id"].cast(pl.String).to_list()
+    raw = np.full(len(users), np.nan)
+    for n, (user, item) in enumerate(zip(users, items, strict=True)):
+        score = pair_score(user, item)
+        if score is not None:
+            raw[n] = score
+    prob, cold = sigmoid_with_cold_floor(raw)
+    return predictions_frame(targets, method=method, dataset=dataset, split=split, score=prob), cold
 
 def top_k_table(
     users: list[str],

@@ -22,10 +22,8 @@ import polars as pl
 from reasonrec.baselines.common import (
     BaselineConfig,
     TrainData,
-    check_target_table,
+    pairwise_predictions,
     positive_interactions,
-    predictions_frame,
-    sigmoid_with_cold_floor,
     top_k_table,
     torch_determinism,
 )
@@ -246,17 +244,19 @@ class LightGCN:
 
     def predict(self, targets: pl.DataFrame, *, dataset: str = "", split: str | None = None) -> pl.DataFrame:
         """sigmoid(e_u . e_i) per target row; rows with a cold user or item score below every warm row."""
-        check_target_table(targets, need_history=False)
-        if self.final is None:
+        final = self.final
+        if final is None:
             raise RuntimeError("LightGCN used before fit")
         n_users = len(self.user_index)
-        raw = np.full(targets.height, np.nan)
-        for n, (u, i) in enumerate(zip(targets["user_id"].cast(pl.String).to_list(),
-                                       targets["item_id"].cast(pl.String).to_list(), strict=True)):
-            if u in self.user_index and i in self.item_index:
-                raw[n] = float(self.final[self.user_index[u]] @ self.final[n_users + self.item_index[i]])
-        prob, self.cold_rows = sigmoid_with_cold_floor(raw)
-        return predictions_frame(targets, method=self.name, dataset=dataset, split=split, score=prob)
+
+        def pair_score(user: str, item: str) -> float | None:
+            if user not in self.user_index or item not in self.item_index:
+                return None
+            return float(final[self.user_index[user]] @ final[n_users + self.item_index[item]])
+
+        frame, self.cold_rows = pairwise_predictions(targets, pair_score, method=self.name, dataset=dataset,
+                                                     split=split)
+        return frame
 
     def recommend(self, users: list[str], k: int, exclude_train: bool = True) -> pl.DataFrame:
         """Top-k training items per user (users unknown to the model get no rows)."""

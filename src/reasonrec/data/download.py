@@ -152,84 +152,99 @@ AMAZON_2023_CATEGORIES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def movielens_100k(base_url: str = GROUPLENS_BASE) -> DownloadableDataset:
+def _movielens(
+    size: str, base_url: str, *, md5: str, description: str, members_sha256: dict[str, str] | None = None
+) -> DownloadableDataset:
+    """One GroupLens zip, `ml-<size>.zip`, unpacked without its top folder."""
     return DownloadableDataset(
-        name="movielens-100k",
-        folder="movielens-100k",
+        name=f"movielens-{size}",
+        folder=f"movielens-{size}",
         files=(
             RemoteFile(
                 base_url=base_url,
-                path="movielens/ml-100k.zip",
+                path=f"movielens/ml-{size}.zip",
                 sha256=None,  # GroupLens publishes only an MD5 of the zip
-                md5="0e33842e24a9c977be4e0107933c0723",
+                md5=md5,
                 extract=True,
-                strip_prefix="ml-100k/",
-                members_sha256={"u.data": ML_100K_U_DATA_SHA256},
+                strip_prefix=f"ml-{size}/",
+                members_sha256=members_sha256 or {},
             ),
         ),
-        homepage="https://grouplens.org/datasets/movielens/100k/",
+        homepage=f"https://grouplens.org/datasets/movielens/{size}/",
+        description=description,
+        loader=f"movielens-{size}",
+    )
+
+
+def movielens_100k(base_url: str = GROUPLENS_BASE) -> DownloadableDataset:
+    return _movielens(
+        "100k",
+        base_url,
+        md5="0e33842e24a9c977be4e0107933c0723",
         description="MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (GroupLens).",
-        loader="movielens-100k",
+        members_sha256={"u.data": ML_100K_U_DATA_SHA256},
     )
 
 
 def movielens_1m(base_url: str = GROUPLENS_BASE) -> DownloadableDataset:
-    return DownloadableDataset(
-        name="movielens-1m",
-        folder="movielens-1m",
-        files=(
-            RemoteFile(
-                base_url=base_url,
-                path="movielens/ml-1m.zip",
-                sha256=None,
-                md5="c4d9eecfca2ab87c1945afe126590906",
-                extract=True,
-                strip_prefix="ml-1m/",
-            ),
-        ),
-        homepage="https://grouplens.org/datasets/movielens/1m/",
+    return _movielens(
+        "1m",
+        base_url,
+        md5="c4d9eecfca2ab87c1945afe126590906",
         description="MovieLens 1M: 1,000,209 ratings, 6,040 users, 3,706 movies (GroupLens).",
-        loader="movielens-1m",
+    )
+
+
+def _amazon(
+    release: str,
+    category: str,
+    base_url: str,
+    *,
+    reviews: str,
+    meta: str,
+    homepage: str,
+    description: str,
+    k_core: int | None = None,
+) -> DownloadableDataset:
+    """One Amazon category: its reviews file and its item-metadata file (hashes unknown offline)."""
+    return DownloadableDataset(
+        name=f"amazon-{release}:{category}",
+        folder=f"amazon-{release}",
+        files=(
+            RemoteFile(base_url=base_url, path=reviews, sha256=None),
+            RemoteFile(base_url=base_url, path=meta, sha256=None),
+        ),
+        homepage=homepage,
+        description=description,
+        loader=f"amazon-{release}",
+        category=category,
+        k_core=k_core,
     )
 
 
 def amazon_2018(category: str, base_url: str = UCSD_MCAULEY_BASE) -> DownloadableDataset:
-    """Amazon Review Data (2018), 5-core reviews + item metadata of one category (hashes unknown offline)."""
-    return DownloadableDataset(
-        name=f"amazon-2018:{category}",
-        folder="amazon-2018",
-        files=(
-            RemoteFile(
-                base_url=base_url, path=f"amazon_v2/categoryFilesSmall/{category}_5.json.gz", sha256=None
-            ),
-            RemoteFile(base_url=base_url, path=f"amazon_v2/metaFiles2/meta_{category}.json.gz", sha256=None),
-        ),
+    """Amazon Review Data (2018), 5-core reviews + item metadata of one category."""
+    return _amazon(
+        "2018",
+        category,
+        base_url,
+        reviews=f"amazon_v2/categoryFilesSmall/{category}_5.json.gz",
+        meta=f"amazon_v2/metaFiles2/meta_{category}.json.gz",
         homepage="https://nijianmo.github.io/amazon/",
         description=f"Amazon Review Data 2018, {category}: 5-core reviews and item metadata (Ni, Li, McAuley).",
-        loader="amazon-2018",
-        category=category,
     )
 
 
 def amazon_2023(category: str, base_url: str = UCSD_MCAULEY_BASE) -> DownloadableDataset:
-    """Amazon Reviews 2023, all reviews + item metadata of one category (hashes unknown offline)."""
-    return DownloadableDataset(
-        name=f"amazon-2023:{category}",
-        folder="amazon-2023",
-        files=(
-            RemoteFile(
-                base_url=base_url, path=f"amazon_2023/raw/review_categories/{category}.jsonl.gz", sha256=None
-            ),
-            RemoteFile(
-                base_url=base_url,
-                path=f"amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz",
-                sha256=None,
-            ),
-        ),
+    """Amazon Reviews 2023, all reviews + item metadata of one category."""
+    return _amazon(
+        "2023",
+        category,
+        base_url,
+        reviews=f"amazon_2023/raw/review_categories/{category}.jsonl.gz",
+        meta=f"amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz",
         homepage="https://amazon-reviews-2023.github.io/",
         description=f"Amazon Reviews 2023, {category}: reviews and item metadata (Hou et al.).",
-        loader="amazon-2023",
-        category=category,
         k_core=PAPERS_K_CORE,
     )
 

@@ -162,6 +162,23 @@ class LLM(Protocol):
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]: ...
 
 
+class ForwardingLLM:
+    """An `LLM` that answers with the one it wraps (`self.llm`): wrappers subclass it and override only what they
+    add (caching, lazy building, distribution), so the forwarding is written once."""
+
+    llm: LLM
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self.llm.identity
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return self.llm.generate(requests)
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
+        return self.llm.score(requests)
+
+
 def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the longest shared leading run of two token-id sequences."""
     n = min(len(a), len(b))

@@ -20,8 +20,8 @@ from reasonrec.llm.base import (
     LLM,
     ChoiceScores,
     Completion,
+    ForwardingLLM,
     GenerationRequest,
-    ModelIdentity,
     ScoreRequest,
     request_key,
 )
@@ -103,17 +103,13 @@ def _scores_to_json(s: ChoiceScores) -> dict:
     return d
 
 
-class CachedLLM:
+class CachedLLM(ForwardingLLM):
     """Wraps any `LLM`: hits come from the cache (`cached=True`), misses go to the backend in batches."""
 
     def __init__(self, llm: LLM, cache: LLMCache, *, batch_size: int = 16) -> None:
         self.llm = llm
         self.cache = cache
         self.batch_size = max(1, batch_size)
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self.llm.identity
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         return self._run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reasonrec.llm.base import Message
+from reasonrec.llm.base import Completion, GenerationRequest, Message
 
 
 class TokenizerChat:
@@ -37,6 +37,20 @@ class TokenizerChat:
         """Ids of already-rendered text: the template put in the special tokens, so none are added."""
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
+
+    def prompt_ids(self, req: GenerationRequest, limit: int) -> list[int] | Completion:
+        """The request's prompt ids, or the error `Completion` that stands for it when it does not render or leaves
+        no room for its `max_new_tokens` within `limit`: one bad request must not sink the batch."""
+        try:
+            ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
+        except Exception as exc:  # noqa: BLE001 - a bad template/request is recorded, not raised
+            return Completion("", "error", error=f"render failed: {exc}")
+        if not ids or len(ids) + req.params.max_new_tokens > limit:
+            return Completion(
+                "", "error", prompt_tokens=len(ids),
+                error=f"prompt has {len(ids)} tokens; limit {limit} incl. max_new_tokens",
+            )
+        return ids
 
 class LocalTokenizer(TokenizerChat):
     """A tokenizer without weights: counts prompt tokens exactly as the hf and llama.cpp backends see them (e.g. to

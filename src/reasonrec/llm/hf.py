@@ -220,18 +220,11 @@ class HFBackend(TokenizerChat):
         results: list[Completion | None] = [None] * len(requests)
         prepared: list[tuple[int, list[int]]] = []
         for i, req in enumerate(requests):
-            try:
-                ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
-            except Exception as exc:  # noqa: BLE001 - a bad template/request must not sink the batch
-                results[i] = Completion("", "error", error=f"render failed: {exc}")
-                continue
-            if not ids or len(ids) + req.params.max_new_tokens > self.max_prompt_tokens:
-                results[i] = Completion(
-                    "", "error", prompt_tokens=len(ids),
-                    error=f"prompt has {len(ids)} tokens; limit {self.max_prompt_tokens} incl. max_new_tokens",
-                )
-                continue
-            prepared.append((i, ids))
+            ids = self.prompt_ids(req, self.max_prompt_tokens)
+            if isinstance(ids, Completion):
+                results[i] = ids
+            else:
+                prepared.append((i, ids))
         # Length buckets: sort by prompt length so each batch pads little.
         prepared.sort(key=lambda p: len(p[1]))
         for start in range(0, len(prepared), self.batch_size):

@@ -166,18 +166,8 @@ class LlamaCppBackend(TokenizerChat):
         return server.handle_completions(body)
 
     def _prepare_generation(self, req: GenerationRequest) -> _PreparedGeneration | Completion:
-        try:
-            ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
-        except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch
-            return Completion("", "error", error=f"render failed: {exc}")
-        if not ids or len(ids) + req.params.max_new_tokens > self.n_ctx:
-            return Completion(
-                "",
-                "error",
-                prompt_tokens=len(ids),
-                error=f"prompt has {len(ids)} tokens; limit {self.n_ctx} incl. max_new_tokens",
-            )
-        return req, ids
+        ids = self.prompt_ids(req, self.n_ctx)
+        return ids if isinstance(ids, Completion) else (req, ids)
 
     def _generate_one(self, prepared: _PreparedGeneration | Completion) -> Completion:
         from reasonrec.llm.hf import request_seed  # the one definition of per-sample seeds

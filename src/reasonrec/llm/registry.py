@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Self
 
@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import LLM, ForwardingLLM
 from reasonrec.llm.cache import CachedLLM, LLMCache
 from reasonrec.llm.cpu import ThreadPolicy, thread_governor
 from reasonrec.llm.executor import DistributedLLM, ExecutorConfig, RateLimitedLLM, check_executor, require_ray
@@ -146,7 +146,7 @@ BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
 }
 
 
-class LazyLLM:
+class LazyLLM(ForwardingLLM):
     """The configured LLM, built on first use, so a command checks its inputs before a model loads and a run whose
     stages all come from released artefacts never loads one."""
 
@@ -159,16 +159,6 @@ class LazyLLM:
         if self._llm is None:
             self._llm = build_llm(self.config)
         return self._llm
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self.llm.identity
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return self.llm.generate(requests)
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        return self.llm.score(requests)
 
 
 def build_llm(config: LLMConfig) -> LLM:

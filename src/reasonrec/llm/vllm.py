@@ -169,15 +169,9 @@ class VLLMBackend(TokenizerChat):
         results: list[Completion | None] = [None] * len(requests)
         todo: list[tuple[int, list[int], Any]] = []
         for i, req in enumerate(requests):
-            try:
-                ids = self.encode(self.render(req.messages, req.prompt, req.assistant_prefix))
-            except Exception as exc:  # noqa: BLE001 - a bad template/request must not sink the batch
-                results[i] = Completion("", "error", error=f"render failed: {exc}")
-                continue
-            limit = self.max_prompt_tokens or 0
-            if not ids or len(ids) + req.params.max_new_tokens > limit:
-                results[i] = Completion("", "error", prompt_tokens=len(ids),
-                                        error=f"prompt has {len(ids)} tokens; limit {limit} incl. max_new_tokens")
+            ids = self.prompt_ids(req, self.max_prompt_tokens or 0)
+            if isinstance(ids, Completion):
+                results[i] = ids
                 continue
             p = req.params
             todo.append((i, ids, SamplingParams(

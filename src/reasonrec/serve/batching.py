@@ -21,9 +21,9 @@ from typing import Any
 from reasonrec.llm.base import (
     ChoiceScores,
     Completion,
+    ForwardingLLM,
     GenerationRequest,
     LLMUnavailable,
-    ModelIdentity,
     ScoreRequest,
 )
 from reasonrec.serve.config import ServerLimits
@@ -38,7 +38,7 @@ from reasonrec.serve.worker import (
 )
 
 
-class WorkerLLM:
+class WorkerLLM(ForwardingLLM):
     """`LLM` whose calls run as jobs on `worker` (which owns `backend`, kept as `.llm` like `CachedLLM` so token
     counting finds its tokenizer); identity is the backend's."""
 
@@ -47,10 +47,6 @@ class WorkerLLM:
         self.worker = worker
         self.limits = limits
         self._calls = itertools.count(1)
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self.llm.identity
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
         deadline = time.monotonic() + self.limits.request_timeout_s

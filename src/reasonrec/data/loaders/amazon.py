@@ -32,7 +32,7 @@ from reasonrec.data.loaders.common import (
     finish_interactions,
     json_records,
 )
-from reasonrec.data.schema import ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform
+from reasonrec.data.schema import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, USERS_SCHEMA, Dataset, conform
 from reasonrec.errors import DataError
 
 AMAZON_2018_FOLDER = "amazon-2018"
@@ -173,12 +173,7 @@ def _votes(record: dict[str, Any], key: str) -> int:
 
 
 REVIEW_COLUMNS: dict[str, pl.DataType] = {
-    "user_id": pl.String(),
-    "item_id": pl.String(),
-    "rating": pl.Float64(),
-    "timestamp": pl.Int64(),
-    "review": pl.String(),
-    "helpful_votes": pl.Int64(),
+    **INTERACTIONS_SCHEMA,
     "summary": pl.String(),
     "verified": pl.Boolean(),
 }
@@ -227,12 +222,7 @@ def _review_2023(record: dict[str, Any]) -> dict[str, Any]:
 
 
 META_2018_COLUMNS: dict[str, pl.DataType] = {
-    "item_id": pl.String(),
-    "title": pl.String(),
-    "brand": pl.String(),
-    "categories": pl.List(pl.String()),
-    "price": pl.Float64(),
-    "description": pl.String(),
+    **{name: ITEMS_SCHEMA[name] for name in ("item_id", "title", "brand", "categories", "price", "description")},
     "main_category": pl.String(),
     "features": pl.List(pl.String()),
     "raw_price": pl.String(),
@@ -252,32 +242,40 @@ def _raw_price(value: object) -> str | None:
     return str(value)[:200]
 
 
-def _meta_2018(record: dict[str, Any]) -> dict[str, Any]:
+def _meta_shared(
+    record: dict[str, Any], *, item_id: str, brand: str, categories: str, main_category: str, features: str
+) -> dict[str, Any]:
+    """The columns both releases carry; the keyword arguments name each release's own field for them."""
     return {
-        "item_id": _require_id(record, "asin"),
+        "item_id": _require_id(record, item_id),
         "title": _text(record.get("title")),
-        "brand": _text(record.get("brand")),
-        "categories": _strings(record.get("category")),
+        "brand": _text(record.get(brand)),
+        "categories": _strings(record.get(categories)),
         "price": parse_price(record.get("price")),
         "description": _text(record.get("description")),
-        "main_category": _text(record.get("main_cat")),
-        "features": _strings(record.get("feature")),
+        "main_category": _text(record.get(main_category)),
+        "features": _strings(record.get(features)),
         "raw_price": _raw_price(record.get("price")),
     }
+
+
+def _meta_2018(record: dict[str, Any]) -> dict[str, Any]:
+    return _meta_shared(
+        record, item_id="asin", brand="brand", categories="category", main_category="main_cat", features="feature"
+    )
 
 
 def _meta_2023(record: dict[str, Any]) -> dict[str, Any]:
     details = record.get("details")
     return {
-        "item_id": _require_id(record, "parent_asin"),
-        "title": _text(record.get("title")),
-        "brand": _text(record.get("store")),
-        "categories": _strings(record.get("categories")),
-        "price": parse_price(record.get("price")),
-        "description": _text(record.get("description")),
-        "main_category": _text(record.get("main_category")),
-        "features": _strings(record.get("features")),
-        "raw_price": _raw_price(record.get("price")),
+        **_meta_shared(
+            record,
+            item_id="parent_asin",
+            brand="store",
+            categories="categories",
+            main_category="main_category",
+            features="features",
+        ),
         "average_rating": _number(record.get("average_rating")),
         "rating_number": _integer(record.get("rating_number")),
         "details": json.dumps(details, ensure_ascii=False, sort_keys=True)

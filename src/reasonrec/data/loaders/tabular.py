@@ -401,6 +401,22 @@ def _side_table(
     return conform(df, schema, table=key.removesuffix("_id") + "s", source=path)
 
 
+def _side_or_seen(
+    side_path: Path | None,
+    key: str,
+    schema: dict[str, pl.DataType],
+    interactions: pl.DataFrame,
+    source: Path,
+    options: LoadOptions,
+    issues: RowIssues,
+) -> pl.DataFrame:
+    """The items/users file when one was given, else just the ids the interactions mention."""
+    if side_path is not None:
+        return _side_table(Path(side_path), key, schema, options, issues)
+    seen = interactions.select(key).unique(maintain_order=True)
+    return conform(seen, schema, table=key.removesuffix("_id") + "s", source=source)
+
+
 def load_tabular(data_root: Path, options: LoadOptions) -> Dataset:
     """Interactions from `load.path` (.csv/.tsv[.gz]/.parquet/.jsonl) plus optional items/users files."""
     if options.path is None:
@@ -419,24 +435,8 @@ def load_tabular(data_root: Path, options: LoadOptions) -> Dataset:
     interactions, extra = finish_interactions(parsed, source=path, options=options, issues=issues)
     items_path: Path | None = getattr(options, "items_path", None)
     users_path: Path | None = getattr(options, "users_path", None)
-    if items_path is not None:
-        items = _side_table(Path(items_path), "item_id", ITEMS_SCHEMA, options, issues)
-    else:
-        items = conform(
-            interactions.select("item_id").unique(maintain_order=True),
-            ITEMS_SCHEMA,
-            table="items",
-            source=path,
-        )
-    if users_path is not None:
-        users = _side_table(Path(users_path), "user_id", USERS_SCHEMA, options, issues)
-    else:
-        users = conform(
-            interactions.select("user_id").unique(maintain_order=True),
-            USERS_SCHEMA,
-            table="users",
-            source=path,
-        )
+    items = _side_or_seen(items_path, "item_id", ITEMS_SCHEMA, interactions, path, options, issues)
+    users = _side_or_seen(users_path, "user_id", USERS_SCHEMA, interactions, path, options, issues)
     sources = {"interactions": str(path)}
     sources.update({name: str(p) for name, p in (("items", items_path), ("users", users_path)) if p is not None})
     return Dataset(

@@ -25,8 +25,8 @@ from reasonrec.llm.base import (
     LLM,
     ChoiceScores,
     Completion,
+    ForwardingLLM,
     GenerationRequest,
-    ModelIdentity,
     ScoreRequest,
     request_key,
 )
@@ -51,7 +51,7 @@ def require_ray() -> None:
         ) from None
 
 
-class DistributedLLM:
+class DistributedLLM(ForwardingLLM):
     """Wraps the in-process LLM (`llm`) built from `llm_config`; `build(config)` rebuilds it on each worker."""
 
     def __init__(
@@ -68,16 +68,6 @@ class DistributedLLM:
         self.build = build
         self.cache = cache
         self.last_run_dir: Path | None = None
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self.llm.identity
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return self.llm.generate(requests)
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        return self.llm.score(requests)
 
     def output_dir(self) -> Path:
         return Path(self.executor.output_dir) if self.executor.output_dir else cache_root() / "executor"

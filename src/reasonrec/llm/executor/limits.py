@@ -6,10 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import LLM, ChoiceScores, Completion, ForwardingLLM, GenerationRequest, ScoreRequest
 
 
-class RateLimitedLLM:
+class RateLimitedLLM(ForwardingLLM):
     """At most `qps` requests per second on average: a call with n requests first waits for n permits.
 
     Permits are handed out on a schedule (the next call may start n/qps seconds after this one), so bursts are at
@@ -32,10 +32,6 @@ class RateLimitedLLM:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_start = clock()
-
-    @property
-    def identity(self) -> ModelIdentity:
-        return self.llm.identity
 
     def acquire(self, n: int) -> float:
         """Block until `n` requests may start; returns the seconds waited."""
