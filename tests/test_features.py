@@ -3,6 +3,7 @@ that row's own label (cross-fitting for train/valid rows, CF training rows witho
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,38 @@ def test_cf_model_must_be_a_registered_like_scorer() -> None:
     with pytest.raises(ConfigError, match="not a registered baseline"):
         FeatureConfig.from_dict({"cf_model": "nope"})
     assert FeatureConfig(cf_model="item-mean").cf_model == "item-mean"
+
+
+def _cf_aware_prompts(tables: dict[str, pl.DataFrame], interactions: pl.DataFrame, items: pl.DataFrame,
+                      split: str, **feature_options: object) -> list[str]:
+    from reasonrec.features import with_facts
+    from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
+
+    feats = leak_free_features(tables, _cf_rows(interactions, tables), FeatureConfig(folds=3, **feature_options))
+    rows = with_facts(tables[split], feats[split], scale_max=5.0).head(150)  # rendering is the slow part
+    config = SFTDataConfig(completion="label", include_profile=False, include_descriptions=False,
+                           max_seq_length=1024)
+    sft = build_reasoningrec_sft(rows, items, None, None, None, load_tokenizer(), config, split=split, sample=False)
+    assert sft.table["completion"].unique().sort().to_list() == ["Prediction: No", "Prediction: Yes"]
+    return [json.loads(p)[-1]["content"] for p in sft.table["prompt"].to_list()]
+
+
+def test_no_target_rating_reaches_its_own_cf_aware_prompt(shared_data: Path) -> None:
+    ds = load_dataset("reasoningrec-beauty", data_root=shared_data)
+    tables = {s: ds.splits[f"release_windows_{s}"].filter(pl.col("label").is_not_null()) for s in SPLITS}
+    before = _cf_aware_prompts(tables, ds.interactions, ds.items, "test")
+    assert all("A collaborative-filtering model predicts a rating of" in p for p in before)
+    assert all("Answer with \"Prediction: Yes\" or \"Prediction: No\" only" in p for p in before)
+    flipped_tables, flipped_inter = _flip(tables, ds.interactions, "test", np.arange(tables["test"].height))
+    assert _cf_aware_prompts(flipped_tables, flipped_inter, ds.items, "test") == before
+
+
+def test_binllm_codes_replace_the_score_in_the_prompt(shared_data: Path) -> None:
+    ds = load_dataset("reasoningrec-beauty", data_root=shared_data)
+    tables = {s: ds.splits[f"release_windows_{s}"].filter(pl.col("label").is_not_null()) for s in SPLITS}
+    prompts = _cf_aware_prompts(tables, ds.interactions, ds.items, "valid", cf_text="code")
+    coded = [p for p in prompts if "Collaborative-filtering codes: user " in p]
+    assert len(coded) > len(prompts) // 2 and not any("model predicts a rating" in p for p in coded)
+    with pytest.raises(ConfigError, match="latent-factor"):
+        leak_free_features(tables, _cf_rows(ds.interactions, tables),
+                           FeatureConfig(cf_model="user-mean", cf_text="code"))

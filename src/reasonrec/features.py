@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -44,10 +44,14 @@ FEATURE_SCHEMA: dict[str, pl.DataType] = {
     "item_like_share": pl.Float64(),
     "item_cold": pl.Boolean(),
     "cf_score": pl.Float64(),
+    "cf_code_user": pl.String(),
+    "cf_code_item": pl.String(),
     "cf_fold": pl.Int64(),
 }
 """`row` = the row's position in its split's target table; `cf_fold` = the fold whose model scored it (-1: the
-model fitted on all CF training rows, used for test rows). Null statistics mean "no data" (empty window, cold item)."""
+model fitted on all CF training rows, used for test rows). Null statistics mean "no data" (empty window, cold item).
+`cf_code_*` (only with `cf_text='code'`) are BinLLM-style text codes of the CF embeddings: one bit per latent factor
+(its sign), so a prompt can carry the collaborative signal as tokens instead of a score; null for a cold id."""
 
 NUMERIC_FEATURES: tuple[str, ...] = (
     "user_n", "user_mean_rating", "user_like_share", "item_n", "item_mean_rating", "item_like_share",
@@ -66,6 +70,8 @@ class FeatureConfig(Config):
     folds: int = Field(5, ge=2, le=20, description="cross-fitting folds for train/valid rows")
     seed: int = 42
     like_threshold: float = Field(3.0, description="r_T: liked = rating > r_T (0.5 for 0/1 ratings)")
+    cf_text: Literal["score", "code"] = Field(
+        "score", description="how a prompt states the CF signal: its score, or BinLLM-style codes (mf only)")
 
     @field_validator("cf_model")
     @classmethod
@@ -123,10 +129,27 @@ def _without_targets(interactions: pl.DataFrame, rows: pl.DataFrame) -> pl.DataF
     return interactions.join(keys, on=["user_id", "item_id"], how="anti")
 
 
+def cf_codes(model: Any, ids: list[str], side: Literal["user", "item"]) -> list[str | None]:
+    """BinLLM-style codes: the sign bits of each id's latent factors ('0110…'); None for an id the model lacks."""
+    inner = getattr(model, "model", None)
+    factors = getattr(inner, "u_factors" if side == "user" else "i_factors", None)
+    index = getattr(inner, "uid_map" if side == "user" else "iid_map", None)
+    if factors is None or index is None:
+        raise ConfigError(f"features.cf_text='code' needs a latent-factor CF model (mf), not {model.name!r}")
+    return [None if index.get(i) is None else "".join("1" if v > 0 else "0" for v in factors[index[i]])
+            for i in ids]
+
+
 def _fitted_columns(model: Any, rows: pl.DataFrame, fitted_on: pl.DataFrame, config: FeatureConfig) -> pl.DataFrame:
     preds = model.predict(rows, split=None)
-    items = item_stats(fitted_on, rows["item_id"].cast(pl.String).to_list(), config.like_threshold)
-    return items.with_columns(preds["score"].cast(pl.Float64).alias("cf_score"))
+    items = rows["item_id"].cast(pl.String).to_list()
+    users = rows["user_id"].cast(pl.String).to_list()
+    codes = (cf_codes(model, users, "user"), cf_codes(model, items, "item")) if config.cf_text == "code" \
+        else ([None] * rows.height, [None] * rows.height)
+    return item_stats(fitted_on, items, config.like_threshold).with_columns(
+        preds["score"].cast(pl.Float64).alias("cf_score"),
+        pl.Series("cf_code_user", codes[0], dtype=pl.String), pl.Series("cf_code_item", codes[1], dtype=pl.String),
+    )
 
 
 def _fit(config: FeatureConfig, interactions: pl.DataFrame, train: pl.DataFrame, valid: pl.DataFrame | None) -> Any:
@@ -151,6 +174,19 @@ def _cross_fitted(split: str, tables: Mapping[str, pl.DataFrame], interactions: 
         parts.append(_fitted_columns(model, held, fitted_on, config).with_columns(
             pl.Series("row", np.flatnonzero(folds == fold), dtype=pl.Int64), pl.lit(fold, pl.Int64).alias("cf_fold")))
     return pl.concat(parts).sort("row")
+
+
+FACT_FIELDS: tuple[str, ...] = (*NUMERIC_FEATURES, "cf_code_user", "cf_code_item")
+
+
+def with_facts(targets: pl.DataFrame, features: pl.DataFrame, scale_max: float) -> pl.DataFrame:
+    """`targets` + a `facts` struct column (FACT_FIELDS + scale_max) that the student prompts render
+    (`prompts/_facts.j2`); `features` must be this table's leak_free_features output, row for row."""
+    if features.height != targets.height or features["item_id"].to_list() != targets["item_id"].cast(
+            pl.String).to_list():
+        raise ConfigError("with_facts: the features were computed for a different target table")
+    facts = features.select(pl.struct(*FACT_FIELDS, pl.lit(float(scale_max)).alias("scale_max")).alias("facts"))
+    return pl.concat([targets.drop("facts", strict=False), facts], how="horizontal")
 
 
 def leak_free_features(tables: Mapping[str, pl.DataFrame], train_interactions: pl.DataFrame,
@@ -183,5 +219,5 @@ def leak_free_features(tables: Mapping[str, pl.DataFrame], train_interactions: p
     return out
 
 
-__all__ = ["FEATURE_SCHEMA", "NUMERIC_FEATURES", "FeatureConfig", "fold_of_rows", "item_stats",
-           "leak_free_features", "window_stats"]
+__all__ = ["FACT_FIELDS", "FEATURE_SCHEMA", "NUMERIC_FEATURES", "FeatureConfig", "cf_codes", "fold_of_rows",
+           "item_stats", "leak_free_features", "window_stats", "with_facts"]

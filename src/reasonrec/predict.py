@@ -63,6 +63,8 @@ class PredictConfig(StageConfig):
     dataset: str = ""
     include_profile: bool = True
     include_descriptions: bool = True
+    completion: Literal["reasoning", "label"] = Field(
+        "reasoning", description="what the student was trained to write (label: the prompt asks for the label only)")
     like_threshold: float = Field(3.0, description="r_T: label = rating > r_T")
     generate_reasoning: bool = Field(False, description="also generate the explanation text")
     reasoning_limit: int | None = Field(None, ge=0, description="generate reasoning for the first N rows only")
@@ -75,7 +77,8 @@ class PredictConfig(StageConfig):
 
     def sft_view(self) -> SFTDataConfig:
         return SFTDataConfig(method=self.method, domain=self.domain, include_profile=self.include_profile,
-                             include_descriptions=self.include_descriptions, like_threshold=self.like_threshold)
+                             include_descriptions=self.include_descriptions, like_threshold=self.like_threshold,
+                             completion=self.completion)
 
 
 def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[str, str]:

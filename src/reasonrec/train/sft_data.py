@@ -79,6 +79,9 @@ class SFTDataConfig(Config):
     domain: str = "beauty"
     include_profile: bool = True
     include_descriptions: bool = True
+    completion: Literal["reasoning", "label"] = Field(
+        "reasoning", description="ReasoningRec completion: 'Prediction: …' + teacher reasoning, or the label line "
+        "only (every labelled row is eligible; the prompt asks for the label only)")
     like_threshold: float = 3.0
     paths_per_pair: int = Field(1, ge=1, description="Rec-SAVER/EXP3RT: kept reasoning paths per pair (1 or M)")
     on_overflow: Literal["error", "skip"] = Field(
@@ -295,7 +298,8 @@ def prompt_context(
         "history": history,
         "target": catalog.view(str(row["item_id"])),
         "include_descriptions": config.include_descriptions,
-        "reasoning": config.method == "reasoningrec",
+        "reasoning": config.method == "reasoningrec" and config.completion == "reasoning",
+        "facts": row.get("facts"),
     }
 
 
@@ -355,7 +359,8 @@ def build_reasoningrec_sft(
         raise ConfigError(f"build_reasoningrec_sft builds reasoningrec/tallrec data, not {config.method!r}")
     if config.domain not in DOMAINS:
         raise ConfigError(f"domain={config.domain!r} is unknown; known: {', '.join(sorted(DOMAINS))}")
-    if config.method == "reasoningrec":
+    label_only = config.method == "tallrec" or config.completion == "label"
+    if not label_only:
         eligible, stats = reasoningrec_pairs(targets, teacher_reasoning, split=split)
     else:
         eligible = targets.filter(pl.col("label").is_not_null()).with_columns(
@@ -378,11 +383,12 @@ def build_reasoningrec_sft(
     overflow: list[str] = []
     for row in chosen.iter_rows(named=True):
         label = int(row["label"])
-        completion = (
-            reasoningrec_completion(label, row["teacher_text"])
-            if config.method == "reasoningrec"
-            else tallrec_completion(label)
-        )
+        if config.method == "tallrec":
+            completion = tallrec_completion(label)
+        elif label_only:
+            completion = render_reasoningrec(label, "").rstrip()
+        else:
+            completion = reasoningrec_completion(label, row["teacher_text"])
         ctx = prompt_context(row, catalog, profiles, config)
         where = f"user {row['user_id']} item {row['item_id']} ({split})"
         try:
@@ -404,7 +410,7 @@ def build_reasoningrec_sft(
     stats.update({"skipped_overflow": len(overflow), "skipped_overflow_examples": overflow[:20]})
     stats.update({"method": config.method, "split": split, "k": config.k, "seed": config.seed,
                   "balance_classes": config.balance_classes, "max_seq_length": config.max_seq_length,
-                  "sampled": sample})
+                  "sampled": sample, "completion": config.completion, "facts": "facts" in chosen.columns})
     return SFTDataset(table=table, stats=stats)
 
 
