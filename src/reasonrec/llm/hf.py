@@ -37,7 +37,7 @@ from reasonrec.llm.base import (
     normalise_logprobs,
 )
 from reasonrec.llm.chat import TokenizerChat
-from reasonrec.llm.embedded import EMBEDDED_NAME, ensure_embedded_model, weights_sha256
+from reasonrec.llm.embedded import EMBEDDED_MODELS, ensure_embedded_model, weights_sha256
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
 
@@ -48,9 +48,10 @@ it to stream tokens, to stop a request whose client left, and to run other work 
 
 
 def resolve_model_path(model_path: str | Path) -> tuple[Path, str]:
-    """`"embedded"` → the converted SmolLM2 directory; anything else must be a local model directory."""
-    if str(model_path) == "embedded":
-        return ensure_embedded_model(), EMBEDDED_NAME
+    """An embedded model name ('embedded' = SmolLM2, 'gemma3-270m') → its converted directory; anything else must
+    be a local model directory."""
+    if str(model_path) in EMBEDDED_MODELS:
+        return ensure_embedded_model(str(model_path)), EMBEDDED_MODELS[str(model_path)][0]
     path = Path(model_path).expanduser()
     if not (path / "config.json").is_file():
         raise LLMError(f"{path}: not a model directory (no config.json); use model='embedded' or a local path")
