@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
 from reasonrec.llm.cache import CachedLLM, LLMCache
+from reasonrec.llm.executor import DistributedLLM, ExecutorConfig, RateLimitedLLM, check_executor, require_ray
+from reasonrec.llm.vllm import VLLMOptions
 from reasonrec.paths import cache_root
 
 
 class LLMConfig(Config):
     """Which model answers, and how. Defaults: the embedded SmolLM2 on the local transformers backend, cached."""
 
-    backend: Literal["hf", "openai", "llamacpp"] = "hf"
+    backend: Literal["hf", "openai", "llamacpp", "vllm"] = "hf"
     model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
-    adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf backend)")
+    adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf and vllm backends)")
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int = Field(8, ge=1)
@@ -38,6 +40,13 @@ class LLMConfig(Config):
     # cache
     cache: bool = True
     cache_path: str | None = Field(None, description="SQLite file; default <cache_root>/llm_cache.sqlite")
+    vllm: VLLMOptions = Field(default_factory=VLLMOptions, description="engine settings of the vllm backend")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where requests run: local | ray")
+
+    @model_validator(mode="after")
+    def _executor_fits_backend(self) -> Self:
+        check_executor(self.backend, self.executor, self.vllm.tensor_parallel_size)
+        return self
 
     def resolved_cache_path(self) -> Path:
         return Path(self.cache_path) if self.cache_path else cache_root() / "llm_cache.sqlite"
@@ -88,23 +97,41 @@ def _build_llamacpp(config: LLMConfig) -> LLM:
     return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency)
 
 
+def _build_vllm(config: LLMConfig) -> LLM:
+    """`model`: 'embedded' or a local model directory; one engine on this box's GPU(s), created on first use."""
+    from reasonrec.llm.vllm import VLLMBackend
+
+    return VLLMBackend(config.model, adapter_path=config.adapter, dtype=config.dtype, options=config.vllm,
+                       max_prompt_tokens=config.max_prompt_tokens)
+
+
 # Backend name → builder.
 BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "hf": _build_hf,
     "openai": _build_openai,
     "llamacpp": _build_llamacpp,
+    "vllm": _build_vllm,
 }
 
 
 def build_llm(config: LLMConfig) -> LLM:
-    """The configured backend, wrapped in the SQLite cache unless `config.cache` is false."""
+    """The configured backend, wrapped in the SQLite cache unless `config.cache` is false, and in the Ray executor
+    when `config.executor.kind` is 'ray' (its workers call this again with a local executor and no cache)."""
     try:
         builder = BACKENDS[config.backend]
     except KeyError:
         raise ConfigError(
             f"llm.backend={config.backend!r} has no builder; available: {sorted(BACKENDS)}"
         ) from None
+    executor = config.executor
+    if executor.kind == "ray":
+        require_ray()
     llm = builder(config)
-    if not config.cache:
-        return llm
-    return CachedLLM(llm, LLMCache(config.resolved_cache_path()), batch_size=config.batch_size)
+    if executor.kind == "local" and executor.qps is not None:
+        llm = RateLimitedLLM(llm, executor.qps)
+    cache = LLMCache(config.resolved_cache_path()) if config.cache else None
+    if cache is not None:
+        llm = CachedLLM(llm, cache, batch_size=config.batch_size)
+    if executor.kind == "ray":
+        return DistributedLLM(llm, config, executor, build_llm, cache)
+    return llm

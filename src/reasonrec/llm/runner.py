@@ -3,6 +3,10 @@
 Every stage calls `run_generate` / `run_score`: requests are sent in chunks (each chunk is one cached
 transaction when the LLM is a `CachedLLM`), the progress bar shows ETA, tokens/s, cache hits and failures,
 and a backend exception on a chunk becomes per-request error results instead of losing the run.
+
+This is also where the executor is chosen, so every stage gains it without code of its own: an LLM built with
+`executor: ray` (`llm.executor.DistributedLLM`) receives the whole request list and maps it over a Ray cluster in
+Parquet shards; results come back in request order with the same summary and progress as in process.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from rich.progress import (
 )
 
 from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ScoreRequest
+from reasonrec.llm.calls import CallKind, call_chunk
+from reasonrec.llm.executor import distributed_of
 
 
 @dataclass
@@ -78,7 +84,7 @@ def _progress(console: Console | None) -> Progress:
 
 
 def _run(
-    kind: str,
+    kind: CallKind,
     llm: LLM,
     requests: Sequence,
     batch_size: int,
@@ -88,24 +94,12 @@ def _run(
 ) -> tuple[list, RunSummary]:
     summary = RunSummary(desc=desc, prompts=len(requests))
     results: list = [None] * len(requests)
-    order = _order_by_length(requests)
     start = time.perf_counter()
     console = console or Console(stderr=True)
     with _progress(console) as progress:
         task = progress.add_task(desc, total=len(requests), stats="", visible=show)
-        for s in range(0, len(order), max(1, batch_size)):
-            idx = order[s : s + batch_size]
-            chunk = [requests[i] for i in idx]
-            try:
-                outs = llm.generate(chunk) if kind == "generate" else llm.score(chunk)
-                if len(outs) != len(chunk):
-                    raise RuntimeError(f"backend returned {len(outs)} results for {len(chunk)} requests")
-            except Exception as exc:  # noqa: BLE001 - record, never drop: any backend failure becomes a row error
-                msg = f"{type(exc).__name__}: {exc}"
-                outs = [
-                    Completion("", "error", error=msg) if kind == "generate" else ChoiceScores({}, {}, error=msg)
-                    for _ in chunk
-                ]
+
+        def record(idx: Sequence[int], outs: Sequence) -> None:
             for i, out in zip(idx, outs, strict=True):
                 results[i] = out
                 summary.cache_hits += int(out.cached)
@@ -116,9 +110,18 @@ def _run(
             tps = (summary.prompt_tokens + summary.completion_tokens) / elapsed if elapsed > 0 else 0.0
             progress.update(
                 task,
-                advance=len(chunk),
+                advance=len(idx),
                 stats=f"{tps:,.0f} tok/s · hits {summary.cache_hits} · failed {summary.failures}",
             )
+
+        distributed = distributed_of(llm)
+        if distributed is not None and requests:
+            distributed.run(kind, requests, batch_size, record)
+        else:
+            order = _order_by_length(requests)
+            for s in range(0, len(order), max(1, batch_size)):
+                idx = order[s : s + batch_size]
+                record(idx, call_chunk(kind, llm, [requests[i] for i in idx]))
     summary.wall_s = time.perf_counter() - start
     if show:
         console.print(summary.line())
