@@ -37,9 +37,17 @@ from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.data.loaders import load_dataset
 from reasonrec.eval.bootstrap import rank_auc
 from reasonrec.eval.paired import best_reference, paired_auc_difference
-from reasonrec.features import FeatureConfig, leak_free_features, with_facts
 from reasonrec.io import write_json
-from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
+from reasonrec.methods.hybrid.predictor import (
+    HybridConfig,
+    StudentConfig,
+    cf_aware_rows,
+    fit_hybrid,
+    student_llm,
+    student_scores,
+    train_student,
+)
+from reasonrec.methods.hybrid.stacker import LLM_TERM, StackerConfig
 
 DATA_ROOT = Path(os.environ.get("REASONREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -76,7 +84,7 @@ def prepare(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
     tables = {s: ds.splits[spec.prefix + s].filter(pl.col("label").is_not_null()) for s in ("train", "valid", "test")}
     held = pl.concat([ds.splits[spec.prefix + s].select("user_id", "item_id") for s in ("valid", "test")]).unique()
     cf_rows = ds.interactions.join(held, on=["user_id", "item_id"], how="anti")
-    features = leak_free_features(tables, cf_rows, FeatureConfig(like_threshold=spec.like_threshold))
+    rows = cf_aware_rows(tables, cf_rows, hybrid_config(spec, args))
     test = tables["test"]
     evaluated = np.ones(test.height, dtype=bool)
     if args.test_limit is not None:  # smoke runs: the first N rows only
@@ -86,8 +94,8 @@ def prepare(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
         evaluated = test["user_id"].is_in(teacher.unique().implode()).to_numpy()
     repeated = np.array([t in (h or []) for t, h in zip(test["item_id"].to_list(),
                                                          test["history_item_ids"].to_list(), strict=True)])
-    return {"ds": ds, "tables": tables, "cf_rows": cf_rows, "features": features, "evaluated": evaluated,
-            "repeated": repeated}
+    return {"ds": ds, "tables": tables, "cf_rows": cf_rows, "rows": rows, "features": rows.features,
+            "evaluated": evaluated, "repeated": repeated}
 
 
 def single_baselines(spec: Spec, prep: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -102,51 +110,36 @@ def single_baselines(spec: Spec, prep: dict[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def student_scores(spec: Spec, prep: dict[str, Any], args: argparse.Namespace, run_dir: Path
-                   ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Train (or reuse) the CF-aware label-only student; its log-odds on the stacking rows and the test rows."""
-    from reasonrec.llm.registry import LLMConfig, build_llm
-    from reasonrec.predict import PredictConfig, predict_labels
-    from reasonrec.train.lora import LoRAConfig, train_lora
-    from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
+def hybrid_config(spec: Spec, args: argparse.Namespace) -> HybridConfig:
+    student = StudentConfig(model=args.model, k=args.k, lora_r=args.lora_r, learning_rate=args.lr, epochs=args.epochs,
+                            max_steps=args.max_steps, eval_steps=args.eval_steps, patience=args.patience,
+                            early_stop_rows=args.early_stop_rows, max_seq_length=args.max_seq_length,
+                            label_weight=args.label_weight, threads=args.threads, seed=args.seed)
+    return HybridConfig(domain=spec.domain, like_threshold=spec.like_threshold, scale_max=spec.scale_max,
+                        student=student, stacker=StackerConfig(model=args.stacker), stacking_rows=args.valid_rows,
+                        score_dtype=args.dtype)
 
-    tables, feats, ds = prep["tables"], prep["features"], prep["ds"]
-    rows = {s: with_facts(tables[s], feats[s], spec.scale_max) for s in tables}
-    sft = SFTDataConfig(k=args.k, completion="label", balance_classes=True, include_profile=False,
-                        include_descriptions=False, like_threshold=spec.like_threshold, domain=spec.domain,
-                        max_seq_length=args.max_seq_length, seed=args.seed)
-    adapter = run_dir / "adapter"
-    info: dict[str, Any] = {"k": args.k, "model": args.model, "lora_r": args.lora_r, "lr": args.lr}
-    if not (adapter / "adapter_config.json").exists():
-        tokenizer = load_tokenizer(args.model)
-        train = build_reasoningrec_sft(rows["train"], ds.items, None, None, None, tokenizer, sft, split="train")
-        valid = build_reasoningrec_sft(rows["valid"].tail(args.early_stop_rows), ds.items, None, None, None,
-                                       tokenizer, sft, split="valid", sample=False)
-        lora = LoRAConfig(model=args.model, r=args.lora_r, alpha=2 * args.lora_r, learning_rate=args.lr,
-                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], num_train_epochs=args.epochs,
-                          max_seq_length=args.max_seq_length, eval_strategy="steps", eval_steps=args.eval_steps,
-                          patience=args.patience, valid_limit=args.early_stop_rows, warmup_steps=0.05,
-                          n_threads=args.threads, max_steps=args.max_steps)
-        log(f"training on {len(train)} examples ({train.stats.get('yes')} yes / {train.stats.get('no')} no)")
-        result = train_lora(train, valid, lora, run_dir, command="bench/predictor.py")
-        info.update({"train_wall_s": round(result.wall_s), "best_valid_auc": result.best_metric,
-                     "best_step": result.best_step, "steps": result.global_step, "load_after_train": load_average()})
-    llm = build_llm(LLMConfig(adapter=str(adapter), model=args.model, dtype=args.dtype, n_threads=args.threads,
-                              batch_size=4))
-    config = PredictConfig(method="reasoningrec", completion="label", include_profile=False,
-                           include_descriptions=False, like_threshold=spec.like_threshold, domain=spec.domain,
-                           max_prompt_tokens=args.max_seq_length - 16, show_progress=False, batch_size=4)
+
+def student_logodds(spec: Spec, prep: dict[str, Any], config: HybridConfig, run_dir: Path
+                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Train (or reuse) the CF-aware student; its log-odds on the stacking rows and on the evaluated test rows
+    (NaN elsewhere: on ML-1M only the 1,880 reference users are scored)."""
+    ds, rows, evaluated = prep["ds"], prep["rows"], prep["evaluated"]
+    started = time.time()
+    adapter = train_student(rows, ds.items, ds.artefacts, config, run_dir)
+    info: dict[str, Any] = {**config.student.model_dump(), "train_wall_s": round(time.time() - started),
+                            "load_after_train": load_average()}
+    llm = student_llm(config, adapter)
     out = {}
-    evaluated = prep["evaluated"]
-    for split, table in (("valid", rows["valid"].head(args.valid_rows)),
-                         ("test", rows["test"].filter(pl.Series(evaluated)))):
+    for split, table in (("valid", rows.rows["valid"].head(config.stacking_rows)),
+                         ("test", rows.rows["test"].filter(pl.Series(evaluated)))):
         started = time.time()
-        preds = predict_labels(table, ds.items, None, None, llm, config)
-        p = np.clip(preds["score"].to_numpy().astype(np.float64), 1e-6, 1 - 1e-6)
-        out[split] = np.log(p) - np.log1p(-p)
-        if split == "test":  # only the evaluated rows are scored (the 1,880 reference users on ML-1M)
+        logodds = student_scores(table, ds.items, llm, config, dataset=spec.dataset)[LLM_TERM].to_numpy()
+        if split == "test":
             out[split] = np.full(len(evaluated), np.nan)
-            out[split][evaluated] = np.log(p) - np.log1p(-p)
+            out[split][evaluated] = logodds
+        else:
+            out[split] = logodds
         info[f"score_{split}_s"] = round(time.time() - started)
         info[f"score_{split}_rows"] = table.height
         log(f"student scored {table.height} {split} rows in {time.time() - started:.0f}s")
@@ -182,26 +175,25 @@ def run(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
     log(f"{spec.dataset}: features in {time.time() - started:.0f}s")
     scores = single_baselines(spec, prep)
     tables, feats = prep["tables"], prep["features"]
+    config = hybrid_config(spec, args)
     valid_rows = min(args.valid_rows, tables["valid"].height)
-    fit_table = feats["valid"].head(valid_rows)
     fit_y = tables["valid"]["label"].to_numpy()[:valid_rows]
-    test_table = feats["test"]
     record: dict[str, Any] = {"dataset": spec.dataset, "stacking_rows": valid_rows,
                               "stacking_negatives": int((fit_y == 0).sum())}
-    ablation_cfg = StackerConfig(model=args.stacker).without(LLM_TERM)
-    ablation = Stacker(ablation_cfg).fit(fit_table, fit_y)
-    scores["hybrid-no-llm"] = ablation.predict_proba(test_table)
-    record["ablation_weights"] = ablation.weights()
+    logodds = None
     if not args.skip_llm:
         run_dir = Path(args.run_dir or RESULTS.parent / "runs" / f"predictor-{args.dataset}-k{args.k}")
-        llm_scores, record["student"] = student_scores(spec, prep, args, run_dir)
-        fit_table = fit_table.with_columns(pl.Series(LLM_TERM, llm_scores["valid"]))
+        logodds, record["student"] = student_logodds(spec, prep, config, run_dir)
+        scores["student"] = logodds["test"]
+    hybrid, ablation = fit_hybrid(feats["valid"].head(valid_rows), fit_y,
+                                  None if logodds is None else logodds["valid"], config.stacker)
+    scores["hybrid-no-llm"] = ablation.predict_proba(feats["test"])
+    record["ablation_weights"] = ablation.weights()
+    if hybrid is not None and logodds is not None:
         scored = prep["evaluated"]
-        test_table = test_table.with_columns(pl.Series(LLM_TERM, llm_scores["test"]))
-        hybrid = Stacker(StackerConfig(model=args.stacker)).fit(fit_table, fit_y)
+        test = feats["test"].with_columns(pl.Series(LLM_TERM, logodds["test"])).filter(pl.Series(scored))
         scores["hybrid"] = np.full(len(scored), np.nan)
-        scores["hybrid"][scored] = hybrid.predict_proba(test_table.filter(pl.Series(scored)))
-        scores["student"] = llm_scores["test"]
+        scores["hybrid"][scored] = hybrid.predict_proba(test)
         record["hybrid_weights"] = hybrid.weights()
     y = tables["test"]["label"].to_numpy()
     views = {"evaluated": prep["evaluated"]}
@@ -243,6 +235,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--label-weight", type=float, default=1.0)
     parser.add_argument("--max-seq-length", type=int, default=768)
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--dtype", default="bfloat16", help="scoring precision (training is fp32 on CPU)")
