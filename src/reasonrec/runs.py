@@ -35,7 +35,10 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
 
 
 def hash_files(paths: Iterable[str | Path], root: Path | None = None) -> dict[str, str]:
-    """sha256 per file; keys relative to `root` when given. Directories are expanded recursively."""
+    """sha256 per file; keys relative to `root` when given. Directories are expanded recursively.
+
+    Only for a command's own outputs (its run directory); inputs go through `hash_inputs`, which never walks.
+    """
     out: dict[str, str] = {}
     for p in paths:
         p = Path(p)
@@ -45,6 +48,28 @@ def hash_files(paths: Iterable[str | Path], root: Path | None = None) -> dict[st
                 continue
             key = str(f.relative_to(root)) if root is not None and f.is_relative_to(root) else str(f)
             out[key] = sha256_file(f)
+    return out
+
+
+NOT_HASHED = "not hashed: not a regular file"
+
+
+def hash_inputs(paths: Iterable[str | Path]) -> dict[str, str]:
+    """sha256 of each input file a command was given, and nothing else.
+
+    A directory is recorded by name only and never walked: walking an input folder (or the working directory,
+    which is what an empty path means) would list and hash files the command never read, secrets included.
+    Empty paths and missing files are left out.
+    """
+    out: dict[str, str] = {}
+    for raw in paths:
+        if not str(raw).strip():
+            continue
+        path = Path(raw)
+        if path.is_file():
+            out[str(path)] = sha256_file(path)
+        elif path.exists():
+            out[str(path)] = NOT_HASHED
     return out
 
 
@@ -77,7 +102,7 @@ def write_manifest(
         "seeds": seeds or {},
         "started_at": started_at,
         "finished_at": time.time(),
-        "inputs": hash_files(inputs),
+        "inputs": hash_inputs(inputs),
         "outputs": hash_files(output_paths, root=out_dir),
         "config": config.model_dump(mode="json") if config is not None else None,
         **(extra or {}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,29 @@ def test_config_error_type_is_covered() -> None:
     with pytest.raises(typer.Exit) as exc, one_line_errors():
         raise ConfigError("unknown key")
     assert exc.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    ("raise_it", "needles"),
+    [
+        (lambda: Path("/proc/version/out").mkdir(parents=True), ("/proc/version/out",)),
+        (lambda: Path("/proc/nope/file").write_text("x"), ("/proc/nope/file", "No such file or directory")),
+        (lambda: os.rename("/proc/nope-a", "/proc/nope-b"), ("/proc/nope-a -> /proc/nope-b",)),
+    ],
+)
+def test_os_errors_at_a_path_are_one_line_naming_it(raise_it, needles) -> None:
+    tiny = typer.Typer()
+
+    @tiny.command()
+    @one_line_errors()
+    def write(out: str) -> None:
+        raise_it()
+
+    _assert_one_line_error(CliRunner().invoke(tiny, ["x"]), *needles)
+
+
+def test_out_pointing_at_a_file_is_one_line(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    result = CliRunner().invoke(app, ["data", "describe", str(taken / "sub")])
+    _assert_one_line_error(result, str(taken / "sub"))

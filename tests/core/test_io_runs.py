@@ -8,7 +8,7 @@ import pytest
 from reasonrec.config import Config
 from reasonrec.errors import DataError
 from reasonrec.io import atomic_path, read_jsonl, sha256_file, write_jsonl, write_parquet
-from reasonrec.runs import write_manifest
+from reasonrec.runs import NOT_HASHED, hash_inputs, write_manifest
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
@@ -50,3 +50,12 @@ def test_manifest_records_config_seeds_and_hashes(tmp_path: Path) -> None:
 def test_data_error_message_names_file_line_field() -> None:
     err = DataError("not a number", path="u.data", line=17, field="rating")
     assert str(err) == "u.data:17: field 'rating': not a number"
+
+
+def test_inputs_are_hashed_one_by_one_and_never_walked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "secret.key").write_text("s")
+    (tmp_path / "data.csv").write_text("d")
+    monkeypatch.chdir(tmp_path)
+    hashed = hash_inputs(["data.csv", "", "folder", "missing.csv"])
+    assert hashed == {"data.csv": hashlib.sha256(b"d").hexdigest(), "folder": NOT_HASHED}

@@ -45,6 +45,7 @@ def run(
 ) -> None:
     """Fit NAME on splits/train(+train_interactions), predict valid and test, write predictions.parquet."""
     from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
+    from reasonrec.data.prepared import verify_prepared
     from reasonrec.io import write_parquet
     from reasonrec.runs import write_manifest
 
@@ -54,6 +55,8 @@ def run(
         raise typer.BadParameter(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
     overrides = overrides or []
     cfg = spec.config.from_yaml(config, overrides) if config else spec.config.from_dict({}, overrides)
+    if (split_dir / "manifest.json").exists():  # written by `data prepare`: refuse a mixed or edited directory
+        verify_prepared(split_dir)
     splits = split_dir / "splits"
     inputs = [splits / f"{s}.parquet" for s in ("train", "valid", "test")] + [splits / "train_interactions.parquet"]
     train, valid, test, interactions = (_read(p) for p in inputs)

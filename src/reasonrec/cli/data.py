@@ -73,6 +73,34 @@ def render_summary(summary: dict[str, Any], console: Console | None = None) -> N
         console.print(splits)
 
 
+def load_report(info: dict[str, Any]) -> list[str]:
+    """What loading did to the rows, one line each: CSV counts, rating range, skips, duplicates, text caps."""
+    lines = []
+    for path, read in (info.get("read") or {}).items():
+        if "lines" in read:
+            lines.append(f"read {read['rows']:,} rows from {read['lines']:,} lines of {path} "
+                         f"({read['multiline_rows']:,} row(s) span several lines)")
+        else:
+            lines.append(f"read {read['rows']:,} rows from {path}")
+    if "rating_range" in info:
+        rr = info["rating_range"]
+        how = "inferred; set load.rating_range to change it" if rr["inferred"] else "load.rating_range"
+        lines.append(f"rating range [{rr['low']:g}, {rr['high']:g}] ({how})")
+    skipped = info.get("skipped") or {}
+    if skipped.get("count"):
+        first = skipped["reasons"][0] if skipped.get("reasons") else ""
+        lines.append(f"skipped {skipped['count']:,} malformed row(s) (load.on_error=skip); first: {first}")
+    if info.get("duplicates_dropped"):
+        lines.append(f"dropped {info['duplicates_dropped']:,} duplicate (user, item, timestamp) row(s) "
+                     f"(load.dedupe)")
+    caps = info.get("text_caps")
+    if caps is not None:
+        counts = ", ".join(f"{name} {n:,}" for name, n in caps["capped"].items()) or "none"
+        limits = ", ".join(f"{name} {n:,}" for name, n in caps["caps"].items() if n is not None)
+        lines.append(f"text fields cut to their cap at load: {counts} (load.text_caps in characters: {limits})")
+    return lines
+
+
 def prepare_and_describe(dataset: str, data_dir: Path | None, out: Path) -> dict[str, Any]:
     """Prepare `dataset` with the default config into `out`, then print and write its description."""
     from reasonrec.data.prepare import PrepareConfig, describe, prepare, write_describe
@@ -104,6 +132,8 @@ def prepare_command(
         config = load_prepare_config(target, data_dir, set_ or [])
         prepared = prepare(config, out)
     stats = prepared.split.stats
+    for line in load_report(prepared.dataset.info):
+        typer.echo(line)
     typer.echo(
         f"prepared {config.dataset} -> {out}: {prepared.dataset.interactions.height:,} interactions loaded, "
         f"{prepared.filtered.height:,} after filters; {config.split.strategy}: "

@@ -76,7 +76,7 @@ def predictions(
         False, "--dedupe", help="Also report metrics on distinct prompts / user-item pairs."
     ),
     dedupe_on: str = typer.Option("auto", "--dedupe-on", help="auto | input | user_item."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="AUC bootstrap resamples (0 = no CI)."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="AUC bootstrap resamples, 0 to 100000 (0 = no CI)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     threshold: float = typer.Option(
         0.5, "--threshold", help="score >= threshold → like (when no parsed label)."
@@ -98,19 +98,15 @@ def predictions(
         text = None
         names = [m.strip() for m in text_metrics.split(",") if m.strip()]
         if names:
-            text = TextMetricsConfig(
-                metrics=names,
-                bertscore_model=str(bertscore_model) if bertscore_model else None,
-                bertscore_num_layers=bertscore_layers,
+            text = TextMetricsConfig.from_dict(
+                {"metrics": names, "bertscore_model": str(bertscore_model) if bertscore_model else None,
+                 "bertscore_num_layers": bertscore_layers},
+                source="--text-metrics/--bertscore-*",
             )
-        config = EvalConfig(
-            threshold=threshold,
-            bootstrap=bootstrap,
-            seed=seed,
-            dedupe=dedupe,
-            dedupe_on=dedupe_on,
-            text=text,
-            breakdowns=breakdown or [],
+        config = EvalConfig.from_dict(
+            {"threshold": threshold, "bootstrap": bootstrap, "seed": seed, "dedupe": dedupe,
+             "dedupe_on": dedupe_on, "text": text, "breakdowns": breakdown or []},
+            source="eval predictions options",
         )
         log.print(f"reading {path} as {fmt}")
         df = read_predictions(path, fmt)

@@ -8,11 +8,14 @@ A prepared directory is the hand-off to every later stage:
     OUT/config.yaml, OUT/manifest.json                        resolved config; input/output hashes, seed
 
 Keeping the unfiltered tables means a different filter/split can be re-derived without the raw files, and the
-manifest records everything needed to redo this exact preparation.
+manifest records everything needed to redo this exact preparation. The directory is committed as a unit and
+readers verify it against the manifest (`data/prepared.py`).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +23,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, SerializeAsAny, ValidationInfo, field_validator
 
 from reasonrec.config import Config
 from reasonrec.data.filters import history_length_bounds, k_core
 from reasonrec.data.loaders.base import LoadOptions
+from reasonrec.data.loaders.tabular import TabularOptions
+from reasonrec.data.prepared import (
+    check_replaceable,
+    commit,
+    remove_stale_siblings,
+    staging_dir,
+    verify_prepared,
+)
 from reasonrec.data.schema import Dataset
 from reasonrec.data.segments import segment_counts, segment_targets
 from reasonrec.data.splits import (
@@ -66,6 +77,22 @@ class SplitConfig(Config):
     per_class_train: int = Field(800, ge=0)
     per_class_valid: int = Field(0, ge=0)
     per_class_test: int = Field(100, ge=0)
+    allow_empty: bool = Field(False, description="Accept a split left empty by the data (not by the config).")
+
+    def empty_by_design(self) -> set[str]:
+        """Splits this config itself leaves empty (a zero ratio or a zero per-class count)."""
+        if self.strategy == "temporal_ratio":
+            sizes: tuple[float, ...] = self.ratios
+        elif self.strategy == "user_disjoint_balanced":
+            sizes = (self.per_class_train, self.per_class_valid, self.per_class_test)
+        else:
+            return set()
+        return {name for name, size in zip(SPLIT_NAMES, sizes, strict=True) if size == 0}
+
+
+LOAD_OPTIONS: dict[str, type[LoadOptions]] = {"tabular": TabularOptions}
+"""Loaders with options beyond `LoadOptions`; `PrepareConfig.load` takes the dataset's class, so `--set`
+reaches every option (e.g. `load.rating_range`, `load.separator`)."""
 
 
 class PrepareConfig(Config):
@@ -73,11 +100,21 @@ class PrepareConfig(Config):
 
     dataset: str = "movielens-100k"
     data_dir: Path | None = None
-    load: LoadOptions = Field(default_factory=LoadOptions)
+    load: SerializeAsAny[LoadOptions] = Field(default_factory=LoadOptions)
     filters: FilterConfig = Field(default_factory=FilterConfig)
     r_threshold: float | None = 3.0
     split: SplitConfig = Field(default_factory=SplitConfig)
     seed: int = 42
+
+    @field_validator("load", mode="before")
+    @classmethod
+    def _options_of_the_dataset(cls, value: Any, info: ValidationInfo) -> Any:
+        options_type = LOAD_OPTIONS.get(info.data.get("dataset", ""), LoadOptions)
+        if isinstance(value, options_type):
+            return value
+        if isinstance(value, LoadOptions):
+            value = value.model_dump(exclude_unset=True)
+        return options_type.model_validate(value if value is not None else {})
 
 
 def _split_leave_last_out(df: pl.DataFrame, cfg: PrepareConfig) -> SplitResult:
@@ -125,34 +162,78 @@ class Prepared:
     split: SplitResult
 
 
-def source_files(dataset: Dataset, data_root: Path | None, config: PrepareConfig) -> list[Path]:
-    """The files the loader read (from `Dataset.info["sources"]`), else the dataset's folder, for hashing."""
-    sources = dataset.info.get("sources") if isinstance(dataset.info, dict) else None
-    paths: list[Path] = []
-    if isinstance(sources, dict):
-        paths = [Path(str(p)) for p in sources.values()]
-    elif isinstance(sources, list | tuple):
-        paths = [Path(str(p)) for p in sources]
-    paths = [p for p in paths if p.exists()]
-    if paths:
-        return paths
-    if config.load.path is not None and Path(config.load.path).exists():
-        return [Path(config.load.path)]
-    from reasonrec.data.loaders import DATASET_FOLDERS
+def source_files(dataset: Dataset) -> list[Path]:
+    """The files the loader says it read (`Dataset.info["sources"]`: a path, or a list/dict of them, nested).
 
-    folder = DATASET_FOLDERS.get(config.dataset)
-    if data_root is not None and folder and (Path(data_root) / folder).exists():
-        return [Path(data_root) / folder]
-    return []
+    Nothing else: no folder walk, no fallback to the data root or the working directory.
+    """
+    found: list[Path] = []
+
+    def collect(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+        elif isinstance(value, str | Path) and str(value).strip():
+            found.append(Path(value))
+
+    collect(dataset.info.get("sources"))
+    return [p for p in dict.fromkeys(found) if p.is_file()]
+
+
+def check_splits(result: SplitResult, split: SplitConfig, source: str) -> None:
+    """An empty train/valid/test split is an error unless the config asked for it or `allow_empty` is set."""
+    empty = [name for name in SPLIT_NAMES
+             if result.stats.get(f"{name}_targets") == 0 and name not in split.empty_by_design()]
+    if not empty or split.allow_empty:
+        return
+    detail = ""
+    if "users_too_short" in result.stats:
+        detail = f" ({result.stats['users_too_short']} of {result.stats['users']} users have < 3 interactions)"
+    raise DataError(
+        f"the {'/'.join(empty)} split is empty after {split.strategy}{detail}; set split.allow_empty=true "
+        f"to accept it", path=source, field="split",
+    )
+
+
+def check_threshold(r_threshold: float | None, info: dict[str, Any], source: str) -> None:
+    """Refuse an r_threshold outside the rating scale the loader found: it would label every target alike
+    (binary 0/1 ratings with the default r_threshold=3 are all "disliked")."""
+    scale = info.get("rating_range")
+    if r_threshold is None or not isinstance(scale, dict):
+        return
+    low, high = scale["low"], scale["high"]
+    if low <= r_threshold < high:
+        return
+    label = 0 if r_threshold >= high else 1
+    raise DataError(
+        f"r_threshold={r_threshold:g} lies outside the rating scale [{low:g}, {high:g}], so every label would be "
+        f"{label} (like = rating > r_threshold); set r_threshold inside the scale", path=source,
+        field="r_threshold",
+    )
+
+
+def _write_tables(root: Path, dataset: Dataset, result: SplitResult) -> list[Path]:
+    return [
+        write_parquet(root / "interactions.parquet", dataset.interactions),
+        write_parquet(root / "items.parquet", dataset.items),
+        write_parquet(root / "users.parquet", dataset.users),
+        *[write_parquet(root / "splits" / f"{name}.parquet", table) for name, table in result.targets().items()],
+        write_parquet(root / "splits" / "train_interactions.parquet", result.train_interactions),
+    ]
 
 
 def prepare(config: PrepareConfig, out: str | Path, *, command: str = "reasonrec data prepare") -> Prepared:
-    """Load, filter, split and write a prepared directory (see module docstring)."""
+    """Load, filter, split and write a prepared directory (see module docstring), committed as a unit."""
     from reasonrec.data.loaders import load_dataset
     from reasonrec.paths import data_dir
 
     started = time.time()
     out = Path(out)
+    target = Path(os.path.abspath(out))  # "." or "a/.." have no usable name to put a sibling beside
+    check_replaceable(target)
     root = data_dir(config.data_dir)
     dataset = load_dataset(config.dataset, root, config.load)
     filtered, filter_counts = apply_filters(dataset.interactions, config.filters)
@@ -160,24 +241,24 @@ def prepare(config: PrepareConfig, out: str | Path, *, command: str = "reasonrec
         raise DataError(f"no interactions left after filters {filter_counts}", field="filters")
     result = SPLITTERS[config.split.strategy](filtered, config)
     assert_leak_free(filtered, result)
-
-    written = [
-        write_parquet(out / "interactions.parquet", dataset.interactions),
-        write_parquet(out / "items.parquet", dataset.items),
-        write_parquet(out / "users.parquet", dataset.users),
-        *[write_parquet(out / "splits" / f"{name}.parquet", table) for name, table in result.targets().items()],
-        write_parquet(out / "splits" / "train_interactions.parquet", result.train_interactions),
-    ]
-    write_manifest(  # hashes only this run's files, not leftovers (e.g. an older describe.png) in `out`
-        out,
-        command=command,
-        config=config,
-        seeds={"split": config.seed},
-        inputs=source_files(dataset, root, config),
-        outputs=[*written, out / "config.yaml"],
-        extra={"filters": filter_counts, "split_stats": result.stats, "loader_info": dataset.info},
-        started_at=started,
-    )
+    inputs = source_files(dataset)
+    source = str(inputs[0]) if inputs else f"dataset {config.dataset}"
+    check_threshold(config.r_threshold, dataset.info, source)
+    check_splits(result, config.split, source)
+    extra: dict[str, Any] = {"filters": filter_counts, "split_stats": result.stats, "loader_info": dataset.info}
+    if not inputs:
+        extra["inputs_note"] = f"the {config.dataset} loader lists no source files; none were hashed"
+    remove_stale_siblings(target)
+    staging = staging_dir(target)
+    try:
+        written = _write_tables(staging, dataset, result)
+        write_manifest(  # last: a staging directory without a manifest is never committed
+            staging, command=command, config=config, seeds={"split": config.seed}, inputs=inputs,
+            outputs=[*written, staging / "config.yaml"], extra=extra, started_at=started,
+        )
+        commit(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return Prepared(out=out, dataset=dataset, filtered=filtered, split=result)
 
 
@@ -195,14 +276,11 @@ def _label_balance(table: pl.DataFrame) -> dict[str, int]:
     }
 
 
-def describe(prepared_dir: str | Path) -> dict[str, Any]:
-    """Summary statistics of a prepared directory (reads only its Parquet files and manifest)."""
-    root = Path(prepared_dir)
-    path = root / "interactions.parquet"
-    if not path.exists():
-        raise DataError("not a prepared directory (interactions.parquet missing); run `reasonrec data prepare`",
-                        path=root)
-    interactions = pl.read_parquet(path)
+def describe(directory: str | Path) -> dict[str, Any]:
+    """Summary statistics of a prepared directory (reads only its Parquet files and its verified manifest)."""
+    root = Path(directory)
+    manifest = verify_prepared(root)
+    interactions = pl.read_parquet(root / "interactions.parquet")
     n_users = int(interactions["user_id"].n_unique())
     n_items = int(interactions["item_id"].n_unique())
     n = interactions.height
@@ -248,14 +326,9 @@ def describe(prepared_dir: str | Path) -> dict[str, Any]:
             entry["segments"] = segment_counts(segmented, "segment")
             entry["item_segments"] = segment_counts(segmented, "item_segment")
         summary["splits"][name] = entry
-    manifest = root / "manifest.json"
-    if manifest.exists():
-        import json
-
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        summary["dataset"] = (data.get("config") or {}).get("dataset")
-        summary["filters"] = data.get("filters")
-        summary["split_strategy"] = (data.get("split_stats") or {}).get("strategy")
+    summary["dataset"] = (manifest.get("config") or {}).get("dataset")
+    summary["filters"] = manifest.get("filters")
+    summary["split_strategy"] = (manifest.get("split_stats") or {}).get("strategy")
     return summary
 
 

@@ -6,11 +6,13 @@ unix seconds. Optional columns are present (possibly all-null) so stages never b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
+from pydantic import Field
 
+from reasonrec.config import Config
 from reasonrec.errors import DataError
 
 INTERACTIONS_SCHEMA: dict[str, pl.DataType] = {
@@ -111,3 +113,48 @@ class Dataset:
     artefacts: dict[str, pl.DataFrame] = field(default_factory=dict)
     splits: dict[str, pl.DataFrame] = field(default_factory=dict)
     info: dict[str, object] = field(default_factory=dict)
+
+
+class TextCaps(Config):
+    """Longest text (in characters) a canonical field may carry after loading; longer values are cut and counted.
+
+    Raw metadata carries junk (an Amazon release category has item titles of 400k+ characters of HTML) that
+    would blow every prompt built from it, possibly only after hours of training. The defaults sit well above
+    every real value in the shipped datasets (Beauty titles <= 436, reviews <= 5,214 characters). `other`
+    applies to every remaining text column of interactions, items and users except ids; null = no cap.
+    """
+
+    title: int | None = Field(1_000, ge=1)
+    brand: int | None = Field(200, ge=1)
+    description: int | None = Field(5_000, ge=1)
+    review: int | None = Field(10_000, ge=1)
+    other: int | None = Field(20_000, ge=1)
+
+    def cap_for(self, column: str) -> int | None:
+        if column.endswith("_id"):
+            return None
+        named = type(self).model_fields.keys() - {"other"}
+        return getattr(self, column) if column in named else self.other
+
+
+def cap_text_fields(dataset: Dataset, caps: TextCaps) -> Dataset:
+    """Cut over-long text values of the canonical tables to `caps`; `info["text_caps"]` records caps and counts.
+
+    Every loader's result passes through here (`load_dataset`), so no loader needs its own limit.
+    """
+    capped: dict[str, int] = {}
+    tables: dict[str, pl.DataFrame] = {}
+    for name in ("interactions", "items", "users"):
+        table: pl.DataFrame = getattr(dataset, name)
+        cuts = []
+        for column, dtype in table.schema.items():
+            limit = caps.cap_for(column)
+            if limit is None or dtype != pl.String:
+                continue
+            over = int((table[column].str.len_chars() > limit).sum())
+            if over:
+                capped[f"{name}.{column}"] = over
+                cuts.append(pl.col(column).str.slice(0, limit))
+        tables[name] = table.with_columns(cuts) if cuts else table
+    info = {**dataset.info, "text_caps": {"caps": caps.model_dump(), "capped": capped}}
+    return replace(dataset, **tables, info=info)

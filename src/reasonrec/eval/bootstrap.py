@@ -14,6 +14,8 @@ import numpy as np
 from reasonrec.eval.metrics import MetricResult
 
 DEFAULT_RESAMPLES = 1000
+MAX_RESAMPLES = 100_000
+"""Upper bound on resamples: beyond it the CI does not move, while time and memory grow without limit."""
 
 
 def rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -43,8 +45,8 @@ def bootstrap_ci(
     n = len(y)
     if n == 0 or len(np.unique(y)) < 2:
         return MetricResult(name, None, n, "need both classes to bootstrap an AUC")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    if not 1 <= n_resamples <= MAX_RESAMPLES:
+        raise ValueError(f"n_resamples must be in [1, {MAX_RESAMPLES}], got {n_resamples}")
     rng = np.random.default_rng(seed)
     values: list[float] = []
     for _ in range(n_resamples):

@@ -24,7 +24,7 @@ from pydantic import Field
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.eval import breakdowns
-from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, bootstrap_ci
+from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, MAX_RESAMPLES, bootstrap_ci
 from reasonrec.eval.metrics import (
     LIKE_CUTOFF,
     MetricResult,
@@ -38,18 +38,18 @@ from reasonrec.eval.metrics import (
     rmse,
 )
 from reasonrec.eval.text import BertScoreModel, TextMetricsConfig, TextScores, score_texts
-from reasonrec.predictions import conform_predictions
+from reasonrec.predictions import conform_predictions, validate_predictions
 
 
 class EvalConfig(Config):
     """How to turn predictions into metrics; defaults follow ReasoningRec (r > 3 = like, AUC with CI)."""
 
-    threshold: float = 0.5
+    threshold: float = Field(0.5, allow_inf_nan=False)
     """score >= threshold → like, used only when no parsed `pred_label` exists."""
-    like_cutoff: float = LIKE_CUTOFF
-    bootstrap: int = DEFAULT_RESAMPLES
+    like_cutoff: float = Field(LIKE_CUTOFF, allow_inf_nan=False)
+    bootstrap: int = Field(DEFAULT_RESAMPLES, ge=0, le=MAX_RESAMPLES)
     """AUC bootstrap resamples (0 disables the CI)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     dedupe: bool = False
     dedupe_on: Literal["auto", "input", "user_item"] = "auto"
     """auto: the `input` (prompt) column when present, else (user_id, item_id)."""
@@ -98,7 +98,9 @@ def _rating_classes(df: pl.DataFrame, cfg: EvalConfig, probs: list[dict[int, flo
 
 def prepare_predictions(df: pl.DataFrame, cfg: EvalConfig) -> pl.DataFrame:
     """Add the derived columns every metric reads (`_truth`, `_score`, `_hard`, `_rating_*`, `_correct`, `_row`)."""
-    out = conform_predictions(df).with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+    out = conform_predictions(df)
+    validate_predictions(out)
+    out = out.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
     out = out.with_columns(pl.col("parse_ok").fill_null(True))
     out = out.with_columns(
         pl.coalesce(pl.col("label"), (pl.col("rating") > cfg.like_cutoff).cast(pl.Int64)).alias("_truth"),

@@ -12,6 +12,7 @@ Formats (explicit registry, `READERS`):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,11 +21,13 @@ import polars as pl
 
 from reasonrec.data.loaders.reasoningrec.artefacts import read_student_outputs
 from reasonrec.errors import DataError
-from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions
+from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions, loads_strict, validate_predictions
 
 _PREDICTION = re.compile(r"Prediction\s*:\s*(Yes|No)\b", re.IGNORECASE)
 
 Reader = Callable[[Path], pl.DataFrame]
+LINE = "_line"
+"""Private column a line-oriented reader may add (1-based source line per row) so errors name the line."""
 
 
 def parse_yes_no(text: str | None) -> int | None:
@@ -37,32 +40,80 @@ def parse_yes_no(text: str | None) -> int | None:
     return 1 if match.group(1).lower() == "yes" else 0
 
 
+def read_json_lines(path: Path) -> tuple[pl.DataFrame, list[int]]:
+    """Records of a JSON-lines file and the 1-based line of each; NaN/Infinity and non-objects are errors."""
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text: {exc}", path=path) from exc
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit in a string
+        if not line.strip():
+            continue
+        try:
+            record = loads_strict(line)
+        except ValueError as exc:  # JSONDecodeError is a ValueError too
+            raise DataError(f"not valid JSON: {exc}", path=path, line=number) from exc
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object per line, got {type(record).__name__}", path=path,
+                            line=number)
+        records.append({k: _text_cell(k, v) for k, v in record.items()})
+        lines.append(number)
+    mixed = _mixed_types(records, lines, path)
+    if mixed is not None:
+        raise mixed
+    try:
+        return pl.DataFrame(records, infer_schema_length=None), lines
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+        raise DataError(f"records do not form a table: {exc}", path=path) from exc
+
+
+def _text_cell(key: str, value: object) -> object:
+    """A JSON object or list given for a text column of the schema (e.g. `probs` as an object) → its JSON text."""
+    if isinstance(value, dict | list) and PREDICTIONS_SCHEMA.get(key) == pl.String:
+        return json.dumps(value)
+    return value
+
+
+def _mixed_types(records: list[dict[str, object]], lines: list[int], path: Path) -> DataError | None:
+    """The first line whose value has another JSON type than the column's first value (polars would coerce it)."""
+    first_type: dict[str, type] = {}
+    for record, line in zip(records, lines, strict=True):
+        for key, value in record.items():
+            if value is None:
+                continue
+            kind = float if isinstance(value, int) and not isinstance(value, bool) else type(value)
+            expected = first_type.setdefault(key, kind)
+            if kind is not expected:
+                return DataError(f"{type(value).__name__} value where earlier rows hold {expected.__name__}",
+                                 path=path, line=line, field=key)
+    return None
+
+
 def read_canonical_predictions(path: Path) -> pl.DataFrame:
     """Parquet (`.parquet`) or JSON lines (`.jsonl`/`.json`) in the predictions schema."""
     if not path.is_file():
         raise DataError("predictions file not found", path=path)
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
+    lines: list[int] | None = None
+    if suffix == ".parquet":
+        try:
             df = pl.read_parquet(path)
-        elif suffix in {".jsonl", ".ndjson", ".json"}:
-            df = pl.read_ndjson(path)
-        else:
-            raise DataError(
-                f"unknown predictions file type {suffix!r} (expected .parquet or .jsonl)", path=path
-            )
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"cannot read predictions: {exc}", path=path) from exc
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DataError(f"cannot read predictions: {exc}", path=path) from exc
+    elif suffix in {".jsonl", ".ndjson", ".json"}:
+        df, lines = read_json_lines(path)
+    else:
+        raise DataError(f"unknown predictions file type {suffix!r} (expected .parquet or .jsonl)", path=path)
     if not {"label", "rating"} & set(df.columns):
         raise DataError("predictions need a truth column: label or rating", path=path)
     if not {"score", "pred_label", "pred_rating", "probs"} & set(df.columns):
         raise DataError(
             "predictions need a prediction column: score, pred_label, pred_rating or probs", path=path
         )
-    try:
-        return conform_predictions(df)
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"columns do not fit the predictions schema: {exc}", path=path) from exc
+    out = conform_predictions(df, source=path, lines=lines)
+    return out if lines is None else out.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
 
 
 def read_reasoningrec_release(path: Path) -> pl.DataFrame:
@@ -111,4 +162,6 @@ def read_predictions(path: str | Path, fmt: str = "predictions") -> pl.DataFrame
         ) from None
     out = reader(Path(path))
     assert list(out.columns[: len(PREDICTIONS_SCHEMA)]) == list(PREDICTIONS_SCHEMA)
-    return out
+    lines = out[LINE].to_list() if LINE in out.columns else None
+    validate_predictions(out, source=path, lines=lines)
+    return out.drop(LINE, strict=False)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reasonrec.data.loaders import LoadOptions, load_dataset
+from reasonrec.data.loaders.base import LATEST_TIMESTAMP
 from reasonrec.data.loaders.tabular import TabularOptions, load_tabular
 from reasonrec.data.schema import INTERACTIONS_SCHEMA
 from reasonrec.errors import ConfigError, DataError
@@ -89,7 +90,10 @@ def test_bad_rows_raise_or_skip(tmp_path: Path) -> None:
 
 def test_rating_range_option(tmp_path: Path) -> None:
     path = _write(tmp_path, "user_id,item_id,rating,timestamp\nu1,i1,11,1\n")
-    assert load_tabular(tmp_path, LoadOptions(path=path)).interactions["rating"].to_list() == [11.0]
+    with pytest.raises(DataError, match="load.rating_range"):  # 11 fits no usual scale: declare one
+        load_tabular(tmp_path, LoadOptions(path=path))
+    ds = load_tabular(tmp_path, TabularOptions(path=path, rating_range=(0, 20)))
+    assert ds.interactions["rating"].to_list() == [11.0]
     with pytest.raises(DataError) as exc:
         load_tabular(tmp_path, TabularOptions(path=path, rating_range=(1, 10)))
     assert (exc.value.line, exc.value.field) == (2, "rating")
@@ -153,7 +157,8 @@ _ids = st.text(alphabet="abc0123456789,\"' é", min_size=1, max_size=6).filter(l
 @given(
     rows=st.lists(
         st.tuples(
-            _ids, _ids, st.integers(min_value=1, max_value=10).map(lambda r: r / 2), st.integers(0, 2**40)
+            _ids, _ids, st.integers(min_value=1, max_value=10).map(lambda r: r / 2),
+            st.integers(0, LATEST_TIMESTAMP),
         ),
         min_size=1,
         max_size=20,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from reasonrec.data.loaders import amazon, exp3rt, movielens, reasoningrec, tabular
 from reasonrec.data.loaders.base import Loader, LoadOptions
-from reasonrec.data.schema import Dataset
+from reasonrec.data.schema import Dataset, cap_text_fields
 from reasonrec.errors import ConfigError
 from reasonrec.paths import data_dir
 
@@ -47,7 +47,8 @@ def load_dataset(
     loader = LOADERS.get(name)
     if loader is None:
         raise ConfigError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(LOADERS))}")
-    return loader(data_dir(data_root), options or LoadOptions())
+    options = options or LoadOptions()
+    return cap_text_fields(loader(data_dir(data_root), options), options.text_caps)
 
 
 __all__ = ["DATASET_FOLDERS", "LOADERS", "LoadOptions", "Loader", "load_dataset"]

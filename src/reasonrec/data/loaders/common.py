@@ -189,6 +189,55 @@ def check_rating_range(
     return df.filter(~bad_expr)
 
 
+RATING_SCALES: tuple[tuple[float, float], ...] = (
+    (0, 1), (1, 5), (0.5, 5), (0, 5), (1, 7), (1, 10), (0.5, 10), (0, 10),
+)
+"""Usual rating scales, one of which a file without a declared `rating_range` must come from."""
+BULK_SHARE = 0.9
+MAX_WIDENING = 2.5
+
+
+def _width(scale: tuple[float, float]) -> float:
+    return scale[1] - scale[0]
+
+
+def infer_rating_range(ratings: pl.Series) -> tuple[float, float] | None:
+    """The usual rating scale the finite ratings come from (None: none fits); values outside it are errors.
+
+    The scale is the narrowest usual one holding every rating, unless that is more than 2.5x wider than the
+    narrowest one holding 90% of them: a stray 9 among 1-5 stars is junk, not evidence of a 1-10 scale,
+    while a few 0.5s among 1-5 stars are a half-star scale. A 99 or a -3 fits no usual scale at all.
+    """
+    finite = ratings.filter(ratings.is_finite())
+    if finite.len() == 0:
+        return None
+    scales = sorted(RATING_SCALES, key=_width)
+    low, high = float(finite.min()), float(finite.max())
+    holds_all = next((s for s in scales if s[0] <= low and high <= s[1]), None)
+    holds_bulk = next((s for s in scales if float(finite.is_between(*s).mean()) >= BULK_SHARE), None)
+    if holds_all is not None and (holds_bulk is None or _width(holds_all) <= MAX_WIDENING * _width(holds_bulk)):
+        chosen = holds_all
+    else:
+        chosen = holds_bulk
+    return None if chosen is None else (float(chosen[0]), float(chosen[1]))
+
+
+def check_timestamps(
+    df: pl.DataFrame, low: int, high: int, *, path: Path, issues: RowIssues
+) -> pl.DataFrame:
+    """Drop (or raise on) timestamps outside [low, high] unix seconds; a hint names milliseconds when likely."""
+    ts = pl.col("timestamp")
+    bad_expr = ((ts < low) | (ts > high)).fill_null(False)
+    bad = df.filter(bad_expr).with_columns(ts.alias("_value"))
+    if bad.height:
+        hint = " (milliseconds? timestamps are unix seconds)" if int(bad["_value"].max()) > high * 100 else ""
+        issues.report_rows(
+            bad, f"timestamp {{value}} outside [{low}, {high}] unix seconds{hint}; "
+                 f"set options.timestamp_range to accept it", path=path, field="timestamp",
+        )
+    return df.filter(~bad_expr)
+
+
 def is_finite_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -201,7 +250,7 @@ def finish_interactions(
     issues: RowIssues,
     dedupe: str | None = None,
 ) -> tuple[pl.DataFrame, dict[str, object]]:
-    """Conform, handle duplicate (user, item, timestamp) rows per `options.dedupe`, validate.
+    """Conform, bound timestamps, handle duplicate (user, item, timestamp) rows per `options.dedupe`, validate.
 
     `dedupe` overrides `options.dedupe` (a loader may pick a documented default for a source known to contain
     duplicates, when the caller did not set one). Returns the table (without `_line`) and info entries.
@@ -211,6 +260,7 @@ def finish_interactions(
     if LINE not in df.columns:
         df = df.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
     df = conform(df, INTERACTIONS_SCHEMA, table="interactions", source=source)
+    df = check_timestamps(df, *options.timestamp_range, path=source, issues=issues)
     key = list(DEDUPE_KEY)
     if not df[LINE].is_sorted():
         df = df.sort(LINE)

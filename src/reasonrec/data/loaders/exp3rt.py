@@ -165,21 +165,30 @@ def load_exp3rt_imdb(data_root: Path, options: LoadOptions) -> Dataset:
         "interactions are the 2,073 rating TEST pairs (scores 1-10) — the release has no training ratings",
         "timestamps are not in the release: interactions.timestamp is null",
     ]}
+    read: list[Path] = []
+
+    def read_file(path: Path) -> Path:
+        """Record a file this loader reads, so a prepare manifest hashes exactly these."""
+        read.append(path)
+        return path
+
     artefacts: dict[str, pl.DataFrame] = {}
     artefacts["item_profiles"] = _profile_table(
-        root / "item_profile" / "item_profile.json", "item_id", "item_synopsis",
+        read_file(root / "item_profile" / "item_profile.json"), "item_id", "item_synopsis",
         "a list of {item_id, item_synopsis} records", "item_id",
     )
     artefacts["user_profiles"] = _profile_table(
-        root / "user_profile" / "user_profile.json", "user_id", "user_persona",
+        read_file(root / "user_profile" / "user_profile.json"), "user_id", "user_persona",
         "a list of {user_id, user_persona} records", "user_id",
     )
     for variant in ("helpful", "similarity"):
-        artefacts[f"rating_pairs_{variant}"] = _rating_pairs(root / "rating_bias" / f"test_{variant}.json")
+        artefacts[f"rating_pairs_{variant}"] = _rating_pairs(
+            read_file(root / "rating_bias" / f"test_{variant}.json")
+        )
     for kind in ("item", "user"):
         for split in ("valid", "test"):
             artefacts[f"{kind}_profile_pairs_{split}"] = _instruction_pairs(
-                root / f"{kind}_profile" / f"{kind}_{split}.json",
+                read_file(root / f"{kind}_profile" / f"{kind}_{split}.json"),
                 f"a list of {kind}-profile construction {{instruction, input, output}} records",
             )
 
@@ -206,15 +215,16 @@ def load_exp3rt_imdb(data_root: Path, options: LoadOptions) -> Dataset:
     splits: dict[str, pl.DataFrame] = {}
     topk_info: dict[str, dict[str, int]] = {}
     for prefix, folder in (("topk", root / "topk"), ("topk_org", root / "topk" / "org")):
-        user_map = _id_list(folder / "user_list.txt")
-        item_map = _id_list(folder / "item_list.txt")
+        user_map = _id_list(read_file(folder / "user_list.txt"))
+        item_map = _id_list(read_file(folder / "item_list.txt"))
         for split in ("train", "test"):
-            table, duplicates = _topk_split(folder / f"{split}.txt", user_map, item_map)
+            table, duplicates = _topk_split(read_file(folder / f"{split}.txt"), user_map, item_map)
             splits[f"{prefix}_{split}"] = table
             topk_info[f"{prefix}_{split}"] = {
                 "rows": table.height, "users": table["user_id"].n_unique(), "items": table["item_id"].n_unique(),
                 "duplicate_rows_dropped": duplicates, "listed_users": len(user_map), "listed_items": len(item_map),
             }
     info["topk"] = topk_info
+    info["sources"] = [str(path) for path in read]
     return Dataset(name="exp3rt-imdb", interactions=interactions, items=items, users=users,
                    artefacts=artefacts, splits=splits, info=info)
