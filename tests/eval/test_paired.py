@@ -85,3 +85,24 @@ def test_delong_p_value_is_a_probability_and_symmetric(rows: list[tuple[int, int
     p = delong_p_value(y, a, b)
     assert 0.0 <= p <= 1.0
     assert p == pytest.approx(delong_p_value(y, b, a), abs=1e-12)
+
+
+def test_compare_methods_pairs_rows_across_methods_and_uses_the_best_baseline() -> None:
+    import polars as pl
+
+    from reasonrec.eval.paired import compare_methods, shared_rows
+
+    y, strong, weak = _rows(300)
+    frames = []
+    for method, scores in (("mf", weak), ("user-mean", 0.3 * strong + weak), ("hybrid", strong)):
+        frames.append(pl.DataFrame({"method": method, "split": "test", "user_id": [str(i) for i in range(300)],
+                                    "item_id": "x", "label": y, "score": scores}))
+    frames[0] = frames[0].head(250)  # a method that scored fewer rows limits the shared rows
+    preds = pl.concat(frames)
+    labels, scores = shared_rows(preds, ["mf", "user-mean", "hybrid"])
+    assert len(labels) == 250 and set(scores) == {"mf", "user-mean", "hybrid"}
+    result = compare_methods(preds, ["mf", "user-mean", "item-mean"], n_resamples=200)
+    assert result["reference"] == "user-mean" and result["n"] == 250
+    assert set(result["comparisons"]) == {"hybrid"}
+    assert result["comparisons"]["hybrid"]["verdict"] == "better"
+    assert compare_methods(preds, ["sasrec"])["reference"] is None

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import polars as pl
 from scipy.stats import norm, rankdata
 
 from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, rank_auc
@@ -157,7 +159,40 @@ def compare_to_reference(
     }
 
 
+def shared_rows(predictions: pl.DataFrame, methods: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(labels, scores by method) on the rows every method scored: predictions joined on (split, user, item),
+    labelled rows with a finite score only, so each comparison is paired."""
+    keys = ["split", "user_id", "item_id"]
+    joined: pl.DataFrame | None = None
+    for m in methods:
+        part = (predictions.filter((pl.col("method") == m) & pl.col("label").is_not_null() & pl.col("score").is_finite())
+                .unique(keys, keep="first").select(*keys, "label", pl.col("score").alias(m)))
+        joined = part if joined is None else joined.join(part.drop("label"), on=keys, how="inner")
+    if joined is None or joined.height == 0:
+        return np.zeros(0, dtype=int), {m: np.zeros(0) for m in methods}
+    return joined["label"].to_numpy().astype(int), {m: joined[m].to_numpy().astype(np.float64) for m in methods}
+
+
+def compare_methods(predictions: pl.DataFrame, baselines: Sequence[str], *, n_resamples: int = DEFAULT_RESAMPLES,
+                    seed: int = 0, confidence: float = 0.95) -> dict[str, Any]:
+    """Every non-baseline method of a predictions table against the best of `baselines` on the shared rows:
+    {"reference", "n", "n_negative", "comparisons": {method: PairedDifference dict or None}}."""
+    methods = list(dict.fromkeys(predictions["method"].to_list()))
+    present = [b for b in baselines if b in methods]
+    if not present:
+        return {"reference": None, "n": 0, "n_negative": 0, "comparisons": {}}
+    labels, scores = shared_rows(predictions, methods)
+    if len(labels) == 0 or labels.min() == labels.max():
+        return {"reference": None, "n": len(labels), "n_negative": int((labels == 0).sum()), "comparisons": {}}
+    reference = best_reference(labels, {b: scores[b] for b in present})
+    others = {m: s for m, s in scores.items() if m not in present or m == reference}
+    table = compare_to_reference(labels, others, reference, n_resamples=n_resamples, seed=seed,
+                                 confidence=confidence)
+    return {"reference": reference, "n": len(labels), "n_negative": int((labels == 0).sum()),
+            "comparisons": {m: (d.to_dict() if d is not None else None) for m, d in table.items()}}
+
+
 __all__ = [
-    "MAX_RESAMPLES", "VERDICTS", "PairedDifference", "best_reference", "compare_to_reference", "delong_p_value",
-    "paired_auc_difference",
+    "MAX_RESAMPLES", "VERDICTS", "PairedDifference", "best_reference", "compare_methods", "compare_to_reference",
+    "delong_p_value", "paired_auc_difference", "shared_rows",
 ]
