@@ -17,12 +17,15 @@ whose target repeats a history item). For each:
 Prints a table and writes bench/results/predictor.json with the command, the load averages and wall times.
 
     .venv/bin/python bench/predictor.py --dataset ml1m [--k 512] [--valid-rows 1000] [--skip-llm]
+    .venv/bin/python bench/predictor.py --dataset beauty --curves 'k=64,256;label_weight=1,10;model=embedded,gemma3-270m'
+
+If a target is not met, the second form shows why: validation-AUC learning curves over training rows, label weight
+and model size (one factor at a time), from which a recipe is chosen before anything is scored on test.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -208,7 +211,51 @@ def run(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
+CURVE_FACTORS = {"k": int, "label_weight": float, "model": str, "lora_r": int, "lr": float}
+
+
+def parse_curves(text: str) -> list[tuple[str, Any]]:
+    """'k=64,128;label_weight=1,10' → [(k, 64), (k, 128), (label_weight, 1.0), (label_weight, 10.0)]."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, _, values = part.partition("=")
+        if name not in CURVE_FACTORS or not values:
+            raise SystemExit(f"--curves: expected FACTOR=v1,v2 with FACTOR in {sorted(CURVE_FACTORS)}, got {part!r}")
+        out += [(name, CURVE_FACTORS[name](v)) for v in values.split(",")]
+    return out
+
+
+def learning_curves(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
+    """One student per factor value (the other settings as given): its validation AUC curve and best value. Test
+    rows are never scored here: a recipe is chosen on these curves, then run on test with --run-dir."""
+    from reasonrec.train.curves import read_log
+
+    prep = prepare(spec, args)
+    curves = []
+    for name, value in parse_curves(args.curves):
+        run_args = argparse.Namespace(**{**vars(args), name: value})
+        run_dir = Path(args.run_dir or RESULTS.parent / "runs" / f"predictor-{args.dataset}-curves") / f"{name}-{value}"
+        started = time.time()
+        train_student(prep["rows"], prep["ds"].items, prep["ds"].artefacts, hybrid_config(spec, run_args), run_dir)
+        points = [(r["step"], r["eval_auc"]) for r in read_log(run_dir / "trainer_log.jsonl")
+                  if r.get("eval_auc") is not None]
+        best = max(points, key=lambda p: p[1]) if points else (None, None)
+        curves.append({"factor": name, "value": value, "run_dir": str(run_dir), "valid_auc": points,
+                       "best_step": best[0], "best_valid_auc": best[1], "wall_s": round(time.time() - started),
+                       "load": load_average()})
+        log(f"curve {name}={value}: best validation AUC {best[1]} at step {best[0]}")
+    return {"dataset": spec.dataset, "curves": curves, "early_stop_rows": args.early_stop_rows}
+
+
 def print_table(record: dict[str, Any]) -> None:
+    if "curves" in record:
+        print(f"\n{record['dataset']} — validation AUC on {record['early_stop_rows']} rows (choose here, not on test)")
+        print("| factor | value | best valid AUC | at step | wall s |")
+        print("|---|---|---|---|---|")
+        for c in record["curves"]:
+            auc = "n/a" if c["best_valid_auc"] is None else f"{c['best_valid_auc']:.3f}"
+            print(f"| {c['factor']} | {c['value']} | {auc} | {c['best_step']} | {c['wall_s']} |")
+        return
     for view, res in record["views"].items():
         print(f"\n{record['dataset']} — {view}: {res['n']} rows, {res['negatives']} negatives; best single "
               f"baseline {res['best_single_baseline']}")
@@ -246,18 +293,20 @@ def main() -> None:
     parser.add_argument("--skip-llm", action="store_true", help="baselines + no-LLM hybrid only")
     parser.add_argument("--test-limit", type=int, default=None, help="smoke runs: evaluate the first N test rows")
     parser.add_argument("--run-dir", default=None, help="student run directory (an adapter there is reused)")
+    parser.add_argument("--curves", default=None, help="learning curves instead of a test run, one factor at a "
+                        "time: 'k=64,256;label_weight=1,10;model=embedded,gemma3-270m'")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     started = time.time()
     load_before = load_average()
-    record = run(SPECS[args.dataset], args)
+    record = learning_curves(SPECS[args.dataset], args) if args.curves else run(SPECS[args.dataset], args)
     record.update({"command": " ".join(sys.argv), "args": vars(args), "load_before": load_before,
                    "load_after": load_average(), "total_wall_s": round(time.time() - started)})
-    out = Path(args.out or RESULTS / f"predictor_{args.dataset}{'_nollm' if args.skip_llm else ''}.json")
+    suffix = "_curves" if args.curves else ("_nollm" if args.skip_llm else "")
+    out = Path(args.out or RESULTS / f"predictor_{args.dataset}{suffix}.json")
     write_json(out, record)
     print_table(record)
     print(f"\nwrote {out}; load averages before {load_before}, after {record['load_after']}")
-    print(json.dumps({k: record[k] for k in ("stacking_rows", "stacking_negatives")}))
 
 
 if __name__ == "__main__":
