@@ -12,7 +12,7 @@ Sections (`SECTIONS`, a list):
 - kill_prepare: `data prepare` of ML-100K into an already prepared directory, SIGKILLed at five points
   (`hostile_kill.KILL_POINTS`); a reader must see the previous directory intact (never a mix), and a rerun must
   finish and leave no staging directory behind.
-- kill_stage: a real LLM stage (`stage describe`, embedded SmolLM2 on the hf backend, SQLite cache) SIGKILLed
+- kill_stage: a real LLM stage (`reasoningrec describe`, embedded SmolLM2 on the hf backend, SQLite cache) SIGKILLed
   after its first committed batch, then rerun: no result lost or duplicated, every result committed before the
   kill reused from the cache, and the outputs identical to an uninterrupted run.
 - server: `bench/hostile_server.py` against a real `reasonrec llm serve` on 127.0.0.1: the hostile request table,
@@ -154,7 +154,7 @@ def _stage_command(args: argparse.Namespace, work: Path, name: str) -> tuple[lis
     cache, out = work / f"{name}.sqlite", work / f"{name}-stage"
     config = work / f"{name}-llm.yaml"
     config.write_text(f"backend: hf\nmodel: embedded\nbatch_size: 2\nn_threads: 1\ncache_path: {cache}\n")
-    argv = [*reasonrec_command(), "stage", "describe", "--dataset", "movielens-100k", "--data-dir",
+    argv = [*reasonrec_command(), "reasoningrec", "describe", "--dataset", "movielens-100k", "--data-dir",
             str(args.data_dir), "--out", str(out), "--llm-config", str(config), "--limit", str(args.stage_items),
             "--set", "max_new_tokens=8"]
     return argv, cache, out

@@ -1,7 +1,7 @@
 """Recall/precision of rating-leak detectors on the hand-labelled sentence set.
 
-Compares Rec-SAVER's three-phrase rule ("a rating of", "stars", "scores") with `reasonrec.stages.leak.is_leak`
-on `tests/stages/fixtures/leak_sentences.jsonl` (real sentences from the 2018 Beauty reviews and the released
+Compares Rec-SAVER's three-phrase rule ("a rating of", "stars", "scores") with `reasonrec.stages.recsaver.leak.is_leak`
+on `tests/stages/recsaver/fixtures/leak_sentences.jsonl` (real sentences from the 2018 Beauty reviews and the released
 teacher reasoning, labelled one by one by the annotator named in each row). Prints a table and writes
 `bench/results/leak_detector.json`.
 
@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reasonrec.io import write_json
-from reasonrec.stages.leak import is_leak, paper_rule
+from reasonrec.stages.recsaver.leak import is_leak, paper_rule
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "stages" / "fixtures" / "leak_sentences.jsonl"
+FIXTURE = ROOT / "tests" / "stages" / "recsaver" / "fixtures" / "leak_sentences.jsonl"
 OUT = ROOT / "bench" / "results" / "leak_detector.json"
 
 

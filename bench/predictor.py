@@ -4,7 +4,7 @@ One command per dataset (ReasoningRec ML-1M: the 1,880 test users with released 
 CTR windows for methods that need no reference; Beauty: all 622 labelled test rows, with and without the 77 rows
 whose target repeats a history item). For each:
 
-1. leak-free features (`reasonrec.features`: window user stats, fitted item stats, MF score; train/valid rows
+1. leak-free features (`reasonrec.baselines.features`: window user stats, fitted item stats, MF score; train/valid rows
    cross-fitted);
 2. the single baselines on the test rows (user mean, user like-share, item mean, MF, SASRec, Caser);
 3. the CF-aware student: label-only completions on K class-balanced train rows whose prompts state the facts,
@@ -38,9 +38,11 @@ import polars as pl
 
 from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.data.loaders import load_dataset
-from reasonrec.eval.bootstrap import rank_auc
+from reasonrec.data.splits import from_target_tables
+from reasonrec.auc import rank_auc
 from reasonrec.eval.paired import best_reference, paired_auc_difference
 from reasonrec.io import write_json
+from reasonrec.llm.registry import LLMConfig
 from reasonrec.methods.hybrid.predictor import (
     HybridConfig,
     StudentConfig,
@@ -50,6 +52,7 @@ from reasonrec.methods.hybrid.predictor import (
     student_scores,
     train_student,
 )
+from reasonrec.methods.hybrid.recipe import SPLITS, evaluated_mask, release_tables
 from reasonrec.methods.hybrid.stacker import LLM_TERM, StackerConfig
 
 DATA_ROOT = Path(os.environ.get("REASONREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -83,22 +86,18 @@ def log(msg: str) -> None:
 
 
 def prepare(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe's own data steps (`methods.hybrid.recipe`): release tables, leak-free CF rows, evaluated rows."""
+    config = hybrid_config(spec, args).model_copy(update={"test_limit": args.test_limit,
+                                                          "require_test_reference": spec.reference_users})
     ds = load_dataset(spec.dataset, data_root=DATA_ROOT)
-    tables = {s: ds.splits[spec.prefix + s].filter(pl.col("label").is_not_null()) for s in ("train", "valid", "test")}
-    held = pl.concat([ds.splits[spec.prefix + s].select("user_id", "item_id") for s in ("valid", "test")]).unique()
-    cf_rows = ds.interactions.join(held, on=["user_id", "item_id"], how="anti")
-    rows = cf_aware_rows(tables, cf_rows, hybrid_config(spec, args))
+    tables = release_tables(ds, config)
+    cf_rows = from_target_tables(ds.interactions, *(ds.splits[spec.prefix + s] for s in SPLITS)).train_interactions
+    rows = cf_aware_rows(tables, cf_rows, config)
     test = tables["test"]
-    evaluated = np.ones(test.height, dtype=bool)
-    if args.test_limit is not None:  # smoke runs: the first N rows only
-        evaluated[args.test_limit:] = False
-    if spec.reference_users:
-        teacher = ds.artefacts["teacher_reasoning"].filter(pl.col("split") == "test")["user_id"].cast(pl.String)
-        evaluated = test["user_id"].is_in(teacher.unique().implode()).to_numpy()
     repeated = np.array([t in (h or []) for t, h in zip(test["item_id"].to_list(),
                                                          test["history_item_ids"].to_list(), strict=True)])
     return {"ds": ds, "tables": tables, "cf_rows": cf_rows, "rows": rows, "features": rows.features,
-            "evaluated": evaluated, "repeated": repeated}
+            "evaluated": evaluated_mask(ds, test, config), "repeated": repeated}
 
 
 def single_baselines(spec: Spec, prep: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -114,13 +113,14 @@ def single_baselines(spec: Spec, prep: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def hybrid_config(spec: Spec, args: argparse.Namespace) -> HybridConfig:
-    student = StudentConfig(model=args.model, k=args.k, lora_r=args.lora_r, learning_rate=args.lr, epochs=args.epochs,
+    student = StudentConfig(k=args.k, lora_r=args.lora_r, learning_rate=args.lr, epochs=args.epochs,
                             max_steps=args.max_steps, eval_steps=args.eval_steps, patience=args.patience,
                             early_stop_rows=args.early_stop_rows, max_seq_length=args.max_seq_length,
-                            label_weight=args.label_weight, threads=args.threads, seed=args.seed)
-    return HybridConfig(domain=spec.domain, like_threshold=spec.like_threshold, scale_max=spec.scale_max,
-                        student=student, stacker=StackerConfig(model=args.stacker), stacking_rows=args.valid_rows,
-                        score_dtype=args.dtype)
+                            label_weight=args.label_weight, threads=args.threads, score_dtype=args.dtype,
+                            seed=args.seed)
+    return HybridConfig(dataset=spec.dataset, split_prefix=spec.prefix, llm=LLMConfig(model=args.model), domain=spec.domain,
+                        like_threshold=spec.like_threshold, scale_max=spec.scale_max, student=student,
+                        stacker=StackerConfig(model=args.stacker), stacking_rows=args.valid_rows, show_progress=False)
 
 
 def student_logodds(spec: Spec, prep: dict[str, Any], config: HybridConfig, run_dir: Path
@@ -137,7 +137,7 @@ def student_logodds(spec: Spec, prep: dict[str, Any], config: HybridConfig, run_
     for split, table in (("valid", rows.rows["valid"].head(config.stacking_rows)),
                          ("test", rows.rows["test"].filter(pl.Series(evaluated)))):
         started = time.time()
-        logodds = student_scores(table, ds.items, llm, config, dataset=spec.dataset)[LLM_TERM].to_numpy()
+        logodds = student_scores(table, ds.items, llm, config)[LLM_TERM].to_numpy()
         if split == "test":
             out[split] = np.full(len(evaluated), np.nan)
             out[split][evaluated] = logodds

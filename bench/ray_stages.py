@@ -33,7 +33,7 @@ from reasonrec.data.loaders import load_dataset
 from reasonrec.io import write_json
 from reasonrec.llm.registry import LLMConfig, build_llm
 from reasonrec.llm.runner import RunSummary
-from reasonrec.stages.describe import DescribeConfig, describe_items
+from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items
 
 TARGET_SPEEDUP = 1.6
 

@@ -37,14 +37,14 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON summary path (one per variant)")
     args = parser.parse_args()
 
-    from reasonrec.reproduce.common import metrics_table
-    from reasonrec.reproduce.reasoningrec import resolve, run
+    from reasonrec.methods.reasoningrec.reproduction import REPRODUCTION
+    from reasonrec.methods.reproduction import metrics_table
 
     overrides = [f"k={args.k}", f"lora.max_steps={args.max_steps}", f"reasoning_rows={args.reasoning_rows}",
                  *([f"test_users={args.test_users}"] if args.test_users else []), *args.overrides]
-    config = resolve(args.dataset, "full", overrides)
+    config = REPRODUCTION.resolve(args.dataset, "full", overrides)
     started = time.time()
-    metrics = run(config, args.out, command="bench/reproduce_reasoningrec.py " + " ".join(overrides))
+    metrics = REPRODUCTION.run(config, args.out, command="bench/reproduce_reasoningrec.py " + " ".join(overrides))
     wall = time.time() - started
     timings = metrics.get("timings", {})
     summary = {

@@ -54,9 +54,9 @@ def measure(rows: int, cache_path: Path) -> dict[str, Any]:
     from reasonrec.llm.cache import CachedLLM, LLMCache
     from reasonrec.llm.hf import HFBackend
     from reasonrec.predict import PredictConfig, predict_labels
-    from reasonrec.stages.describe import DescribeConfig, describe_items
-    from reasonrec.stages.profile import ProfileConfig, profile_users
-    from reasonrec.stages.reason import ReasonConfig, teacher_reasoning
+    from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items
+    from reasonrec.stages.reasoningrec.profile import ProfileConfig, profile_users
+    from reasonrec.stages.reasoningrec.reason import ReasonConfig, teacher_reasoning
 
     backend = HFBackend("embedded", batch_size=4)
     llm = CachedLLM(backend, LLMCache(cache_path), batch_size=4)  # a rerun replays the calls it already made

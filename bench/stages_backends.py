@@ -32,9 +32,9 @@ from reasonrec.io import write_json
 from reasonrec.llm.base import LLM, ScoreRequest, request_key
 from reasonrec.llm.registry import LLMConfig, build_llm
 from reasonrec.llm.runner import RunSummary
-from reasonrec.stages.describe import DescribeConfig, describe_items, reviews_by_item
-from reasonrec.stages.verify import VerifyConfig, self_verify
-from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items, reviews_by_item
+from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
 
 DATASET = "reasoningrec-beauty"
 

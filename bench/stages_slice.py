@@ -41,27 +41,28 @@ from reasonrec.io import write_json
 from reasonrec.llm.base import LLM
 from reasonrec.llm.registry import LLMConfig, build_llm
 from reasonrec.llm.runner import RunSummary
-from reasonrec.stages.base import write_stage_output
-from reasonrec.stages.describe import DescribeConfig, apportion, describe_items, reviews_by_item
-from reasonrec.stages.exp3rt_predict import PredictConfig, predict_ratings
-from reasonrec.stages.exp3rt_profiles import ProfileConfig as Exp3rtProfileConfig
-from reasonrec.stages.exp3rt_profiles import item_profiles, pair_context, train_preferences, user_profiles
-from reasonrec.stages.exp3rt_reason import RatingScale, TeacherConfig, post_check_counts
-from reasonrec.stages.exp3rt_reason import teacher_reasoning as exp3rt_teacher
-from reasonrec.stages.explain import ExplainConfig, post_hoc_explanations
-from reasonrec.stages.extract import ExtractConfig, extract_preferences
-from reasonrec.stages.filters import FILTERS, annotate_filters, filter_counts
-from reasonrec.stages.neighbours import rank_neighbours
-from reasonrec.stages.profile import ProfileConfig, profile_users
-from reasonrec.stages.reason import ReasonConfig, teacher_reasoning
-from reasonrec.stages.recsaver_zeroshot import (
-    RecSaverZeroShotConfig,
-    TeacherPathsConfig,
-    recsaver_teacher_paths,
-    recsaver_zeroshot,
+from reasonrec.stages.common.base import write_stage_output
+from reasonrec.stages.exp3rt.extract import ExtractConfig, extract_preferences
+from reasonrec.stages.exp3rt.neighbours import rank_neighbours
+from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig, exp3rt_predict_ratings
+from reasonrec.stages.exp3rt.profiles import (
+    Exp3rtProfileConfig,
+    item_profiles,
+    pair_context,
+    train_preferences,
+    user_profiles,
 )
-from reasonrec.stages.verify import VerifyConfig, self_verify
-from reasonrec.stages.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.exp3rt.reason import RatingScale, TeacherConfig, post_check_counts
+from reasonrec.stages.exp3rt.reason import exp3rt_teacher_reasoning as exp3rt_teacher
+from reasonrec.stages.reasoningrec.describe import DescribeConfig, apportion, describe_items, reviews_by_item
+from reasonrec.stages.reasoningrec.profile import ProfileConfig, profile_users
+from reasonrec.stages.reasoningrec.reason import ReasonConfig, teacher_reasoning
+from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
+from reasonrec.stages.recsaver.explain import ExplainConfig, post_hoc_explanations
+from reasonrec.stages.recsaver.filters import FILTERS, annotate_filters, filter_counts
+from reasonrec.stages.recsaver.teacher import TeacherPathsConfig, recsaver_teacher_paths
+from reasonrec.stages.recsaver.verify import VerifyConfig, self_verify
+from reasonrec.stages.recsaver.zeroshot import RecSaverZeroShotConfig, recsaver_zeroshot
 
 DATASET = "reasoningrec-beauty"
 BEAUTY_SCALE = RatingScale(rating_min=1, rating_max=5)
@@ -385,9 +386,9 @@ def main() -> None:
     exr = run.stage("exp3rt_teacher_reasoning", tcfg, lambda s: exp3rt_teacher(context, llm, tcfg, summaries=s),
                     parse_rate=lambda t: float(t["post_check_ok"].mean()))
     run.note("exp3rt_teacher_reasoning", **check_paths(exr, ("user_id", "item_id"), M), **post_check_counts(exr))
-    prcfg = PredictConfig(domain="beauty", include_bias=True, reasoning=True, max_new_tokens=MNT, seed=seed,
+    prcfg = Exp3rtPredictConfig(domain="beauty", include_bias=True, reasoning=True, max_new_tokens=MNT, seed=seed,
                           scale=BEAUTY_SCALE, like_threshold=3.0, dataset=DATASET, show_progress=False)
-    pred = run.stage("exp3rt_predict", prcfg, lambda s: predict_ratings(context, llm, prcfg, summaries=s))
+    pred = run.stage("exp3rt_predict", prcfg, lambda s: exp3rt_predict_ratings(context, llm, prcfg, summaries=s))
     assert pred["pred_rating"].drop_nulls().is_between(1, 5).all()
     run.note("exp3rt_predict", mae=round(float((pred["pred_rating"] - pred["rating"]).abs().mean()), 4))
 

@@ -9,8 +9,9 @@ import pytest
 from datafiles import require_data
 
 from reasonrec.llm.registry import LLMConfig, build_llm
-from reasonrec.predict import PredictConfig, predict_labels, rating_prefix, write_predictions
+from reasonrec.predict import PredictConfig, predict_labels, write_predictions
 from reasonrec.predictions import PREDICTIONS_SCHEMA
+from reasonrec.stages.student import rating_prefix
 
 
 @pytest.fixture(scope="module")

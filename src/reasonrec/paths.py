@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+MIRROR_ENV = "REASONREC_MIRROR"
+"""Mirror root that replaces the publishers' base URLs for `reasonrec data download`."""
+
 
 def data_dir(explicit: str | Path | None = None) -> Path:
     """Root of the datasets: explicit argument > $REASONREC_DATA_DIR > ~/.cache/reasonrec/data."""

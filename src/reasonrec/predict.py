@@ -13,7 +13,6 @@ a killed run recomputes nothing that finished; `write_predictions` writes Parque
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,37 +21,22 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.answers import parse_exp3rt, parse_recsaver, strip_trailing_prediction
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM, Message, expected_value
-from reasonrec.llm.parse import parse_exp3rt, parse_recsaver
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
-from reasonrec.prompts import PromptRenderer
-from reasonrec.stages.base import (
+from reasonrec.stages.common.base import (
     GenerationJob,
     ScoreJob,
     StageConfig,
-    fit_prompt,
     run_generation_jobs,
     run_score_jobs,
-    token_counter,
     write_stage_output,
 )
-from reasonrec.stages.context import ItemCatalog, target_rows, text_map
-from reasonrec.stages.label_rows import label_prediction_frame, run_label_jobs, target_columns
-from reasonrec.train.sft_data import (
-    LABEL_SCORING,
-    TEMPLATES_BY_METHOD,
-    SFTDataConfig,
-    prompt_context,
-    strip_trailing_prediction,
-)
-
-RATING_HEADERS: dict[str, str] = {"exp3rt": "Predicted User Rating: ", "recsaver": "### Rating ###\n"}
-_RATING_HEADER_RE: dict[str, re.Pattern[str]] = {
-    "exp3rt": re.compile(r"predicted\s+(?:user\s+)?rating\s*[:=\-]\s*", re.IGNORECASE),
-    "recsaver": re.compile(r"#{1,6}\s*rating\s*#*\s*\n?", re.IGNORECASE),
-}
+from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.common.label_rows import label_prediction_frame, run_label_jobs, target_columns
+from reasonrec.stages.student import LABEL_SCORING, RATING_HEADERS, LabelPrompt, label_prompts, rating_prefix
 
 
 class PredictConfig(StageConfig):
@@ -65,6 +49,7 @@ class PredictConfig(StageConfig):
     include_descriptions: bool = True
     completion: Literal["reasoning", "label"] = Field(
         "reasoning", description="what the student was trained to write (label: the prompt asks for the label only)")
+    facts: bool = Field(False, description="CF-aware prompts: state the row's leak-free facts (needs a facts column)")
     like_threshold: float = Field(3.0, description="r_T: label = rating > r_T")
     generate_reasoning: bool = Field(False, description="also generate the explanation text")
     reasoning_limit: int | None = Field(None, ge=0, description="generate reasoning for the first N rows only")
@@ -75,10 +60,12 @@ class PredictConfig(StageConfig):
     def name(self) -> str:
         return self.method_name or f"{self.method}-student"
 
-    def sft_view(self) -> SFTDataConfig:
-        return SFTDataConfig(method=self.method, domain=self.domain, include_profile=self.include_profile,
-                             include_descriptions=self.include_descriptions, like_threshold=self.like_threshold,
-                             completion=self.completion)
+    def label_prompt(self) -> LabelPrompt:
+        """The like/dislike student's prompt (ConfigError for the rating methods, which `predict_ratings` serves)."""
+        if self.method not in LABEL_SCORING:
+            raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {self.method!r}")
+        return LabelPrompt.student(self.method, profile=self.include_profile, descriptions=self.include_descriptions,
+                                   label_only=self.completion == "label", facts=self.facts)
 
 
 def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[str, str]:
@@ -105,45 +92,19 @@ def predict_labels(
     summaries: list[RunSummary] | None = None,
 ) -> pl.DataFrame:
     """ReasoningRec / TALLRec P(like) for every target row (+ generated reasoning for a subset)."""
-    if config.method not in ("reasoningrec", "tallrec"):
-        raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {config.method!r}")
-    sft_view = config.sft_view()
-    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
-    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
-    renderer = PromptRenderer()
-    reasoningrec = config.method == "reasoningrec"
-    prefix, choices = LABEL_SCORING[config.method]
-    count = token_counter(llm, prefix)
     rows = target_rows(targets, limit)
-    score_jobs, gen_jobs = [], []
-    for idx, row in enumerate(rows):
-        ctx = prompt_context(row, catalog, profiles, sft_view)
-        messages, _ = fit_prompt(renderer, TEMPLATES_BY_METHOD[config.method], ctx, count, config.max_prompt_tokens)
-        score_jobs.append(ScoreJob({"row": idx}, messages, choices, prefix))
-        if reasoningrec and _want_reasoning(config, idx):
-            gen_jobs.append(GenerationJob({"row": idx}, messages, config.sampling()))
-    scored, generated = run_label_jobs(llm, score_jobs, gen_jobs, batch_size=config.batch_size,
-                                       show=config.show_progress, score_desc=f"P(like) {config.name()}",
+    spec = config.label_prompt()
+    prompts = label_prompts(rows, items, item_descriptions, user_profiles, llm, config)
+    scored, generated = run_label_jobs(llm, prompts, choices=spec.choices, assistant_prefix=spec.assistant_prefix,
+                                       sampling=config.sampling(),
+                                       generate=lambda idx: spec.reasoning and _want_reasoning(config, idx),
+                                       batch_size=config.batch_size, show=config.show_progress,
+                                       score_desc=f"P(like) {config.name()}",
                                        reasoning_desc=f"reasoning {config.name()}", summaries=summaries)
     refs = _reference_map(teacher_reasoning, str(rows[0].get("split") or "") if rows else "")
     return label_prediction_frame(rows, scored, generated, method=config.name(), dataset=config.dataset,
-                                  choice=choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
+                                  choice=spec.choices[0], references=[refs.get(str(r["user_id"])) for r in rows],
                                   parse_ok_needs_text=True)
-
-
-def rating_prefix(method: str, generated: str | None) -> str:
-    """Assistant prefix to score the rating after: the generated text up to its rating header (+ the header),
-    or just the canonical header when there is no usable reasoning."""
-    header = RATING_HEADERS[method]
-    if not generated:
-        return header
-    match = None
-    for match in _RATING_HEADER_RE[method].finditer(generated):
-        pass
-    if match is None:  # the model never wrote the header: append it to what it wrote
-        return f"{generated.rstrip()}\n\n{header}"
-    text = generated[: match.start()].rstrip()
-    return f"{text}\n\n{header}" if text else header
 
 
 def predict_ratings(
@@ -235,4 +196,4 @@ def write_predictions(
                               started_at=started_at if started_at is not None else time.time())
 
 
-__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "rating_prefix", "write_predictions"]
+__all__ = ["PredictConfig", "predict_labels", "predict_ratings", "write_predictions"]

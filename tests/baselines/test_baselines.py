@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 from baseline_fixtures import dense_train_targets, planted_split
 
+from reasonrec.auc import rank_auc
 from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
-from reasonrec.baselines.common import binary_auc
 from reasonrec.predictions import PREDICTIONS_SCHEMA
 
 # Small settings keep the default suite fast; the bench runs the defaults.
@@ -38,7 +38,7 @@ def _fit_predict(name: str, planted) -> pl.DataFrame:
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_baseline_learns_planted_signal_deterministically_in_the_schema(name: str, planted) -> None:
     preds = _fit_predict(name, planted)
-    auc = binary_auc(preds["label"].to_numpy(), preds["score"].to_numpy())
+    auc = rank_auc(preds["label"].to_numpy(), preds["score"].to_numpy())
     assert auc > 0.6, f"{name}: AUC {auc:.3f} on a planted signal"
     again = _fit_predict(name, planted)
     assert preds.equals(again), f"{name}: same seed gave different predictions"

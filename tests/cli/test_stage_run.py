@@ -12,14 +12,8 @@ from typer.testing import CliRunner
 from reasonrec.cli import app
 from reasonrec.cli.stage_run import StageRun
 from reasonrec.config import Config
-from reasonrec.llm.base import ModelIdentity
 from reasonrec.llm.runner import RunSummary
-
-
-class FakeLLMForControlFlow:
-    """Only an identity: StageRun.write records it in the manifest; no generation happens here."""
-
-    identity = ModelIdentity(backend="fake", model="none", model_hash="0")
+from reasonrec.llm.testing import ScriptedLLM
 
 
 class _Cfg(Config):
@@ -28,21 +22,21 @@ class _Cfg(Config):
 
 def test_write_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = StageRun("stage test")
-    run.__dict__["llm"] = FakeLLMForControlFlow()  # the cached property's slot: no model is built
+    run.__dict__["llm"] = ScriptedLLM()  # the cached property's slot: no model is built
     run.summaries.append(RunSummary(desc="x", prompts=3, cache_hits=2, failures=1))
     table = pl.DataFrame({"a": [1, 2]})
     path = run.write(tmp_path / "s", "things", table, _Cfg(), inputs=[])
     run.report(path, table, "; extra")
     assert pl.read_parquet(path).equals(table)
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert manifest["command"] == "stage test" and manifest["llm"]["backend"] == "fake"
+    assert manifest["command"] == "stage test" and manifest["llm"]["backend"] == "scripted"
     assert manifest["seeds"] == {"seed": 7}
     out = capsys.readouterr()
     assert out.out.strip() == f"wrote {path} (2 rows; 2 cache hits; 1 failures); extra"
 
 
 @pytest.mark.parametrize("args", [
-    ["stage", "describe", "--dataset", "no-such-data", "--out"],
+    ["reasoningrec", "describe", "--dataset", "no-such-data", "--out"],
     ["recsaver", "explain", "--dataset", "no-such-data", "--out"],
     ["exp3rt", "extract", "--dataset", "no-such-data", "--out"],
 ])

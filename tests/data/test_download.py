@@ -50,8 +50,8 @@ from reasonrec.data.download import (
     resolve_dataset,
 )
 from reasonrec.errors import DataError
-from reasonrec.methods.exp3rt import Exp3rtConfig
-from reasonrec.methods.recsaver import RecSaverConfig
+from reasonrec.methods.exp3rt.recipe import Exp3rtConfig
+from reasonrec.methods.recsaver.recipe import RecSaverConfig
 
 NO_WAIT = RetryPolicy(attempts=4, backoff_seconds=0.0)
 

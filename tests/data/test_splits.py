@@ -19,6 +19,7 @@ from reasonrec.data.splits import (
     SplitResult,
     assert_leak_free,
     leave_last_out,
+    split_users,
     temporal_ratio,
     user_disjoint_balanced,
 )
@@ -302,3 +303,15 @@ def test_sliding_windows_end_at_leave_last_outs_train_target_and_never_reach_val
                    strict=True))
     assert not held & set(zip(rows["user_id"], rows["item_id"], strict=True))
     assert rows["label"].to_list() == [0, 1, 0] and set(rows["split"].to_list()) == {"train"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=2, max_size=60), st.floats(0.1, 0.9), st.integers(0, 5))
+def test_split_users_is_user_disjoint_and_complete(users, fraction, seed):
+    if len(set(users)) < 2:
+        return
+    context = pl.DataFrame({"user_id": [str(u) for u in users], "item_id": [str(i) for i in range(len(users))]})
+    train, test = split_users(context, fraction, seed)
+    assert train.height + test.height == context.height
+    assert not set(train["user_id"]) & set(test["user_id"])
+    assert train.height and test.height

@@ -9,7 +9,7 @@ from datafiles import require_data
 
 from reasonrec.errors import DataError
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
-from reasonrec.eval.readers import parse_yes_no, read_predictions
+from reasonrec.eval.readers import read_predictions
 from reasonrec.predictions import PREDICTIONS_SCHEMA
 
 RUNS = {
@@ -25,13 +25,6 @@ def _release(tmp_path: Path, records: list[dict]) -> Path:
     path.parent.mkdir()
     path.write_text(json.dumps(records), encoding="utf-8")
     return path
-
-
-def test_parse_yes_no() -> None:
-    assert parse_yes_no("Prediction: Yes \n 1. ...") == 1
-    assert parse_yes_no("1. Prediction: No because") == 0
-    assert parse_yes_no("[INST] something else") is None
-    assert parse_yes_no(None) is None
 
 
 def test_release_reader_small_fixture(tmp_path: Path) -> None:

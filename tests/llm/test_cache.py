@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
 import pytest
 
@@ -11,43 +10,41 @@ from reasonrec.llm.base import (
     ChoiceScores,
     Completion,
     GenerationRequest,
-    ModelIdentity,
     SamplingParams,
     ScoreRequest,
     normalise_logprobs,
 )
 from reasonrec.llm.cache import CachedLLM, LLMCache
+from reasonrec.llm.testing import ScriptedLLM
 
 
-class FakeLLMForControlFlow:
-    """Deterministic stand-in that records every request it computes (control-flow tests only)."""
+def _echo(request: GenerationRequest) -> Completion:
+    if request.prompt == "bad":
+        return Completion("", "error", error="boom")
+    return Completion(f"echo:{request.prompt}:{request.sample_index}", "stop", prompt_tokens=3, completion_tokens=2)
 
-    def __init__(self, fail_on: str | None = None, crash_after_calls: int | None = None) -> None:
-        self.calls: list[list[str]] = []
-        self.fail_on = fail_on
-        self.crash_after_calls = crash_after_calls
 
-    @property
-    def identity(self) -> ModelIdentity:
-        return ModelIdentity(backend="fake", model="fake", model_hash="0" * 64)
+def _ranked(request: ScoreRequest) -> ChoiceScores:
+    lps = {c: -float(i + 1) for i, c in enumerate(request.choices)}
+    return ChoiceScores(normalise_logprobs(lps), lps, prompt_tokens=4)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        if self.crash_after_calls is not None and len(self.calls) >= self.crash_after_calls:
-            raise KeyboardInterrupt("simulated kill")
-        self.calls.append([r.prompt for r in requests])
-        return [
-            Completion("", "error", error="boom") if r.prompt == self.fail_on
-            else Completion(f"echo:{r.prompt}:{r.sample_index}", "stop", prompt_tokens=3, completion_tokens=2)
-            for r in requests
-        ]
 
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        self.calls.append([r.prompt for r in requests])
-        out = []
-        for r in requests:
-            lps = {c: -float(i + 1) for i, c in enumerate(r.choices)}
-            out.append(ChoiceScores(normalise_logprobs(lps), lps, prompt_tokens=4))
-        return out
+def scripted(crash_after_batches: int | None = None) -> ScriptedLLM:
+    """Echoes prompts, fails "bad", and (optionally) is killed when asked for one batch too many."""
+    llm = ScriptedLLM(text=_echo, probs=_ranked)
+    if crash_after_batches is not None:
+        def crash(request: GenerationRequest) -> Completion:
+            if len(llm.batches) > crash_after_batches:
+                raise KeyboardInterrupt("simulated kill")
+            return _echo(request)
+
+        llm.text = crash
+    return llm
+
+
+def computed(llm: ScriptedLLM) -> list[list[str]]:
+    """The prompts of each batch that reached the backend (the kill's batch excluded)."""
+    return [[r.prompt for r in batch] for _, batch in llm.batches]
 
 
 def _req(p: str, i: int = 0) -> GenerationRequest:
@@ -55,45 +52,45 @@ def _req(p: str, i: int = 0) -> GenerationRequest:
 
 
 def test_hits_are_marked_and_only_misses_are_computed(tmp_path) -> None:
-    fake = FakeLLMForControlFlow()
+    fake = scripted()
     llm = CachedLLM(fake, LLMCache(tmp_path / "c.sqlite"), batch_size=2)
     first = llm.generate([_req("a"), _req("b"), _req("a"), _req("a", 1)])
     assert [c.cached for c in first] == [False] * 4
-    assert sorted(p for call in fake.calls for p in call) == ["a", "a", "b"]  # duplicate "a"/0 computed once
+    assert sorted(p for call in computed(fake) for p in call) == ["a", "a", "b"]  # duplicate "a"/0 computed once
     assert first[0] == first[2]
     second = llm.generate([_req("c"), _req("a"), _req("b")])
     assert [c.cached for c in second] == [False, True, True]
-    assert fake.calls[-1] == ["c"]
+    assert computed(fake)[-1] == ["c"]
     assert second[1].text == "echo:a:0" and second[1].completion_tokens == 2
     assert llm.cache.count("generate") == 4
 
 
 def test_errors_are_never_cached(tmp_path) -> None:
-    fake = FakeLLMForControlFlow(fail_on="bad")
+    fake = scripted()
     llm = CachedLLM(fake, LLMCache(tmp_path / "c.sqlite"))
     out = llm.generate([_req("bad"), _req("ok")])
     assert out[0].error == "boom" and out[1].error is None
     again = llm.generate([_req("bad"), _req("ok")])
     assert again[0].cached is False and again[1].cached is True
-    assert fake.calls[-1] == ["bad"]
+    assert computed(fake)[-1] == ["bad"]
 
 
 def test_each_batch_is_committed_before_the_next_runs(tmp_path) -> None:
     path = tmp_path / "c.sqlite"
-    fake = FakeLLMForControlFlow(crash_after_calls=2)
+    fake = scripted(crash_after_batches=2)
     llm = CachedLLM(fake, LLMCache(path), batch_size=2)
     with pytest.raises(KeyboardInterrupt):
         llm.generate([_req(str(i)) for i in range(7)])
     # Two batches finished before the "kill": exactly their four rows are durable, read by a fresh connection.
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM results").fetchone()[0] == 4
-    resumed = CachedLLM(FakeLLMForControlFlow(), LLMCache(path), batch_size=2)
+    resumed = CachedLLM(scripted(), LLMCache(path), batch_size=2)
     out = resumed.generate([_req(str(i)) for i in range(7)])
     assert sum(c.cached for c in out) == 4
-    assert sorted(p for call in resumed.llm.calls for p in call) == ["4", "5", "6"]
+    assert sorted(p for call in computed(resumed.llm) for p in call) == ["4", "5", "6"]
 
 
 def test_scores_round_trip_and_keys_separate_kinds(tmp_path) -> None:
-    fake = FakeLLMForControlFlow()
+    fake = scripted()
     llm = CachedLLM(fake, LLMCache(tmp_path / "c.sqlite"))
     req = ScoreRequest(choices=(" Yes", " No"), prompt="q")
     a = llm.score([req])[0]

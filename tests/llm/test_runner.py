@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.console import Console
 
-from reasonrec.llm.base import Completion, GenerationRequest, ModelIdentity, ScoreRequest
+from reasonrec.llm.base import Completion, GenerationRequest, ScoreRequest
 from reasonrec.llm.cache import CachedLLM, LLMCache
 from reasonrec.llm.runner import run_generate, run_score
+from reasonrec.llm.testing import ScriptedLLM
 
 
-class FakeLLMForControlFlow:
-    """Echoes prompts; raises on any batch containing 'explode' (control-flow test only)."""
+def _upper(request: GenerationRequest) -> Completion:
+    """Echo in capitals; 'explode' takes its whole batch down (a backend crash)."""
+    if request.prompt == "explode":
+        raise RuntimeError("backend down")
+    return Completion(request.prompt.upper(), "stop", prompt_tokens=len(request.prompt), completion_tokens=1)
 
-    identity = ModelIdentity(backend="fake", model="fake", model_hash="1" * 64)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        if any(r.prompt == "explode" for r in requests):
-            raise RuntimeError("backend down")
-        return [Completion(r.prompt.upper(), "stop", prompt_tokens=len(r.prompt), completion_tokens=1)
-                for r in requests]
+def _no_scoring(request: ScoreRequest) -> dict[str, float]:
+    raise RuntimeError("no scoring here")
 
-    def score(self, requests: Sequence[ScoreRequest]):
-        raise RuntimeError("no scoring here")
+
+def scripted() -> ScriptedLLM:
+    return ScriptedLLM(text=_upper, probs=_no_scoring)
 
 
 def test_run_generate_keeps_order_records_failures_and_counts(tmp_path) -> None:
-    llm = CachedLLM(FakeLLMForControlFlow(), LLMCache(tmp_path / "c.sqlite"))
+    llm = CachedLLM(scripted(), LLMCache(tmp_path / "c.sqlite"))
     prompts = ["ccc", "a", "explode", "bb", "dddd"]
     reqs = [GenerationRequest(prompt=p) for p in prompts]
     console = Console(file=open(tmp_path / "log.txt", "w"), width=120)  # noqa: SIM115
@@ -49,6 +48,6 @@ def test_run_generate_keeps_order_records_failures_and_counts(tmp_path) -> None:
 
 def test_run_score_turns_backend_exceptions_into_error_results(tmp_path) -> None:
     reqs = [ScoreRequest(choices=("1", "2"), prompt=str(i)) for i in range(3)]
-    outs, summary = run_score(FakeLLMForControlFlow(), reqs, batch_size=2, show=False)
+    outs, summary = run_score(scripted(), reqs, batch_size=2, show=False)
     assert len(outs) == 3 and all(o.error and "no scoring here" in o.error for o in outs)
     assert summary.failures == 3

@@ -3,49 +3,41 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
 
 import polars as pl
 import pytest
 from datafiles import require_data
 
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
-from reasonrec.methods import RECIPES, get_recipe
-from reasonrec.methods.base import StudentStep, limit_targets, student_available
-from reasonrec.methods.exp3rt import Exp3rtConfig
-from reasonrec.methods.reasoningrec import ReasoningRecConfig
-from reasonrec.methods.reasoningrec import run as run_reasoningrec
-from reasonrec.stages.base import messages_json
+from reasonrec.llm.base import Completion, ScoreRequest
+from reasonrec.llm.testing import ScriptedLLM
+from reasonrec.methods import METHODS, get_recipe
+from reasonrec.methods.exp3rt.recipe import Exp3rtConfig
+from reasonrec.methods.reasoningrec.recipe import ReasoningRecConfig
+from reasonrec.methods.reasoningrec.recipe import run as run_reasoningrec
+from reasonrec.methods.recipe import StudentStep, limit_targets
+from reasonrec.stages.common.base import messages_json
 
 # Beauty release test users: 0, 1, 2 liked their target; 13, 28 did not (both classes → AUC defined).
 USERS = ["0", "1", "2", "13", "28"]
 RELEASED = {"item_descriptions": "release", "user_profiles": "release", "teacher_reasoning": "release"}
 
 
-class FakeLLMForControlFlow:
-    """Records every request in call order; NOT a model. Generation echoes a fixed teacher-style answer;
-    P(" Yes") is a deterministic function of the prompt length so scores differ between rows."""
+def _length_probs(request: ScoreRequest) -> dict[str, float]:
+    """P(first choice) a deterministic function of the prompt length, so scores differ between rows."""
+    p = 0.2 + 0.6 * ((len(request.messages[-1].content) % 97) / 97)
+    return {request.choices[0]: p, **{c: (1 - p) / (len(request.choices) - 1) for c in request.choices[1:]}}
 
-    identity = ModelIdentity(backend="fake", model="fake-control-flow", model_hash="c" * 64)
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []  # (kind, messages JSON)
+def scripted() -> ScriptedLLM:
+    """Control flow only: a fixed teacher-style answer; scores vary with the prompt length."""
+    return ScriptedLLM(text=lambda r: Completion("1. Fits the user's taste.\nPrediction: Yes", "stop",
+                                                 prompt_tokens=10, completion_tokens=8), probs=_length_probs)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.calls.extend(("generate", messages_json(r.messages)) for r in requests)
-        return [Completion("1. Fits the user's taste.\nPrediction: Yes", "stop", prompt_tokens=10,
-                           completion_tokens=8) for _ in requests]
 
-    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        self.calls.extend(("score", messages_json(r.messages)) for r in requests)
-        out = []
-        for r in requests:
-            p = 0.2 + 0.6 * ((len(r.messages[-1].content) % 97) / 97)
-            probs = {r.choices[0]: p, **{c: (1 - p) / (len(r.choices) - 1) for c in r.choices[1:]}}
-            out.append(ChoiceScores(probs, {c: math.log(v) for c, v in probs.items()}, prompt_tokens=10))
-        return out
+def calls(llm: ScriptedLLM) -> list[tuple[str, str]]:
+    """(kind, messages JSON) of every request, in call order."""
+    return [(kind, messages_json(r.messages)) for kind, batch in llm.batches for r in batch]
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +54,14 @@ def _config(**extra) -> ReasoningRecConfig:
 
 
 def test_registry_is_explicit_and_configs_carry_paper_defaults():
-    assert set(RECIPES) == {"reasoningrec", "exp3rt", "recsaver", "tallrec"}
-    rr = RECIPES["reasoningrec"].config()
+    assert set(METHODS) == {"reasoningrec", "exp3rt", "recsaver", "tallrec"}
+    rr = METHODS["reasoningrec"].recipe.config()
     assert (rr.prepare.r_threshold, rr.describe.p_reviews, rr.describe.n_words) == (3.0, 10, 25)
     assert (rr.profile.m_items, rr.profile.q_words, rr.prepare.split.k_history) == (15, 100, 5)
-    ex = RECIPES["exp3rt"].config()
+    ex = METHODS["exp3rt"].recipe.config()
     assert ex.prepare.filters.k_core == 5 and ex.prepare.split.strategy == "temporal_ratio"
     assert tuple(ex.prepare.split.ratios) == (0.8, 0.1, 0.1) and ex.predict.include_bias
-    rs = RECIPES["recsaver"].config()
+    rs = METHODS["recsaver"].recipe.config()
     assert (rs.prepare.split.min_history, rs.prepare.split.max_history) == (4, 10)
     assert rs.teacher.n_samples == 8 and rs.prepare.split.strategy == "user_disjoint_balanced"
     assert not rr.student.enabled
@@ -78,8 +70,8 @@ def test_registry_is_explicit_and_configs_carry_paper_defaults():
 
 
 def test_generated_stages_run_in_order_and_write_the_run_directory(beauty_root, tmp_path):
-    llm = FakeLLMForControlFlow()
-    result = run_reasoningrec(_config(limit_items=6), beauty_root, tmp_path, llm)
+    llm = scripted()
+    result = run_reasoningrec(_config(limit_items=6, data_dir=beauty_root), tmp_path, llm)
     assert [s.name for s in result.stages] == ["item_descriptions", "user_profiles", "teacher_reasoning",
                                                "predictions"]
     assert all(s.source == "generate" for s in result.stages)
@@ -91,12 +83,12 @@ def test_generated_stages_run_in_order_and_write_the_run_directory(beauty_root, 
         table = result.tables[name]
         prompts = table["prompt"].drop_nulls().to_list() if name != "predictions" else None
         n = table.height if prompts is None else len(prompts)
-        segment = llm.calls[offset: offset + n]
+        segment = calls(llm)[offset: offset + n]
         assert n > 0 and {k for k, _ in segment} == {kind}, name
         if prompts is not None:
             assert sorted(p for _, p in segment) == sorted(prompts), name
         offset += n
-    assert offset == len(llm.calls)
+    assert offset == len(calls(llm))
     assert result.tables["item_descriptions"].height == 6  # limit_items
     assert result.tables["teacher_reasoning"].height == len(USERS)  # train targets of the 5 users
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -111,10 +103,10 @@ def test_generated_stages_run_in_order_and_write_the_run_directory(beauty_root, 
 
 
 def test_release_artefacts_replace_stages_without_llm_generation(beauty_root, tmp_path):
-    llm = FakeLLMForControlFlow()
-    result = run_reasoningrec(_config(artefacts=RELEASED), beauty_root, tmp_path, llm)
+    llm = scripted()
+    result = run_reasoningrec(_config(artefacts=RELEASED, data_dir=beauty_root), tmp_path, llm)
     assert [s.source for s in result.stages] == ["release", "release", "release", "generate"]
-    assert [k for k, _ in llm.calls] == ["score"] * len(USERS)  # no generation at all
+    assert [k for k, _ in calls(llm)] == ["score"] * len(USERS)  # no generation at all
     from reasonrec.data.loaders import load_dataset
 
     ds = load_dataset("reasoningrec-beauty", beauty_root)
@@ -134,24 +126,25 @@ def test_release_artefacts_replace_stages_without_llm_generation(beauty_root, tm
 
 
 def test_skip_and_file_sources(beauty_root, tmp_path):
-    first = run_reasoningrec(_config(artefacts=RELEASED), beauty_root, tmp_path / "a", FakeLLMForControlFlow())
+    first = run_reasoningrec(_config(artefacts=RELEASED, data_dir=beauty_root), tmp_path / "a", scripted())
     path = first.stages[0].path
-    llm = FakeLLMForControlFlow()
+    llm = scripted()
     result = run_reasoningrec(_config(artefacts={"item_descriptions": path, "user_profiles": "skip",
-                                                 "teacher_reasoning": "skip"}), beauty_root, tmp_path / "b", llm)
+                                                 "teacher_reasoning": "skip"}, data_dir=beauty_root),
+                              tmp_path / "b", llm)
     assert [s.source for s in result.stages][:3] == [path, "skip", "skip"]
     assert result.tables["user_profiles"] is None and not (tmp_path / "b" / "stages" / "user_profiles").exists()
-    assert [k for k, _ in llm.calls] == ["score"] * len(USERS)
+    assert [k for k, _ in calls(llm)] == ["score"] * len(USERS)
     with pytest.raises(ConfigError, match="no such file"):
-        run_reasoningrec(_config(artefacts={"item_descriptions": "nowhere.parquet"}), beauty_root, tmp_path / "c",
-                         llm)
+        run_reasoningrec(_config(artefacts={"item_descriptions": "nowhere.parquet"}, data_dir=beauty_root),
+                         tmp_path / "c", llm)
 
 
 def test_prepare_targets_and_limit_users(beauty_root, tmp_path):
-    llm = FakeLLMForControlFlow()
+    llm = scripted()
     cfg = ReasoningRecConfig.from_dict({"limit_users": 3, "artefacts": RELEASED, "eval": {"bootstrap": 0},
-                                        "zeroshot": {"show_progress": False}})
-    result = run_reasoningrec(cfg, beauty_root, tmp_path, llm)
+                                        "zeroshot": {"show_progress": False}, "data_dir": str(beauty_root)})
+    result = run_reasoningrec(cfg, tmp_path, llm)
     assert (tmp_path / "data" / "splits" / "test.parquet").exists()
     assert result.predictions["user_id"].n_unique() == 3
     assert json.loads((tmp_path / "manifest.json").read_text())["targets"] == "prepare"
@@ -164,40 +157,39 @@ def test_limit_targets_keeps_users_across_splits():
     assert limit_targets({"test": t}, None, ["a"])["test"].height == 1
 
 
-def test_student_step_is_off_by_default_and_available():
-    ok, reason = student_available()
+def test_student_step_is_off_by_default():
     assert StudentStep().enabled is False
-    assert ok, reason  # reasonrec.train and reasonrec.predict ship with the package
 
 
 def test_exp3rt_release_context_with_fake_llm(shared_data, tmp_path):
     require_data(shared_data, "exp3rt-imdb", "rating_bias", "test_helpful.json")
-    from reasonrec.methods.exp3rt import run
+    from reasonrec.methods.exp3rt.recipe import run
 
-    llm = FakeLLMForControlFlow()
+    llm = scripted()
     cfg = Exp3rtConfig.from_dict({"limit_pairs": 3, "predict": {"reasoning": False, "show_progress": False},
-                                  "eval": {"bootstrap": 0}})
-    result = run(cfg, shared_data, tmp_path, llm)
+                                  "eval": {"bootstrap": 0}, "data_dir": str(shared_data)})
+    result = run(cfg, tmp_path, llm)
     assert [(s.name, s.source) for s in result.stages] == [
         ("preferences", "skip"), ("user_profiles", "skip"), ("item_profiles", "skip"),
         ("pair_context", "release"), ("teacher_reasoning", "skip"), ("predictions", "generate")]
-    assert [k for k, _ in llm.calls] == ["score"] * 3
-    assert "Average" in llm.calls[0][1] or "average" in llm.calls[0][1]  # rating bias is in the prompt
+    assert [k for k, _ in calls(llm)] == ["score"] * 3
+    assert "Average" in calls(llm)[0][1] or "average" in calls(llm)[0][1]  # rating bias is in the prompt
     assert result.predictions["pred_rating"].is_between(1, 10).all()
     assert json.loads((tmp_path / "metrics.json").read_text())["n"] == 3
 
 
-def test_run_cli(beauty_root, tmp_path, monkeypatch):
+def test_run_cli(beauty_root, tmp_path):
+    import typer
     from typer.testing import CliRunner
 
     import reasonrec.cli.run as run_cli
 
-    monkeypatch.setattr(run_cli, "llm_from_options", lambda path: FakeLLMForControlFlow())
-    import typer
-
     app = typer.Typer()
     app.command()(run_cli.run_command)
-    args = ["reasoningrec", "--out", str(tmp_path), "--data-dir", str(beauty_root), "--set", "targets=release",
+    llm_config = tmp_path / "llm.yaml"
+    llm_config.write_text("backend: scripted\ncache: false\n")
+    args = ["reasoningrec", "--out", str(tmp_path / "run"), "--data-dir", str(beauty_root), "--llm-config",
+            str(llm_config), "--set", "targets=release",
             "--set", "user_ids=[0,1,2,13,28]", "--set", "eval.bootstrap=0", "--set", "zeroshot.show_progress=false"]
     for stage in RELEASED:
         args += ["--set", f"artefacts.{stage}=release"]
@@ -215,7 +207,7 @@ def test_real_reasoningrec_recipe_on_embedded_model_with_released_artefacts(beau
     from reasonrec.llm.registry import LLMConfig, build_llm
 
     llm = build_llm(LLMConfig(cache_path=str(tmp_path / "cache.sqlite"), n_threads=1))
-    result = run_reasoningrec(_config(artefacts=RELEASED), beauty_root, tmp_path / "run", llm)
+    result = run_reasoningrec(_config(artefacts=RELEASED, data_dir=beauty_root), tmp_path / "run", llm)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n"] == len(USERS) and metrics["auc"] is not None
     scores = result.predictions["score"]
@@ -227,11 +219,12 @@ def test_real_exp3rt_recipe_on_imdb_two_pairs(shared_data, tmp_path):
     """Real SmolLM2: bias prompt + one rating scoring pass per pair (no generation), E[rating] on the 1–10 scale."""
     require_data(shared_data, "exp3rt-imdb", "rating_bias", "test_helpful.json")
     from reasonrec.llm.registry import LLMConfig, build_llm
-    from reasonrec.methods.exp3rt import run
+    from reasonrec.methods.exp3rt.recipe import run
 
     llm = build_llm(LLMConfig(cache_path=str(tmp_path / "cache.sqlite"), n_threads=1))
-    cfg = Exp3rtConfig.from_dict({"limit_pairs": 2, "predict": {"reasoning": False}, "eval": {"bootstrap": 0}})
-    result = run(cfg, shared_data, tmp_path / "run", llm)
+    cfg = Exp3rtConfig.from_dict({"limit_pairs": 2, "predict": {"reasoning": False}, "eval": {"bootstrap": 0},
+                                  "data_dir": str(shared_data)})
+    result = run(cfg, tmp_path / "run", llm)
     preds = result.predictions
     assert preds.height == 2 and preds["pred_rating"].is_between(1, 10).all()
     probs = json.loads(preds["probs"][0])

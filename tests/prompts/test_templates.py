@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
 from stage_fixtures import load_beauty
 
 from reasonrec.prompts import DOMAINS, TEMPLATES, PromptRenderer
-from reasonrec.stages.base import token_counter
-from reasonrec.stages.context import ItemCatalog, text_map
+from reasonrec.stages.common.base import token_counter
+from reasonrec.stages.common.context import ItemCatalog, text_map
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

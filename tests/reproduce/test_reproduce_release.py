@@ -13,7 +13,7 @@ from datafiles import category_release
 
 from reasonrec.data.loaders import LoadOptions, load_dataset
 from reasonrec.data.loaders.reasoningrec import release_notes
-from reasonrec.reproduce import reasoningrec as rr
+from reasonrec.methods.reasoningrec import reproduction as rr
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def fashion_root(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.mark.parametrize("where", ["root", "release"])
 def test_release_resolves_loads_and_feeds_the_report(fashion_root: Path, where: str) -> None:
     data_dir = fashion_root if where == "root" else fashion_root / "reasoningrec-fashion"
-    cfg = rr.resolve("reasoningrec-release", "quick", ["domain=fashion", f"data_dir={data_dir}", "bootstrap=0"])
+    cfg = rr.REPRODUCTION.resolve("reasoningrec-release", "quick", ["domain=fashion", f"data_dir={data_dir}", "bootstrap=0"])
     assert (cfg.dataset, cfg.domain, cfg.test_split, cfg.like_threshold) == (
         "reasoningrec-release", "fashion", "release_windows_test", 3.0)
     ds = load_dataset(cfg.dataset, cfg.data_dir, LoadOptions(domain=cfg.domain))
@@ -41,7 +41,7 @@ def test_release_resolves_loads_and_feeds_the_report(fashion_root: Path, where: 
 
 @pytest.mark.slow
 def test_quick_reproduction_on_a_renamed_category(fashion_root: Path, tmp_path: Path) -> None:
-    cfg = rr.resolve("reasoningrec-release", "quick", [
+    cfg = rr.REPRODUCTION.resolve("reasoningrec-release", "quick", [
         "domain=fashion", f"data_dir={fashion_root}", "k=4", "test_users=8", "lora.max_steps=1",
         "lora.valid_limit=8", "reasoning_rows=0", "tallrec=false", "zeroshot=[]", "bootstrap=50",
         "baselines=[user-mean,user-like-share]"])

@@ -7,7 +7,7 @@ import json
 import pytest
 from datafiles import require_data
 
-from reasonrec.train.lora import LoRAConfig, auc_or_none, build_trainer, train_lora
+from reasonrec.train.lora import LoRAConfig, build_trainer, train_lora
 from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
 
 SMALL = SFTDataConfig(k=2, seed=5, include_profile=False, include_descriptions=False, max_seq_length=512)
@@ -43,11 +43,6 @@ def test_labels_mask_only_the_completion(tiny, tmp_path):
         text = tok.decode([example["input_ids"][i] for i in supervised])
         assert text.startswith(row["completion"][:15])  # "Prediction: Yes"
         assert tok.decode(example["input_ids"][: row["prompt_tokens"]]).endswith("<|im_start|>assistant\n")
-
-
-def test_auc_or_none():
-    assert auc_or_none([1, 1], [0.2, 0.9]) is None
-    assert auc_or_none([0, 1, 1], [0.1, 0.5, 0.9]) == 1.0
 
 
 @pytest.mark.slow
@@ -96,8 +91,8 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     from reasonrec.data.loaders import load_dataset
     from reasonrec.llm.base import Message, ScoreRequest
     from reasonrec.llm.hf import HFBackend
+    from reasonrec.stages.student import LABEL_SCORING
     from reasonrec.train.lora import yes_no_scores
-    from reasonrec.train.sft_data import LABEL_SCORING
 
     require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
     ds = load_dataset("reasoningrec-beauty", shared_data)

@@ -18,7 +18,6 @@ from reasonrec.train.sft_data import (
     build_reasoningrec_sft,
     load_tokenizer,
     sample_k_shot,
-    strip_trailing_prediction,
 )
 
 
@@ -92,11 +91,6 @@ def test_trimming_is_counted_not_silent(beauty, tokenizer):
     assert (tight.table["prompt_tokens"] + tight.table["completion_tokens"]).max() <= 520
     with pytest.raises(ConfigError, match="does not fit"):
         _build(beauty, tokenizer, SFTDataConfig(k=12, seed=1, max_seq_length=300))
-
-
-def test_strip_trailing_prediction():
-    text = "\n   1. Likes soap.\n   2. Target is soap.\nPrediction: Yes"
-    assert strip_trailing_prediction(text) == "1. Likes soap.\n2. Target is soap."
 
 
 def test_rating_sft_paths_keep_filter(tokenizer):

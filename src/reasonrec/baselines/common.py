@@ -137,19 +137,6 @@ def torch_determinism(seed: int, threads: int = 1) -> Iterator[None]:
         torch.use_deterministic_algorithms(prev_det)
 
 
-def binary_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC with ties counted half (Mann-Whitney); NaN when only one class is present."""
-    labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def interactions_of(data: TrainData) -> pl.DataFrame:
     """The CF training interactions with string ids and float ratings (validated minimally)."""
     df = data.interactions

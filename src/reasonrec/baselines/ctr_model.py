@@ -15,13 +15,8 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 
-from reasonrec.baselines.common import (
-    BaselineConfig,
-    TrainData,
-    binary_auc,
-    predictions_frame,
-    torch_determinism,
-)
+from reasonrec.auc import rank_auc
+from reasonrec.baselines.common import BaselineConfig, TrainData, predictions_frame, torch_determinism
 from reasonrec.baselines.ctr_data import CTRArrays, build_item_vocab, tensorise
 
 
@@ -126,7 +121,7 @@ class SequentialCTR:
                 if valid is not None:
                     self.model = model
                     scores = self._scores(valid)
-                    auc = binary_auc(valid.labels[vkeep], scores[vkeep])
+                    auc = rank_auc(valid.labels[vkeep], scores[vkeep])
                     record["valid_auc"] = auc
                     if auc > best_auc:
                         best_auc, best_state, bad, self.best_epoch = auc, copy.deepcopy(model.state_dict()), 0, epoch

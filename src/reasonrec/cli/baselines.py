@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, OutOpt, PrintOpt, SetOpt
 from reasonrec.errors import DataError
 
-app = typer.Typer(help="Classic baselines (naive statistics, MF, BPR, LightGCN, SASRec, Caser).",
-                  no_args_is_help=True)
+if TYPE_CHECKING:
+    import polars as pl
+
+app = typer.Typer(
+    help="Classic baselines (naive statistics, MF, BPR, LightGCN, SASRec, Caser).\n\n"
+    "Example: reasonrec baselines run bpr --split-dir runs/ml100k --out runs/bpr --set max_iter=200",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
 def list_baselines() -> None:
-    """List registered baselines and the tasks they serve."""
+    """List registered baselines and the tasks they serve.
+
+    Example: reasonrec baselines list
+    """
     from reasonrec.baselines import BASELINES
 
     for name, spec in BASELINES.items():
@@ -26,6 +35,8 @@ def list_baselines() -> None:
 
 
 def _read(path: Path) -> pl.DataFrame:
+    import polars as pl
+
     if not path.exists():
         raise DataError("missing split file (run `reasonrec data prepare` first)", path=path)
     return pl.read_parquet(path)
@@ -36,15 +47,22 @@ def _read(path: Path) -> pl.DataFrame:
 def run(
     name: Annotated[str, typer.Argument(help="Baseline name (see `reasonrec baselines list`).")],
     split_dir: Annotated[Path, typer.Option("--split-dir", help="Output dir of `reasonrec data prepare`.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for predictions.parquet and the manifest.")],
-    config: Annotated[Path | None, typer.Option("--config", help="YAML config for the baseline.")] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")] = None,
+    out: OutOpt,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    print_config_: PrintOpt = False,
     dataset: Annotated[str, typer.Option("--dataset", help="Dataset name written into the predictions.")] = "",
     r_threshold: Annotated[float, typer.Option("--r-threshold", help="Like = rating > r_T.")] = 3.0,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidates per test user for top-k baselines.")] = 20,
 ) -> None:
-    """Fit NAME on splits/train(+train_interactions), predict valid and test, write predictions.parquet."""
+    """Fit NAME on splits/train(+train_interactions), predict valid and test, write predictions.parquet.
+
+    Example: reasonrec baselines run user-mean --split-dir runs/ml100k --out runs/user_mean
+    """
+    import polars as pl
+
     from reasonrec.baselines import BASELINES, TopKRecommender, TrainData, make_baseline
+    from reasonrec.cli.options import print_config, resolve_command_config
     from reasonrec.data.prepared import verify_prepared
     from reasonrec.io import write_parquet
     from reasonrec.runs import write_manifest
@@ -53,8 +71,8 @@ def run(
     spec = BASELINES.get(name)
     if spec is None:
         raise typer.BadParameter(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
-    overrides = overrides or []
-    cfg = spec.config.from_yaml(config, overrides) if config else spec.config.from_dict({}, overrides)
+    cfg = resolve_command_config(spec.config, config=config, overrides=overrides or [])
+    print_config(print_config_, config=cfg)
     if (split_dir / "manifest.json").exists():  # written by `data prepare`: refuse a mixed or edited directory
         verify_prepared(split_dir)
     splits = split_dir / "splits"

@@ -16,7 +16,8 @@ from rich.table import Table
 from reasonrec.cli.data_download import download_command
 from reasonrec.cli.errors import one_line_errors
 
-app = typer.Typer(help="Prepare, describe and download datasets.", no_args_is_help=True)
+app = typer.Typer(help="Prepare, describe and download datasets.\n\nExample: reasonrec data prepare movielens-100k "
+                  "--out runs/ml100k", no_args_is_help=True)
 app.command(name="download")(download_command)
 
 def load_prepare_config(target: str, data_dir: Path | None, overrides: list[str]) -> Any:
@@ -125,7 +126,10 @@ def prepare_command(
         typer.Option("--set", help="Config override key=value, repeatable (e.g. --set split.strategy=temporal_ratio)."),
     ] = None,
 ) -> None:
-    """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json."""
+    """Load a dataset, apply filters, split it, and write Parquet tables + config.yaml + manifest.json.
+
+    Example: reasonrec data prepare movielens-100k --out runs/ml100k --set split.strategy=temporal_ratio
+    """
     from reasonrec.data.prepare import prepare
 
     with one_line_errors():
@@ -146,7 +150,10 @@ def prepare_command(
 def describe_command(
     directory: Annotated[Path, typer.Argument(help="A directory written by `reasonrec data prepare`.")],
 ) -> None:
-    """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png."""
+    """Print dataset and split statistics; write DIR/describe.json and DIR/describe.png.
+
+    Example: reasonrec data describe runs/ml100k
+    """
     from reasonrec.data.prepare import describe, write_describe
 
     with one_line_errors():

@@ -1,29 +1,26 @@
 """`reasonrec data download <name>`: fetch a public dataset into the data root, checksummed and resumable.
 
 The command is built by `make_download_command(registry)` so tests can hand it a registry pointing at a local
-server; `download_command` is the one bound to the real registry (the lead registers it in `cli/data.py`).
+server; `download_command` is the one bound to the real registry (`reasonrec.data.download.DOWNLOADS`, looked up
+when the command runs, so `--help` loads no download machinery), registered in `cli/data.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from reasonrec.data.download import (
-    DOWNLOADS,
-    MIRROR_ENV,
-    DownloadableDataset,
-    RetryPolicy,
-    download_dataset,
-    resolve_dataset,
-)
 from reasonrec.errors import ReasonrecError
+from reasonrec.paths import MIRROR_ENV
 from reasonrec.paths import data_dir as default_data_dir
+
+if TYPE_CHECKING:
+    from reasonrec.data.download import DownloadableDataset
 
 
 def _list_table(registry: Mapping[str, DownloadableDataset]) -> Table:
@@ -44,8 +41,8 @@ def _list_table(registry: Mapping[str, DownloadableDataset]) -> Table:
     return table
 
 
-def make_download_command(registry: Mapping[str, DownloadableDataset]) -> Callable[..., None]:
-    """A Typer command function bound to `registry` (no global state to patch in tests)."""
+def make_download_command(registry: Mapping[str, DownloadableDataset] | None = None) -> Callable[..., None]:
+    """A Typer command function bound to `registry` (default: the real one; no global state to patch in tests)."""
 
     def download_command(
         name: Annotated[
@@ -139,12 +136,15 @@ def make_download_command(registry: Mapping[str, DownloadableDataset]) -> Callab
           reasonrec data prepare amazon-2023 --data-dir data \\
               --set load.category=Books --set filters.k_core=5 --out prepared/books
         """
+        from reasonrec.data.download import DOWNLOADS, RetryPolicy, download_dataset, resolve_dataset
+
+        datasets = DOWNLOADS if registry is None else registry
         console = Console(stderr=True)
         if name is None:
-            Console().print(_list_table(registry))
+            Console().print(_list_table(datasets))
             return
         try:
-            spec = resolve_dataset(name, category, registry)
+            spec = resolve_dataset(name, category, datasets)
             report = download_dataset(
                 spec,
                 default_data_dir(data_dir),
@@ -173,4 +173,4 @@ def make_download_command(registry: Mapping[str, DownloadableDataset]) -> Callab
     return download_command
 
 
-download_command = make_download_command(DOWNLOADS)
+download_command = make_download_command()

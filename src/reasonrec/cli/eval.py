@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from reasonrec.cli.errors import one_line_errors
-from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
-from reasonrec.eval.readers import READERS, read_predictions
-from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
+from reasonrec.cli.options import ConfigOpt, SetOpt
 
 app = typer.Typer(
-    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.", no_args_is_help=True
+    help="Evaluate predictions: AUC/accuracy/F1, rating and text metrics.\n\n"
+    "Example: reasonrec eval predictions runs/demo/predictions.parquet --json", no_args_is_help=True
 )
+TEXT_METRIC_NAMES = ("bleu", "rouge1", "meteor", "bertscore")
 
 _TABLE_KEYS = (
     "n",
@@ -32,8 +32,22 @@ _TABLE_KEYS = (
     "macro_auc_ovr",
     "mae",
     "rmse",
-    *TEXT_METRICS,
+    *TEXT_METRIC_NAMES,
 )
+
+
+def text_metrics_layer(text_metrics: str, bertscore_model: Path | None, bertscore_layers: int) -> dict | None:
+    """`--text-metrics a,b --bertscore-model DIR --bertscore-layers N` as the `text` section of an eval config."""
+    from reasonrec.eval.text import TextMetricsConfig
+
+    names = [m.strip() for m in text_metrics.split(",") if m.strip()]
+    if not names:
+        return None
+    return TextMetricsConfig.from_dict(
+        {"metrics": names, "bertscore_model": str(bertscore_model) if bertscore_model else None,
+         "bertscore_num_layers": bertscore_layers},
+        source="--text-metrics/--bertscore-*",
+    ).model_dump()
 
 
 def _fmt(value: object) -> str:
@@ -67,10 +81,11 @@ def _render(result: dict, console: Console) -> None:
 
 @app.command("predictions")
 def predictions(
+    ctx: typer.Context,
     path: Annotated[
         Path, typer.Argument(help="Predictions file (Parquet/JSONL) or the authors' test_outputs.json.")
     ],
-    fmt: str = typer.Option("predictions", "--format", help=f"One of: {', '.join(sorted(READERS))}."),
+    fmt: str = typer.Option("predictions", "--format", help="predictions | reasoningrec-release."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
     dedupe: bool = typer.Option(
         False, "--dedupe", help="Also report metrics on distinct prompts / user-item pairs."
@@ -81,7 +96,7 @@ def predictions(
     threshold: float = typer.Option(
         0.5, "--threshold", help="score >= threshold → like (when no parsed label)."
     ),
-    text_metrics: str = typer.Option("", "--text-metrics", help=f"Comma list of {','.join(TEXT_METRICS)}."),
+    text_metrics: str = typer.Option("", "--text-metrics", help="Comma list of bleu,rouge1,meteor,bertscore."),
     bertscore_model: Annotated[
         Path | None, typer.Option("--bertscore-model", help="Local model dir for BERTScore.")
     ] = None,
@@ -91,27 +106,30 @@ def predictions(
     breakdown: Annotated[
         list[str] | None, typer.Option("--breakdown", help="correctness | segment | rating (repeatable).")
     ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Score one predictions file."""
+    """Score one predictions file (settings: the flags, or any EvalConfig field via --config / --set).
+
+    Example: reasonrec eval predictions runs/demo/predictions.parquet --bootstrap 200 --json
+    """
+    from reasonrec.cli.options import given_flags, resolve_command_config
+    from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+    from reasonrec.eval.readers import read_predictions
+
     log = Console(stderr=True)
     with one_line_errors(ValueError, KeyError, FileNotFoundError):  # + bad values/columns/paths
-        text = None
-        names = [m.strip() for m in text_metrics.split(",") if m.strip()]
-        if names:
-            text = TextMetricsConfig.from_dict(
-                {"metrics": names, "bertscore_model": str(bertscore_model) if bertscore_model else None,
-                 "bertscore_num_layers": bertscore_layers},
-                source="--text-metrics/--bertscore-*",
-            )
-        config = EvalConfig.from_dict(
-            {"threshold": threshold, "bootstrap": bootstrap, "seed": seed, "dedupe": dedupe,
-             "dedupe_on": dedupe_on, "text": text, "breakdowns": breakdown or []},
-            source="eval predictions options",
-        )
+        text = text_metrics_layer(text_metrics, bertscore_model, bertscore_layers)
+        flags = given_flags(ctx, {"threshold": threshold, "bootstrap": bootstrap, "seed": seed, "dedupe": dedupe,
+                                  "dedupe_on": dedupe_on, "breakdown": breakdown})
+        flags = {("breakdowns" if k == "breakdown" else k): v for k, v in flags.items()}
+        if text is not None:
+            flags["text"] = text
+        eval_config = resolve_command_config(EvalConfig, config=config, overrides=set_ or [], flags=flags)
         log.print(f"reading {path} as {fmt}")
         df = read_predictions(path, fmt)
         log.print(f"evaluating {df.height} rows")
-        result = evaluate_predictions(df, config)
+        result = evaluate_predictions(df, eval_config)
     result = {"path": str(path), "format": fmt, **result}
     if as_json:
         typer.echo(json.dumps(result, allow_nan=False))

@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import ConfigOpt, PrintOpt, SetOpt, print_config, resolve_command_config
 from reasonrec.errors import ConfigError
-from reasonrec.serve.config import ServeConfig, is_loopback
+
+if TYPE_CHECKING:
+    from reasonrec.serve.config import ServeConfig
 
 SERVABLE_BACKENDS = ("hf",)
 # flag name → ServeConfig key it sets (only when given; precedence: defaults ← --config YAML ← flags ← --set)
@@ -42,22 +45,25 @@ FLAG_KEYS = {
 
 
 def resolve_config(config: Path | None, flags: dict[str, object], overrides: list[str]) -> ServeConfig:
-    """ServeConfig from an optional YAML, then the flags that were given, then `--set key=value` overrides."""
-    base = ServeConfig.from_yaml(config) if config else ServeConfig()
-    data = base.model_dump(mode="json")
+    """ServeConfig through the CLI's one precedence: defaults ← --config YAML ← the flags given ← --set."""
+    from reasonrec.serve.config import ServeConfig
+
+    given: dict[str, Any] = {}
     for flag, value in flags.items():
         if value is None or value is False:
             continue
-        node = data
         *parents, leaf = FLAG_KEYS[flag].split(".")
+        node = given
         for part in parents:
-            node = node[part]
+            node = node.setdefault(part, {})
         node[leaf] = value
-    return ServeConfig.from_dict(data, overrides, source=str(config or "llm serve"))
+    return resolve_command_config(ServeConfig, config=config, flags=given, overrides=overrides)
 
 
 def check_exposure(config: ServeConfig, api_key: str | None) -> None:
     """A server reachable from other machines needs a key, unless the operator says otherwise on purpose."""
+    from reasonrec.serve.config import is_loopback
+
     if api_key is None and not is_loopback(config.host) and not config.allow_insecure_host:
         raise ConfigError(
             f"--host {config.host} is not a loopback address and no API key is set: anyone who can reach this "
@@ -174,11 +180,9 @@ def serve_command(
         ),
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="Log level (default warning).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="ServeConfig YAML.")] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="ServeConfig override key=value, e.g. limits.short_max_tokens=32."),
-    ] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    print_config_: PrintOpt = False,
     backend: Annotated[
         str,
         typer.Option(
@@ -195,6 +199,7 @@ def serve_command(
     """
     flags = {k: v for k, v in locals().items() if k in FLAG_KEYS}
     cfg = resolve_config(config, flags, set_ or [])
+    print_config(print_config_, config=cfg)
     if backend not in SERVABLE_BACKENDS:
         raise ConfigError(f"--backend {backend!r} cannot be served; servable: {list(SERVABLE_BACKENDS)}")
     api_key = None

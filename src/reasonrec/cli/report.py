@@ -13,11 +13,12 @@ import typer
 from rich.console import Console
 
 from reasonrec.cli.errors import one_line_errors
-from reasonrec.eval.report import INPUT_FORMATS, ReportConfig, generate_report
-from reasonrec.eval.text import TEXT_METRICS, TextMetricsConfig
+from reasonrec.cli.eval import text_metrics_layer
+from reasonrec.cli.options import ConfigOpt, SetOpt
 
 
 def report_command(
+    ctx: typer.Context,
     inputs: Annotated[
         list[Path],
         typer.Argument(
@@ -26,7 +27,8 @@ def report_command(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output directory for report.md/.html/.json and PNGs.")],
-    fmt: Annotated[str, typer.Option("--format", help=f"Input format: {', '.join(INPUT_FORMATS)}.")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help="Input format: auto | predictions | "
+                                     "reasoningrec-release.")] = "auto",
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "reasonrec evaluation report",
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="AUC bootstrap resamples (0 = no CI).")
@@ -39,7 +41,7 @@ def report_command(
     text_metrics: Annotated[
         str,
         typer.Option(
-            "--text-metrics", help=f"Opt-in comma list of {','.join(TEXT_METRICS)} (BERTScore is slow)."
+            "--text-metrics", help="Opt-in comma list of bleu,rouge1,meteor,bertscore (BERTScore is slow)."
         ),
     ] = "",
     bertscore_model: Annotated[
@@ -49,32 +51,28 @@ def report_command(
     calibration_bins: Annotated[
         int, typer.Option("--calibration-bins", help="Reliability diagram bins.")
     ] = 10,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Compare methods × datasets across runs: tables with CIs and n, ROC/calibration/K/confusion plots."""
+    """Compare methods × datasets across runs: tables with CIs and n, ROC/calibration/K/confusion plots.
+
+    Example: reasonrec report runs/demo runs/k64 --out runs/compare --bootstrap 500
+    """
+    from reasonrec.cli.options import given_flags, resolve_command_config
+    from reasonrec.eval.report import ReportConfig, generate_report
+
     log = Console(stderr=True)
     started = time.perf_counter()
     with one_line_errors(ValueError, KeyError, FileNotFoundError):  # + bad values/columns/paths
-        names = [m.strip() for m in text_metrics.split(",") if m.strip()]
-        text = (
-            TextMetricsConfig(
-                metrics=names,
-                bertscore_model=str(bertscore_model) if bertscore_model else None,
-                bertscore_num_layers=bertscore_layers,
-            )
-            if names
-            else None
-        )
-        config = ReportConfig(
-            title=title,
-            bootstrap=bootstrap,
-            seed=seed,
-            threshold=threshold,
-            dedupe=not no_dedupe,
-            text=text,
-            calibration_bins=calibration_bins,
-        )
+        text = text_metrics_layer(text_metrics, bertscore_model, bertscore_layers)
+        flags = given_flags(ctx, {"title": title, "bootstrap": bootstrap, "seed": seed, "threshold": threshold,
+                                  "no_dedupe": not no_dedupe, "calibration_bins": calibration_bins})
+        flags = {("dedupe" if k == "no_dedupe" else k): v for k, v in flags.items()}
+        if text is not None:
+            flags["text"] = text
+        config_ = resolve_command_config(ReportConfig, config=config, overrides=set_ or [], flags=flags)
         log.print(f"reading {len(inputs)} input(s)")
-        report, files = generate_report(inputs, out, config, fmt)
+        report, files = generate_report(inputs, out, config_, fmt)
     log.print(
         f"{len(report.entries)} rows over {len(report.datasets())} dataset(s), {len(files.plots)} plots, "
         f"{time.perf_counter() - started:.1f} s"

@@ -1,8 +1,9 @@
 """`reasonrec reproduce <paper>`: one command per paper → OUT/metrics.json + report.md/html (+ config, manifest).
 
-Every command takes the same options: `--out`, `--data-dir`, `--budget quick|full` (quick = minutes on a laptop
-CPU, full = the paper's protocol), `--llm-config` (LLMConfig YAML for the base/teacher model), `--config` (a YAML
-of reproduction settings) and repeatable `--set key=value` overrides applied last.
+Every command takes the same options: `--out`, `--dataset`, `--data-dir`, `--budget quick|full` (quick = minutes on
+a laptop CPU, full = the paper's protocol), `--llm-config` (the base/teacher model), `--config` (a YAML of
+reproduction settings), `--set key=value` and `--print-config`. One precedence (`cli.options`): paper defaults ←
+dataset defaults ← budget preset ← --config YAML ← flags ← --set.
 """
 
 from __future__ import annotations
@@ -14,39 +15,42 @@ from typing import Annotated, Any
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import (
+    BudgetOpt,
+    ConfigOpt,
+    DataDirOpt,
+    LLMOpt,
+    OutOpt,
+    PrintOpt,
+    SetOpt,
+    print_config,
+    yaml_layer,
+)
 
-app = typer.Typer(help="Reproduce a paper end-to-end (ReasoningRec, EXP3RT, Rec-SAVER).", no_args_is_help=True)
+app = typer.Typer(
+    help="Reproduce a paper end-to-end (ReasoningRec, EXP3RT, Rec-SAVER).\n\n"
+    "Example: reasonrec reproduce reasoningrec --budget quick --out runs/rr_quick",
+    no_args_is_help=True,
+)
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Run directory (metrics.json, report.md/html, ...).")]
-DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data root (default $REASONREC_DATA_DIR).")]
-BudgetOpt = Annotated[str, typer.Option("--budget", help="quick (minutes, subsets) | full (paper protocol).")]
-LLMOpt = Annotated[Path | None, typer.Option("--llm-config", help="LLMConfig YAML (default: embedded model).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML with reproduction settings.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override key=value (repeatable), applied last.")]
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset (default: the paper's).")]
 
 
-def run_reproduction(paper: str, *, dataset: str | None, out: Path, data_dir: Path | None, budget: str,
-                     llm_config: Path | None, config: Path | None, overrides: list[str] | None,
-                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Resolve the config (defaults ← YAML ← budget ← --set), run, print the metrics table. Used by `demo` too."""
-    import yaml
-
-    from reasonrec.reproduce import get_reproduction
-    from reasonrec.reproduce.common import metrics_table
+def run_reproduction(paper: str, *, out: Path, dataset: str | None = None, data_dir: Path | None = None,
+                     budget: str = "full", llm_config: Path | None = None, config: Path | None = None,
+                     overrides: list[str] | None = None, flags: dict[str, Any] | None = None,
+                     print_only: bool = False) -> dict[str, Any]:
+    """Resolve the config (one precedence), run, print the metrics table. Used by `demo` too."""
+    from reasonrec.methods import get_reproduction
+    from reasonrec.methods.reproduction import metrics_table
 
     started = time.time()
     repro = get_reproduction(paper)
-    base: dict[str, Any] = {}
-    if config is not None:
-        base = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    if data_dir is not None:
-        base["data_dir"] = str(data_dir)
-    if llm_config is not None:
-        base["llm"] = yaml.safe_load(llm_config.read_text(encoding="utf-8")) or {}
-    base.update(extra or {})
-    name = dataset or base.get("dataset") or repro.default_dataset
-    resolved = repro.resolve(name, budget, overrides or [], base)
-    command = f"reasonrec reproduce {paper} --dataset {name} --budget {budget} --out {out}"
+    llm = yaml_layer(llm_config) if llm_config is not None else None
+    resolved = repro.resolve(budget=budget, overrides=overrides or [], yaml=yaml_layer(config),
+                             flags={"dataset": dataset, "data_dir": data_dir, "llm": llm, **(flags or {})})
+    print_config(print_only, config=resolved)
+    command = f"reasonrec reproduce {paper} --dataset {resolved.dataset} --budget {budget} --out {out}"
     metrics = repro.run(resolved, out, command=command)
     typer.echo(metrics_table(metrics))
     for note in metrics.get("notes") or []:
@@ -60,40 +64,48 @@ def run_reproduction(paper: str, *, dataset: str | None, out: Path, data_dir: Pa
 @one_line_errors()
 def reasoningrec(
     out: OutOpt,
-    dataset: Annotated[str, typer.Option("--dataset", help="reasoningrec-beauty | reasoningrec-ml1m | "
-                                         "reasoningrec-release (any category: --set domain=fashion)")]
-    = "reasoningrec-beauty",
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="reasoningrec-beauty (default) | reasoningrec-ml1m | reasoningrec-release (any category "
+        "in the release layout: --set domain=fashion)")] = None,
     k: Annotated[int | None, typer.Option("--k", help="K training examples (paper: 64/128/256).")] = None,
-    data_dir: DataOpt = None, budget: BudgetOpt = "full", llm_config: LLMOpt = None, config: ConfigOpt = None,
-    set_: SetOpt = None,
+    data_dir: DataDirOpt = None, budget: BudgetOpt = "full", llm_config: LLMOpt = None, config: ConfigOpt = None,
+    set_: SetOpt = None, print_config_: PrintOpt = False,
 ) -> None:
-    """Student (LoRA on the released teacher reasoning) vs TALLRec, zero-shot, CF baselines and the authors."""
-    overrides = [*(set_ or []), *([f"k={k}"] if k is not None else [])]
-    run_reproduction("reasoningrec", dataset=dataset, out=out, data_dir=data_dir, budget=budget,
-                     llm_config=llm_config, config=config, overrides=overrides)
+    """Student (LoRA on the released teacher reasoning) vs TALLRec, zero-shot, CF baselines and the authors.
+
+    Example: reasonrec reproduce reasoningrec --budget quick --k 64 --out runs/rr_k64
+    """
+    run_reproduction("reasoningrec", out=out, dataset=dataset, data_dir=data_dir, budget=budget,
+                     llm_config=llm_config, config=config, overrides=set_, flags={"k": k},
+                     print_only=print_config_)
 
 
 @app.command("exp3rt")
 @one_line_errors()
 def exp3rt(
-    out: OutOpt,
-    dataset: Annotated[str, typer.Option("--dataset", help="exp3rt-imdb")] = "exp3rt-imdb",
-    data_dir: DataOpt = None, budget: BudgetOpt = "full", llm_config: LLMOpt = None, config: ConfigOpt = None,
-    set_: SetOpt = None,
+    out: OutOpt, dataset: DatasetOpt = None, data_dir: DataDirOpt = None, budget: BudgetOpt = "full",
+    llm_config: LLMOpt = None, config: ConfigOpt = None, set_: SetOpt = None, print_config_: PrintOpt = False,
 ) -> None:
-    """Rating student on a user-disjoint part of the released pairs: RMSE/MAE vs averages, top-k reranking."""
-    run_reproduction("exp3rt", dataset=dataset, out=out, data_dir=data_dir, budget=budget,
-                     llm_config=llm_config, config=config, overrides=set_)
+    """Rating student on a user-disjoint part of the released pairs: RMSE/MAE vs averages, top-k reranking.
+
+    Example: reasonrec reproduce exp3rt --budget quick --out runs/exp3rt_quick --set rationale=teacher
+    """
+    run_reproduction("exp3rt", out=out, dataset=dataset, data_dir=data_dir, budget=budget, llm_config=llm_config,
+                     config=config, overrides=set_, print_only=print_config_)
 
 
 @app.command("recsaver")
 @one_line_errors()
 def recsaver(
-    out: OutOpt,
-    dataset: Annotated[str, typer.Option("--dataset", help="amazon-beauty-raw")] = "amazon-beauty-raw",
-    data_dir: DataOpt = None, budget: BudgetOpt = "full", llm_config: LLMOpt = None, config: ConfigOpt = None,
-    set_: SetOpt = None,
+    out: OutOpt, dataset: DatasetOpt = None, data_dir: DataDirOpt = None, budget: BudgetOpt = "full",
+    llm_config: LLMOpt = None, config: ConfigOpt = None, set_: SetOpt = None, print_config_: PrintOpt = False,
 ) -> None:
-    """Zero-shot CoT vs no reasoning, verified references, student paths/filters, NLG + correctness tables."""
-    run_reproduction("recsaver", dataset=dataset, out=out, data_dir=data_dir, budget=budget,
-                     llm_config=llm_config, config=config, overrides=set_)
+    """Zero-shot CoT vs no reasoning, verified references, student paths/filters, NLG + correctness tables.
+
+    Example: reasonrec reproduce recsaver --budget quick --out runs/rs_quick --set students=[1:none]
+    """
+    run_reproduction("recsaver", out=out, dataset=dataset, data_dir=data_dir, budget=budget, llm_config=llm_config,
+                     config=config, overrides=set_, print_only=print_config_)
+
+
+__all__ = ["app", "run_reproduction"]

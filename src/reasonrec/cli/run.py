@@ -1,32 +1,32 @@
 """`reasonrec run reasoningrec|exp3rt|recsaver|tallrec`: one method recipe end to end into a run directory.
 
-Config precedence (lowest first): the recipe's paper defaults → `--config YAML` → `--dataset/--data-dir/
---limit-users` → `--set key=value`. The LLM comes from `--llm-config` (default: the embedded model, cached).
-The lead registers this function: `app.command(name="run")(run_command)`.
+The recipe's config resolves with the one precedence (`cli.options`): paper defaults ← --config YAML ← flags
+(--dataset, --data-dir, --llm-config, --limit-users) ← --set. The LLM is the config's `llm` section.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from reasonrec.cli.errors import one_line_errors
-from reasonrec.cli.stage_run import llm_from_options
+from reasonrec.cli.options import (
+    ConfigOpt,
+    DataDirOpt,
+    LLMOpt,
+    OutOpt,
+    PrintOpt,
+    SetOpt,
+    print_config,
+    yaml_layer,
+)
 
 MethodArg = Annotated[str, typer.Argument(help="Method recipe: reasoningrec | exp3rt | recsaver | tallrec.")]
 DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", help="Dataset name in the loader registry (default: the recipe's paper dataset).")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data root (default: $REASONREC_DATA_DIR).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Run directory: metrics.json, predictions.parquet, stages/.")]
-LLMOpt = Annotated[Path | None, typer.Option("--llm-config", help="YAML LLMConfig (default: embedded, cached).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML recipe config (overrides paper defaults).")]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="Recipe config override key=value, dotted for sections (e.g. artefacts.user_profiles=release); "
-    "repeatable.")]
-LimitOpt = Annotated[int | None, typer.Option("--limit-users", help="Only the first N test users (quick runs).")]
+LimitUsersOpt = Annotated[int | None, typer.Option("--limit-users", help="Only the first N test users (quick runs).")]
 
 
 @one_line_errors()
@@ -38,9 +38,13 @@ def run_command(
     llm_config: LLMOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    limit_users: LimitOpt = None,
+    print_config_: PrintOpt = False,
+    limit_users: LimitUsersOpt = None,
 ) -> None:
-    """Run a method recipe: prepare the split, run (or substitute) each stage, predict, evaluate."""
+    """Run a method recipe: prepare the split, run (or substitute) each stage, predict, evaluate.
+
+    Example: reasonrec run reasoningrec --out runs/rr --limit-users 5 --set artefacts.teacher_reasoning=release
+    """
     from reasonrec.errors import ConfigError
     from reasonrec.methods import get_recipe
 
@@ -48,18 +52,11 @@ def run_command(
         recipe = get_recipe(method)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="METHOD") from None
-    overrides: list[str] = []
-    if dataset is not None:
-        overrides.append(f"dataset={dataset}")
-    if data_dir is not None:
-        overrides.append(f"data_dir={data_dir}")
-    if limit_users is not None:
-        overrides.append(f"limit_users={limit_users}")
-    overrides.extend(set_ or [])
-    cfg = (recipe.config.from_yaml(config, overrides) if config is not None
-           else recipe.config.from_dict({}, overrides, source=f"{method} defaults"))
-    llm = llm_from_options(llm_config)
-    result = recipe.run(cfg, cfg.data_dir, out, llm)
+    cfg = recipe.resolve(overrides=set_ or [], yaml=yaml_layer(config), flags={
+        "dataset": dataset, "data_dir": data_dir, "limit_users": limit_users,
+        "llm": yaml_layer(llm_config) if llm_config is not None else None})
+    print_config(print_config_, config=cfg)
+    result = recipe.run(cfg, out)
     for stage in result.stages:
         rows = "-" if stage.rows is None else stage.rows
         typer.echo(f"  {stage.name:<18} {stage.source:<9} rows={rows} llm_calls={stage.llm_calls} "

@@ -1,7 +1,7 @@
-"""What every stage command shares: the LLM built from its options, the run summaries, and writing + reporting
-the stage artefact. The `stage`, `recsaver` and `exp3rt` command groups (and `run`) used to carry a copy each.
+"""What every LLM stage command shares (the `reasoningrec`, `exp3rt` and `recsaver` groups): the LLM from
+`--llm-config` + `--set llm.*`, built on first use, the run summaries, and writing + reporting the stage artefact.
 
-    run = StageRun("reasonrec recsaver explain", model=model, cache_path=cache)
+    run = StageRun("reasonrec recsaver explain", llm_config, llm_overrides)
     table = post_hoc_explanations(..., run.llm, cfg, summaries=run.summaries)
     run.report(run.write(out, "explanations", table, cfg), table)
 """
@@ -9,34 +9,28 @@ the stage artefact. The `stage`, `recsaver` and `exp3rt` command groups (and `ru
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from reasonrec.cli.options import (
+    print_config,
+    resolve_command_config,
+    resolve_llm_config,
+    split_llm_overrides,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
     from reasonrec.config import Config
     from reasonrec.llm.base import LLM
+    from reasonrec.llm.registry import LLMConfig
     from reasonrec.llm.runner import RunSummary
-
-
-def llm_from_options(
-    llm_config: Path | None = None,
-    *,
-    model: str = "embedded",
-    adapter: str | None = None,
-    cache_path: str | Path | None = None,
-) -> LLM:
-    """`--llm-config YAML` when given, else an LLMConfig from the model/adapter/cache flags (cached by default)."""
-    from reasonrec.llm.registry import LLMConfig, build_llm
-
-    if llm_config is not None:
-        return build_llm(LLMConfig.from_yaml(llm_config))
-    return build_llm(LLMConfig(model=model, adapter=adapter, cache_path=str(cache_path) if cache_path else None))
 
 
 @dataclass
@@ -45,20 +39,24 @@ class StageRun:
 
     command: str
     llm_config: Path | None = None
-    model: str = "embedded"
-    adapter: str | None = None
-    cache_path: str | Path | None = None
+    llm_overrides: Sequence[str] = ()
     started: float = field(default_factory=time.time)
     summaries: list[RunSummary] = field(default_factory=list)
 
     @cached_property
+    def llm_settings(self) -> LLMConfig:
+        return resolve_llm_config(self.llm_config, self.llm_overrides)
+
+    @cached_property
     def llm(self) -> LLM:
-        return llm_from_options(self.llm_config, model=self.model, adapter=self.adapter, cache_path=self.cache_path)
+        from reasonrec.llm.registry import LazyLLM
+
+        return LazyLLM(self.llm_settings)
 
     def write(self, out: Path, name: str, table: pl.DataFrame, config: Config, *,
               inputs: list[Path] | tuple[Path, ...] = ()) -> Path:
         """`<out>/<name>.parquet` + config.yaml + manifest.json (LLM identity, call summaries, timing)."""
-        from reasonrec.stages.base import write_stage_output
+        from reasonrec.stages.common.base import write_stage_output
 
         return write_stage_output(out, name, table, config, llm=self.llm, summaries=self.summaries, inputs=inputs,
                                   command=self.command, started_at=self.started)
@@ -72,4 +70,15 @@ class StageRun:
         typer.echo(f"wrote {path} ({table.height} rows; {hits} cache hits; {failed} failures){detail}")
 
 
-__all__ = ["StageRun", "llm_from_options"]
+def stage_command(cls: type[Config], command: str, *, config: Path | None, overrides: Sequence[str] | None,
+                  llm_config: Path | None, print_only: bool, defaults: dict | None = None
+                  ) -> tuple[Any, StageRun]:
+    """The resolved stage config and the run (LLM not built yet); with `--print-config`, print them and exit."""
+    own, llm_overrides = split_llm_overrides(overrides)
+    cfg = resolve_command_config(cls, config=config, overrides=own, defaults=defaults)
+    run = StageRun(command, llm_config, llm_overrides)
+    print_config(print_only, config=cfg, llm=run.llm_settings)
+    return cfg, run
+
+
+__all__ = ["StageRun", "stage_command"]

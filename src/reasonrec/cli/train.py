@@ -1,50 +1,76 @@
-"""`reasonrec train sft-data|lora`: build the student's SFT dataset, or train a LoRA student into a run directory.
+"""`reasonrec train sft-data|lora|curves`: build the student's SFT dataset, train a LoRA student into a run
+directory (the one student path, `train.student`), or compare runs' validation curves.
 
-Both read a `TrainRunConfig` YAML (optional) plus `--set key=value` overrides (e.g. `--set sft.k=64
---set lora.eval_metric=eval_loss`), so a run is reproducible from its written config.yaml.
+`sft-data` and `lora` resolve a `TrainRunConfig`: defaults ← --config YAML ← flags (--dataset, --data-dir, the
+base model of --llm-config as `lora.model`) ← --set (e.g. `--set sft.k=64 --set lora.eval_metric=eval_loss`), so a
+run is reproducible from its written config.yaml.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reasonrec.cli.errors import one_line_errors
+from reasonrec.cli.options import (
+    ConfigOpt,
+    DataDirOpt,
+    LLMOpt,
+    OutOpt,
+    PrintOpt,
+    SetOpt,
+    print_config,
+    resolve_command_config,
+    resolve_llm_config,
+    split_llm_overrides,
+)
 from reasonrec.errors import ConfigError, DataError
 
-app = typer.Typer(help="Distil the teacher into a student: SFT datasets and LoRA training.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from reasonrec.train.student import TrainRunConfig
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TrainRunConfig YAML (default: paper defaults).")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override key=value, e.g. sft.k=64 (repeatable).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Output directory.")]
-DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name (overrides the config).")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data root (default: $REASONREC_DATA_DIR).")]
+app = typer.Typer(
+    help="Distil the teacher into a student: SFT datasets, LoRA training, validation curves.\n\n"
+    "Example: reasonrec train lora --out runs/k64 --set sft.k=64 --set lora.num_train_epochs=1",
+    no_args_is_help=True,
+)
+
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name (default: the config's).")]
 
 
-def _config(config: Path | None, set_: list[str] | None, dataset: str | None, data_dir: Path | None):
-    from reasonrec.train.lora import TrainRunConfig
+def _config(config: Path | None, set_: list[str] | None, dataset: str | None, data_dir: Path | None,
+            llm_config: Path | None) -> TrainRunConfig:
+    from reasonrec.train.student import TrainRunConfig
 
-    overrides = list(set_ or [])
-    if dataset:
-        overrides.append(f"dataset={dataset}")
-    if data_dir:
-        overrides.append(f"data_dir={data_dir}")
-    return TrainRunConfig.from_yaml(config, overrides) if config else TrainRunConfig().with_overrides(overrides)
+    own, llm_overrides = split_llm_overrides(set_)
+    base_model = None
+    if llm_config is not None or llm_overrides:
+        llm = resolve_llm_config(llm_config, llm_overrides)
+        if llm.backend != "hf":
+            raise ConfigError(f"a student is trained locally: llm.backend must be 'hf', not {llm.backend!r}")
+        base_model = {"model": llm.model}
+    return resolve_command_config(TrainRunConfig, config=config, overrides=own,
+                                  flags={"dataset": dataset, "data_dir": data_dir, "lora": base_model})
 
 
 @app.command("sft-data")
+@one_line_errors()
 def sft_data(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset: DatasetOpt = None,
-             data_dir: DataDirOpt = None) -> None:
-    """Write <out>/train/sft.parquet (+ valid/) with sft_stats.json; prints the stats."""
-    from reasonrec.runs import write_manifest
-    from reasonrec.train.lora import build_sft_splits
-    from reasonrec.train.sft_data import load_tokenizer
+             data_dir: DataDirOpt = None, llm_config: LLMOpt = None, print_config_: PrintOpt = False) -> None:
+    """Write <out>/train/sft.parquet (+ valid/) with sft_stats.json; prints the stats.
 
-    cfg = _config(config, set_, dataset, data_dir)
-    train, valid, _ = build_sft_splits(cfg, load_tokenizer(cfg.lora.model))
+    Example: reasonrec train sft-data --out runs/sft_k64 --set sft.k=64 --set sft.balance_classes=true
+    """
+    from reasonrec.runs import write_manifest
+    from reasonrec.train.sft_data import load_tokenizer
+    from reasonrec.train.student import build_sft_splits
+
+    cfg = _config(config, set_, dataset, data_dir, llm_config)
+    print_config(print_config_, config=cfg)
+    train, valid = build_sft_splits(cfg, load_tokenizer(cfg.lora.model))
     paths = [train.write(out / "train")]
     if valid is not None:
         paths.append(valid.write(out / "valid"))
@@ -53,12 +79,17 @@ def sft_data(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset
 
 
 @app.command("lora")
+@one_line_errors()
 def lora(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset: DatasetOpt = None,
-         data_dir: DataDirOpt = None) -> None:
-    """Train a LoRA student: <out>/adapter, trainer_log.jsonl, curves.png, config.yaml, manifest.json."""
-    from reasonrec.train.lora import run_training
+         data_dir: DataDirOpt = None, llm_config: LLMOpt = None, print_config_: PrintOpt = False) -> None:
+    """Train a LoRA student: <out>/adapter, trainer_log.jsonl, curves.png, config.yaml, manifest.json.
 
-    cfg = _config(config, set_, dataset, data_dir)
+    Example: reasonrec train lora --out runs/k64 --set sft.k=64 --set lora.learning_rate=1e-3
+    """
+    from reasonrec.train.student import run_training
+
+    cfg = _config(config, set_, dataset, data_dir, llm_config)
+    print_config(print_config_, config=cfg)
     result = run_training(cfg, out, command="train lora")
     typer.echo(json.dumps({
         "adapter": str(result.adapter_dir), "global_step": result.global_step, "best_metric": result.best_metric,
@@ -81,7 +112,10 @@ def curves(
     out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("curves_compare.png"),
     name: Annotated[list[str] | None, typer.Option("--name", help="Legend label per run, in order.")] = None,
 ) -> None:
-    """Overlay several runs' validation AUC / loss per step (compare recipes on validation); prints each run's best."""
+    """Overlay several runs' validation AUC / loss per step (compare recipes on validation); prints each run's best.
+
+    Example: reasonrec train curves runs/k64 runs/k128 --name K=64 --name K=128 --out curves.png
+    """
     from reasonrec.train.curves import plot_compare, read_log, series
 
     names = list(name or [])

@@ -61,8 +61,8 @@ from reasonrec.data.fetch import (
 )
 from reasonrec.errors import DataError
 from reasonrec.io import sha256_file
+from reasonrec.paths import MIRROR_ENV
 
-MIRROR_ENV = "REASONREC_MIRROR"
 PAPERS_K_CORE = 5  # the papers' Amazon data: the published 5-core files (ReasoningRec, Rec-SAVER), k_core=5 (EXP3RT)
 GROUPLENS_BASE = "https://files.grouplens.org/datasets/"
 UCSD_MCAULEY_BASE = "https://datarepo.eng.ucsd.edu/mcauley_group/data/"

@@ -261,6 +261,43 @@ def temporal_ratio(
     return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
 
 
+def _draw_balanced(pools: dict[float, list[tuple[str, int]]], classes: list[float], quotas: dict[str, int],
+                   exact_balance: bool) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
+    """Per split in `quotas` order, the rating classes take turns drawing a still-unused user's candidate from
+    their shuffled pool until each class has its quota (cut to the smallest class with `exact_balance`; the cut
+    users are released for a later split). Returns the chosen input rows and the per-class counts per split."""
+    used_users: set[str] = set()
+    chosen: dict[str, list[int]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for split, quota in quotas.items():
+        picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
+        cursor = dict.fromkeys(classes, 0)
+        active = [r for r in classes if quota > 0]
+        while active:
+            for rating in list(active):
+                pool, i = pools[rating], cursor[rating]
+                while i < len(pool) and pool[i][0] in used_users:
+                    i += 1
+                if i >= len(pool):
+                    active.remove(rating)
+                    continue
+                user, row = pool[i]
+                cursor[rating] = i + 1
+                used_users.add(user)
+                picked[rating].append((user, row))
+                if len(picked[rating]) >= quota:
+                    active.remove(rating)
+        if exact_balance and classes and quota > 0:
+            floor = min(len(v) for v in picked.values())
+            for rating in classes:
+                for user, _ in picked[rating][floor:]:
+                    used_users.discard(user)
+                picked[rating] = picked[rating][:floor]
+        chosen[split] = [row for rows in picked.values() for _, row in rows]
+        counts[split] = {str(r): len(v) for r, v in picked.items()}
+    return chosen, counts
+
+
 def user_disjoint_balanced(
     interactions: pl.DataFrame,
     min_history: int = 4,
@@ -297,35 +334,8 @@ def user_disjoint_balanced(
         rows.sort()  # deterministic before shuffling, whatever the input order
         rng.shuffle(rows)
         pools[rating] = rows
-    used_users: set[str] = set()
-    chosen: dict[str, list[int]] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for split, quota in (("test", per_class_test), ("valid", per_class_valid), ("train", per_class_train)):
-        picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
-        cursor = dict.fromkeys(classes, 0)
-        active = [r for r in classes if quota > 0]
-        while active:
-            for rating in list(active):
-                pool, i = pools[rating], cursor[rating]
-                while i < len(pool) and pool[i][0] in used_users:
-                    i += 1
-                if i >= len(pool):
-                    active.remove(rating)
-                    continue
-                user, row = pool[i]
-                cursor[rating] = i + 1
-                used_users.add(user)
-                picked[rating].append((user, row))
-                if len(picked[rating]) >= quota:
-                    active.remove(rating)
-        if exact_balance and classes and quota > 0:
-            floor = min(len(v) for v in picked.values())
-            for rating in classes:
-                for user, _ in picked[rating][floor:]:
-                    used_users.discard(user)  # released users may serve a later split
-                picked[rating] = picked[rating][:floor]
-        chosen[split] = [row for rows in picked.values() for _, row in rows]
-        counts[split] = {str(r): len(v) for r, v in picked.items()}
+    quotas = {"test": per_class_test, "valid": per_class_valid, "train": per_class_train}
+    chosen, counts = _draw_balanced(pools, classes, quotas, exact_balance)
     sequences = _sequences(ordered, r_threshold)
     tables = {}
     for split in SPLIT_NAMES:
@@ -351,6 +361,29 @@ def user_disjoint_balanced(
         **{f"{s}_targets": t.height for s, t in tables.items()},
     }
     return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
+
+
+def split_users(table: pl.DataFrame, fraction: float, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(first, second) rows of `table` with no user in both: users sorted, shuffled with `seed`, `fraction` of
+    them (at least one, never all) go first. EXP3RT's released pairs are split this way (train users / test users)."""
+    users = sorted(table["user_id"].unique().to_list())
+    random.Random(seed).shuffle(users)
+    cut = max(1, min(len(users) - 1, round(len(users) * fraction)))
+    first_users = pl.Series(users[:cut], dtype=pl.String).implode()
+    return table.filter(pl.col("user_id").is_in(first_users)), table.filter(~pl.col("user_id").is_in(first_users))
+
+
+def from_target_tables(
+    interactions: pl.DataFrame, train: pl.DataFrame, valid: pl.DataFrame, test: pl.DataFrame
+) -> SplitResult:
+    """A split whose target tables are given (a release's windows): the CF-safe training interactions are every
+    interaction except the valid and test targets' (user, item) pairs."""
+    held_out = pl.concat([valid.select("user_id", "item_id"), test.select("user_id", "item_id")]).unique()
+    canonical = interactions.with_columns(pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String))
+    train_interactions = canonical.join(held_out, on=["user_id", "item_id"], how="anti")
+    stats = {"strategy": "given", "train_interactions": train_interactions.height,
+             **{f"{name}_targets": t.height for name, t in (("train", train), ("valid", valid), ("test", test))}}
+    return SplitResult(train, valid, test, train_interactions, stats)
 
 
 # --------------------------------------------------------------------------------------------- checks

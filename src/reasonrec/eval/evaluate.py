@@ -219,15 +219,10 @@ def compute_metrics(
         results["rating_accuracy"] = multiclass_accuracy(
             cls_rows["_rating_true"].to_numpy(), cls_rows["_rating_pred_class"].to_numpy()
         )
-        with_probs = rated.filter(pl.col("probs").is_not_null())
+        parsed = [_parse_probs(p) for p in rated["probs"].to_list()]
+        with_probs = rated.filter(pl.Series([bool(p) for p in parsed], dtype=pl.Boolean))
         if with_probs.height:
-            matrix = np.array(
-                [
-                    [p.get(c, 0.0) for c in classes]
-                    for p in map(_parse_probs, with_probs["probs"].to_list())
-                    if p
-                ]
-            )
+            matrix = np.array([[p.get(c, 0.0) for c in classes] for p in parsed if p])
             results["macro_auc_ovr"] = macro_auc_ovr(with_probs["_rating_true"].to_numpy(), matrix, classes)
         result["rating_classes"] = classes
 

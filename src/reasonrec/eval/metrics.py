@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from reasonrec.auc import roc_auc
+
 RANKING_KS: tuple[int, ...] = (5, 10, 15, 20)
 """The cut-offs the papers report (Recall@k / NDCG@k)."""
 
@@ -66,16 +68,15 @@ def labels_from_scores(scores: Sequence[float] | np.ndarray, threshold: float = 
 
 
 def binary_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> MetricResult:
-    """ROC-AUC (sklearn); undefined when only one class is present."""
+    """ROC-AUC (`reasonrec.auc.roc_auc`); undefined when only one class is present."""
     y = _as_int_array(labels)
-    s = _as_float_array(scores)
     n = len(y)
     if n == 0:
         return _undefined("auc", 0, "no rows with both a label and a score")
-    classes = set(np.unique(y).tolist())
-    if len(classes) < 2:
-        return _undefined("auc", n, f"only one class present in labels ({sorted(classes)})")
-    return MetricResult("auc", float(skm.roc_auc_score(y, s)), n)
+    value = roc_auc(y, _as_float_array(scores))
+    if value is None:
+        return _undefined("auc", n, f"only one class present in labels ({sorted(set(y.tolist()))})")
+    return MetricResult("auc", value, n)
 
 
 def binary_accuracy(

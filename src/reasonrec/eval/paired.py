@@ -22,7 +22,8 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm, rankdata
 
-from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, rank_auc
+from reasonrec.auc import rank_auc
+from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES
 
 MAX_RESAMPLES = 100_000
 """Bound on bootstrap resamples (each one is two AUCs over all rows)."""

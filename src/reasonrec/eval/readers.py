@@ -5,39 +5,27 @@ Formats (explicit registry, `READERS`):
 - `reasoningrec-release`: the ReasoningRec authors' `student_reference_outputs/<run>/test_outputs.json`
   (a JSON list of {instruction, input, output, generated_output, logits}), parsed by the release loader's
   `read_student_outputs`. The true label is the "Prediction: Yes/No" that opens `output` (the teacher
-  text), the score is `logits` (= P(Yes), what the authors' AUC uses), the predicted label is the first "Prediction: Yes/No" in `generated_output` (rows without
-  one are parse failures), `reasoning` = generated_output, `reference` = output, and `input` is kept as an
+  text), the score is `logits` (= P(Yes), what the authors' AUC uses), the predicted label is the first
+  "Prediction: Yes/No" in `generated_output` (rows without one are parse failures), `reasoning` = generated_output, `reference` = output, and `input` is kept as an
   extra column so duplicated prompts can be detected.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
+from reasonrec.answers import first_prediction_label
 from reasonrec.data.loaders.reasoningrec.artefacts import read_student_outputs
 from reasonrec.errors import DataError
 from reasonrec.predictions import PREDICTIONS_SCHEMA, conform_predictions, loads_strict, validate_predictions
 
-_PREDICTION = re.compile(r"Prediction\s*:\s*(Yes|No)\b", re.IGNORECASE)
-
 Reader = Callable[[Path], pl.DataFrame]
 LINE = "_line"
 """Private column a line-oriented reader may add (1-based source line per row) so errors name the line."""
-
-
-def parse_yes_no(text: str | None) -> int | None:
-    """1/0 from the first "Prediction: Yes|No" in the text; None when there is none (never a guess)."""
-    if not text:
-        return None
-    match = _PREDICTION.search(text)
-    if match is None:
-        return None
-    return 1 if match.group(1).lower() == "yes" else 0
 
 
 def read_json_lines(path: Path) -> tuple[pl.DataFrame, list[int]]:
@@ -127,7 +115,7 @@ def read_reasoningrec_release(path: Path) -> pl.DataFrame:
     if unlabelled.height:
         raise DataError(f"record {unlabelled['row'][0]}: reference output has no 'Prediction: Yes/No'",
                         path=path, field="output")
-    predicted = [parse_yes_no(text) for text in table["generated_output"].to_list()]
+    predicted = [first_prediction_label(text) for text in table["generated_output"].to_list()]
     df = pl.DataFrame(
         {
             "label": table["label"],

@@ -2,7 +2,7 @@
 
 One implementation means both backends put the chat template, the generation prompt and the `assistant_prefix`
 in exactly the same place, so their token ids agree and only the weights differ. `render` + `encode` are also what
-`reasonrec.stages.base.token_counter` looks for to count prompt tokens exactly.
+`reasonrec.stages.common.base.token_counter` looks for to count prompt tokens exactly.
 """
 
 from __future__ import annotations
@@ -38,4 +38,12 @@ class TokenizerChat:
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
 
-__all__ = ["TokenizerChat"]
+class LocalTokenizer(TokenizerChat):
+    """A tokenizer without weights: counts prompt tokens exactly as the hf and llama.cpp backends see them (e.g. to
+    check every prompt a run will score against its budget before any model loads)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+
+__all__ = ["LocalTokenizer", "TokenizerChat"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, Self
 
@@ -10,9 +10,10 @@ from pydantic import Field, model_validator
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import LLM
+from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
 from reasonrec.llm.cache import CachedLLM, LLMCache
 from reasonrec.llm.executor import DistributedLLM, ExecutorConfig, RateLimitedLLM, check_executor, require_ray
+from reasonrec.llm.testing import ScriptedLLM
 from reasonrec.llm.vllm import VLLMOptions
 from reasonrec.paths import cache_root
 
@@ -20,7 +21,7 @@ from reasonrec.paths import cache_root
 class LLMConfig(Config):
     """Which model answers, and how. Defaults: the embedded SmolLM2 on the local transformers backend, cached."""
 
-    backend: Literal["hf", "openai", "llamacpp", "vllm"] = "hf"
+    backend: Literal["hf", "openai", "llamacpp", "vllm", "scripted"] = "hf"
     model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
     adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf and vllm backends)")
     device: str = "auto"
@@ -105,13 +106,44 @@ def _build_vllm(config: LLMConfig) -> LLM:
                        max_prompt_tokens=config.max_prompt_tokens)
 
 
+def _build_scripted(config: LLMConfig) -> LLM:
+    """Scripted answers, no weights (`llm.testing`): control-flow tests and dry runs, never results."""
+    return ScriptedLLM(model=config.model)
+
+
 # Backend name → builder.
 BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
     "hf": _build_hf,
     "openai": _build_openai,
     "llamacpp": _build_llamacpp,
     "vllm": _build_vllm,
+    "scripted": _build_scripted,
 }
+
+
+class LazyLLM:
+    """The configured LLM, built on first use, so a command checks its inputs before a model loads and a run whose
+    stages all come from released artefacts never loads one."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self._llm: LLM | None = None
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = build_llm(self.config)
+        return self._llm
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self.llm.identity
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return self.llm.generate(requests)
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
+        return self.llm.score(requests)
 
 
 def build_llm(config: LLMConfig) -> LLM:

@@ -1,50 +1,53 @@
-"""Method recipes: each composes stages with a prompt set and a config; no logic a second method would copy.
+"""Ways to run a method, through ONE registry: each method has a recipe (`reasonrec run`: stages composed, any
+stage replaceable by a released artefact) and, for the papers, a reproduction (`reasonrec reproduce`: the paper's
+protocol as config + budget presets — method runs, baselines on the same rows, the report).
 
-Explicit registry: name → (config class, run function). `run(config, data_root, out_dir, llm)` writes
-OUT/metrics.json, OUT/predictions.parquet and OUT/stages/<name>/ (see `methods.base`). To add a method, write
-its module and add one line below.
+Both are `methods.base.Protocol`s: one config base (`RunConfig`), one precedence (`Protocol.resolve`), one run
+writer (`write_run`) and one student-training path (`train.student.train_student`). To add a method, write its
+package (`recipe.py`, optionally `reproduction.py`) and add one line below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from reasonrec.errors import ConfigError
-from reasonrec.llm.base import LLM
-from reasonrec.methods import exp3rt, reasoningrec, recsaver, tallrec
-from reasonrec.methods.base import RecipeConfig, RecipeResult
+from reasonrec.methods.base import Protocol
+from reasonrec.methods.exp3rt import recipe as exp3rt_recipe
+from reasonrec.methods.exp3rt import reproduction as exp3rt_reproduction
+from reasonrec.methods.reasoningrec import recipe as reasoningrec_recipe
+from reasonrec.methods.reasoningrec import reproduction as reasoningrec_reproduction
+from reasonrec.methods.recsaver import recipe as recsaver_recipe
+from reasonrec.methods.recsaver import reproduction as recsaver_reproduction
+from reasonrec.methods.tallrec import recipe as tallrec_recipe
 
 
 @dataclass(frozen=True)
-class Recipe:
-    config: type[RecipeConfig]
-    run: Callable[..., RecipeResult]
-    stages: tuple[str, ...]
+class Method:
+    recipe: Protocol
+    reproduction: Protocol | None = None
 
 
-RECIPES: dict[str, Recipe] = {
-    "reasoningrec": Recipe(reasoningrec.ReasoningRecConfig, reasoningrec.run, reasoningrec.STAGES),
-    "exp3rt": Recipe(exp3rt.Exp3rtConfig, exp3rt.run, exp3rt.STAGES),
-    "recsaver": Recipe(recsaver.RecSaverConfig, recsaver.run, recsaver.STAGES),
-    "tallrec": Recipe(tallrec.TallRecConfig, tallrec.run, tallrec.STAGES),
+METHODS: dict[str, Method] = {
+    "reasoningrec": Method(reasoningrec_recipe.RECIPE, reasoningrec_reproduction.REPRODUCTION),
+    "exp3rt": Method(exp3rt_recipe.RECIPE, exp3rt_reproduction.REPRODUCTION),
+    "recsaver": Method(recsaver_recipe.RECIPE, recsaver_reproduction.REPRODUCTION),
+    "tallrec": Method(tallrec_recipe.RECIPE),
 }
 
 
-def get_recipe(name: str) -> Recipe:
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise ConfigError(f"unknown method {name!r}; known: {', '.join(RECIPES)}") from None
+def get_recipe(name: str) -> Protocol:
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    return METHODS[name].recipe
 
 
-def run_recipe(name: str, config: RecipeConfig, data_root: str | Path | None, out_dir: str | Path,
-               llm: LLM | None) -> RecipeResult:
-    recipe = get_recipe(name)
-    if not isinstance(config, recipe.config):
-        raise ConfigError(f"method {name!r} takes {recipe.config.__name__}, got {type(config).__name__}")
-    return recipe.run(config, data_root, out_dir, llm)
+def get_reproduction(name: str) -> Protocol:
+    reproduction = METHODS[name].reproduction if name in METHODS else None
+    if reproduction is None:
+        known = ", ".join(n for n, m in METHODS.items() if m.reproduction is not None)
+        raise ConfigError(f"unknown reproduction {name!r}; known: {known}")
+    return reproduction
 
 
-__all__ = ["RECIPES", "Recipe", "get_recipe", "run_recipe"]
+__all__ = ["METHODS", "Method", "get_recipe", "get_reproduction"]

@@ -13,7 +13,7 @@ Mappers (explicit registry, keyed by stage-output name):
                      ← `teacher_reasoning` (user-keyed per split): item_id and the TRUE label come from the
                        recipe's target table of that split; the teacher's own trailing "Prediction:" becomes
                        pred_label. Release users without a target row in the recipe's split are dropped (counted).
-  pair_context       exp3rt_profiles.CONTEXT_SCHEMA               ← `rating_pairs_<variant>` (EXP3RT IMDB)
+  pair_context       stages.exp3rt.profiles.CONTEXT_SCHEMA               ← `rating_pairs_<variant>` (EXP3RT IMDB)
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from reasonrec.answers import parse_reasoningrec
 from reasonrec.data.schema import Dataset
 from reasonrec.errors import ConfigError
-from reasonrec.llm.parse import parse_reasoningrec
 
 
 @dataclass
@@ -103,7 +103,7 @@ def release_teacher_reasoning(ds: Dataset, ctx: ReleaseContext) -> pl.DataFrame:
 
 
 def release_pair_context(ds: Dataset, ctx: ReleaseContext) -> pl.DataFrame:
-    from reasonrec.stages.exp3rt_profiles import imdb_release_context
+    from reasonrec.stages.exp3rt.profiles import imdb_release_context
 
     if f"rating_pairs_{ctx.exp3rt_variant}" not in ds.artefacts:
         _artefact(ds, f"rating_pairs_{ctx.exp3rt_variant}")

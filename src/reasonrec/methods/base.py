@@ -1,283 +1,152 @@
-"""What every recipe shares: data preparation, stage sourcing (generate / release / file / skip), artefact writing,
-the optional student step, evaluation and the run directory. Recipes only say WHICH stages run in WHICH order.
+"""One way to run a method: one config base, one precedence, one run writer.
 
-Run directory written by every recipe:
+Every way of running a method — a recipe (`reasonrec run`) or a paper's reproduction (`reasonrec reproduce`) — is a
+`Protocol`: a config class deriving from `RunConfig`, a run function `run(config, out_dir, llm=None)`, and data
+that shapes the config (budget presets, per-dataset defaults). Resolution has ONE precedence, lowest first:
 
-    OUT/data/…                               the prepared split (`reasonrec.data.prepare`), when prepared
-    OUT/stages/<name>/<name>.parquet          each stage's output (+ config.yaml, manifest.json)
-    OUT/predictions.parquet                   PREDICTIONS_SCHEMA
-    OUT/metrics.json                          `reasonrec.eval.evaluate.evaluate_predictions`
-    OUT/config.yaml, OUT/manifest.json        the resolved recipe config; stage order, sources, counts, seeds
+    config defaults ← dataset defaults ← budget preset (+ the dataset's adjustment) ← YAML (--config)
+                    ← command-line flags (--dataset, --data-dir, --llm-config, …) ← --set key=value
 
-Stage sources (`artefacts: {<stage>: <source>}` in a recipe config):
-  generate   run the stage with the recipe's LLM (cached, so a rerun resumes);
-  release    the dataset's released table mapped by `methods.artefacts` (no LLM call);
-  skip       no output (later stages see None, e.g. no profiles in the prompt);
-  <path>     a Parquet file with the stage's output schema (e.g. a previous run's stage table).
+so `k: 64` in a YAML stays 64 under `--budget quick`, and `--set` always has the last word. Every run directory is
+written by `write_run`: predictions.parquet, metrics.json, optionally report.md/html/json (with extra sections),
+and config.yaml + manifest.json.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
 
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from reasonrec.config import Config
-from reasonrec.data.prepare import PrepareConfig, prepare
-from reasonrec.data.schema import Dataset
+from reasonrec.config import Config, resolve_layers
 from reasonrec.errors import ConfigError
-from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+from reasonrec.eval.report import ReportConfig, Section, generate_report
+from reasonrec.eval.text import TextMetricsConfig
 from reasonrec.io import write_json, write_parquet
-from reasonrec.llm.base import LLM
-from reasonrec.llm.runner import RunSummary
-from reasonrec.methods.artefacts import ReleaseContext, release_table
+from reasonrec.llm.registry import LLMConfig
 from reasonrec.runs import write_manifest
 
-GENERATE, RELEASE, SKIP = "generate", "release", "skip"
+Budget = Literal["quick", "full"]
 
 
-class StudentStep(Config):
-    """Optional LoRA student (ReasoningRec §3.5 / Rec-SAVER / EXP3RT distillation); off by default.
+class RunConfig(Config):
+    """Fields every run of a method has. `llm` answers every LLM stage and is the base of any trained student."""
 
-    The step needs `reasonrec.train` (LoRA training) and `reasonrec.predict` (batch prediction), which another
-    module owns. `student_available()` checks with a plain import inside a function, so recipes import fine without
-    them; enabling the step without them is a ConfigError that says what is missing. `train` is passed through
-    to `reasonrec.train.lora.TrainRunConfig` (dataset / data_dir are filled in from the recipe).
-    """
-
-    enabled: bool = Field(False, description="train a LoRA student on the teacher outputs after the stages")
-    train: dict[str, Any] = Field(default_factory=dict, description="overrides of reasonrec.train TrainRunConfig")
+    dataset: str
+    data_dir: Path | None = Field(None, description="data root (default: $REASONREC_DATA_DIR)")
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    budget: Budget = Field("full", description="quick (minutes, subsets) | full (the paper's protocol)")
+    show_progress: bool = Field(True, description="rich progress bars for the LLM calls")
 
 
-def student_available() -> tuple[bool, str]:
-    """(available, reason): both `reasonrec.train.lora` and `reasonrec.predict` must import."""
-    try:
-        import reasonrec.train.lora
-    except ImportError as exc:
-        return False, f"reasonrec.train.lora is not importable ({exc})"
-    try:
-        import reasonrec.predict  # noqa: F401
-    except ImportError as exc:
-        return False, f"reasonrec.predict is not importable ({exc})"
-    return True, ""
+def _dataset_from_overrides(overrides: Sequence[str]) -> str | None:
+    values = [o.partition("=")[2].strip() for o in overrides if o.partition("=")[0].strip() == "dataset"]
+    return values[-1] if values else None
 
 
-class RecipeConfig(Config):
-    """Fields every recipe config has; each recipe adds its stage configs and `artefacts` sources."""
+@dataclass(frozen=True)
+class Protocol:
+    """How a method runs: config class, run function, budget presets and per-dataset defaults/adjustments.
 
-    dataset: str = "reasoningrec-beauty"
-    data_dir: Path | None = None
-    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
-    limit_users: int | None = Field(None, ge=1, description="keep only the first N test users (quick runs)")
-    user_ids: list[str] | None = Field(None, description="keep only these users (before limit_users)")
-    limit_items: int | None = Field(None, ge=1, description="describe/profile at most N items (quick runs)")
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-    student: StudentStep = Field(default_factory=StudentStep)
-    show_progress: bool = Field(True, description="rich progress bars for the stages")
+    `datasets` maps each supported dataset to its defaults (None: any dataset, no defaults);
+    `dataset_presets[dataset][budget]` adjusts a budget preset for one dataset."""
 
-    @field_validator("user_ids", mode="before")
-    @classmethod
-    def _ids_are_strings(cls, value: Any) -> Any:
-        """`--set user_ids=[0,1]` parses as ints; ids are strings everywhere."""
-        return [str(v) for v in value] if isinstance(value, list) else value
-
-
-@dataclass
-class StageRecord:
     name: str
-    source: str
-    rows: int | None
-    path: str | None
-    seconds: float
-    cache_hits: int = 0
-    llm_calls: int = 0
+    config: type[RunConfig]
+    run: Callable[..., Any]
+    default_dataset: str
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"full": {}})
+    datasets: Mapping[str, Mapping[str, Any]] | None = None
+    dataset_presets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    stages: tuple[str, ...] = ()
+
+    def resolve(self, dataset: str | None = None, budget: str = "full", overrides: Sequence[str] = (), *,
+                yaml: Mapping[str, Any] | None = None, flags: Mapping[str, Any] | None = None) -> RunConfig:
+        """The config after the one precedence (module docstring); `flags` entries that are None were not given."""
+        yaml = dict(yaml or {})
+        given = {k: v for k, v in (flags or {}).items() if v is not None}
+        name = (_dataset_from_overrides(overrides) or given.get("dataset") or dataset or yaml.get("dataset")
+                or self.default_dataset)
+        if self.datasets is not None and name not in self.datasets:
+            raise ConfigError(f"{self.name} supports the datasets {', '.join(self.datasets)}, not {name!r}")
+        if budget not in self.presets:
+            raise ConfigError(f"budget={budget!r} is unknown for {self.name}; known: {', '.join(self.presets)}")
+        layers = [{"dataset": name}, (self.datasets or {}).get(name, {}), self.presets[budget],
+                  self.dataset_presets.get(name, {}).get(budget, {}), {"budget": budget}, yaml,
+                  {**given, "dataset": name}]
+        return resolve_layers(self.config, layers, overrides, source=f"{self.name} ({budget})")
 
 
-@dataclass
-class RecipeResult:
-    out_dir: Path
-    predictions: pl.DataFrame
-    metrics: dict[str, Any]
-    stages: list[StageRecord] = field(default_factory=list)
-    tables: dict[str, pl.DataFrame | None] = field(default_factory=dict)
+class Timer:
+    """Named wall-clock timings, recorded into metrics.json (`timings`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> _Span:
+        return _Span(self, name)
 
 
-@dataclass
-class RecipeContext:
-    """One recipe run: where outputs go, which LLM answers, and the log of stages in the order they ran."""
+class _Span:
+    def __init__(self, timer: Timer, name: str) -> None:
+        self.timer, self.name, self.started = timer, name, 0.0
 
-    out_dir: Path
-    llm: LLM | None
-    dataset: Dataset
-    sources: dict[str, str]
-    release: ReleaseContext
-    stages: list[StageRecord] = field(default_factory=list)
-    tables: dict[str, pl.DataFrame | None] = field(default_factory=dict)
+    def __enter__(self) -> Self:
+        self.started = time.time()
+        return self
 
-    def source(self, name: str) -> str:
-        return self.sources.get(name, GENERATE)
-
-    def stage(
-        self,
-        name: str,
-        generate: Callable[[list[RunSummary]], pl.DataFrame],
-        config: Config,
-        *,
-        uses_llm: bool = True,
-    ) -> pl.DataFrame | None:
-        """Produce stage `name` from its configured source, write it under OUT/stages/<name>/, log it."""
-        from reasonrec.stages.base import write_stage_output
-
-        started = time.time()
-        source = self.source(name)
-        summaries: list[RunSummary] = []
-        table: pl.DataFrame | None
-        if source == SKIP:
-            table = None
-        elif source == GENERATE:
-            if uses_llm and self.llm is None:
-                raise ConfigError(f"stage {name!r} is set to 'generate' but the recipe was given no LLM")
-            table = generate(summaries)
-        elif source == RELEASE:
-            table = release_table(name, self.dataset, self.release)
-        else:
-            path = Path(source)
-            if not path.exists():
-                raise ConfigError(f"artefacts.{name}={source!r}: not generate/release/skip and no such file")
-            table = pl.read_parquet(path)
-        path_out = None
-        if table is not None:
-            path_out = write_stage_output(
-                self.out_dir / "stages" / name, name, table, config,
-                llm=self.llm if (source == GENERATE and uses_llm) else None, summaries=summaries,
-                command=f"recipe stage {name} ({source})", started_at=started,
-            )
-        self.stages.append(StageRecord(
-            name=name, source=source, rows=None if table is None else table.height,
-            path=None if path_out is None else str(path_out), seconds=round(time.time() - started, 3),
-            cache_hits=sum(s.cache_hits for s in summaries), llm_calls=sum(s.prompts for s in summaries),
-        ))
-        self.tables[name] = table
-        return table
+    def __exit__(self, *exc: object) -> bool:
+        seconds = self.timer.seconds
+        seconds[self.name] = round(seconds.get(self.name, 0.0) + time.time() - self.started, 2)
+        return False
 
 
-# ------------------------------------------------------------------------------------------------ data
+@dataclass(frozen=True)
+class RunReport:
+    """What `write_run` renders into report.md/html/json: a title, the text metrics to show, extra sections."""
+
+    title: str
+    bootstrap: int = 1000
+    text: TextMetricsConfig | None = None
+    sections: Sequence[Section] = ()
 
 
-@dataclass
-class PreparedTargets:
-    """Target tables per split + CF training interactions, after `limit_users`."""
-
-    targets: dict[str, pl.DataFrame]
-    train_interactions: pl.DataFrame
-    source: str
-
-
-def prepare_targets(config: RecipeConfig, out_dir: Path, dataset: Dataset) -> PreparedTargets:
-    """Prepare the split into OUT/data (the recipe's `prepare` section; dataset/data_dir from the recipe)."""
-    prep_cfg = config.prepare.model_copy(update={"dataset": config.dataset, "data_dir": config.data_dir})
-    prepared = prepare(prep_cfg, out_dir / "data", command=f"recipe prepare {config.dataset}")
-    targets = dict(prepared.split.targets())
-    return PreparedTargets(limit_targets(targets, config.limit_users, config.user_ids),
-                           prepared.split.train_interactions, "prepare")
-
-
-def limit_targets(targets: dict[str, pl.DataFrame], limit_users: int | None, user_ids: list[str] | None = None
-                  ) -> dict[str, pl.DataFrame]:
-    """Keep `user_ids` (if given), then the first `limit_users` users of the TEST table (table order) in every
-    split. A split that shares none of those users (user-disjoint strategies) keeps its own first N users."""
-    if user_ids is not None:
-        wanted = pl.Series([str(u) for u in user_ids], dtype=pl.String)
-        targets = {name: t.filter(pl.col("user_id").is_in(wanted.implode())) for name, t in targets.items()}
-    if limit_users is None:
-        return targets
-    test = targets.get("test")
-    base = test if test is not None and test.height else next(iter(targets.values()))
-    users = base["user_id"].unique(maintain_order=True).head(limit_users)
-    out = {}
-    for name, t in targets.items():
-        kept = t.filter(pl.col("user_id").is_in(users.implode()))
-        if kept.height == 0 and t.height:
-            own = t["user_id"].unique(maintain_order=True).head(limit_users)
-            kept = t.filter(pl.col("user_id").is_in(own.implode()))
-        out[name] = kept
-    return out
+def write_run(
+    out_dir: str | Path,
+    *,
+    config: Config,
+    command: str,
+    metrics: dict[str, Any],
+    started_at: float,
+    predictions: pl.DataFrame | None = None,
+    report: RunReport | None = None,
+    seeds: Mapping[str, int] | None = None,
+    manifest_extra: Mapping[str, Any] | None = None,
+    inputs: Iterable[str | Path] = (),
+    extra_outputs: Iterable[Path] = (),
+) -> dict[str, Path]:
+    """The one run writer: predictions.parquet (when given), metrics.json, the report (when asked for, read back
+    from those two files), then config.yaml + manifest.json hashing everything written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if predictions is not None:
+        written["predictions"] = write_parquet(out / "predictions.parquet", predictions)
+    written["metrics"] = write_json(out / "metrics.json", metrics)
+    if report is not None:
+        report_cfg = ReportConfig(title=report.title, bootstrap=report.bootstrap, text=report.text)
+        _, files = generate_report([out], out, report_cfg, sections=list(report.sections))
+        written.update({"report_md": files.markdown, "report_html": files.html, "report_json": files.json})
+    write_manifest(out, command=command, config=config, seeds=dict(seeds or {}), inputs=inputs,
+                   outputs=[*written.values(), *extra_outputs, out / "config.yaml"], started_at=started_at,
+                   extra=dict(manifest_extra or {}))
+    written["manifest"] = out / "manifest.json"
+    return written
 
 
-def window_items(targets: dict[str, pl.DataFrame], limit: int | None = None) -> list[str]:
-    """Every item a prompt will show (history windows + targets), first-seen order, at most `limit`."""
-    seen: dict[str, None] = {}
-    for table in targets.values():
-        for hist, item in table.select("history_item_ids", "item_id").iter_rows():
-            for i in [*(hist or []), item]:
-                seen.setdefault(str(i), None)
-    ids = list(seen)
-    return ids if limit is None else ids[:limit]
-
-
-# ------------------------------------------------------------------------------------------------ student + finish
-
-
-def run_student_step(config: RecipeConfig, out_dir: Path, ctx: RecipeContext) -> dict[str, Any]:
-    """Train the student when enabled (see `StudentStep`); returns what to record in the manifest."""
-    if not config.student.enabled:
-        return {"enabled": False}
-    ok, reason = student_available()
-    if not ok:
-        raise ConfigError(f"student.enabled=true but the student step is unavailable: {reason}")
-    from reasonrec.train.lora import TrainRunConfig, run_training
-
-    data_dir = None if config.data_dir is None else str(config.data_dir)
-    train_cfg = TrainRunConfig.from_dict({"dataset": config.dataset, "data_dir": data_dir, **config.student.train},
-                                         source="student.train")
-    started = time.time()
-    result = run_training(train_cfg, out_dir / "student", command=f"recipe student {config.dataset}")
-    ctx.stages.append(StageRecord("student", GENERATE, result.train_examples, str(result.adapter_dir),
-                                  round(time.time() - started, 3)))
-    return {"enabled": True, "adapter_dir": str(result.adapter_dir), "best_metric": result.best_metric}
-
-
-def evaluable(predictions: pl.DataFrame) -> pl.DataFrame:
-    """Identity, kept for existing callers: the evaluator itself now ignores label-choice `probs`
-    (see `reasonrec.predictions`), so predictions need no rewriting before evaluation."""
-    return predictions
-
-
-def finish(
-    config: RecipeConfig, method: str, out_dir: Path, ctx: RecipeContext, predictions: pl.DataFrame,
-    started: float, extra: dict[str, Any] | None = None,
-) -> RecipeResult:
-    """Evaluate, write predictions.parquet + metrics.json + config/manifest; return the result."""
-    student = run_student_step(config, out_dir, ctx)
-    metrics = evaluate_predictions(predictions, config.eval)
-    metrics["method"] = method
-    metrics["dataset"] = config.dataset
-    written = [write_parquet(out_dir / "predictions.parquet", predictions),
-               write_json(out_dir / "metrics.json", metrics)]
-    write_manifest(
-        out_dir, command=f"run {method}", config=config,
-        seeds={"prepare": config.prepare.seed, "eval": config.eval.seed},
-        outputs=[*written, out_dir / "config.yaml"],
-        extra={
-            "method": method,
-            "stages": [vars(s) for s in ctx.stages],
-            "release_notes": ctx.release.notes,
-            "student": student,
-            **(extra or {}),
-        },
-        started_at=started,
-    )
-    return RecipeResult(out_dir=out_dir, predictions=predictions, metrics=metrics, stages=ctx.stages,
-                        tables=ctx.tables)
-
-
-__all__ = [
-    "GENERATE", "RELEASE", "SKIP", "PreparedTargets", "RecipeConfig", "RecipeContext", "RecipeResult",
-    "StageRecord", "StudentStep", "finish", "limit_targets", "prepare_targets", "run_student_step",
-    "student_available", "window_items",
-]
+__all__ = ["Budget", "Protocol", "RunConfig", "RunReport", "Timer", "write_run"]

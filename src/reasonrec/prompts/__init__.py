@@ -9,7 +9,7 @@ Rendering is strict: an undefined variable is an error, so nothing is ever left 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -141,21 +141,6 @@ def _tidy(text: str) -> str:
     return "\n".join(out)
 
 
-def as_history(entries: Sequence[dict[str, Any]]) -> list[HistoryEntry]:
-    """Build HistoryEntry objects from dict rows, ignoring keys the view does not know."""
-    known = set(HistoryEntry.__dataclass_fields__)
-    out = []
-    for e in entries:
-        kwargs = {k: v for k, v in e.items() if k in known}
-        for seq in ("genres", "categories"):
-            if kwargs.get(seq) is None:
-                kwargs.pop(seq, None)
-            else:
-                kwargs[seq] = tuple(kwargs[seq])
-        out.append(HistoryEntry(**kwargs))
-    return out
-
-
 __all__ = [
-    "DOMAINS", "TEMPLATES", "Domain", "HistoryEntry", "ItemView", "PromptRenderer", "as_history", "replace",
+    "DOMAINS", "TEMPLATES", "Domain", "HistoryEntry", "ItemView", "PromptRenderer",
 ]

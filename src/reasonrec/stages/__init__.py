@@ -1,6 +1,10 @@
-"""LLM stages: plain functions (tables, llm, config) -> table; shared machinery in `stages.base`.
+"""LLM stages: plain functions (tables, llm, config) -> table, one package per method, like `prompts/`.
 
-ReasoningRec: `describe` (item descriptions), `profile` (user profiles), `reason` (teacher reasoning and the
-generic multi-path sampler), `zeroshot` (P(like) ablations, TALLRec prompt). `context` turns canonical and
-artefact tables into prompt views. Other methods' stages build on `base` and `reason.sample_paths`.
+- `common`: what every stage shares — config fields, prompt jobs → result tables, token budgets, artefact writing
+  (`base`), prompt views of items and history (`context`), the multi-path sampler (`paths`) and the P(like)
+  predictions frame (`label_rows`).
+- `reasoningrec`: item descriptions, user profiles, teacher reasoning, zero-shot P(like) (incl. the TALLRec prompt).
+- `exp3rt`: preference extraction, user/item profiles (+ neighbour selection), teacher reasoning, rating prediction.
+- `recsaver`: post-hoc explanations, leak scrubbing, self-verification, teacher paths, filters, zero-shot ratings.
+- `student`: the prompt contract of a distilled student — the prompt it is trained on is the one it is scored with.
 """

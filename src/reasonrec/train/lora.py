@@ -30,19 +30,11 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.auc import roc_auc
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.train.sft_data import (
-    LABEL_SCORING,
-    REASONINGREC_CHOICES,
-    REASONINGREC_PREFIX,
-    SFTDataConfig,
-    SFTDataset,
-)
-
-# TALLRec once borrowed ReasoningRec's "Prediction:" prefix for validation AUC, so early stopping chose its adapter
-# by a number the test path never computes (valid 0.70, test 0.51); validation now reads LABEL_SCORING too.
-VALIDATION_SCORING = LABEL_SCORING
+from reasonrec.stages.student import LABEL_SCORING, REASONINGREC_CHOICES, REASONINGREC_PREFIX
+from reasonrec.train.sft_data import SFTDataset
 
 
 class LoRAConfig(Config):
@@ -81,17 +73,6 @@ class LoRAConfig(Config):
     seed: int = 42
     n_threads: int | None = Field(None, ge=1, description="torch CPU threads")
     keep_checkpoints: bool = Field(False, description="keep trainer checkpoints after the best adapter is saved")
-
-
-class TrainRunConfig(Config):
-    """One training run: which dataset/splits, how to build the SFT data, how to train."""
-
-    dataset: str = "reasoningrec-beauty"
-    data_dir: str | None = None
-    train_split: str = "release_windows_train"
-    valid_split: str | None = "release_windows_valid"
-    sft: SFTDataConfig = Field(default_factory=SFTDataConfig)
-    lora: LoRAConfig = Field(default_factory=LoRAConfig)
 
 
 @dataclass
@@ -158,15 +139,6 @@ def yes_no_scores(
     return out
 
 
-def auc_or_none(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """ROC AUC, or None when only one class is present (undefined, never 0.5 by fiat)."""
-    if len(set(labels)) < 2:
-        return None
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(list(labels), list(scores)))
-
-
 # ------------------------------------------------------------------------------------------------ callbacks
 
 
@@ -178,14 +150,14 @@ def _callbacks():
 
         def __init__(self, tokenizer: Any, prompts: list, labels: list[int], batch_size: int, method: str) -> None:
             self.tokenizer, self.prompts, self.labels, self.batch_size = tokenizer, prompts, labels, batch_size
-            self.prefix, self.choices = VALIDATION_SCORING[method]
+            self.prefix, self.choices = LABEL_SCORING[method]
 
         def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
             if model is None or metrics is None:
                 return
             scores = yes_no_scores(model, self.tokenizer, self.prompts, assistant_prefix=self.prefix,
                                    choices=self.choices, batch_size=self.batch_size)
-            auc = auc_or_none(self.labels, scores)
+            auc = roc_auc(self.labels, scores)
             metrics["eval_auc"] = auc if auc is not None else float("nan")
             state.log_history.append({"eval_auc": metrics["eval_auc"], "step": state.global_step,
                                       "epoch": state.epoch})
@@ -338,9 +310,9 @@ def build_trainer(
     if do_eval:
         assert valid is not None
         method = str(train.stats.get("method", "reasoningrec"))
-        if method not in VALIDATION_SCORING or "label" not in valid.table.columns:
+        if method not in LABEL_SCORING or "label" not in valid.table.columns:
             if config.eval_metric == "auc":
-                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(VALIDATION_SCORING)})"
+                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(LABEL_SCORING)})"
                                   f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
         elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
             callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
@@ -368,12 +340,12 @@ def _label_loss(tokenizer: Any, method: str, config: LoRAConfig) -> Any:
     """The label-weighted completion loss when `label_weight` != 1 (None keeps TRL's own loss)."""
     if config.label_weight == 1.0:
         return None
-    if method not in VALIDATION_SCORING:
-        raise ConfigError(f"lora.label_weight needs a like/dislike method ({', '.join(VALIDATION_SCORING)}), "
+    if method not in LABEL_SCORING:
+        raise ConfigError(f"lora.label_weight needs a like/dislike method ({', '.join(LABEL_SCORING)}), "
                           f"not {method!r}")
     from reasonrec.train.label_loss import label_weighted_loss
 
-    ids = [tokenizer.encode(c, add_special_tokens=False) for c in VALIDATION_SCORING[method][1]]
+    ids = [tokenizer.encode(c, add_special_tokens=False) for c in LABEL_SCORING[method][1]]
     if any(len(i) != 1 for i in ids):
         raise ConfigError(f"lora.label_weight: the {method} label choices are not single tokens for this model")
     return label_weighted_loss([i[0] for i in ids], config.label_weight)
@@ -463,53 +435,6 @@ def train_lora(
     )
 
 
-def build_sft_splits(config: TrainRunConfig, tokenizer: Any) -> tuple[SFTDataset, SFTDataset | None, list[Path]]:
-    """Train (K-shot) and valid (all eligible rows) SFT datasets for a ReasoningRec/TALLRec run."""
-    from reasonrec.data.loaders import LoadOptions, load_dataset
-
-    ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.sft.domain))
-    if config.sft.method not in ("reasoningrec", "tallrec"):
-        raise ConfigError(
-            f"sft.method={config.sft.method!r}: rating methods train from a teacher-paths table; build it with "
-            "train.sft_data.build_rating_sft and call train_lora directly"
-        )
-    from reasonrec.train.sft_data import build_reasoningrec_sft
-
-    def split_name(table_name: str) -> str:
-        return table_name.rsplit("_", 1)[-1] if table_name.rsplit("_", 1)[-1] in ("train", "valid", "test") \
-            else table_name
-
-    def build(table_name: str, sample: bool) -> SFTDataset:
-        if table_name not in ds.splits:
-            raise ConfigError(f"dataset {config.dataset!r} has no split table {table_name!r}; "
-                              f"available: {', '.join(sorted(ds.splits))}")
-        a = ds.artefacts
-        return build_reasoningrec_sft(
-            ds.splits[table_name], ds.items, a.get("item_descriptions"), a.get("user_profiles"),
-            a.get("teacher_reasoning"), tokenizer, config.sft, split=split_name(table_name), sample=sample,
-        )
-
-    train = build(config.train_split, True)
-    valid = build(config.valid_split, False) if config.valid_split else None
-    return train, valid, []
-
-
-def run_training(config: TrainRunConfig, out_dir: str | Path, *, command: str = "train lora") -> LoRAResult:
-    """Dataset → SFT data → LoRA run directory. Both `sft.max_seq_length` and `lora.max_seq_length` are honoured
-    (the smaller wins, so TRL never truncates)."""
-    from reasonrec.train.sft_data import load_tokenizer
-
-    if config.sft.max_seq_length > config.lora.max_seq_length:
-        config = config.model_copy(update={"sft": config.sft.model_copy(
-            update={"max_seq_length": config.lora.max_seq_length})})
-    tokenizer = load_tokenizer(config.lora.model)
-    train, valid, inputs = build_sft_splits(config, tokenizer)
-    out_dir = Path(out_dir)
-    train.write(out_dir / "sft_train")
-    return train_lora(train, valid, config.lora, out_dir, run_config=config, inputs=inputs, command=command)
-
-
 __all__ = [
-    "LoRAConfig", "LoRAResult", "TrainRunConfig", "auc_or_none", "build_sft_splits", "build_trainer",
-    "load_base_model", "run_training", "train_lora", "yes_no_scores",
+    "LoRAConfig", "LoRAResult", "build_trainer", "load_base_model", "train_lora", "yes_no_scores",
 ]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,25 +30,15 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field, field_validator
 
+from reasonrec.answers import render_exp3rt, render_reasoningrec, render_recsaver, strip_trailing_prediction
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import Message
-from reasonrec.llm.parse import render_exp3rt, render_reasoningrec, render_recsaver
 from reasonrec.prompts import DOMAINS, PromptRenderer
-from reasonrec.stages.context import ItemCatalog, text_map
+from reasonrec.stages.common.context import ItemCatalog, text_map
+from reasonrec.stages.student import LabelPrompt, label_prompt_context
 
 Method = Literal["reasoningrec", "tallrec", "exp3rt", "recsaver"]
-
-# The assistant prefix the student's score is read after (ReasoningRec) — shared with predict and the AUC callback.
-REASONINGREC_PREFIX = "Prediction:"
-REASONINGREC_CHOICES = (" Yes", " No")
-TALLREC_CHOICES = ("Yes", "No")
-# (assistant prefix, (yes, no) choices) where each like/dislike method is scored: test-time prediction AND
-# validation AUC read this one table, so early stopping ranks adapters by the number the test path computes.
-LABEL_SCORING: dict[str, tuple[str, tuple[str, str]]] = {
-    "reasoningrec": (REASONINGREC_PREFIX, REASONINGREC_CHOICES),
-    "tallrec": ("", TALLREC_CHOICES),
-}
 
 SFT_SCHEMA: dict[str, pl.DataType] = {
     "user_id": pl.String(),
@@ -64,8 +53,6 @@ SFT_SCHEMA: dict[str, pl.DataType] = {
     "history_dropped": pl.Int64(),
     "path_index": pl.Int64(),
 }
-
-_TRAILING_PREDICTION = re.compile(r"\s*(?:Final\s+)?Prediction:\s*(Yes|No)\W*$", re.IGNORECASE)
 
 
 class SFTDataConfig(Config):
@@ -82,11 +69,18 @@ class SFTDataConfig(Config):
     completion: Literal["reasoning", "label"] = Field(
         "reasoning", description="ReasoningRec completion: 'Prediction: …' + teacher reasoning, or the label line "
         "only (every labelled row is eligible; the prompt asks for the label only)")
+    facts: bool = Field(False, description="CF-aware prompts: state each row's leak-free facts (a facts column, "
+                        "reasonrec.baselines.features.with_facts)")
     like_threshold: float = 3.0
     paths_per_pair: int = Field(1, ge=1, description="Rec-SAVER/EXP3RT: kept reasoning paths per pair (1 or M)")
     on_overflow: Literal["error", "skip"] = Field(
         "error", description="an example that cannot fit even with an empty history: error, or skip and count it"
     )
+
+    def label_prompt(self) -> LabelPrompt:
+        """The like/dislike student's prompt these examples are rendered with (the one `predict` scores)."""
+        return LabelPrompt.student(self.method, profile=self.include_profile, descriptions=self.include_descriptions,
+                                   label_only=self.completion == "label", facts=self.facts)
 
     @field_validator("k")
     @classmethod
@@ -215,13 +209,6 @@ def sample_k_shot(
 # ------------------------------------------------------------------------------------------------ completions
 
 
-def strip_trailing_prediction(text: str) -> str:
-    """Teacher reasoning without its closing "Prediction: Yes|No" line, dedented and trimmed."""
-    body = _TRAILING_PREDICTION.sub("", text.rstrip())
-    lines = [line.strip() for line in body.strip().splitlines()]
-    return "\n".join(lines).strip()
-
-
 def reasoningrec_completion(label: int, teacher_text: str) -> str:
     return render_reasoningrec(label, strip_trailing_prediction(teacher_text), prediction_first=True)
 
@@ -272,34 +259,6 @@ def _trim_stats(table: pl.DataFrame) -> dict[str, int]:
         else 0,
         "yes": int((table["label"] == 1).sum()) if table.height else 0,
         "no": int((table["label"] == 0).sum()) if table.height else 0,
-    }
-
-
-TEMPLATES_BY_METHOD: dict[str, str] = {
-    "reasoningrec": "reasoningrec/predict",
-    "tallrec": "tallrec/predict",
-    "exp3rt": "exp3rt/predict",
-    "recsaver": "recsaver/predict",
-}
-
-
-def prompt_context(
-    row: dict[str, Any], catalog: ItemCatalog, profiles: dict[str, str], config: SFTDataConfig
-) -> dict[str, Any]:
-    """Template context for one target row (ReasoningRec/TALLRec) — shared by SFT data and `predict`, so the
-    student is scored on exactly the prompt shape it was trained on."""
-    history = catalog.history(
-        row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"),
-        like_threshold=config.like_threshold,
-    )
-    return {
-        "domain": DOMAINS[config.domain],
-        "profile": profiles.get(str(row["user_id"])) if config.include_profile else None,
-        "history": history,
-        "target": catalog.view(str(row["item_id"])),
-        "include_descriptions": config.include_descriptions,
-        "reasoning": config.method == "reasoningrec" and config.completion == "reasoning",
-        "facts": row.get("facts"),
     }
 
 
@@ -374,11 +333,11 @@ def build_reasoningrec_sft(
         if sample
         else eligible
     )
-    catalog = ItemCatalog.from_tables(items, item_descriptions if config.include_descriptions else None)
-    profiles = text_map(user_profiles, "user_id") if config.include_profile else {}
+    spec = config.label_prompt()
+    catalog = ItemCatalog.from_tables(items, item_descriptions if spec.descriptions else None)
+    profiles = text_map(user_profiles, "user_id") if spec.profile else {}
     renderer = PromptRenderer()
     counter = ChatTokenCounter(tokenizer)
-    template = TEMPLATES_BY_METHOD[config.method]
     rows: list[dict[str, Any]] = []
     overflow: list[str] = []
     for row in chosen.iter_rows(named=True):
@@ -389,11 +348,13 @@ def build_reasoningrec_sft(
             completion = render_reasoningrec(label, "").rstrip()
         else:
             completion = reasoningrec_completion(label, row["teacher_text"])
-        ctx = prompt_context(row, catalog, profiles, config)
+        ctx = label_prompt_context(row, catalog, profiles, domain=DOMAINS[config.domain],
+                                   like_threshold=config.like_threshold, include_descriptions=spec.descriptions,
+                                   reasoning=spec.reasoning, facts=spec.facts)
         where = f"user {row['user_id']} item {row['item_id']} ({split})"
         try:
             messages, dropped, p_tok, c_tok = _fit(
-                renderer, template, ctx, completion, counter, config.max_seq_length, where
+                renderer, spec.template, ctx, completion, counter, config.max_seq_length, where
             )
         except ConfigError:
             if config.on_overflow == "error":
@@ -410,7 +371,7 @@ def build_reasoningrec_sft(
     stats.update({"skipped_overflow": len(overflow), "skipped_overflow_examples": overflow[:20]})
     stats.update({"method": config.method, "split": split, "k": config.k, "seed": config.seed,
                   "balance_classes": config.balance_classes, "max_seq_length": config.max_seq_length,
-                  "sampled": sample, "completion": config.completion, "facts": "facts" in chosen.columns})
+                  "sampled": sample, "completion": config.completion, "facts": config.facts})
     return SFTDataset(table=table, stats=stats)
 
 
@@ -477,22 +438,15 @@ def build_rating_sft(
 
 
 __all__ = [
-    "LABEL_SCORING",
-    "REASONINGREC_CHOICES",
-    "REASONINGREC_PREFIX",
     "SFT_SCHEMA",
-    "TALLREC_CHOICES",
-    "TEMPLATES_BY_METHOD",
     "ChatTokenCounter",
     "SFTDataConfig",
     "SFTDataset",
     "build_rating_sft",
     "build_reasoningrec_sft",
     "load_tokenizer",
-    "prompt_context",
     "reasoningrec_completion",
     "reasoningrec_pairs",
     "sample_k_shot",
-    "strip_trailing_prediction",
     "tallrec_completion",
 ]

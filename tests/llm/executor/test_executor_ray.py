@@ -33,7 +33,7 @@ def _llm(served, tmp_path: Path, executor: dict | None, cache: bool = True):
 @pytest.mark.slow  # ~40 s plus ~40 s of server start and ray.init on a loaded 2-core box
 def test_a_stage_on_ray_writes_the_same_table_as_in_process(tmp_path, served_model, ray_cluster) -> None:
     from reasonrec.data.loaders import load_dataset
-    from reasonrec.stages.describe import DescribeConfig, describe_items
+    from reasonrec.stages.reasoningrec.describe import DescribeConfig, describe_items
 
     require_data(shared_data_dir(), "reasoningrec-beauty")
     ds = load_dataset("reasoningrec-beauty", shared_data_dir())

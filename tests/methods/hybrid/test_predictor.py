@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from reasonrec.data.loaders import load_dataset
-from reasonrec.features import FeatureConfig
+from reasonrec.baselines.features import FeatureConfig
 from reasonrec.methods.hybrid.predictor import (
     ABLATION,
     HYBRID,

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from reasonrec.errors import ConfigError
-from reasonrec.features import NUMERIC_FEATURES
+from reasonrec.baselines.features import NUMERIC_FEATURES
 from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
 
 

@@ -22,6 +22,7 @@ import polars as pl
 from rich.progress import Progress
 
 from reasonrec.data.fetch import CHECKSUMS_FILE
+from reasonrec.data.fields import parse_price
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.common import (
     LINE,
@@ -43,26 +44,11 @@ RATING_RANGE = (1.0, 5.0)
 ENCODING = "utf-8"
 PROGRESS_MIN_BYTES = 50_000_000
 
-_PRICE = re.compile(r"^\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?$")
 _VOTE = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)$")
 _REVIEW_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
 
 
 # --- small value parsers (public: property-tested) ----------------------------------------------------------
-
-
-def parse_price(value: object) -> float | None:
-    """'$1,234.56' / 12.5 → float; '' / None / ranges ('$5 - $9') / page junk → None (meta prices are messy)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) and value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    match = _PRICE.match(value.strip())
-    if not match:
-        return None
-    return float(match.group(1).replace(",", "") + (match.group(2) or ""))
 
 
 def parse_vote(value: object) -> int:

@@ -45,15 +45,12 @@ from pathlib import Path
 
 import polars as pl
 
+from reasonrec.answers import leading_prediction_label, trailing_prediction_label
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.reasoningrec import artefacts as shared
 from reasonrec.data.loaders.reasoningrec.amazon_release import rating_release_artefacts, rating_release_tables
 from reasonrec.data.loaders.reasoningrec.facts import loader_notes, release_facts, release_notes
-from reasonrec.data.loaders.reasoningrec.labels import (
-    LIKE_THRESHOLD,
-    leading_prediction_label,
-    trailing_prediction_label,
-)
+from reasonrec.data.loaders.reasoningrec.labels import LIKE_THRESHOLD
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, SPLITS, ReleaseFiles
 from reasonrec.data.loaders.reasoningrec.movielens_release import (
     DERIVED_NOTES,

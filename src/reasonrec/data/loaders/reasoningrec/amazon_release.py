@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from reasonrec.data.loaders.amazon import parse_price
+from reasonrec.data.fields import parse_price
 from reasonrec.data.loaders.base import LoadOptions
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, ReleaseFiles
 from reasonrec.data.loaders.reasoningrec.windows import PairLookup

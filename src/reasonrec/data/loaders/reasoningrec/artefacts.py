@@ -16,11 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from reasonrec.data.loaders.reasoningrec.labels import (
-    leading_prediction_label,
-    reasoning_body,
-    trailing_prediction_label,
-)
+from reasonrec.answers import leading_prediction_label, trailing_prediction_label
+from reasonrec.data.loaders.reasoningrec.labels import reasoning_body
 from reasonrec.data.loaders.reasoningrec.layout import PARTS, ReleaseFiles
 from reasonrec.data.loaders.release_files import (
     float_field,

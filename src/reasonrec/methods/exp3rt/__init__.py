@@ -1,0 +1,1 @@
+"""EXP3RT (Kim et al.): the recipe (stages composed) and the paper's reproduction protocol."""

@@ -1,0 +1,1 @@
+"""ReasoningRec (Bismay et al.): the recipe (stages composed) and the paper's reproduction protocol."""

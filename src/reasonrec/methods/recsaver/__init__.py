@@ -1,0 +1,1 @@
+"""Rec-SAVER (Tsai et al.): the recipe (stages composed) and the paper's reproduction protocol."""

@@ -1,0 +1,147 @@
+"""What every paper reproduction shares: its config fields, evaluation on the same rows, and the run directory.
+
+A reproduction is the paper's protocol (config + budget presets, registered as a `methods.base.Protocol`): method
+runs (students, zero-shot) + baselines on the same rows + the report, written as ONE directory by `write_run`:
+
+    OUT/predictions.parquet       every LLM method's test predictions (PREDICTIONS_SCHEMA + `k`), so the report
+                                  recomputes AUC/CIs/curves from rows, not from copied numbers
+    OUT/baselines/…               the classic baselines' predictions on the SAME rows
+    OUT/metrics.json              top-level `auc`/`rmse`/`mae` + `n` of the headline method, `runs`, `baselines`,
+                                  `authors`, `notes`, `timings` (the shapes `reasonrec.eval.report` reads)
+    OUT/report.md, report.html    rendered from those two files (+ the reproduction's extra sections)
+    OUT/config.yaml, manifest.json   the resolved config (budget preset + --set overrides) and provenance
+
+Budgets are data, not code paths: `quick` and `full` are dicts of config overrides applied below a YAML and the
+user's flags and `--set`, so `--budget quick --set k=64` is a legitimate middle ground and config.yaml says what ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import Field
+
+from reasonrec.baselines import TrainData, make_baseline
+from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+from reasonrec.eval.report import Section
+from reasonrec.eval.text import TextMetricsConfig
+from reasonrec.methods.base import RunConfig, RunReport, write_run
+from reasonrec.predictions import conform_predictions
+
+
+class ReproductionConfig(RunConfig):
+    """Fields every reproduction has; `llm` is the base model: the students' base AND the zero-shot model."""
+
+    seed: int = 42
+    bootstrap: int = Field(1000, ge=0, description="AUC bootstrap resamples for the CIs")
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def evaluate(predictions: pl.DataFrame, config: ReproductionConfig, *, text: Any = None, bertscore: Any = None,
+             dedupe_on: str = "user_item", like_cutoff: float | None = None) -> dict[str, Any]:
+    """`evaluate_predictions` with the reproduction's bootstrap/seed; AUC uses `score` (P(like) or E[rating]).
+
+    `like_cutoff` (rating > cutoff = liked) matters only for rating data without labels; None = the 1–5 default."""
+    extra = {} if like_cutoff is None else {"like_cutoff": like_cutoff}
+    cfg = EvalConfig(bootstrap=config.bootstrap, seed=0, dedupe=True, dedupe_on=dedupe_on, text=text, **extra)
+    return evaluate_predictions(predictions, cfg, bertscore=bertscore)
+
+
+def headline(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The flat numbers a reader looks for first (auc, ci, rmse, mae, n, bertscore) from an evaluate result."""
+    metrics = result.get("metrics") or {}
+    out: dict[str, Any] = {"n": result.get("n")}
+    for key in ("auc", "auc_ci", "rmse", "mae", "accuracy", "f1", "positives", "negatives", "parse_failures",
+                "bleu", "rouge1", "meteor", "bertscore"):
+        if result.get(key) is not None:
+            out[key] = result[key]
+        elif isinstance(metrics.get(key), Mapping) and metrics[key].get("value") is not None:
+            out[key] = metrics[key]["value"]
+    distinct = result.get("distinct")
+    if isinstance(distinct, Mapping) and result.get("duplicate_rows"):
+        out["auc_distinct"] = distinct.get("auc")
+        out["n_distinct"] = distinct.get("n")
+    return out
+
+
+def same_rows(predictions: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """Predictions restricted to the (user_id, item_id) pairs of `rows` (baselines on the LLM's test rows)."""
+    keys = rows.select(pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String)).unique()
+    return predictions.join(keys, on=["user_id", "item_id"], how="semi")
+
+
+def baseline_predictions(data: TrainData, rows: pl.DataFrame, names: Sequence[str], *, seed: int, dataset: str,
+                         overrides: Mapping[str, Mapping[str, Any]] | None = None
+                         ) -> dict[str, tuple[pl.DataFrame, float]]:
+    """Each baseline fitted on `data` (train, + valid for early stopping) and scored on the SAME `rows`:
+    name → (its test predictions, fit + score seconds)."""
+    out: dict[str, tuple[pl.DataFrame, float]] = {}
+    for name in names:
+        started = time.time()
+        model = make_baseline(name, {"seed": seed, **(overrides or {}).get(name, {})})
+        model.fit(data)
+        preds = same_rows(model.predict(rows, dataset=dataset, split="test"), rows)
+        out[name] = (preds, round(time.time() - started, 2))
+    return out
+
+
+def with_k(predictions: pl.DataFrame, k: int | str | None) -> pl.DataFrame:
+    """Add the report's `k` identity column (null for K-free methods)."""
+    value = k if isinstance(k, int) else None
+    return conform_predictions(predictions).with_columns(pl.lit(value, dtype=pl.Int64).alias("k"))
+
+
+def finish_reproduction(
+    out_dir: str | Path,
+    *,
+    config: ReproductionConfig,
+    command: str,
+    predictions: pl.DataFrame | None,
+    metrics: dict[str, Any],
+    started_at: float,
+    title: str,
+    text: TextMetricsConfig | None = None,
+    sections: Sequence[Section] = (),
+) -> dict[str, Path]:
+    """metrics.json gets the budget and the wall time; the run directory, its report and manifest by `write_run`."""
+    metrics = {**metrics, "budget": config.budget, "wall_s": round(time.time() - started_at, 1)}
+    return write_run(out_dir, config=config, command=command, metrics=metrics, started_at=started_at,
+                     predictions=predictions if predictions is not None and predictions.height else None,
+                     report=RunReport(title=title, bootstrap=config.bootstrap, text=text, sections=sections),
+                     seeds={"seed": config.seed}, manifest_extra={"budget": config.budget})
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> str:
+    """A plain-text table of every run, baseline and author figure in a metrics.json (for the terminal)."""
+    lines = [(f"{'method':44s} {'kind':9s} {'n':>6s} {'auc':>7s} {'auc 95% CI':>17s} {'rmse':>7s} {'mae':>7s} "
+             f"{'bertscore':>9s}")]
+
+    def fmt(v: Any, width: int = 7) -> str:
+        return f"{v:{width}.3f}" if isinstance(v, (int, float)) and v is not None else f"{'-':>{width}s}"
+
+    def row(name: str, kind: str, rec: Mapping[str, Any]) -> None:
+        ci = rec.get("auc_ci")
+        ci_text = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else "-"
+        n = rec.get("n")
+        lines.append(f"{name[:44]:44s} {kind:9s} {n if n is not None else '-'!s:>6s} {fmt(rec.get('auc'))} "
+                     f"{ci_text:>17s} {fmt(rec.get('rmse'))} {fmt(rec.get('mae'))} {fmt(rec.get('bertscore'), 9)}")
+
+    for rec in metrics.get("runs") or []:
+        row(str(rec.get("method")), "run", rec)
+    baselines = metrics.get("baselines") or {}
+    for name, rec in (baselines.items() if isinstance(baselines, Mapping) else []):
+        row(str(name), "baseline", rec)
+    for rec in metrics.get("authors") or []:
+        row(str(rec.get("method")), "authors", rec)
+    return "\n".join(lines)
+
+
+__all__ = [
+    "ReproductionConfig", "baseline_predictions", "evaluate", "finish_reproduction", "headline", "metrics_table", "same_rows", "with_k",
+]

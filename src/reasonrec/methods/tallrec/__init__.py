@@ -1,0 +1,1 @@
+"""TALLRec (Bao et al., ReasoningRec's baseline): the recipe; its reproduction runs inside ReasoningRec's."""

@@ -1,0 +1,1 @@
+"""What every LLM stage shares: jobs → tables, token budgets, item/history views, the multi-path sampler."""
