@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from reasonrec.auc import rank_auc
 from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.data.loaders import load_dataset
 from reasonrec.data.splits import from_target_tables
-from reasonrec.auc import rank_auc
 from reasonrec.eval.paired import best_reference, paired_auc_difference
 from reasonrec.io import write_json
 from reasonrec.llm.registry import LLMConfig

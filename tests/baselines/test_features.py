@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from reasonrec.baselines.features import FEATURE_SCHEMA, FeatureConfig, fold_of_rows, leak_free_features
 from reasonrec.data.loaders import load_dataset
 from reasonrec.errors import ConfigError
-from reasonrec.baselines.features import FEATURE_SCHEMA, FeatureConfig, fold_of_rows, leak_free_features
 
 SPLITS = ("train", "valid", "test")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from reasonrec.data.loaders import load_dataset
 from reasonrec.baselines.features import FeatureConfig
+from reasonrec.data.loaders import load_dataset
 from reasonrec.methods.hybrid.predictor import (
     ABLATION,
     HYBRID,

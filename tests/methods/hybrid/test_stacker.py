@@ -5,8 +5,8 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from reasonrec.errors import ConfigError
 from reasonrec.baselines.features import NUMERIC_FEATURES
+from reasonrec.errors import ConfigError
 from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
 
 

@@ -21,9 +21,9 @@ import polars as pl
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
+from reasonrec.baselines.features import NUMERIC_FEATURES
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.baselines.features import NUMERIC_FEATURES
 
 LLM_TERM = "llm_logodds"
 """log P(yes) - log P(no) of the student on the row's prompt (one forward pass)."""

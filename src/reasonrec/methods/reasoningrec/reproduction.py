@@ -43,7 +43,6 @@ from reasonrec.methods.reproduction import (
     evaluate,
     finish_reproduction,
     headline,
-    same_rows,
     with_k,
 )
 from reasonrec.predict import PredictConfig, predict_labels
