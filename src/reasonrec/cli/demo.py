@@ -2,7 +2,7 @@
 
 Same code path as `reasonrec run hybrid` at the quick preset: leak-free CF facts, a CF-aware label-only student
 (LoRA on the embedded SmolLM2), the hybrid stacked on validation rows with and without the student, the single
-baselines on the same test rows (all 622 labelled Beauty test rows), and every method against the best baseline
+baselines on the same test rows (the first 320 labelled Beauty test rows), and every method against the best baseline
 with a 95% paired CI — "cannot rank" where the rows cannot tell them apart. The paper reproduction is
 `reasonrec reproduce reasoningrec --budget quick`.
 """

@@ -58,10 +58,14 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
                           "require_test_reference": True},
 }
 
+# quick = `reasonrec demo`: sized for ≤ 20 min on an idle 2-core CPU, where scoring costs ~1 s a prompt and a LoRA
+# step ~10 s: K=64 (16 steps), 200 stacking rows, the first 320 test rows (≥ 300, table order, never chosen by
+# outcome) and 2 explanations. `full` scores every labelled test row with K=512.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
-        "student": {"k": 128, "eval_steps": 16, "patience": 2, "early_stop_rows": 64, "max_seq_length": 512},
-        "stacking_rows": 400, "explain_rows": 2, "bootstrap": 500,
+        "student": {"k": 64, "eval_steps": 8, "patience": 2, "early_stop_rows": 32, "max_seq_length": 512,
+                    "threads": 2},
+        "test_limit": 320, "stacking_rows": 200, "explain_rows": 2, "bootstrap": 500,
         "baseline_overrides": {"sasrec": {"max_epochs": 20}, "caser": {"max_epochs": 20}},
     },
     "full": {},
