@@ -52,3 +52,12 @@ def test_stage_commands_take_the_model_from_llm_config_and_set(tmp_path) -> None
     assert printed["config"]["n_words"] == 7 and printed["config"]["p_reviews"] == 10
     assert printed["llm"]["backend"] == "scripted" and printed["llm"]["model"] == "from-set"
     assert printed["llm"]["cache"] is False
+
+
+def test_any_llm_stage_moves_to_ray_through_set(tmp_path) -> None:
+    printed = _printed(["reasoningrec", "reason", "--dataset", "reasoningrec-beauty", "--out", str(tmp_path / "o"),
+                        "--set", "llm.executor.kind=ray", "--set", "llm.executor.workers=2",
+                        "--set", "llm.executor.shard_size=8"])
+    assert printed["llm"]["executor"]["kind"] == "ray"
+    assert printed["llm"]["executor"]["workers"] == 2 and printed["llm"]["executor"]["shard_size"] == 8
+    assert not (tmp_path / "o").exists()
