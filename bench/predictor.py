@@ -129,7 +129,8 @@ def student_logodds(spec: Spec, prep: dict[str, Any], config: HybridConfig, run_
     (NaN elsewhere: on ML-1M only the 1,880 reference users are scored)."""
     ds, rows, evaluated = prep["ds"], prep["rows"], prep["evaluated"]
     started = time.time()
-    adapter = train_student(rows, ds.items, ds.artefacts, config, run_dir)
+    adapter = train_student(rows, ds.items, ds.artefacts, config, run_dir,
+                            scored=rows.rows["test"].filter(pl.Series(evaluated)))
     info: dict[str, Any] = {**config.student.model_dump(), "train_wall_s": round(time.time() - started),
                             "load_after_train": load_average()}
     llm = student_llm(config, adapter)
