@@ -1,311 +1,284 @@
-"""LLM throughput on the embedded SmolLM2: naive one-at-a-time HF loop vs reasonrec's HF backend.
+"""LLM throughput on the embedded SmolLM2 against the machine's own roofline: naive loop, reasonrec per kernel,
+threads under a CPU-heavy neighbour, llama.cpp.
 
-Three workloads, same prompts for both paths, built from the ReasoningRec Beauty release files
-(instruction + user profile + 5 history items with descriptions and like/dislike + target item):
-  score-1:  Yes/No scoring, one target per user (only the instruction block is shared between prompts);
+Workloads (same prompts for every path), built from the ReasoningRec Beauty release files:
+  score-1:  Yes/No scoring, one ~800-token prompt per user (only the instruction block is shared);
   score-rr: Yes/No scoring while reranking C candidate targets per user (instruction + profile + history shared);
-  gen:      greedy generation of up to 200 tokens.
-Naive = `model(input_ids)` per prompt (all-position logits) / `model.generate` per prompt, batch 1.
-Ours  = `HFBackend` (length/prefix-sorted batches, prefix KV reuse, last-position logits, batched decoding).
-llamacpp (with `--backends hf,llamacpp`) = `LlamaCppBackend` on the Q4_1 GGUF, `--batch-size` server slots fed
-concurrently, same prompts and threads; it runs first, before the HF model is loaded, so its peak RSS is its own.
+  gen:      greedy generation of up to `--max-new-tokens` tokens.
+Paths: naive = `model(input_ids)` / `model.generate` per prompt (fp32); reasonrec[KERNEL] = `HFBackend` with
+`--kernels` (fp32, bf16, int8, compile); llamacpp (with `--backends hf,llamacpp`) = `LlamaCppBackend` on the Q4_1
+GGUF, `--batch-size` slots fed concurrently, run first so its peak RSS is its own.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/llm_throughput.py --users 16 --rerank-users 3 --candidates 8 --gen 8
+Roofline (same run): GEMM peaks at SmolLM2's Linear shapes for fp32/bf16/int8 at 1 and `--threads` threads, and copy
+bandwidth. Every row is a fraction of its ceiling (`add_roofline`): scoring rows as GFLOP/s (prompt tokens ×
+FLOPs/token / time) against their kernel's GEMM peak (llama.cpp's Q4_1: the int8 peak), generation rows as the
+weight bytes read per decode step in GB/s against the copy bandwidth. llama.cpp runs with `--threads` threads,
+`--batch-size` slots, `--llama-batch` prompt tokens per step and `--llama-poll` (idle-thread busy-wait, 0-100).
+Threads (`--sections threads`): score-1 with a synthetic busy-loop neighbour for the fixed 1- and 2-thread policies,
+fixed 2 threads with OMP_WAIT_POLICY=PASSIVE (a child process: libgomp reads it at start), and the adaptive governor
+(idle and loaded). Every row records the load; ratios are printed only for rows measured on an idle machine.
 
-Prints a table and writes bench/results/llm_throughput.json.
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/llm_throughput.py --kernels fp32,bf16 --sections roofline,score,gen,threads
+
+Prints tables and writes bench/results/llm_throughput.json. Accuracy of the kernels: bench/kernel_accuracy.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
+import contextlib
 import json
 import os
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Self
 
-import polars as pl
 import torch
-
-from reasonrec.io import write_json
-from reasonrec.llm.base import GenerationRequest, Message, SamplingParams, ScoreRequest
-from reasonrec.llm.hf import HFBackend
-
-INSTRUCTION = (
-    "You are an expert beauty product recommender. You are given a user's profile, the user's five most "
-    "recent purchases with a short description of each product and whether the user liked or disliked it, and "
-    "a target product with its description. Think about which properties of the purchased products the user "
-    "valued (ingredients, scent, brand, price, texture, effect on skin or hair) and which ones made the user "
-    "dislike a product. Then decide whether the user will like the target product. A user likes a product when "
-    "they would rate it above 3 out of 5. Answer with 'Prediction: Yes' or 'Prediction: No' and then explain "
-    "your reasoning in a numbered list of short points that refer to the user's history and profile."
+from llm_workloads import (
+    decode_steps,
+    gen_requests,
+    load_release,
+    naive_generate,
+    naive_score,
+    prompts,
+    score_agreement,
+    score_requests,
+)
+from machine import (
+    LoadMonitor,
+    PeakRSS,
+    attention_flops_per_token,
+    competing_process,
+    copy_bandwidth,
+    gemm_peaks,
+    linear_flops_per_token,
+    ratio_or_reason,
+    weight_bytes,
 )
 
+from reasonrec.io import write_json
+from reasonrec.llm.cpu import cpu_capability, thread_governor
+from reasonrec.llm.hf import HFBackend
 
-class PeakRSS:
-    """Samples this process's resident set size (from /proc) while a block runs."""
-
-    def __enter__(self) -> Self:
-        self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self._rss())
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
-
-
-def load_release(root: Path) -> dict:
-    proc = root / "reasoningrec-beauty" / "processed"
-    info = json.loads((proc / "processed_item_information.json").read_text())
-    items = {k: ast.literal_eval(v) if isinstance(v, str) else v for k, v in info.items()}
-    ratings = pl.read_csv(proc / "ratings.csv")
-    rating = {(str(r["user"]), str(r["item"])): r["rating"] for r in ratings.iter_rows(named=True)}
-    return {
-        "items": items,
-        "rating": rating,
-        "profiles": json.loads((proc / "user_profile_summary.json").read_text()),
-        "windows": json.loads((proc / "user_test.json").read_text()),
-    }
-
-
-def _item_text(item: dict, words: int = 60) -> str:
-    desc = " ".join(str(item.get("description", "")).split()[:words])
-    price = str(item.get("price", ""))
-    price = price if price.startswith("$") and len(price) < 12 else "unknown"  # some release prices are scraped CSS
-    title = " ".join(str(item.get("title", "?")).split()[:25])
-    return f"{title} (brand: {item.get('brand') or 'unknown'}, price: {price}). {desc}"
-
-
-def build_prompt(data: dict, user: str, target: str) -> str:
-    window = [str(i) for i in data["windows"][user]]
-    history = []
-    for n, item_id in enumerate(window[-6:-1], 1):
-        liked = data["rating"].get((user, item_id), 5.0) > 3
-        history.append(f"{n}. {_item_text(data['items'].get(item_id, {}))} -> {'liked' if liked else 'disliked'}")
-    profile = " ".join(data["profiles"][user].split())
-    return (
-        f"{INSTRUCTION}\n\nUser profile: {profile}\n\nRecent purchases:\n" + "\n".join(history)
-        + f"\n\nTarget product: {_item_text(data['items'].get(target, {}))}\n\nWill the user like the target product?"
-    )
-
-
-def prompts(data: dict, users: int, rerank_users: int, candidates: int) -> tuple[list[str], list[str]]:
-    usable = [u for u in data["profiles"] if u in data["windows"] and len(data["windows"][u]) >= 6]
-    one = [build_prompt(data, u, str(data["windows"][u][-1])) for u in usable[:users]]
-    all_items = sorted(data["items"])
-    rerank = []
-    for k, u in enumerate(usable[users : users + rerank_users]):
-        cands = [str(data["windows"][u][-1])] + all_items[k * candidates : k * candidates + candidates - 1]
-        rerank.extend(build_prompt(data, u, c) for c in cands)
-    return one, rerank
-
-
-@torch.inference_mode()
-def naive_score(backend: HFBackend, reqs: list[ScoreRequest]) -> list[dict[str, float]]:
-    """What a first script does: one full forward per prompt, read the next-token distribution."""
-    model, out = backend.model, []
-    for r in reqs:
-        ids = backend.encode(backend.render(r.messages, r.prompt, r.assistant_prefix))
-        logits = model(input_ids=torch.tensor([ids])).logits[0, -1].float()
-        lp = torch.log_softmax(logits, dim=-1)
-        out.append({c: float(lp[backend.encode(c)[0]]) for c in r.choices})
-    return out
-
-
-@torch.inference_mode()
-def naive_generate(backend: HFBackend, reqs: list[GenerationRequest]) -> tuple[list[str], int]:
-    model, tok, texts, produced = backend.model, backend.tokenizer, [], 0
-    for r in reqs:
-        ids = torch.tensor([backend.encode(backend.render(r.messages, r.prompt, r.assistant_prefix))])
-        gen = model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=r.params.max_new_tokens,
-            do_sample=False, pad_token_id=backend.pad_id,
-        )[0, ids.shape[1] :]
-        produced += int(gen.shape[0])
-        texts.append(tok.decode(gen, skip_special_tokens=True))
-    return texts, produced
+KERNELS = {"fp32": {"dtype": "fp32"}, "bf16": {"dtype": "bf16"}, "int8": {"quantize": "int8"},
+           "compile": {"dtype": "fp32", "compile_model": True}}
+PEAK_KIND = {"fp32": "fp32", "bf16": "bf16", "int8": "int8", "compile": "fp32", "q4_1": "int8"}
 
 
 def timed(fn):
-    with PeakRSS() as rss:
+    with PeakRSS() as rss, LoadMonitor() as load:
         start = time.perf_counter()
         result = fn()
         wall = time.perf_counter() - start
-    return result, wall, rss.peak
+    return result, wall, rss.peak, load.record
+
+
+def row(workload: str, path: str, prompts_n: int, tokens: int, wall: float, rss: int, load, **extra) -> dict:
+    return {"workload": workload, "path": path, "prompts": prompts_n, "tokens": tokens, "wall_s": wall,
+            "prompts_per_s": prompts_n / wall, "tokens_per_s": tokens / wall, "peak_rss_mb": rss / 2**20,
+            "load": load.as_dict(), "_load": load, **extra}
+
+
+def scoring_flops_per_token(backend: HFBackend, reqs: list) -> tuple[int, float]:
+    """(prompt tokens, FLOPs per prompt token): every Linear layer (the LM head runs for the last token only) +
+    causal attention over half the mean prompt on average."""
+    tokens = sum(len(backend.encode(backend.render(r.messages, None, r.assistant_prefix))) for r in reqs)
+    return tokens, linear_flops_per_token(backend.model) + attention_flops_per_token(
+        backend.model, tokens / len(reqs) / 2)
+
+
+def score_rows(backend: HFBackend, kernel: str, name: str, reqs: list, checks: dict, naive: bool,
+               llama_out: dict) -> list[dict]:
+    tokens, flops_per_token = scoring_flops_per_token(backend, reqs)
+    rows = []
+    if naive:
+        ref, wall, rss, load = timed(lambda: naive_score(backend, reqs))
+        rows.append(row(name, "naive", len(reqs), tokens, wall, rss, load, kernel="fp32",
+                        flops_per_token=flops_per_token))
+    ours, wall, rss, load = timed(lambda: backend.score(reqs))
+    rows.append(row(name, f"reasonrec[{kernel}]", len(reqs), tokens, wall, rss, load, kernel=kernel,
+                    flops_per_token=flops_per_token))
+    if naive:
+        checks[name] = {"max_abs_logprob_diff_vs_naive": max(abs(n[c] - o.logprobs[c])
+                                                             for n, o in zip(ref, ours, strict=True) for c in n),
+                        "mean_prompt_tokens": tokens / len(reqs)}
+        if name in llama_out:
+            checks[f"{name}:llamacpp"] = score_agreement(llama_out[name], ours)
+    return rows
+
+
+def gen_rows(backend: HFBackend, kernel: str, greqs: list, naive: bool, checks: dict, llama_out: dict) -> list[dict]:
+    weights = weight_bytes(backend.model)
+    rows = []
+    if naive:
+        (texts, produced), wall, rss, load = timed(lambda: naive_generate(backend, greqs))
+        rows.append(row("gen", "naive", len(greqs), produced, wall, rss, load, kernel="fp32", steps=produced,
+                        weight_bytes=weights))
+    outs, wall, rss, load = timed(lambda: backend.generate(greqs))
+    rows.append(row("gen", f"reasonrec[{kernel}]", len(greqs), sum(o.completion_tokens for o in outs), wall, rss,
+                    load, kernel=kernel, steps=decode_steps(outs, backend.batch_size), weight_bytes=weights))
+    if naive:
+        checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(texts, outs, strict=True)),
+                         "of": len(outs), "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}
+        if "gen" in llama_out:
+            checks["gen:llamacpp"] = {"identical_texts_vs_hf": sum(a.text == b.text for a, b in zip(
+                llama_out["gen"], outs, strict=True)), "of": len(outs)}
+    return rows
+
+
+def add_roofline(rows: list[dict], peaks: dict, bandwidth: float | None, threads: int) -> None:
+    """Every row as a fraction of its ceiling. Scoring: GFLOP/s against the GEMM peak of its kernel at `threads`
+    (llama.cpp's Q4_1 dot products run on the int8 units: its nearest ceiling is the int8 peak; it borrows the
+    FLOPs per token of an hf row of the same workload). Generation: weight bytes read per decode step as GB/s
+    against the copy bandwidth."""
+    flops = {r["workload"]: r["flops_per_token"] for r in rows if "flops_per_token" in r}
+    for r in rows:
+        if "steps" in r:
+            gbs = r["steps"] * r["weight_bytes"] / r["wall_s"] / 1e9
+            r.update(weight_gb_per_s=gbs, fraction_of_copy_bw=gbs / bandwidth if bandwidth else None)
+        elif r["workload"] in flops:
+            r.setdefault("flops_per_token", flops[r["workload"]])
+            gflops = r["tokens_per_s"] * r["flops_per_token"] / 1e9
+            peak = peaks.get(f"{PEAK_KIND[r['kernel']]}@{threads}")
+            r.update(gflops=gflops, fraction_of_peak=gflops / peak if peak else None)
+
+
+def thread_rows(args, reqs: list) -> list[dict]:
+    """score-1 (fp32) with a busy neighbour: fixed 1, fixed 2, fixed 2 + PASSIVE (child), adaptive; adaptive idle."""
+    rows = []
+    backend = HFBackend("embedded", batch_size=args.batch_size, dtype="fp32")
+    tokens, flops_per_token = scoring_flops_per_token(backend, reqs)
+    backend.score(reqs[:2])  # warm-up
+    for label, loaded, policy, n in (("adaptive", False, "adaptive", None), ("fixed-1", True, "fixed", 1),
+                                     (f"fixed-{args.threads}", True, "fixed", args.threads),
+                                     ("adaptive", True, "adaptive", None)):
+        with competing_process(args.neighbours) if loaded else contextlib.nullcontext():
+            backend.threads = thread_governor(policy, n, torch.set_num_threads)  # a job started next to it
+            _, wall, rss, load = timed(lambda: backend.score(reqs))
+        rows.append(row("score-1", f"threads:{label}", len(reqs), tokens, wall, rss, load, kernel="fp32",
+                        neighbour=loaded, threads_end=torch.get_num_threads(), flops_per_token=flops_per_token))
+    with competing_process(args.neighbours):
+        rows.append(_passive_child(args))
+    torch.set_num_threads(args.threads)
+    return rows
+
+
+def _passive_child(args) -> dict:
+    out = Path(args.out).with_suffix(".passive.json")
+    cmd = [sys.executable, __file__, "--sections", "score", "--workloads", "score-1", "--kernels", "fp32",
+           "--no-naive", "--threads", str(args.threads), "--users", str(args.users), "--data", args.data,
+           "--out", str(out)]
+    with LoadMonitor() as load:
+        done = subprocess.run(cmd, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, capture_output=True, text=True,
+                              check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"OMP_WAIT_POLICY=PASSIVE child failed:\n{done.stderr[-2000:]}")
+    child = next(r for r in json.loads(out.read_text())["rows"] if r["path"] == "reasonrec[fp32]")
+    out.unlink()
+    return {**child, "path": f"threads:fixed-{args.threads}+PASSIVE", "neighbour": True, "load": load.record.as_dict(),
+            "_load": load.record}
+
+
+def print_rows(rows: list[dict]) -> None:
+    print(f"{'workload':9} {'path':26} {'prompts':>7} {'tokens':>7} {'wall s':>7} {'tok/s':>8} {'GFLOP/s':>8} "
+          f"{'of peak':>7} {'GB/s':>6} {'RSS MB':>7} {'others':>6}")
+    for r in rows:
+        frac = r.get("fraction_of_peak") or r.get("fraction_of_copy_bw")
+        frac_text = "-" if frac is None else f"{frac:.2f}"
+        print(f"{r['workload']:9} {r['path']:26} {r['prompts']:7d} {r['tokens']:7d} {r['wall_s']:7.1f} "
+              f"{r['tokens_per_s']:8.1f} {r.get('gflops', 0):8.1f} {frac_text:>7} "
+              f"{r.get('weight_gb_per_s', 0):6.1f} {r['peak_rss_mb']:7.0f} {r['load']['other_busy_cores']!s:>6}")
+
+
+def ratios(rows: list[dict]) -> dict:
+    """reasonrec[k] and llamacpp against naive and reasonrec[fp32] per workload; loaded / idle adaptive threads."""
+    out = {}
+    for w in sorted({r["workload"] for r in rows}):
+        by = {r["path"]: r for r in rows if r["workload"] == w}
+        for path, r in by.items():
+            if not path.startswith(("reasonrec", "llamacpp")):
+                continue
+            for base in ("naive", "reasonrec[fp32]"):
+                if base in by and path != base:
+                    value, why = ratio_or_reason(r["tokens_per_s"], by[base]["tokens_per_s"], r["_load"],
+                                                 by[base]["_load"])
+                    out[f"{w}: {path} / {base}"] = round(value, 2) if value else f"refused ({why})"
+    loaded = [r for r in rows if r["path"] == "threads:adaptive" and r.get("neighbour")]
+    idle = [r for r in rows if r["path"] == "threads:adaptive" and not r.get("neighbour")]
+    if loaded and idle:
+        value, why = ratio_or_reason(loaded[0]["tokens_per_s"], idle[0]["tokens_per_s"], idle[0]["_load"])
+        out["score-1: adaptive with a neighbour / adaptive idle"] = round(value, 2) if value else f"refused ({why})"
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.environ.get("REASONREC_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
+    ap.add_argument("--data", default=os.environ.get("REASONREC_DATA_DIR",
+                                                     str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     ap.add_argument("--users", type=int, default=16)
     ap.add_argument("--rerank-users", type=int, default=3)
     ap.add_argument("--candidates", type=int, default=8)
     ap.add_argument("--gen", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--workloads", default="score-1,score-rr,gen", help="comma list; results merge into --out")
+    ap.add_argument("--sections", default="roofline,score,gen", help="comma list of roofline,score,gen,threads")
+    ap.add_argument("--workloads", default="score-1,score-rr", help="scoring workloads for --sections score")
+    ap.add_argument("--kernels", default="fp32,bf16", help=f"comma list of {sorted(KERNELS)}")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive rows")
     ap.add_argument("--gen-prompts", choices=["items", "reasoning"], default="items",
-                    help="items: ~150-token 'describe this product' prompts (decode-bound); reasoning: the ~800-token "
-                    "ReasoningRec prompts (prefill-heavy)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared box avoids spin-wait collapse)")
-    ap.add_argument("--backends", default="hf", help="comma list of hf (naive + reasonrec rows), llamacpp")
+                    help="items: ~150-token product prompts (decode-bound); reasoning: ~800-token ReasoningRec prompts")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for the fixed-policy rows and the peaks")
+    ap.add_argument("--neighbours", type=int, default=1, help="busy-loop processes for --sections threads")
+    ap.add_argument("--backends", default="hf", help="comma list of hf, llamacpp")
+    ap.add_argument("--llama-batch", type=int, default=512, help="llama.cpp n_batch (prompt tokens per step)")
+    ap.add_argument("--llama-poll", type=int, default=None, help="llama.cpp thread polling 0-100 (default 50)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "llm_throughput.json"))
     args = ap.parse_args()
+    sections, kernels = set(args.sections.split(",")), [k for k in args.kernels.split(",") if k]
+    if bad := set(kernels) - set(KERNELS):
+        ap.error(f"--kernels: unknown {sorted(bad)}")
     torch.set_num_threads(args.threads)
-
-    backends = set(args.backends.split(","))
-    if not backends <= {"hf", "llamacpp"}:
-        ap.error(f"--backends: unknown {sorted(backends - {'hf', 'llamacpp'})}")
     data = load_release(Path(args.data))
     one, rerank = prompts(data, args.users, args.rerank_users, args.candidates)
+    score_sets = {"score-1": score_requests(one), "score-rr": score_requests(rerank)}
+    score_sets = {k: v for k, v in score_sets.items() if k in args.workloads.split(",")}
+    greqs = gen_requests(data, one, args)
 
-    def score_reqs(texts: list[str]) -> list[ScoreRequest]:
-        return [ScoreRequest(choices=(" Yes", " No"), messages=(Message("user", t),), assistant_prefix="Prediction:")
-                for t in texts]
+    peaks, bandwidth, identities, checks, rows, llama_out = {}, None, {}, {}, [], {}
+    if "roofline" in sections:
+        with LoadMonitor() as load:
+            peaks = gemm_peaks((1, args.threads) if args.threads != 1 else (1,))
+            bandwidth = copy_bandwidth(args.threads)
+        print(f"roofline: GEMM GFLOP/s {peaks}; copy {bandwidth:.1f} GB/s; load {load.record.as_dict()}")
+    if "llamacpp" in args.backends.split(","):
+        from llm_workloads import bench_llamacpp
 
-    if args.gen_prompts == "items":
-        gen_texts = [f"Write a detailed description of this beauty product for a shop page: {_item_text(it, 40)}"
-                     for it in list(data["items"].values())[: args.gen]]
-    else:
-        gen_texts = one[: args.gen]
-    greqs = [GenerationRequest(messages=(Message("user", t),), params=SamplingParams(max_new_tokens=args.max_new_tokens))
-             for t in gen_texts]
-
-    workloads = set(args.workloads.split(","))
-    running = ({"naive", "reasonrec"} if "hf" in backends else set()) | ({"llamacpp"} if "llamacpp" in backends else set())
-    previous = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
-    rows = [r for r in previous.get("rows", []) if not (r["workload"] in workloads and r["path"] in running)]
-    checks = {k: v for k, v in previous.get("checks", {}).items()
-              if k.split(":")[0] not in workloads or ("llamacpp" if k.endswith(":llamacpp") else "reasonrec") not in running}
-    identities = previous.get("identities", {"hf": previous["identity"]} if previous.get("identity") else {})
-    llama_out: dict[str, list] = {}
-    if "llamacpp" in backends:
-        rows.extend(bench_llamacpp(args, workloads, {"score-1": score_reqs(one), "score-rr": score_reqs(rerank)},
-                                   greqs, llama_out, identities))
-    if "hf" not in backends:
-        write_results(args, identities, rows, checks)
-        return
-    backend = HFBackend("embedded", batch_size=args.batch_size)
-    identities["hf"] = json.loads(backend.identity.key())
-    for name, texts in (("score-1", one), ("score-rr", rerank)):
-        if name not in workloads:
-            continue
-        reqs = score_reqs(texts)
-        tokens = sum(len(backend.encode(backend.render(r.messages, None, r.assistant_prefix))) for r in reqs)
-        naive, t_naive, rss_naive = timed(lambda reqs=reqs: naive_score(backend, reqs))
-        ours, t_ours, rss_ours = timed(lambda reqs=reqs: backend.score(reqs))
-        diff = max(abs(n[c] - o.logprobs[c]) for n, o in zip(naive, ours, strict=True) for c in n)
-        checks[name] = {"max_abs_logprob_diff_vs_naive": diff, "mean_prompt_tokens": tokens / len(reqs)}
-        if name in llama_out:
-            checks[f"{name}:llamacpp"] = score_agreement(llama_out[name], ours)
-        for path, wall, rss in (("naive", t_naive, rss_naive), ("reasonrec", t_ours, rss_ours)):
-            rows.append({"workload": name, "path": path, "prompts": len(reqs), "tokens": tokens, "wall_s": wall,
-                         "prompts_per_s": len(reqs) / wall, "tokens_per_s": tokens / wall, "peak_rss_mb": rss / 2**20})
-
-    if "gen" in workloads:
-        hf_gen: list = []
-        rows.extend(bench_generation(backend, greqs, checks, hf_gen))
-        if "gen" in llama_out:
-            same = sum(a.text == b.text for a, b in zip(llama_out["gen"], hf_gen, strict=True))
-            checks["gen:llamacpp"] = {**checks.get("gen:llamacpp", {}), "identical_texts_vs_hf": same, "of": len(greqs)}
-    write_results(args, identities, rows, checks)
-
-
-def _row(workload: str, path: str, prompts_n: int, tokens: int, wall: float, rss: int) -> dict:
-    return {"workload": workload, "path": path, "prompts": prompts_n, "tokens": tokens, "wall_s": wall,
-            "prompts_per_s": prompts_n / wall, "tokens_per_s": tokens / wall, "peak_rss_mb": rss / 2**20}
-
-
-def bench_llamacpp(args: argparse.Namespace, workloads: set[str], score_sets: dict[str, list[ScoreRequest]],
-                   greqs: list[GenerationRequest], outputs: dict[str, list], identities: dict) -> list[dict]:
-    """llama.cpp rows on the same requests; `--batch-size` server slots, `--threads` llama.cpp threads."""
-    from reasonrec.llm.llamacpp import LlamaCppBackend
-
-    llama = LlamaCppBackend(n_ctx=2048, n_threads=args.threads, n_parallel=args.batch_size)
-    identities["llamacpp"] = json.loads(llama.identity.key())
-    rows = []
-    for name, reqs in score_sets.items():
-        if name not in workloads:
-            continue
-        tokens = sum(len(llama.encode(llama.render(r.messages, None, r.assistant_prefix))) for r in reqs)
-        out, wall, rss = timed(lambda reqs=reqs: llama.score(reqs))
-        errors = [o.error for o in out if o.error]
-        if errors:
-            raise SystemExit(f"llamacpp {name}: {len(errors)} errors, first: {errors[0]}")
-        outputs[name] = out
-        rows.append(_row(name, "llamacpp", len(reqs), tokens, wall, rss))
-    if "gen" in workloads:
-        out, wall, rss = timed(lambda: llama.generate(greqs))
-        errors = [o.error for o in out if o.error]
-        if errors:
-            raise SystemExit(f"llamacpp gen: {len(errors)} errors, first: {errors[0]}")
-        outputs["gen"] = out
-        rows.append(_row("gen", "llamacpp", len(greqs), sum(o.completion_tokens for o in out), wall, rss))
-    llama.close()
-    return rows
-
-
-def score_agreement(llama: list, hf: list) -> dict:
-    """How far the Q4_1 GGUF's Yes/No probabilities are from the fp32 HF backend's on the same prompts."""
-    diffs = [abs(a.probs[" Yes"] - b.probs[" Yes"]) for a, b in zip(llama, hf, strict=True)]
-    return {"max_abs_p_yes_diff_vs_hf": max(diffs), "mean_abs_p_yes_diff_vs_hf": sum(diffs) / len(diffs),
-            "same_best_choice": sum(a.best() == b.best() for a, b in zip(llama, hf, strict=True)), "of": len(diffs)}
-
-
-def bench_generation(backend: HFBackend, greqs: list[GenerationRequest], checks: dict,
-                     outputs: list | None = None) -> list[dict]:
-    rows = []
-    (ntexts, nprod), t_naive, rss_naive = timed(lambda: naive_generate(backend, greqs))
-    outs, t_ours, rss_ours = timed(lambda: backend.generate(greqs))
-    oprod = sum(o.completion_tokens for o in outs)
-    if outputs is not None:
-        outputs.extend(outs)
-    checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(ntexts, outs, strict=True)), "of": len(outs),
-                     "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}
-    for path, wall, rss, produced in (("naive", t_naive, rss_naive, nprod), ("reasonrec", t_ours, rss_ours, oprod)):
-        rows.append({"workload": "gen", "path": path, "prompts": len(greqs), "tokens": produced, "wall_s": wall,
-                     "prompts_per_s": len(greqs) / wall, "tokens_per_s": produced / wall, "peak_rss_mb": rss / 2**20})
-    return rows
-
-
-def write_results(args: argparse.Namespace, identities: dict, rows: list[dict], checks: dict) -> None:
-    ratios, llama_ratios = {}, {}
-    for w in sorted({r["workload"] for r in rows}):
-        by_path = {r["path"]: r for r in rows if r["workload"] == w}
-        if "naive" in by_path and "reasonrec" in by_path:
-            ratios[w] = by_path["reasonrec"]["prompts_per_s"] / by_path["naive"]["prompts_per_s"]
-        if "llamacpp" in by_path and "reasonrec" in by_path:
-            llama_ratios[w] = by_path["llamacpp"]["prompts_per_s"] / by_path["reasonrec"]["prompts_per_s"]
-
-    print(f"{'workload':9} {'path':10} {'prompts':>7} {'tokens':>7} {'wall s':>8} {'prompt/s':>9} {'tok/s':>8} {'peakRSS MB':>10}")
-    for r in rows:
-        print(f"{r['workload']:9} {r['path']:10} {r['prompts']:7d} {r['tokens']:7d} {r['wall_s']:8.1f} "
-              f"{r['prompts_per_s']:9.2f} {r['tokens_per_s']:8.1f} {r['peak_rss_mb']:10.0f}")
-    print("speed-up (reasonrec / naive): " + ", ".join(f"{w} {x:.2f}x" for w, x in ratios.items()))
-    if llama_ratios:
-        print("llamacpp / reasonrec (prompts/s): " + ", ".join(f"{w} {x:.2f}x" for w, x in llama_ratios.items()))
+        rows.extend(bench_llamacpp(args, score_sets, greqs if "gen" in sections else [], identities, timed, row,
+                                   llama_out))
+    for i, kernel in enumerate(kernels if sections & {"score", "gen"} else []):
+        backend = HFBackend("embedded", batch_size=args.batch_size, **KERNELS[kernel])
+        identities[kernel] = json.loads(backend.identity.key())
+        naive = i == 0 and not args.no_naive
+        if "score" in sections:
+            for name, reqs in score_sets.items():
+                rows.extend(score_rows(backend, kernel, name, reqs, checks, naive, llama_out))
+        if "gen" in sections:
+            rows.extend(gen_rows(backend, kernel, greqs, naive, checks, llama_out))
+        del backend
+    if "threads" in sections:
+        rows.extend(thread_rows(args, score_sets.get("score-1") or score_requests(one)))
+    add_roofline(rows, peaks, bandwidth, args.threads)
+    print_rows(rows)
+    found = ratios(rows)
+    for k, v in found.items():
+        print(f"  {k}: {v}")
     print("checks: " + json.dumps(checks))
     write_json(args.out, {
-        "config": vars(args), "identity": identities.get("hf"), "identities": identities,
-        "torch_threads": torch.get_num_threads(), "load_average": os.getloadavg(), "rows": rows, "speedup": ratios,
-        "llamacpp_vs_reasonrec": llama_ratios, "checks": checks,
+        "config": vars(args), "cpu": cpu_capability().as_dict(), "identities": identities,
+        "torch_threads": args.threads, "load_average_end": os.getloadavg(), "gemm_gflops": peaks,
+        "copy_gb_per_s": bandwidth,
+        "rows": [{k: v for k, v in r.items() if k != "_load"} for r in rows], "ratios": found, "checks": checks,
     })
     print(f"wrote {args.out}")
 

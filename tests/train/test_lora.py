@@ -92,7 +92,7 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     from reasonrec.llm.base import Message, ScoreRequest
     from reasonrec.llm.hf import HFBackend
     from reasonrec.stages.student import LABEL_SCORING
-    from reasonrec.train.lora import yes_no_scores
+    from reasonrec.train.callbacks import label_scores
 
     require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
     ds = load_dataset("reasoningrec-beauty", shared_data)
@@ -108,13 +108,18 @@ def test_validation_auc_scores_tallrec_where_the_test_path_does(shared_data, tmp
     assert (callback.prefix, callback.choices) == LABEL_SCORING["tallrec"] == ("", ("Yes", "No"))
 
     prompts = valid.messages()[:2]
-    backend = HFBackend("embedded")
-    val_scores = yes_no_scores(backend.model, tok, prompts, assistant_prefix=callback.prefix, choices=callback.choices)
+    backend = HFBackend("embedded", dtype="fp32")
+    assert backend.model.training is False
+    backend.model.train()  # as the trainer hands it over; scoring must not leave dropout on or switch it off
+    val_scores = label_scores(backend.model, tok, callback.requests[:2])
+    assert backend.model.training is True
+    backend.model.eval()
     for messages, p_yes in zip(prompts, val_scores, strict=True):
         req = ScoreRequest(choices=callback.choices, messages=tuple(Message(m["role"], m["content"]) for m in messages),
                            assistant_prefix=callback.prefix)
         test_probs = backend.score([req])[0].probs
-        assert p_yes == pytest.approx(test_probs["Yes"] / (test_probs["Yes"] + test_probs["No"]), abs=1e-3)
+        # same scorer; only batch composition differs (2 prompts batched vs 1), which moves fp32 sums by ~1e-6
+        assert p_yes == pytest.approx(test_probs["Yes"] / (test_probs["Yes"] + test_probs["No"]), abs=1e-5)
 
 
 def test_validation_auc_is_refused_for_rating_methods(tiny, tmp_path):
@@ -130,3 +135,35 @@ def test_validation_auc_is_refused_for_rating_methods(tiny, tmp_path):
     with pytest.raises(ConfigError, match="eval_metric=eval_loss"):
         build_trainer(rating_train, rating_valid, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="steps",
                                                              eval_steps=1), tmp_path)
+
+
+def test_trainer_does_not_inherit_trls_checkpointing_and_follows_free_cores(tiny, tmp_path):
+    train, _ = tiny
+    trainer = build_trainer(train, None, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="no", n_threads=1),
+                            tmp_path)
+    assert trainer.args.activation_checkpointing is False  # TRL 1.16 defaults it to True
+    assert trainer.args.bf16 is False and str(trainer.args.optim.value) == "adamw_torch_fused"
+    (governor,) = [c for c in trainer.callback_handler.callbacks if type(c).__name__ == "ThreadGovernorCallback"]
+    assert governor.governor.cap == 1
+    checkpointed = build_trainer(train, None, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="no",
+                                                         gradient_checkpointing=True, thread_policy="fixed"),
+                                 tmp_path / "ckpt")
+    assert checkpointed.args.activation_checkpointing is True
+    assert not [c for c in checkpointed.callback_handler.callbacks if type(c).__name__ == "ThreadGovernorCallback"]
+
+
+def test_bf16_on_cpu_follows_the_detected_capability(monkeypatch):
+    import torch
+
+    from reasonrec.errors import ConfigError
+    from reasonrec.llm.cpu import CPUCapability
+    from reasonrec.train import lora
+
+    if torch.cuda.is_available():
+        pytest.skip("the CPU rule applies where there is no CUDA device")
+    monkeypatch.setattr(lora, "cpu_capability", lambda: CPUCapability(frozenset({"avx2"}), "AVX2"))
+    with pytest.raises(ConfigError, match="AMX or AVX512-BF16"):
+        lora._precision(LoRAConfig(precision="bf16"))
+    assert lora._precision(LoRAConfig()) == (False, torch.float32)  # auto stays fp32 on CPU
+    monkeypatch.setattr(lora, "cpu_capability", lambda: CPUCapability(frozenset({"avx512_bf16"}), "AVX512"))
+    assert lora._precision(LoRAConfig(precision="bf16")) == (True, torch.float32)  # autocast over fp32 weights

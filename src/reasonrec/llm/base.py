@@ -109,15 +109,21 @@ class ChoiceScores:
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """What makes two models produce different outputs: backend, weights hash, adapter hash."""
+    """What makes two models produce different outputs: backend, weights hash, adapter hash, and the numeric
+    `variant` the weights run in ("bf16", "int8"; None = the weights' own precision)."""
 
     backend: str
     model: str
     model_hash: str
     adapter_hash: str | None = None
+    variant: str | None = None
 
     def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """Stable JSON; `variant` appears only when set, so caches of full-precision runs keep their keys."""
+        fields = asdict(self)
+        if fields["variant"] is None:
+            del fields["variant"]
+        return json.dumps(fields, sort_keys=True)
 
 
 @runtime_checkable

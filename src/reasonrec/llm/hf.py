@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
@@ -37,7 +38,9 @@ from reasonrec.llm.base import (
     normalise_logprobs,
 )
 from reasonrec.llm.chat import TokenizerChat
+from reasonrec.llm.cpu import ThreadGovernor
 from reasonrec.llm.embedded import EMBEDDED_MODELS, ensure_embedded_model, weights_sha256
+from reasonrec.llm.kernels import AttnImplementation, DType, Quantize, apply_kernels, choose_kernels
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
 
@@ -98,7 +101,11 @@ class _Row:
 
 
 class HFBackend(TokenizerChat):
-    """transformers backend implementing the `LLM` protocol (optionally with a PEFT LoRA adapter)."""
+    """transformers backend implementing the `LLM` protocol (optionally with a PEFT LoRA adapter).
+
+    Kernels (`dtype`, `quantize`, `compile`, `attn_implementation`) are chosen by `llm.kernels`; `threads` (a
+    `cpu.ThreadGovernor`) re-sizes torch's thread pool between batches from the cores other processes leave free.
+    """
 
     def __init__(
         self,
@@ -106,27 +113,32 @@ class HFBackend(TokenizerChat):
         *,
         adapter_path: str | Path | None = None,
         device: str = "auto",
-        dtype: str = "auto",
+        dtype: DType = "auto",
+        quantize: Quantize = "none",
+        compile_model: bool = False,
+        attn_implementation: AttnImplementation = "sdpa",
         batch_size: int = 8,
         prefix_reuse: bool = True,
         max_prompt_tokens: int | None = None,
         merge_adapter: bool = True,
+        threads: ThreadGovernor | None = None,
     ) -> None:
         model_dir, name = resolve_model_path(model_path)
         self.model_dir = model_dir
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
-        if dtype == "auto":
-            torch_dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
-        else:
-            torch_dtype = getattr(torch, dtype)
-        self.batch_size = max(1, int(batch_size))
-        self.prefix_reuse = prefix_reuse
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        self.tokenizer.padding_side = "left"
-        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch_dtype)
+        dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+        self.kernels = choose_kernels(dtype, quantize, compile_model, dev.type)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        tokenizer.padding_side = "left"  # for callers that batch with this tokenizer; our own batching pads itself
+        # On CPU load fp32 and let `apply_kernels` cast: adapters merge, int8 quantises and the bf16 path's fp32
+        # LM head copies from exact weights. A GPU loads straight in its dtype (large models, no fp32 detour).
+        exact_first = dev.type == "cpu" or adapter_path is not None
+        model = AutoModelForCausalLM.from_pretrained(
+            str(model_dir), dtype=torch.float32 if exact_first else self.kernels.torch_dtype,
+            attn_implementation=attn_implementation,
+        )
         adapter_hash = None
         if adapter_path is not None:
-            from peft import PeftModel
+            from peft import PeftModel  # optional: only adapter runs need it
 
             adapter_dir = Path(adapter_path).expanduser()
             adapter_hash = adapter_sha256(adapter_dir)
@@ -134,19 +146,47 @@ class HFBackend(TokenizerChat):
             if merge_adapter:  # same outputs, no adapter overhead per forward
                 model = model.merge_and_unload()
             name = f"{name}+{adapter_dir.name}"
-        self.model = model.to(self.device).eval()
+        model = apply_kernels(model.to(dev).eval(), self.kernels)
+        identity = ModelIdentity(backend="hf", model=name, model_hash=weights_sha256(model_dir),
+                                 adapter_hash=adapter_hash, variant=self.kernels.variant)
+        self._attach(model, tokenizer, identity, dev, batch_size=batch_size, prefix_reuse=prefix_reuse,
+                     max_prompt_tokens=max_prompt_tokens, threads=threads)
+
+    @classmethod
+    def wrap(cls, model: Any, tokenizer: Any, identity: ModelIdentity, *, batch_size: int = 8,
+             prefix_reuse: bool = True) -> HFBackend:
+        """The protocol over a model already in memory (LoRA training's validation scoring): no loading, no
+        kernel changes, the caller keeps the model's train/eval mode and its thread settings."""
+        backend = cls.__new__(cls)
+        backend.model_dir = None
+        backend.kernels = None
+        backend._attach(model, tokenizer, identity, next(model.parameters()).device, batch_size=batch_size,
+                        prefix_reuse=prefix_reuse, max_prompt_tokens=None, threads=None)
+        return backend
+
+    def _attach(self, model: Any, tokenizer: Any, identity: ModelIdentity, device: torch.device, *,
+                batch_size: int, prefix_reuse: bool, max_prompt_tokens: int | None,
+                threads: ThreadGovernor | None) -> None:
+        self.model = model
+        self.device = device
+        self.tokenizer = tokenizer
+        self.batch_size = max(1, int(batch_size))
+        self.prefix_reuse = prefix_reuse
+        self.threads = threads
         self.max_prompt_tokens = max_prompt_tokens or int(
-            getattr(self.model.config, "max_position_embeddings", 8192) or 8192
+            getattr(model.config, "max_position_embeddings", 8192) or 8192
         )
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        eos = self.model.generation_config.eos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        eos = model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        if self.tokenizer.eos_token_id is not None:
-            eos_ids.add(self.tokenizer.eos_token_id)
+        if tokenizer.eos_token_id is not None:
+            eos_ids.add(tokenizer.eos_token_id)
         self.eos_ids = eos_ids
-        self._identity = ModelIdentity(
-            backend="hf", model=name, model_hash=weights_sha256(model_dir), adapter_hash=adapter_hash
-        )
+        self._identity = identity
+
+    def _adjust_threads(self) -> None:
+        if self.threads is not None:
+            self.threads.adjust()
 
     # ------------------------------------------------------------------ protocol
 
@@ -176,6 +216,7 @@ class HFBackend(TokenizerChat):
         prepared.sort(key=lambda p: len(p[1]))
         for start in range(0, len(prepared), self.batch_size):
             chunk = prepared[start : start + self.batch_size]
+            self._adjust_threads()
             try:
                 outs = self._generate_batch([requests[i] for i, _ in chunk], [ids for _, ids in chunk],
                                             _chunk_hook(on_step, [i for i, _ in chunk]))
@@ -208,6 +249,7 @@ class HFBackend(TokenizerChat):
         prepared.sort(key=lambda p: p[1])
         for start in range(0, len(prepared), self.batch_size):
             chunk = prepared[start : start + self.batch_size]
+            self._adjust_threads()
             try:
                 outs = self._score_batch([(ctx, conts) for _, ctx, conts in chunk], self.prefix_reuse)
             except Exception:  # noqa: BLE001 - a failing batch is retried request by request below
@@ -394,6 +436,7 @@ class HFBackend(TokenizerChat):
                 keep = [r for r in keep if active[r].index not in stopped]
             if not keep:
                 break
+            self._adjust_threads()  # a decode batch runs for seconds: follow the neighbours' load within it
             if len(keep) < len(active):  # drop finished rows from the batch
                 idx = torch.tensor(keep, device=dev)
                 cache.batch_select_indices(idx)

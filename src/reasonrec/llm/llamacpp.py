@@ -74,9 +74,12 @@ class LlamaCppBackend(TokenizerChat):
         n_parallel: int = 4,
         n_batch: int = 512,
         top_logprobs: int = 20,
+        poll: int | None = None,
     ) -> None:
         """`gguf_path=None` → the embedded SmolLM2 GGUF. `n_ctx` is per sequence (each of the `n_parallel`
-        server slots gets its own); `n_threads=None` lets llama.cpp use every physical core."""
+        server slots gets its own); `n_threads=None` lets llama.cpp use every physical core. `poll` is how hard
+        idle llama.cpp threads busy-wait for work (0-100, llama.cpp's default 50): 0 makes them sleep, which a
+        machine shared with other CPU-heavy processes needs (the same spin-wait collapse as OpenMP's)."""
         try:
             import xllamacpp
         except ImportError as exc:  # optional dependency
@@ -105,6 +108,8 @@ class LlamaCppBackend(TokenizerChat):
         if n_threads is not None:
             params.cpuparams.n_threads = int(n_threads)
             params.cpuparams_batch.n_threads = int(n_threads)
+        if poll is not None:
+            params.cpuparams.poll = params.cpuparams_batch.poll = max(0, min(100, int(poll)))
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:

@@ -6,13 +6,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest, ModelIdentity, ScoreRequest
 from reasonrec.llm.cache import CachedLLM, LLMCache
+from reasonrec.llm.cpu import ThreadPolicy, thread_governor
 from reasonrec.llm.executor import DistributedLLM, ExecutorConfig, RateLimitedLLM, check_executor, require_ray
+from reasonrec.llm.kernels import AttnImplementation, DType, Quantize
 from reasonrec.llm.testing import ScriptedLLM
 from reasonrec.llm.vllm import VLLMOptions
 from reasonrec.paths import cache_root
@@ -25,7 +27,14 @@ class LLMConfig(Config):
     model: str = Field("embedded", description="'embedded', a local model directory, or a served model name")
     adapter: str | None = Field(None, description="PEFT LoRA adapter directory (hf and vllm backends)")
     device: str = "auto"
-    dtype: str = "auto"
+    # Kernels (hf backend; see llm/kernels.py and bench/llm_throughput.py for the measured trade-offs)
+    dtype: DType = Field(
+        "auto", description="auto: bf16 on CUDA, fp32 on CPU (bf16 is faster on AMX/AVX512-BF16 CPUs but moved P(yes) "
+        "by up to 0.046 on Beauty: opt in with bf16); fp16 on GPUs only")
+    quantize: Quantize = Field("none", description="int8: dynamic int8 Linear layers (CPU; head and rest fp32; "
+                               "moves P(yes) far more than bf16)")
+    compile: bool = Field(False, description="torch.compile the forward pass (the first calls compile for minutes)")
+    attn_implementation: AttnImplementation = "sdpa"
     batch_size: int = Field(8, ge=1)
     prefix_reuse: bool = True
     max_prompt_tokens: int | None = None
@@ -37,7 +46,10 @@ class LLMConfig(Config):
     max_retries: int = Field(3, ge=0)
     # CPU threads (hf: torch threads; llamacpp: llama.cpp threads) and llama.cpp per-sequence context
     n_ctx: int = Field(4096, ge=256)
-    n_threads: int | None = None
+    n_threads: int | None = Field(None, ge=1, description="thread cap (adaptive) or exact count (fixed)")
+    thread_policy: ThreadPolicy = Field(
+        "adaptive", description="adaptive: torch threads follow the cores other processes leave free (re-decided "
+        "between batches); fixed: n_threads (or torch's default) for the whole run")
     # cache
     cache: bool = True
     cache_path: str | None = Field(None, description="SQLite file; default <cache_root>/llm_cache.sqlite")
@@ -49,25 +61,34 @@ class LLMConfig(Config):
         check_executor(self.backend, self.executor, self.vllm.tensor_parallel_size)
         return self
 
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _torch_dtype_names(cls, value: object) -> object:
+        """torch's own names ("float32", "bfloat16", "float16") mean the same as fp32 / bf16 / fp16."""
+        return {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(value, value) if isinstance(value, str) else value
+
     def resolved_cache_path(self) -> Path:
         return Path(self.cache_path) if self.cache_path else cache_root() / "llm_cache.sqlite"
 
 
 def _build_hf(config: LLMConfig) -> LLM:
+    import torch  # heavy: only the local backend needs it
+
     from reasonrec.llm.hf import HFBackend
 
-    if config.n_threads is not None:  # process-wide torch setting; 1 avoids spin-wait collapse on shared CPUs
-        import torch
-
-        torch.set_num_threads(config.n_threads)
+    threads = thread_governor(config.thread_policy, config.n_threads, torch.set_num_threads)
     return HFBackend(
         config.model,
         adapter_path=config.adapter,
         device=config.device,
         dtype=config.dtype,
+        quantize=config.quantize,
+        compile_model=config.compile,
+        attn_implementation=config.attn_implementation,
         batch_size=config.batch_size,
         prefix_reuse=config.prefix_reuse,
         max_prompt_tokens=config.max_prompt_tokens,
+        threads=threads,
     )
 
 
@@ -95,7 +116,11 @@ def _build_llamacpp(config: LLMConfig) -> LLM:
     gguf = None if config.model == "embedded" else Path(config.model).expanduser()
     if gguf is not None and (gguf.suffix != ".gguf" or not gguf.is_file()):
         raise ConfigError(f"llm.model={config.model!r}: llm.backend='llamacpp' needs 'embedded' or a .gguf file")
-    return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency)
+    # llama.cpp's thread pool is fixed at start; on a shared machine (adaptive policy) its idle threads sleep
+    # instead of spinning.
+    poll = 0 if config.thread_policy == "adaptive" else None
+    return LlamaCppBackend(gguf, n_ctx=config.n_ctx, n_threads=config.n_threads, n_parallel=config.concurrency,
+                           poll=poll)
 
 
 def _build_vllm(config: LLMConfig) -> LLM:

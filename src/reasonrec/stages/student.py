@@ -1,7 +1,7 @@
 """The student's prompt contract, per method: the prompt it is trained on is the prompt it is scored with.
 
 The SFT data builder (`train.sft_data`), the batch predictor (`predict`), validation during training
-(`train.lora`) and the zero-shot stage all read from here, so training and scoring can never drift apart:
+(`train.callbacks`) and the zero-shot stage all read from here, so training and scoring can never drift apart:
 - which template a method's student sees (`TEMPLATES_BY_METHOD`);
 - the context of a ReasoningRec / TALLRec target row (`label_prompt_context`), and the fitted prompts of a
   table of target rows (`label_prompts`, after a `LabelPrompt`: the fine-tuned student's and the zero-shot

@@ -9,8 +9,11 @@ What we add around TRL, and why:
   P(" Yes") vs P(" No") after the assistant prefix "Prediction:" from ONE forward pass per validation prompt,
   computed by a TrainerCallback at every evaluation and fed to `EarlyStoppingCallback` and
   `load_best_model_at_end`, so the adapter written is the best one seen.
-- **Precision is the hardware's**: fp32 on CPU (faster than bf16 there), bf16 only on a CUDA GPU that supports
-  it; QLoRA (4-bit base) only on CUDA with bitsandbytes — asking for it elsewhere is a ConfigError.
+- **Precision is the hardware's**: bf16 mixed precision on a CUDA GPU that supports it, and on request on CPUs with
+  AMX/AVX512-BF16 (detected at run time; fp32 weights, bf16 matmuls); QLoRA (4-bit base) only on CUDA with
+  bitsandbytes — asking for either where the hardware lacks it is a ConfigError.
+- **Threads follow the machine**: `thread_policy=adaptive` gives torch the cores other processes leave free, so a
+  CPU-heavy neighbour does not make two spinning OpenMP threads collapse a step from ~20 s to ~80 s.
 
 A run directory holds `adapter/`, `config.yaml` (resolved), `trainer_log.jsonl`, `curves.png`, `sft_stats.json`
 and `manifest.json`.
@@ -18,8 +21,6 @@ and `manifest.json`.
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -30,10 +31,11 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
-from reasonrec.auc import roc_auc
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
-from reasonrec.stages.student import LABEL_SCORING, REASONINGREC_CHOICES, REASONINGREC_PREFIX
+from reasonrec.llm.cpu import ThreadPolicy, cpu_capability, thread_governor
+from reasonrec.stages.student import LABEL_SCORING
+from reasonrec.train.callbacks import trainer_callbacks
 from reasonrec.train.sft_data import SFTDataset
 
 
@@ -65,13 +67,21 @@ class LoRAConfig(Config):
     group_by_length: bool = Field(False, description="length-grouped batches (less padding on CPU)")
     padding_free: bool = Field(False, description="TRL padding-free batches (needs flash-attention: GPU only)")
     qlora: bool = Field(False, description="4-bit base model (CUDA + bitsandbytes only)")
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    gradient_checkpointing: bool = False
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 = mixed precision (fp32 weights, bf16 matmuls): on CUDA with bf16, or on CPUs with "
+        "AMX/AVX512-BF16; auto picks it on CUDA only (CPU: see bench/sft_throughput.py)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in backward: less memory, "
+                                         "slower steps (bench/sft_throughput.py bs1_ckpt)")
+    optim: Literal["adamw_torch", "adamw_torch_fused"] = Field(
+        "adamw_torch_fused", description="TRL's default; LoRA's few weights make the optimizer a tiny share of a step")
     label_weight: float = Field(1.0, gt=0, le=1000, description="loss weight of the label token (1 = plain "
                                 "completion loss; train.label_loss)")
     logging_steps: int = Field(1, ge=1)
     seed: int = 42
-    n_threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    n_threads: int | None = Field(None, ge=1, description="torch CPU threads: cap (adaptive) or exact count (fixed)")
+    thread_policy: ThreadPolicy = Field(
+        "adaptive", description="adaptive: torch threads follow the cores other processes leave free, re-decided "
+        "every optimizer step; fixed: n_threads (or torch's default) for the whole run")
     keep_checkpoints: bool = Field(False, description="keep trainer checkpoints after the best adapter is saved")
 
 
@@ -87,129 +97,29 @@ class LoRAResult:
     log: list[dict[str, Any]] = field(default_factory=list)
 
 
-# ------------------------------------------------------------------------------------------------ scoring
-
-
-def yes_no_scores(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[Sequence[dict[str, str]]],
-    *,
-    assistant_prefix: str = REASONINGREC_PREFIX,
-    choices: tuple[str, str] = REASONINGREC_CHOICES,
-    batch_size: int = 4,
-) -> list[float]:
-    """P(yes) renormalised over (yes, no) from one forward pass per prompt (left-padded batches).
-
-    Matches HFBackend.score for single-token choices (SmolLM2: " Yes"/" No" are one token each)."""
-    import torch
-
-    ids_yes = tokenizer.encode(choices[0], add_special_tokens=False)
-    ids_no = tokenizer.encode(choices[1], add_special_tokens=False)
-    if len(ids_yes) != 1 or len(ids_no) != 1:
-        raise ConfigError(f"choices {choices!r} are not single tokens for this tokenizer; use HFBackend.score")
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    encoded = []
-    for messages in prompts:
-        text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        encoded.append(tokenizer(text + assistant_prefix, add_special_tokens=False).input_ids)
-    out: list[float] = []
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(encoded), batch_size):
-            chunk = encoded[start : start + batch_size]
-            width = max(len(c) for c in chunk)
-            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for r, ids in enumerate(chunk):
-                input_ids[r, width - len(ids) :] = torch.tensor(ids)
-                mask[r, width - len(ids) :] = 1
-            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-            logits = model(
-                input_ids=input_ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                logits_to_keep=1,
-            ).logits[:, -1, :].float()
-            lp = torch.log_softmax(logits, dim=-1)
-            diff = lp[:, ids_yes[0]] - lp[:, ids_no[0]]
-            out.extend(torch.sigmoid(diff).tolist())
-    if was_training:
-        model.train()
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ callbacks
-
-
-def _callbacks():
-    from transformers import TrainerCallback
-
-    class ValidationAUCCallback(TrainerCallback):
-        """Adds `eval_auc` to the evaluation metrics (before early stopping / best-model selection read them)."""
-
-        def __init__(self, tokenizer: Any, prompts: list, labels: list[int], batch_size: int, method: str) -> None:
-            self.tokenizer, self.prompts, self.labels, self.batch_size = tokenizer, prompts, labels, batch_size
-            self.prefix, self.choices = LABEL_SCORING[method]
-
-        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-            if model is None or metrics is None:
-                return
-            scores = yes_no_scores(model, self.tokenizer, self.prompts, assistant_prefix=self.prefix,
-                                   choices=self.choices, batch_size=self.batch_size)
-            auc = roc_auc(self.labels, scores)
-            metrics["eval_auc"] = auc if auc is not None else float("nan")
-            state.log_history.append({"eval_auc": metrics["eval_auc"], "step": state.global_step,
-                                      "epoch": state.epoch})
-
-    class JsonlLogCallback(TrainerCallback):
-        """Appends every log record to trainer_log.jsonl as it happens (a killed run still leaves its curve)."""
-
-        def __init__(self, path: Path) -> None:
-            self.path = path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("", encoding="utf-8")
-
-        def _write(self, record: dict) -> None:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(_jsonable(record)) + "\n")
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs:
-                self._write({"step": state.global_step, "epoch": state.epoch, **logs})
-
-        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            if metrics and "eval_auc" in metrics:
-                self._write({"step": state.global_step, "epoch": state.epoch, "eval_auc": metrics["eval_auc"]})
-
-    return ValidationAUCCallback, JsonlLogCallback
-
-
-def _jsonable(record: dict) -> dict:
-    out = {}
-    for k, v in record.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            out[k] = None
-        else:
-            out[k] = v
-    return out
-
-
 # ------------------------------------------------------------------------------------------------ training
 
 
 def _precision(config: LoRAConfig) -> tuple[bool, Any]:
-    """(bf16 flag, torch dtype to load the base in)."""
+    """(bf16 mixed precision on, torch dtype to load the base in).
+
+    On CUDA the base loads in bf16 when bf16 is used; on CPU it stays fp32 and the Trainer autocasts the matmuls
+    to bf16, so the weights (and validation scoring through them) keep full precision."""
     import torch
 
     cuda = torch.cuda.is_available()
-    bf16_ok = cuda and torch.cuda.is_bf16_supported()
-    if config.precision == "bf16" and not bf16_ok:
-        raise ConfigError("lora.precision=bf16 needs a CUDA GPU with bf16 support; use fp32 or auto on this machine")
     if config.qlora and not cuda:
         raise ConfigError("lora.qlora=true needs a CUDA GPU (4-bit bitsandbytes); this machine has none")
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_ok)
-    return use_bf16, (torch.bfloat16 if use_bf16 else torch.float32)
+    if cuda:
+        bf16_ok = torch.cuda.is_bf16_supported()
+        if config.precision == "bf16" and not bf16_ok:
+            raise ConfigError("lora.precision=bf16: this CUDA GPU has no bf16 support; use fp32 or auto")
+        use_bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_ok)
+        return use_bf16, (torch.bfloat16 if use_bf16 else torch.float32)
+    if config.precision == "bf16" and not cpu_capability().bf16_kernels:
+        raise ConfigError("lora.precision=bf16 on CPU needs AMX or AVX512-BF16 (this CPU has neither, so bf16 "
+                          "would be emulated and slower); use fp32 or auto")
+    return config.precision == "bf16", torch.float32
 
 
 def load_base_model(config: LoRAConfig):
@@ -234,43 +144,13 @@ def load_base_model(config: LoRAConfig):
     return model, tokenizer, model_dir
 
 
-def build_trainer(
-    train: SFTDataset,
-    valid: SFTDataset | None,
-    config: LoRAConfig,
-    out_dir: str | Path,
-    *,
-    model: Any = None,
-    tokenizer: Any = None,
-):
-    """An SFTTrainer wired with our callbacks; asserts TRL kept every example. Exposed for tests/benchmarks."""
+def _sft_args(config: LoRAConfig, out_dir: Path, *, do_eval: bool, use_bf16: bool) -> Any:
+    """TRL's SFTConfig from ours: evaluation/saving only when there is validation data, best model by our metric."""
     import torch
-    from peft import LoraConfig as PeftLoraConfig
-    from transformers import EarlyStoppingCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    out_dir = Path(out_dir)
-    if config.n_threads:
-        torch.set_num_threads(config.n_threads)
-    if model is None or tokenizer is None:
-        model, tokenizer, _ = load_base_model(config)
-    if config.qlora:
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model)
-    use_bf16, _ = _precision(config)
-    too_long = train.table.filter(
-        (train.table["prompt_tokens"] + train.table["completion_tokens"]) > config.max_seq_length
-    )
-    if too_long.height:
-        raise ConfigError(
-            f"{too_long.height} training examples exceed lora.max_seq_length={config.max_seq_length}; build the SFT "
-            "data with the same (or smaller) sft.max_seq_length so they are trimmed, not truncated by TRL"
-        )
-    valid = _limit(valid, config.valid_limit, config.seed)
-    do_eval = valid is not None and len(valid) > 0 and config.eval_strategy != "no"
     metric = "eval_auc" if config.eval_metric == "auc" else "eval_loss"
-    args = SFTConfig(
+    return SFTConfig(
         output_dir=str(out_dir / "checkpoints"),
         learning_rate=config.learning_rate,
         num_train_epochs=config.num_train_epochs,
@@ -294,30 +174,80 @@ def build_trainer(
         logging_steps=config.logging_steps,
         bf16=use_bf16,
         use_cpu=not torch.cuda.is_available(),
-        **({"gradient_checkpointing": True} if config.gradient_checkpointing else {}),
+        # Always explicit: TRL turns checkpointing on by default (recomputing every layer's forward in backward).
+        activation_checkpointing=config.gradient_checkpointing,
+        optim=config.optim,
         seed=config.seed,
         data_seed=config.seed,
         report_to="none",
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
+
+
+def _callbacks(train: SFTDataset, valid: SFTDataset | None, config: LoRAConfig, tokenizer: Any, out_dir: Path,
+               governor: Any) -> list[Any]:
+    """The JSONL log, the thread governor, and with validation data: validation AUC (label methods) and early
+    stopping."""
+    from transformers import EarlyStoppingCallback
+
+    auc_cls, log_cls, threads_cls = trainer_callbacks()
+    callbacks: list[Any] = [log_cls(out_dir / "trainer_log.jsonl")]
+    if governor is not None:
+        callbacks.append(threads_cls(governor))
+    if valid is None:
+        return callbacks
+    method = str(train.stats.get("method", "reasoningrec"))
+    if method not in LABEL_SCORING or "label" not in valid.table.columns:
+        if config.eval_metric == "auc":
+            raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(LABEL_SCORING)})"
+                              f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
+    elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
+        callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
+                                    config.eval_batch_size, method))
+    callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    return callbacks
+
+
+def build_trainer(
+    train: SFTDataset,
+    valid: SFTDataset | None,
+    config: LoRAConfig,
+    out_dir: str | Path,
+    *,
+    model: Any = None,
+    tokenizer: Any = None,
+):
+    """An SFTTrainer wired with our callbacks; asserts TRL kept every example. Exposed for tests/benchmarks."""
+    import torch
+    from peft import LoraConfig as PeftLoraConfig
+    from trl import SFTTrainer
+
+    out_dir = Path(out_dir)
+    governor = thread_governor(config.thread_policy, config.n_threads, torch.set_num_threads)
+    if model is None or tokenizer is None:
+        model, tokenizer, _ = load_base_model(config)
+    if config.qlora:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model)
+    use_bf16, _ = _precision(config)
+    too_long = train.table.filter(
+        (train.table["prompt_tokens"] + train.table["completion_tokens"]) > config.max_seq_length
+    )
+    if too_long.height:
+        raise ConfigError(
+            f"{too_long.height} training examples exceed lora.max_seq_length={config.max_seq_length}; build the SFT "
+            "data with the same (or smaller) sft.max_seq_length so they are trimmed, not truncated by TRL"
+        )
+    valid = _limit(valid, config.valid_limit, config.seed)
+    do_eval = valid is not None and len(valid) > 0 and config.eval_strategy != "no"
+    args = _sft_args(config, out_dir, do_eval=do_eval, use_bf16=use_bf16)
     peft_config = PeftLoraConfig(
         r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
         target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
     )
-    auc_cls, log_cls = _callbacks()
-    callbacks: list[Any] = [log_cls(out_dir / "trainer_log.jsonl")]
-    if do_eval:
-        assert valid is not None
-        method = str(train.stats.get("method", "reasoningrec"))
-        if method not in LABEL_SCORING or "label" not in valid.table.columns:
-            if config.eval_metric == "auc":
-                raise ConfigError(f"lora.eval_metric=auc needs a like/dislike method ({', '.join(LABEL_SCORING)})"
-                                  f"; {method!r} training data has no labels to rank: use eval_metric=eval_loss")
-        elif config.eval_metric == "auc" or valid.table["label"].n_unique() > 1:
-            callbacks.insert(0, auc_cls(tokenizer, valid.messages(), valid.table["label"].to_list(),
-                                        config.eval_batch_size, method))
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    callbacks = _callbacks(train, valid if do_eval else None, config, tokenizer, out_dir, governor)
     trainer = SFTTrainer(
         model=model,
         compute_loss_func=_label_loss(tokenizer, str(train.stats.get("method", "reasoningrec")), config),
@@ -436,5 +366,5 @@ def train_lora(
 
 
 __all__ = [
-    "LoRAConfig", "LoRAResult", "build_trainer", "load_base_model", "train_lora", "yes_no_scores",
+    "LoRAConfig", "LoRAResult", "build_trainer", "load_base_model", "train_lora",
 ]
