@@ -286,7 +286,7 @@ def main() -> None:
     parser.add_argument("--label-weight", type=float, default=1.0)
     parser.add_argument("--max-seq-length", type=int, default=768)
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--dtype", default="bfloat16", help="scoring precision (training is fp32 on CPU)")
+    parser.add_argument("--dtype", default="bf16", choices=["auto", "fp32", "bf16", "fp16"], help="scoring precision (training is fp32 on CPU)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no spin-wait collapse on a shared CPU)")
     parser.add_argument("--stacker", choices=["logistic", "gbdt"], default="logistic")
     parser.add_argument("--resamples", type=int, default=1000)

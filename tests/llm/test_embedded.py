@@ -99,7 +99,7 @@ def test_gemma_270m_is_an_embedded_student_that_scores_yes_no() -> None:
 
     d = embedded.ensure_embedded_model("gemma3-270m")
     assert d == converted_dir("gemma3-270m") and is_valid(d)
-    llm = HFBackend("gemma3-270m", dtype="bfloat16")
+    llm = HFBackend("gemma3-270m", dtype="bf16")
     [result] = llm.score([ScoreRequest((" Yes", " No"), (Message("user", "Is Paris in France? Yes or No."),),
                                        assistant_prefix="Answer:")])
     assert set(result.probs) == {" Yes", " No"} and abs(sum(result.probs.values()) - 1) < 1e-6

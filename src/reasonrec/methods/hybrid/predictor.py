@@ -60,7 +60,7 @@ class StudentConfig(Config):
     include_profile: bool = False
     include_descriptions: bool = False
     threads: int | None = Field(1, ge=1, description="torch threads (1: no spin-wait collapse on a shared CPU)")
-    score_dtype: str = Field("bfloat16", description="scoring precision (training is fp32 on CPU)")
+    score_dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field("bf16", description="scoring precision (training is fp32 on CPU)")
     seed: int = 42
 
 
