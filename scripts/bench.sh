@@ -8,7 +8,7 @@ export REASONREC_DATA_DIR=${REASONREC_DATA_DIR:-$(cd .. && pwd)/shared/data}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(data_prep baselines leak_detector llm_throughput)
+  names=(data_prep load_times baselines leak_detector llm_throughput)
 fi
 mkdir -p bench/results
 for n in "${names[@]}"; do

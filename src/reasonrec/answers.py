@@ -163,6 +163,9 @@ def parse_recsaver(text: str, *, scale: tuple[float, float] | None = (1, 5)) -> 
 
 
 def render_recsaver(rating: float, reasoning: str) -> str:
+    """The answer format; without reasoning, the rating-only answer the no-reasoning prompt asks for."""
+    if not reasoning.strip():
+        return f"### Rating ###\n{_rating_text(rating)}"
     return f"### Reason ###\n{reasoning}\n\n### Rating ###\n{_rating_text(rating)}"
 
 

@@ -54,6 +54,37 @@ def test_stage_commands_take_the_model_from_llm_config_and_set(tmp_path) -> None
     assert printed["llm"]["cache"] is False
 
 
+def test_reproductions_take_teacher_and_student_from_separate_configs(tmp_path) -> None:
+    teacher = tmp_path / "teacher.yaml"
+    teacher.write_text("backend: openai\nmodel: Qwen2.5-72B-Instruct\nbase_url: http://127.0.0.1:8000/v1\n")
+    student = tmp_path / "student.yaml"
+    student.write_text("model: /models/qwen2.5-0.5b\n")
+    for paper in ("recsaver", "exp3rt", "reasoningrec"):
+        base = ["reproduce", paper, "--budget", "quick", "--out", str(tmp_path / "never")]
+        default = _printed(base)
+        assert default["teacher_llm"]["model"] == default["llm"]["model"] == "embedded"
+        printed = _printed([*base, "--teacher-llm-config", str(teacher), "--llm-config", str(student),
+                            "--set", "teacher_llm.concurrency=16"])
+        assert printed["teacher_llm"]["backend"] == "openai" and printed["teacher_llm"]["concurrency"] == 16
+        assert printed["teacher_llm"]["model"] == "Qwen2.5-72B-Instruct"
+        assert printed["llm"]["backend"] == "hf" and printed["llm"]["model"] == "/models/qwen2.5-0.5b"
+
+
+def test_ablation_presets_sit_above_the_budget_and_below_the_yaml(tmp_path) -> None:
+    base = ["reproduce", "recsaver", "--budget", "quick", "--out", str(tmp_path / "never")]
+    printed = _printed([*base, "--ablation", "finetune-reasoning"])
+    assert printed["students"] == ["1:none", "0:none"] and printed["variants"] == []
+    assert printed["ablation"] == "finetune-reasoning" and printed["split"]["per_class_train"] == 2  # quick stays
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("variants: [cot]\n")
+    assert _printed([*base, "--ablation", "finetune-reasoning", "--config", str(settings)])["variants"] == ["cot"]
+    rr = _printed(["reproduce", "reasoningrec", "--budget", "quick", "--out", str(tmp_path / "never"),
+                   "--ablation", "wo-profile"])
+    assert rr["include_profile"] is False and rr["include_descriptions"] is True and rr["tallrec"] is False
+    unknown = CliRunner().invoke(app, [*base, "--ablation", "nope", "--print-config"])
+    assert unknown.exit_code != 0 and "finetune-reasoning" in unknown.output
+
+
 def test_any_llm_stage_moves_to_ray_through_set(tmp_path) -> None:
     printed = _printed(["reasoningrec", "reason", "--dataset", "reasoningrec-beauty", "--out", str(tmp_path / "o"),
                         "--set", "llm.executor.kind=ray", "--set", "llm.executor.workers=2",

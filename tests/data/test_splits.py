@@ -208,6 +208,51 @@ def test_user_disjoint_balanced_properties(rows: list[Row], seed: int, quota: in
     assert again.test.equals(result.test) and again.train.equals(result.train)
 
 
+@settings(max_examples=60, deadline=None)
+@given(rows=rows_strategy, seed=st.integers(0, 5), quota=st.integers(1, 3), cap=st.sampled_from([None, 2]))
+def test_user_disjoint_balanced_several_examples_per_user(rows: list[Row], seed: int, quota: int,
+                                                          cap: int | None) -> None:
+    df = to_table(rows)
+    result = user_disjoint_balanced(df, min_history=1, max_history=4, per_class_train=quota, per_class_valid=1,
+                                    per_class_test=quota, seed=seed, max_per_user=cap)
+    check_schema(result)
+    check_no_target_in_history(result)
+    assert_leak_free(df, result)
+    users = [set(t["user_id"].to_list()) for t in result.targets().values()]
+    assert not (users[0] & users[1]) and not (users[0] & users[2]) and not (users[1] & users[2])
+    requested = {"train": quota, "valid": 1, "test": quota}
+    for name, table in result.targets().items():
+        per_class = table.group_by("rating").len()["len"].to_list()
+        assert len(set(per_class)) <= 1 and all(n <= requested[name] for n in per_class)
+        if cap is not None and table.height:
+            assert table.group_by("user_id").len()["len"].max() <= cap
+        assert result.stats["users"][name] == len(users[list(result.targets()).index(name)])
+        shortfall = result.stats["shortfall"][name]
+        assert all(requested[name] - n == shortfall.get(c, 0) for c, n in result.stats["per_class"][name].items())
+    seqs = user_sequences(rows)
+    cut: dict[str, int] = {}
+    for name, table in result.targets().items():
+        for user, item, history in table.select("user_id", "item_id", "history_item_ids").rows():
+            t = len(history)
+            assert 1 <= t <= 4 and [r[1] for r in seqs[user]][:t] == history and seqs[user][t][1] == item
+            if name != "train":
+                cut[user] = min(t, cut.get(user, t))
+    expected_cf: Counter = Counter()
+    for user, seq in seqs.items():
+        expected_cf.update(seq[: cut.get(user, len(seq))])
+    assert keys(result.train_interactions) == expected_cf
+
+
+def test_several_examples_per_user_fill_quotas_one_per_user_cannot() -> None:
+    df = random_interactions(40, 30, per_user=(8, 12), seed=2)
+    one = user_disjoint_balanced(df, per_class_train=800, per_class_test=10, seed=1)
+    several = user_disjoint_balanced(df, per_class_train=800, per_class_test=10, seed=1, max_per_user=None)
+    assert one.test.height + one.train.height <= 40
+    assert several.train.height > one.train.height
+    assert several.stats["users"]["test"] < several.test.height  # test users give several examples each
+    assert several.stats["shortfall"]["train"] and several.stats["max_per_user"] is None
+
+
 def test_user_disjoint_balanced_seed_changes_the_sample() -> None:
     df = random_interactions(300, 60, per_user=(5, 12), seed=7)
     samples = {

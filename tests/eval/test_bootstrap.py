@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import inspect
-import time
 
 import numpy as np
 import pytest
@@ -39,11 +38,3 @@ def test_default_statistic_is_the_fast_rank_auc_and_matches_sklearn() -> None:
     assert fast.extra["low"] == pytest.approx(slow.extra["low"], abs=1e-12)
     assert fast.extra["high"] == pytest.approx(slow.extra["high"], abs=1e-12)
     assert fast.value == pytest.approx(slow.value, abs=1e-12)
-
-
-def test_default_bootstrap_of_600_rows_is_fast() -> None:
-    rng = np.random.default_rng(1)
-    y, s = rng.integers(0, 2, 600), rng.random(600)
-    started = time.perf_counter()
-    bootstrap_ci(y, s, n_resamples=1000, seed=0)
-    assert time.perf_counter() - started < 4.0  # sklearn per resample took ~10 s; rank AUC ~0.2 s

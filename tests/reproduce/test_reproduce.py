@@ -114,7 +114,8 @@ def test_quick_exp3rt_end_to_end_tiny(shared_data, tmp_path):
 
     cfg = exp3rt_repro.REPRODUCTION.resolve("exp3rt-imdb", "quick", [
         f"data_dir={shared_data}", "train_pairs=4", "test_pairs=4", "lora.max_steps=1", "rerank_users=1",
-        "n_candidates=3", "bootstrap=0", "lora.n_threads=1", "llm.n_threads=1", "show_progress=false"])
+        "n_candidates=3", "bootstrap=0", "lora.n_threads=1", "llm.n_threads=1", "teacher_llm.n_threads=1",
+        "show_progress=false"])
     exp3rt_repro.run(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["n"] == 4 and saved["rmse"] is not None and saved["mae"] is not None
@@ -133,7 +134,7 @@ def test_quick_recsaver_end_to_end_tiny(shared_data, tmp_path):
     cfg = recsaver.REPRODUCTION.resolve("amazon-beauty-raw", "quick", [
         f"data_dir={shared_data}", "split.per_class_train=1", "n_paths=2", "n_explanations=1", "max_new_tokens=16",
         "students=[1:none,M:binary]", "text_metrics=[bleu,rouge1]", "lora.n_threads=1", "llm.n_threads=1",
-        "show_progress=false"])
+        "teacher_llm.n_threads=1", "show_progress=false"])
     recsaver.run(cfg, tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     methods = {r["method"] for r in saved["runs"]}
@@ -142,6 +143,7 @@ def test_quick_recsaver_end_to_end_tiny(shared_data, tmp_path):
     assert saved["filter_counts"]["samples"] == 10 and saved["filter_counts"]["unparseable"] == 0
     assert saved["students"]["recsaver-student-1path-none"]["global_step"] == 1
     assert saved["verification"]["pairs"] == 5
+    assert saved["models"] == {"teacher": "embedded (hf)", "student_base": "embedded (hf)"}
     md = (tmp_path / "report.md").read_text()
     assert "1 vs M paths" in md and "correct vs incorrect" in md
 

@@ -3,7 +3,9 @@
     --out DIR            where the command writes (a run or stage directory)
     --data-dir DIR       the data root (default: $REASONREC_DATA_DIR, else ~/.cache/reasonrec/data)
     --llm-config YAML    which model answers (an LLMConfig: backend, model, adapter, cache, …); default: the
-                         embedded SmolLM2, cached
+                         embedded SmolLM2, cached. In a reproduction: the students' base model
+    --teacher-llm-config YAML  a reproduction's teacher (same LLMConfig; `--set teacher_llm.KEY=VALUE`); default:
+                         the embedded model
     --config YAML        the command's settings: its config class as YAML
     --set KEY=VALUE      one setting, dotted for sections (repeatable), applied last; `llm.KEY=VALUE` sets the
                          LLM of commands that take --llm-config
@@ -34,6 +36,9 @@ DataDirOpt = Annotated[Path | None, typer.Option(
     "--data-dir", help="Data root (default: $REASONREC_DATA_DIR, else ~/.cache/reasonrec/data).")]
 LLMOpt = Annotated[Path | None, typer.Option(
     "--llm-config", help="LLMConfig YAML: backend, model, adapter, cache, … (default: the embedded model, cached).")]
+TeacherLLMOpt = Annotated[Path | None, typer.Option(
+    "--teacher-llm-config", help="LLMConfig YAML of the teacher (teacher reasoning, explanations, verification); "
+    "--llm-config is then the student's base (default: both the embedded model).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="The command's settings as YAML (see --print-config).")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Setting KEY=VALUE, dotted for sections (llm.KEY=VALUE for the model); repeatable; applied last.")]
@@ -102,7 +107,8 @@ def print_config(asked: bool, **sections: Config) -> None:
 
 
 __all__ = [
-    "BudgetOpt", "ConfigOpt", "DataDirOpt", "LLMOpt", "LimitOpt", "OutOpt", "PrintOpt", "SetOpt", "given_flags",
+    "BudgetOpt", "ConfigOpt", "DataDirOpt", "LLMOpt", "LimitOpt", "OutOpt", "PrintOpt", "SetOpt", "TeacherLLMOpt",
+    "given_flags",
     "print_config",
     "resolve_command_config", "resolve_llm_config", "split_llm_overrides", "yaml_layer",
 ]

@@ -77,6 +77,8 @@ class SplitConfig(Config):
     per_class_train: int = Field(800, ge=0)
     per_class_valid: int = Field(0, ge=0)
     per_class_test: int = Field(100, ge=0)
+    max_per_user: int | None = Field(None, ge=1, description="user_disjoint_balanced: examples one user may give "
+                                     "(None = any number, the paper's rule; splits stay user-disjoint either way)")
     allow_empty: bool = Field(False, description="Accept a split left empty by the data (not by the config).")
 
     def empty_by_design(self) -> set[str]:
@@ -130,7 +132,7 @@ def _split_user_disjoint_balanced(df: pl.DataFrame, cfg: PrepareConfig) -> Split
     return user_disjoint_balanced(
         df, min_history=s.min_history, max_history=s.max_history, per_class_train=s.per_class_train,
         per_class_valid=s.per_class_valid, per_class_test=s.per_class_test, seed=cfg.seed,
-        r_threshold=cfg.r_threshold,
+        r_threshold=cfg.r_threshold, max_per_user=s.max_per_user,
     )
 
 

@@ -262,40 +262,82 @@ def temporal_ratio(
 
 
 def _draw_balanced(pools: dict[float, list[tuple[str, int]]], classes: list[float], quotas: dict[str, int],
-                   exact_balance: bool) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
-    """Per split in `quotas` order, the rating classes take turns drawing a still-unused user's candidate from
-    their shuffled pool until each class has its quota (cut to the smallest class with `exact_balance`; the cut
-    users are released for a later split). Returns the chosen input rows and the per-class counts per split."""
-    used_users: set[str] = set()
+                   exact_balance: bool, max_per_user: int | None = 1
+                   ) -> tuple[dict[str, list[int]], dict[str, dict[str, int]]]:
+    """Per split in `quotas` order, the rating classes take turns drawing a candidate from their shuffled pool until
+    each class has its quota (cut to the smallest class with `exact_balance`; users left without an example are
+    released for a later split). A user belongs to ONE split and gives it at most `max_per_user` examples
+    (None = any number); when several are allowed, a class of a split drawn before the last draws first from
+    users already in that split, so the splits drawn first (test) tie up as few users as possible. Returns the
+    chosen input rows and the per-class counts per split."""
+    locked: set[str] = set()  # users of an earlier split
     chosen: dict[str, list[int]] = {}
     counts: dict[str, dict[str, int]] = {}
+    last = list(quotas)[-1] if quotas else None
     for split, quota in quotas.items():
-        picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
-        cursor = dict.fromkeys(classes, 0)
+        draw = _SplitDraw(pools, classes, locked, max_per_user, pack=max_per_user != 1 and split != last)
         active = [r for r in classes if quota > 0]
         while active:
             for rating in list(active):
-                pool, i = pools[rating], cursor[rating]
-                while i < len(pool) and pool[i][0] in used_users:
-                    i += 1
-                if i >= len(pool):
+                if not draw.take(rating) or len(draw.picked[rating]) >= quota:
                     active.remove(rating)
-                    continue
-                user, row = pool[i]
-                cursor[rating] = i + 1
-                used_users.add(user)
-                picked[rating].append((user, row))
-                if len(picked[rating]) >= quota:
-                    active.remove(rating)
+        picked = draw.picked
         if exact_balance and classes and quota > 0:
             floor = min(len(v) for v in picked.values())
-            for rating in classes:
-                for user, _ in picked[rating][floor:]:
-                    used_users.discard(user)
-                picked[rating] = picked[rating][:floor]
+            picked = {rating: rows[:floor] for rating, rows in picked.items()}
+        locked.update(user for rows in picked.values() for user, _ in rows)
         chosen[split] = [row for rows in picked.values() for _, row in rows]
         counts[split] = {str(r): len(v) for r, v in picked.items()}
     return chosen, counts
+
+
+class _SplitDraw:
+    """The candidates one split draws from: each class's shuffled pool, minus users of earlier splits and users
+    at their `max_per_user` cap; with `pack`, `take` prefers users already in the split."""
+
+    def __init__(self, pools: dict[float, list[tuple[str, int]]], classes: list[float], locked: set[str],
+                 max_per_user: int | None, *, pack: bool = False) -> None:
+        self.pools, self.locked, self.cap = pools, locked, max_per_user
+        self.cursor = dict.fromkeys(classes, 0)
+        self.picked: dict[float, list[tuple[str, int]]] = {r: [] for r in classes}
+        self.taken: dict[str, int] = {}
+        self.used: set[int] = set()
+        self.by_user: dict[float, dict[str, list[int]]] = {}
+        if pack:
+            for rating in classes:
+                rows: dict[str, list[int]] = {}
+                for user, row in reversed(pools[rating]):
+                    if user not in locked:
+                        rows.setdefault(user, []).append(row)  # reversed: pop() yields pool order
+                self.by_user[rating] = rows
+
+    def _open(self, user: str) -> bool:
+        return user not in self.locked and (self.cap is None or self.taken.get(user, 0) < self.cap)
+
+    def _keep(self, rating: float, user: str, row: int) -> None:
+        self.used.add(row)
+        self.taken[user] = self.taken.get(user, 0) + 1
+        self.picked[rating].append((user, row))
+
+    def take(self, rating: float) -> bool:
+        """Draw one candidate of `rating`; False when the class has none left."""
+        rows_of = self.by_user.get(rating)
+        if rows_of is not None:
+            for user in self.taken:
+                rows = rows_of.get(user)
+                while rows and rows[-1] in self.used:
+                    rows.pop()
+                if rows and self._open(user):
+                    self._keep(rating, user, rows.pop())
+                    return True
+        pool, i = self.pools[rating], self.cursor[rating]
+        while i < len(pool) and (not self._open(pool[i][0]) or pool[i][1] in self.used):
+            i += 1
+        if i >= len(pool):
+            return False
+        self.cursor[rating] = i + 1
+        self._keep(rating, *pool[i])
+        return True
 
 
 def user_disjoint_balanced(
@@ -308,18 +350,21 @@ def user_disjoint_balanced(
     seed: int = 42,
     r_threshold: float | None = 3.0,
     exact_balance: bool = True,
+    max_per_user: int | None = 1,
 ) -> SplitResult:
     """Rec-SAVER §4.1: examples with 4 <= |H| <= 10, an equal number per rating class, users disjoint.
 
     An example is (user, target interaction at position t, history = all t earlier interactions) with
-    min_history <= t <= max_history. Each user contributes at most ONE example overall, so test, valid and
-    train users are mutually exclusive and no example's history reveals another example's target. Sampling
-    (seeded): test first, then valid, then train; within a split the rating classes take turns drawing a random
-    still-unused user's candidate until each class has its quota. With `exact_balance` every class is cut to the
-    smallest class count, so the split stays "fully balanced" when a class runs short (counts in `stats`).
+    min_history <= t <= max_history. Test, valid and train users are mutually exclusive. A user gives at most
+    `max_per_user` examples (None = any number, the paper's rule: "the user sets are mutually exclusive between
+    training and test"); with 1, no example's history reveals another example's target. Sampling (seeded): test
+    first, then valid, then train; within a split the rating classes take turns drawing a random candidate of an
+    eligible user until each class has its quota. With `exact_balance` every class is cut to the smallest class
+    count, so the split stays "fully balanced" when a class runs short; `stats` has the counts, the users per
+    split and the `shortfall` per class against the quota.
 
-    `train_interactions` = every interaction except, for valid/test users, their target and everything after
-    it — the part of an evaluated user's past that a deployed system would have seen.
+    `train_interactions` = every interaction except, for valid/test users, their (earliest) target and everything
+    after it — the part of an evaluated user's past that a deployed system would have seen.
     """
     if min_history < 0 or max_history < min_history:
         raise ConfigError(f"user_disjoint_balanced: need 0 <= min_history <= max_history, "
@@ -335,15 +380,14 @@ def user_disjoint_balanced(
         rng.shuffle(rows)
         pools[rating] = rows
     quotas = {"test": per_class_test, "valid": per_class_valid, "train": per_class_train}
-    chosen, counts = _draw_balanced(pools, classes, quotas, exact_balance)
+    chosen, counts = _draw_balanced(pools, classes, quotas, exact_balance, max_per_user)
     sequences = _sequences(ordered, r_threshold)
     tables = {}
     for split in SPLIT_NAMES:
         rows = ordered.filter(pl.col(_ROW).is_in(chosen[split])).with_columns(pl.col(_POS).alias("_hist_end"))
         tables[split] = _build_targets(rows, sequences, k_history=None, r_threshold=r_threshold, split=split)
-    eval_cut = ordered.filter(pl.col(_ROW).is_in(chosen["valid"] + chosen["test"])).select(
-        "user_id", pl.col(_POS).alias("_cut")
-    )
+    eval_cut = (ordered.filter(pl.col(_ROW).is_in(chosen["valid"] + chosen["test"]))
+                .group_by("user_id").agg(pl.col(_POS).min().alias("_cut")))
     cf_rows = ordered.join(eval_cut, on="user_id", how="left").filter(
         pl.col("_cut").is_null() | (pl.col(_POS) < pl.col("_cut"))
     )
@@ -355,8 +399,12 @@ def user_disjoint_balanced(
         "seed": seed,
         "candidates": candidates.height,
         "candidate_users": int(candidates["user_id"].n_unique()),
+        "max_per_user": max_per_user,
         "per_class_requested": {"train": per_class_train, "valid": per_class_valid, "test": per_class_test},
         "per_class": counts,
+        "shortfall": {split: {c: quotas[split] - n for c, n in per.items() if n < quotas[split]}
+                      for split, per in counts.items()},
+        "users": {s: int(t["user_id"].n_unique()) for s, t in tables.items()},
         "train_interactions": train_interactions.height,
         **{f"{s}_targets": t.height for s, t in tables.items()},
     }

@@ -35,7 +35,8 @@ Budget = Literal["quick", "full"]
 
 
 class RunConfig(Config):
-    """Fields every run of a method has. `llm` answers every LLM stage and is the base of any trained student."""
+    """Fields every run of a method has. `llm` answers a recipe's LLM stages and is the base of any trained student
+    (a reproduction adds a separate `teacher_llm` for its teacher-side stages)."""
 
     dataset: str
     data_dir: Path | None = Field(None, description="data root (default: $REASONREC_DATA_DIR)")
@@ -44,9 +45,18 @@ class RunConfig(Config):
     show_progress: bool = Field(True, description="rich progress bars for the LLM calls")
 
 
-def _dataset_from_overrides(overrides: Sequence[str]) -> str | None:
-    values = [o.partition("=")[2].strip() for o in overrides if o.partition("=")[0].strip() == "dataset"]
+def _override_value(overrides: Sequence[str], key: str) -> str | None:
+    values = [o.partition("=")[2].strip() for o in overrides if o.partition("=")[0].strip() == key]
     return values[-1] if values else None
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """A named variant of a reproduction on the SAME run path: config overrides layered right above the budget
+    preset, and the table of the paper it reproduces (named in the run's report)."""
+
+    table: str
+    overrides: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,8 @@ class Protocol:
     """How a method runs: config class, run function, budget presets and per-dataset defaults/adjustments.
 
     `datasets` maps each supported dataset to its defaults (None: any dataset, no defaults);
-    `dataset_presets[dataset][budget]` adjusts a budget preset for one dataset."""
+    `dataset_presets[dataset][budget]` adjusts a budget preset for one dataset; `ablations` are the paper's
+    ablation tables as named presets (`--ablation NAME`)."""
 
     name: str
     config: type[RunConfig]
@@ -64,20 +75,28 @@ class Protocol:
     datasets: Mapping[str, Mapping[str, Any]] | None = None
     dataset_presets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     stages: tuple[str, ...] = ()
+    ablations: Mapping[str, Ablation] = field(default_factory=dict)
 
     def resolve(self, dataset: str | None = None, budget: str = "full", overrides: Sequence[str] = (), *,
-                yaml: Mapping[str, Any] | None = None, flags: Mapping[str, Any] | None = None) -> RunConfig:
-        """The config after the one precedence (module docstring); `flags` entries that are None were not given."""
+                yaml: Mapping[str, Any] | None = None, flags: Mapping[str, Any] | None = None,
+                ablation: str | None = None) -> RunConfig:
+        """The config after the one precedence (module docstring; an ablation preset sits right above the budget
+        preset); `flags` entries that are None were not given."""
         yaml = dict(yaml or {})
         given = {k: v for k, v in (flags or {}).items() if v is not None}
-        name = (_dataset_from_overrides(overrides) or given.get("dataset") or dataset or yaml.get("dataset")
+        name = (_override_value(overrides, "dataset") or given.get("dataset") or dataset or yaml.get("dataset")
                 or self.default_dataset)
+        ablation = _override_value(overrides, "ablation") or ablation or yaml.get("ablation")
         if self.datasets is not None and name not in self.datasets:
             raise ConfigError(f"{self.name} supports the datasets {', '.join(self.datasets)}, not {name!r}")
         if budget not in self.presets:
             raise ConfigError(f"budget={budget!r} is unknown for {self.name}; known: {', '.join(self.presets)}")
+        if ablation is not None and ablation not in self.ablations:
+            known = ", ".join(self.ablations) or "none"
+            raise ConfigError(f"ablation={ablation!r} is unknown for {self.name}; known: {known}")
+        chosen = {**self.ablations[ablation].overrides, "ablation": ablation} if ablation else {}
         layers = [{"dataset": name}, (self.datasets or {}).get(name, {}), self.presets[budget],
-                  self.dataset_presets.get(name, {}).get(budget, {}), {"budget": budget}, yaml,
+                  self.dataset_presets.get(name, {}).get(budget, {}), chosen, {"budget": budget}, yaml,
                   {**given, "dataset": name}]
         return resolve_layers(self.config, layers, overrides, source=f"{self.name} ({budget})")
 
@@ -149,4 +168,4 @@ def write_run(
     return written
 
 
-__all__ = ["Budget", "Protocol", "RunConfig", "RunReport", "Timer", "write_run"]
+__all__ = ["Ablation", "Budget", "Protocol", "RunConfig", "RunReport", "Timer", "write_run"]

@@ -17,30 +17,98 @@ user's flags and `--set`, so `--budget quick --set k=64` is a legitimate middle 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
 
 from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+from reasonrec.eval.metrics import mae, rmse
 from reasonrec.eval.report import Section
-from reasonrec.eval.text import TextMetricsConfig
-from reasonrec.methods.base import RunConfig, RunReport, write_run
+from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
+from reasonrec.llm.base import expected_value
+from reasonrec.llm.registry import LLMConfig
+from reasonrec.methods.base import Ablation, RunConfig, RunReport, write_run
 from reasonrec.predictions import conform_predictions
 
 
 class ReproductionConfig(RunConfig):
-    """Fields every reproduction has; `llm` is the base model: the students' base AND the zero-shot model."""
+    """Fields every reproduction has. The papers distil a large teacher into a small student, so the two are
+    separate models: `teacher_llm` answers every teacher-side stage (teacher reasoning, explanations,
+    verification, the teacher's zero-shot rows) and `llm` is the students' base. Both default to the embedded
+    model, so a reproduction runs offline; `docs/reproduce.md` shows a served 7–70B teacher with a local student."""
 
+    teacher_llm: LLMConfig = Field(default_factory=LLMConfig,
+                                   description="the teacher (--teacher-llm-config); default: the embedded model")
+    ablation: str | None = Field(None, description="the paper's ablation preset this run is (--ablation NAME)")
     seed: int = 42
     bootstrap: int = Field(1000, ge=0, description="AUC bootstrap resamples for the CIs")
+    bertscore_model: str | None = Field(None, description="local BERTScore model directory; the papers use "
+                                        "microsoft/deberta-xlarge-mnli (layer 40); None = the bundled MiniLM")
+    bertscore_num_layers: int = Field(6, ge=1, description="BERTScore layer (MiniLM: 6; deberta-xlarge-mnli: 40)")
+
+    def text_config(self, metrics: Sequence[str]) -> TextMetricsConfig:
+        """The text metrics of this reproduction, with its BERTScore model."""
+        return TextMetricsConfig(metrics=list(metrics), bertscore_model=self.bertscore_model,  # type: ignore[arg-type]
+                                 bertscore_num_layers=self.bertscore_num_layers)
+
+    def bertscore_scorer(self) -> BertScoreModel:
+        return BertScoreModel(self.bertscore_model, self.bertscore_num_layers)
+
+    def bertscore_note(self) -> str:
+        model = self.bertscore_model or "all-MiniLM-L6-v2 (bundled; NOT the papers' deberta-xlarge-mnli)"
+        return f"BERTScore model: {model}, layer {self.bertscore_num_layers}."
+
+
+def model_label(config: LLMConfig) -> str:
+    """How a report names a model: the model, its backend and, for a served one, where it is served."""
+    where = f" at {config.base_url}" if config.base_url else ""
+    adapter = f" + adapter {config.adapter}" if config.adapter else ""
+    return f"{config.model} ({config.backend}{where}){adapter}"
+
+
+def models_record(config: ReproductionConfig, teacher: str | None = None) -> dict[str, str]:
+    """metrics.json's `models`: the teacher (`teacher` names a released one instead of `teacher_llm`) and the
+    students' base."""
+    return {"teacher": teacher or model_label(config.teacher_llm), "student_base": model_label(config.llm)}
+
+
+def models_note(models: Mapping[str, str]) -> str:
+    return f"Models: teacher = {models['teacher']}; student base = {models['student_base']}."
 
 
 # ------------------------------------------------------------------------------------------------ metrics
+
+RatingReadout = Literal["argmax", "expected"]
+
+
+def rating_readout(predictions: pl.DataFrame, readout: RatingReadout) -> pl.DataFrame:
+    """ONE rating read-out for every row of a table that has a rating distribution (`probs`): `pred_rating` =
+    its argmax class (Rec-SAVER: the normalised logits of the 5 rating tokens, then a class) or E[rating]
+    (EXP3RT §3.5.3); `expected_rating` keeps E[rating] as an extra column either way. Rows without `probs` keep
+    their `pred_rating`."""
+    argmax: list[float | None] = []
+    expected: list[float | None] = []
+    for cell in predictions["probs"].to_list():
+        probs = json.loads(cell) if cell else None
+        argmax.append(float(max(probs, key=probs.__getitem__)) if probs else None)
+        expected.append(expected_value(probs) if probs else None)
+    chosen = pl.Series(argmax if readout == "argmax" else expected, dtype=pl.Float64)
+    return predictions.with_columns(
+        pl.when(chosen.is_not_null()).then(chosen).otherwise(pl.col("pred_rating")).alias("pred_rating"),
+        pl.Series("expected_rating", expected, dtype=pl.Float64))
+
+
+def expected_rating_errors(predictions: pl.DataFrame) -> dict[str, float | None]:
+    """MAE / RMSE of E[rating] (the extra column beside a table's read-out) on the rows that have both."""
+    rows = predictions.filter(pl.col("rating").is_not_null() & pl.col("expected_rating").is_not_null())
+    true, pred = rows["rating"].to_numpy(), rows["expected_rating"].to_numpy()
+    return {"mae_expected": mae(true, pred).value, "rmse_expected": rmse(true, pred).value}
 
 
 def evaluate(predictions: pl.DataFrame, config: ReproductionConfig, *, text: Any = None, bertscore: Any = None,
@@ -108,9 +176,16 @@ def finish_reproduction(
     title: str,
     text: TextMetricsConfig | None = None,
     sections: Sequence[Section] = (),
+    ablations: Mapping[str, Ablation] | None = None,
 ) -> dict[str, Path]:
-    """metrics.json gets the budget and the wall time; the run directory, its report and manifest by `write_run`."""
+    """metrics.json gets the budget, the ablation preset (with the paper table it reproduces) and the wall time;
+    the run directory, its report and manifest by `write_run`."""
     metrics = {**metrics, "budget": config.budget, "wall_s": round(time.time() - started_at, 1)}
+    if config.ablation:
+        table = (ablations or {})[config.ablation].table
+        metrics["ablation"] = {"name": config.ablation, "table": table}
+        metrics["notes"] = [f"Ablation preset '{config.ablation}': reproduces {table}.", *metrics.get("notes", [])]
+        title = f"{title} — ablation {config.ablation}"
     return write_run(out_dir, config=config, command=command, metrics=metrics, started_at=started_at,
                      predictions=predictions if predictions is not None and predictions.height else None,
                      report=RunReport(title=title, bootstrap=config.bootstrap, text=text, sections=sections),
@@ -143,5 +218,7 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "ReproductionConfig", "baseline_predictions", "evaluate", "finish_reproduction", "headline", "metrics_table", "same_rows", "with_k",
+    "RatingReadout", "ReproductionConfig", "baseline_predictions", "evaluate", "expected_rating_errors",
+    "finish_reproduction", "headline", "metrics_table", "model_label", "models_note", "models_record",
+    "rating_readout", "same_rows", "with_k",
 ]

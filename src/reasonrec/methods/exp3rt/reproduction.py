@@ -4,7 +4,7 @@ Protocol, and what differs from the paper (the release ships only the 2,073 TEST
 - The 2,073 (persona, item synopsis, description, score) pairs are split USER-DISJOINTLY (seeded): the student
   trains on one part and is tested on the rest, so no test user's persona was seen with a score.
 - Completions: "Reasoning: <teacher rationale>\\n\\nPredicted User Rating: d" (prompt scale 0–9 for IMDB 1–10),
-  with rationales from the configured teacher (`rationale: teacher`, `llm` = the embedded model by default), or
+  with rationales from the teacher (`rationale: teacher`, `teacher_llm` = the embedded model by default), or
   `rationale: none` = an empty rationale (rating-only completion; the quick budget does this and says so).
 - Test: E[rating] from the rating-token distribution after the (generated) reasoning (`stages.exp3rt.predict`)
   → RMSE/MAE vs the user / item averages the authors printed in the prompts (their training split) and the
@@ -29,9 +29,17 @@ from reasonrec.data.splits import split_users
 from reasonrec.errors import ConfigError
 from reasonrec.eval.report import Section
 from reasonrec.llm.base import LLM
+from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.registry import build_llm
-from reasonrec.methods.base import Protocol, Timer
-from reasonrec.methods.reproduction import ReproductionConfig, evaluate, finish_reproduction, headline
+from reasonrec.methods.base import Ablation, Protocol, Timer
+from reasonrec.methods.reproduction import (
+    ReproductionConfig,
+    evaluate,
+    finish_reproduction,
+    headline,
+    models_note,
+    models_record,
+)
 from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
 from reasonrec.stages.exp3rt.predict import (
     Exp3rtPredictConfig,
@@ -63,6 +71,9 @@ class Exp3rtReproConfig(ReproductionConfig):
     rerank_generators: list[str] = Field(default_factory=lambda: ["bpr", "lightgcn"])
     rerank_users: int | None = Field(100, ge=0, description="test users whose top-20 is reranked (0 = skip)")
     n_candidates: int = Field(20, ge=1)
+    rerank_item_profiles: Literal["variant", "item_profile.json"] = Field(
+        "variant", description="item profiles in the reranking prompts: the `variant` the student trained on (from "
+        "the release pairs; items they never show fall back to item_profile.json) or item_profile.json for all")
     predict_batch_size: int = Field(4, ge=1)
     like_cutoff: float = Field(6.0, description="binary metrics only: rating > cutoff is a like (IMDB is 1–10; "
                                "the 1–5 convention r > 3 rescaled). RMSE/MAE and AUC on E[rating] ignore it")
@@ -76,7 +87,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rerank_generators": ["bpr"], "bootstrap": 200,
         "lora": {"max_seq_length": 1024, "num_train_epochs": 1, "eval_strategy": "no"},
     },
-    "full": {},
+    # §4.1.4 (IMDB): QLoRA r=512, α=128, dropout 0.1, lr 2e-4, at most 10 epochs, 1,200 tokens. Early stopping on
+    # the eval loss (patience 1), the constant scheduler and 3 seeds are not built (docs/fidelity.md).
+    "full": {"lora": {"r": 512, "alpha": 128, "dropout": 0.1, "learning_rate": 2e-4, "num_train_epochs": 10,
+                      "max_seq_length": 1200, "eval_strategy": "no"}},
 }
 
 
@@ -110,6 +124,13 @@ def average_baselines(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtRep
     return out
 
 
+def item_profile_source(config: Exp3rtReproConfig) -> str:
+    """How the report names the item profiles of training and reranking prompts."""
+    if config.rerank_item_profiles == "variant":
+        return f"'{config.variant}' release profiles in training and reranking (item_profile.json where absent)"
+    return f"'{config.variant}' release profiles in training, item_profile.json in reranking"
+
+
 def rerank_with_student(ds: Dataset, config: Exp3rtReproConfig, llm: LLM, out: Path, *, release: pl.DataFrame,
                         test_users: list[str]) -> dict[str, Any]:
     """Table 4: CF top-20 from `topk_train` → student E[rating] → reordered; Recall/NDCG vs `topk_test`.
@@ -131,19 +152,22 @@ def rerank_with_student(ds: Dataset, config: Exp3rtReproConfig, llm: LLM, out: P
         cands = generate_candidates(model, users, rcfg)
         context = pair_context(cands.select("user_id", "item_id"), ds.artefacts["user_profiles"],
                                ds.artefacts["item_profiles"], ds.items, None)
-        context = with_release_bias(context, release)
+        context = with_release_bias(context, release, item_profiles=config.rerank_item_profiles == "variant")
         preds = exp3rt_predict_ratings(context, llm, _stage_config(config).model_copy(update={"split": "rerank"}))
         scores = preds.select("user_id", "item_id", pl.col("pred_rating").alias("score"))
         _, metrics = rerank_and_evaluate(cands, scores, relevant_sets(test), rcfg, out / "rerank" / name,
                                          command=f"reproduce exp3rt rerank {name}")
-        results[name] = metrics
+        shown = cands.select("item_id").unique().join(release.select("item_id").unique(), on="item_id", how="semi")
+        results[name] = {**metrics, "item_profiles": item_profile_source(config),
+                         "candidate_items_in_release": shown.height,
+                         "candidate_items": cands["item_id"].n_unique()}
     return results
 
 
 def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, *,
         command: str = "reproduce exp3rt") -> dict[str, Any]:
     """Teacher rationales → student (one student path, pre-flight) → test E[rating], averages, reranking → OUT/.
-    `llm` is the teacher (default: the configured base model)."""
+    `llm` replaces the teacher (default: `teacher_llm`); the student's base is `config.llm`."""
     started = time.time()
     out = Path(out_dir)
     timer = Timer()
@@ -157,11 +181,11 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, 
         if config.test_pairs:
             test = test.head(config.test_pairs)
     stage_cfg = _stage_config(config)
-    base_llm = llm if llm is not None else build_llm(config.llm)
     with timer("teacher"):
-        train_paths, teacher_checks = teacher_paths(train, config, base_llm)
+        teacher = None if config.rationale != "teacher" else llm if llm is not None else build_llm(config.teacher_llm)
+        train_paths, teacher_checks = teacher_paths(train, config, teacher)
     with timer("train_student"):
-        result = train_on_paths(train_paths, test, config, stage_cfg, base_llm, teacher_checks, out, command)
+        result = train_on_paths(train_paths, test, config, stage_cfg, teacher_checks, out, command)
     student_llm = build_llm(config.llm.model_copy(update={"adapter": str(result.adapter_dir)}))
     with timer("score_student"):
         preds = exp3rt_predict_ratings(test, student_llm, stage_cfg)
@@ -172,39 +196,44 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, 
     with timer("rerank"):
         rerank = rerank_with_student(ds, config, student_llm, out, release=context,
                                      test_users=test_part_users)
+    models = models_record(config, None if config.rationale == "teacher" else "none (rationale=none)")
     notes = [
-        f"Student base model: {config.llm.model} (embedded = SmolLM2-135M), not the paper's Llama-3-8B.",
+        models_note(models) + " The paper: GPT-3.5 teacher, Llama-3-8B student; 'embedded' is SmolLM2-135M.",
         (f"User-disjoint split of the {context.height} released test pairs: {train.height} pairs train the student, "
         f"{test.height} test it (the release has no training ratings or reviews)."),
         ("User/item averages are the ones the authors printed in the release prompts (computed on THEIR training "
         "split); they are both a prompt input (rating bias) and a baseline."),
-        "Rationale: " + ("teacher reasoning from " + config.llm.model if config.rationale == "teacher" else
+        "Rationale: " + ("teacher reasoning from " + models["teacher"] if config.rationale == "teacher" else
                          "NONE — rating-only completions (no rationale distilled); the student still writes the "
                          "'Reasoning:' prefix, E[rating] is read after 'Predicted User Rating:'."),
+        f"Item profiles: {item_profile_source(config)}.",
+        ("Rating read-out: E[rating] over the normalised rating-token probabilities (the paper's §3.5.3) in every "
+         "row; the averages are point predictions."),
     ]
     if config.budget == "quick":
         notes.append(f"QUICK budget: {train.height} training pairs, {test.height} test pairs, rerank of "
                      f"{config.rerank_users} user(s) with {', '.join(config.rerank_generators)} only.")
     top = headline(student_result)
     metrics = {
-        "method": STUDENT, "dataset": config.dataset, "split": "test", **top,
+        "method": STUDENT, "dataset": config.dataset, "split": "test", **top, "models": models,
         "runs": [{"method": STUDENT, "dataset": config.dataset, "split": "test", **top, "result": student_result}],
-        "baselines": baselines, "rerank": rerank, "notes": notes, "timings": timer.seconds,
+        "baselines": baselines, "rerank": rerank, "item_profiles": item_profile_source(config), "notes": notes,
+        "timings": timer.seconds,
         "teacher_post_checks": teacher_checks,
         "training": {"train_examples": result.train_examples, "global_step": result.global_step,
                      "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)},
     }
     finish_reproduction(out, config=config, command=command, predictions=preds, metrics=metrics, started_at=started,
-                        title=f"EXP3RT reproduction — {config.dataset} ({config.budget})",
+                        title=f"EXP3RT reproduction — {config.dataset} ({config.budget})", ablations=ABLATIONS,
                         sections=[s for s in [rerank_section(rerank)] if s is not None])
     return metrics
 
 
-def teacher_paths(train: pl.DataFrame, config: Exp3rtReproConfig, llm: LLM
+def teacher_paths(train: pl.DataFrame, config: Exp3rtReproConfig, llm: LLM | None
                   ) -> tuple[pl.DataFrame, dict[str, int] | None]:
     """Training pairs with the rationale the student learns (`reasoning`) and the post-checks' verdict (`keep`: no
     "Based on…" opener, no stated rating, non-empty); `rationale: none` gives every pair an empty rationale."""
-    if config.rationale != "teacher":
+    if config.rationale != "teacher" or llm is None:
         return train.with_columns(pl.lit("").alias("reasoning")), None
     tcfg = TeacherConfig(max_new_tokens=config.teacher_max_new_tokens, seed=config.seed,
                          show_progress=config.show_progress, batch_size=config.predict_batch_size)
@@ -214,15 +243,17 @@ def teacher_paths(train: pl.DataFrame, config: Exp3rtReproConfig, llm: LLM
 
 
 def train_on_paths(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig,
-                   stage_cfg: Exp3rtPredictConfig, llm: LLM, teacher_checks: dict[str, int] | None, out: Path,
+                   stage_cfg: Exp3rtPredictConfig, teacher_checks: dict[str, int] | None, out: Path,
                    command: str) -> LoRAResult:
-    """Rating SFT data on the very prompt the student is scored with, then the one student path; its pre-flight
-    builds the test prompts too."""
+    """Rating SFT data on the very prompt the student is scored with (fitted with the student's tokenizer), then
+    the one student path; its pre-flight builds the test prompts too."""
+    tokenizer = load_tokenizer(config.llm.model)
+    student = LocalTokenizer(tokenizer)
     train_paths = train_paths.with_columns(
-        pl.Series("student_prompt", rating_prompts_json(train_paths, stage_cfg, llm)),
+        pl.Series("student_prompt", rating_prompts_json(train_paths, stage_cfg, student)),
         (pl.col("rating") - stage_cfg.scale.resolved_offset()).alias("prompt_rating"),
     )
-    sft = build_rating_sft(train_paths, load_tokenizer(config.llm.model),
+    sft = build_rating_sft(train_paths, tokenizer,
                            SFTDataConfig(method="exp3rt", k="all", seed=config.seed,
                                          max_seq_length=config.lora.max_seq_length),
                            rating_column="prompt_rating")
@@ -231,7 +262,7 @@ def train_on_paths(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rt
                           "raise train_pairs or teacher_max_new_tokens, or use rationale=none")
     lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
     return train_student(sft, None, lora, out / "student", run_config=config, command=f"{command}: train",
-                         scoring=[lambda: rating_prompts(test, stage_cfg, llm)])
+                         scoring=[lambda: rating_prompts(test, stage_cfg, student)])
 
 
 def rerank_section(rerank: dict[str, Any]):
@@ -251,9 +282,17 @@ def rerank_section(rerank: dict[str, Any]):
                         "topk_test items. Only users of the student's test part are reranked.")
 
 
+ABLATIONS: dict[str, Ablation] = {
+    "profile-helpful": Ablation("EXP3RT Table 6, 'Helpfulness-based' item profiles", {"variant": "helpful"}),
+    "profile-neighbor": Ablation("EXP3RT Table 6, 'Neighbor-based' item profiles (the release's 'similarity')",
+                                 {"variant": "similarity"}),
+    "no-reasoning": Ablation("EXP3RT Table 7, the student without step-by-step reasoning (rating-only "
+                             "completions; the bias 'B' stays in the prompt)", {"rationale": "none"}),
+}
+
 REPRODUCTION = Protocol(
     name="reproduce exp3rt", config=Exp3rtReproConfig, run=run, default_dataset="exp3rt-imdb", presets=PRESETS,
-    datasets=DATASET_DEFAULTS,
+    datasets=DATASET_DEFAULTS, ablations=ABLATIONS,
 )
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "Exp3rtReproConfig", "run"]
+__all__ = ["ABLATIONS", "DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "Exp3rtReproConfig", "run"]

@@ -31,18 +31,20 @@ from reasonrec.data.loaders.reasoningrec import release_notes
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
-from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
+from reasonrec.eval.text import TextMetricsConfig
 from reasonrec.io import write_parquet
 from reasonrec.llm.base import LLM
 from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.registry import build_llm
-from reasonrec.methods.base import Protocol, Timer
+from reasonrec.methods.base import Ablation, Protocol, Timer
 from reasonrec.methods.reproduction import (
     ReproductionConfig,
     baseline_predictions,
     evaluate,
     finish_reproduction,
     headline,
+    models_note,
+    models_record,
     with_k,
 )
 from reasonrec.predict import PredictConfig, predict_labels
@@ -54,6 +56,7 @@ from reasonrec.train.sft_data import SFTDataConfig, load_tokenizer
 from reasonrec.train.student import ScoringCheck, TrainRunConfig, run_training
 
 STUDENT = "reasoningrec-student"
+RELEASED_TEACHER = "Mixtral-8x7B-Instruct (the release's teacher reasoning, descriptions and profiles)"
 TALLREC = "tallrec-student"
 TEXT_METRICS = ["bleu", "rouge1", "meteor", "bertscore"]
 
@@ -77,6 +80,9 @@ class ReasoningRecReproConfig(ReproductionConfig):
     lora: LoRAConfig = Field(default_factory=LoRAConfig)
     sft_on_overflow: Literal["error", "skip"] = "error"
     balance_classes: bool = False
+    include_profile: bool = Field(True, description="student prompts show the user profile (Table 3: w/o profile)")
+    include_descriptions: bool = Field(True, description="student prompts show item descriptions (Table 3: w/o "
+                                       "description)")
     tallrec: bool = True
     zeroshot: list[str] = Field(default_factory=lambda: ["vanilla", "full"])
     baselines: list[str] = Field(default_factory=lambda: ["user-mean", "user-like-share", "mf", "sasrec", "caser"])
@@ -197,9 +203,17 @@ def scoring_budget(config: ReasoningRecReproConfig) -> int:
     return config.max_prompt_tokens or max(256, config.lora.max_seq_length - 256)
 
 
+def student_inputs(config: ReasoningRecReproConfig, method: str) -> dict[str, bool]:
+    """What the `method` student's prompt shows: the ablation switches apply to the ReasoningRec student only."""
+    if method != "reasoningrec":
+        return {}
+    return {"include_profile": config.include_profile, "include_descriptions": config.include_descriptions}
+
+
 def student_predict_config(config: ReasoningRecReproConfig, method: str, name: str, reasoning_rows: int
                            ) -> PredictConfig:
     return PredictConfig(method=method, method_name=name, dataset=config.dataset, domain=config.domain,
+                         **student_inputs(config, method),
                          like_threshold=config.like_threshold, generate_reasoning=reasoning_rows > 0,
                          reasoning_limit=reasoning_rows or None, max_new_tokens=config.max_new_tokens,
                          max_prompt_tokens=scoring_budget(config), batch_size=config.predict_batch_size,
@@ -232,7 +246,8 @@ def train_student(config: ReasoningRecReproConfig, method: str, out: Path,
         raise ConfigError("the student is trained locally: llm.backend must be 'hf' (a local/embedded model)")
     sft = SFTDataConfig(method=method, k=config.k, seed=config.seed, balance_classes=config.balance_classes,
                         max_seq_length=config.lora.max_seq_length, domain=config.domain,
-                        like_threshold=config.like_threshold, on_overflow=config.sft_on_overflow)
+                        like_threshold=config.like_threshold, on_overflow=config.sft_on_overflow,
+                        **student_inputs(config, method))
     run_cfg = TrainRunConfig(dataset=config.dataset, data_dir=config.data_dir, train_split=config.train_split,
                              valid_split=config.valid_split, sft=sft,
                              lora=config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed}))
@@ -276,7 +291,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
     notes: list[str] = []
     training: dict[str, Any] = {}
     frames = score_methods(ds, rows, config, out, llm, timer, training, notes)
-    text_cfg = TextMetricsConfig(metrics=TEXT_METRICS) if config.reasoning_rows else None
+    text_cfg = config.text_config(TEXT_METRICS) if config.reasoning_rows else None
     with timer("evaluate"):
         runs = evaluate_runs(frames, config, text_cfg)
     with timer("baselines"):
@@ -292,11 +307,12 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
         "baselines": baselines, "authors": authors, "notes": notes,
         "training": training, "timings": {**timer.seconds, "baseline_fit_predict": baseline_seconds},
         "test_rows": rows.height, "test_users": rows["user_id"].n_unique(),
-        "base_model": config.llm.model,
+        "base_model": config.llm.model, "models": models_record(config, RELEASED_TEACHER),
     }
     finish_reproduction(out, config=config, command=command, predictions=pl.concat(frames, how="diagonal_relaxed"),
                         metrics=metrics, started_at=started, text=text_cfg,
-                        title=f"ReasoningRec reproduction — {config.dataset} (K={config.k}, {config.budget})")
+                        title=f"ReasoningRec reproduction — {config.dataset} (K={config.k}, {config.budget})",
+                        ablations=ABLATIONS)
     return metrics
 
 
@@ -330,7 +346,7 @@ def score_methods(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConf
 def evaluate_runs(frames: list[pl.DataFrame], config: ReasoningRecReproConfig,
                   text_cfg: TextMetricsConfig | None) -> list[dict[str, Any]]:
     """One record per method run; generated reasoning is scored against the released test reasoning."""
-    bert = BertScoreModel() if text_cfg else None
+    bert = config.bertscore_scorer() if text_cfg else None
     runs = []
     for frame in frames:
         has_text = text_cfg is not None and frame["reasoning"].is_not_null().any()
@@ -380,6 +396,7 @@ def _training_summary(result: LoRAResult) -> dict[str, Any]:
 def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[str, Any]],
            baselines: dict[str, Any], training: dict[str, Any], release: list[str]) -> list[str]:
     notes = [
+        models_note(models_record(config, RELEASED_TEACHER)) + " The zero-shot rows use the student base.",
         f"Student base model: {config.llm.model} (the embedded model is SmolLM2-135M-Instruct), not the paper's "
         "Llama-2-7B; LoRA r={r}, alpha={a} on {m}, lr {lr:g}.".format(
             r=config.lora.r, a=config.lora.alpha, m="/".join(config.lora.target_modules),
@@ -387,7 +404,8 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
         ("Prompts are rebuilt from the canonical target tables (the released fine-tuning JSON names the train "
         "target in test prompts); completions are the released Mixtral teacher reasoning, prediction first."),
         ("BLEU/ROUGE-1/METEOR/BERTScore compare generated reasoning with the released test teacher reasoning, "
-        "which was conditioned on the true label; BERTScore uses all-MiniLM-L6-v2, not the paper's model."),
+        "which was conditioned on the true label."),
+        config.bertscore_note(),
         (f"Test rows: {rows.height} ({rows['label'].sum()} liked / {(rows['label'] == 0).sum()} not) from "
         f"{config.test_split}; every method and baseline is scored on exactly these rows."),
         *release,
@@ -419,10 +437,19 @@ def _notes(config: ReasoningRecReproConfig, rows: pl.DataFrame, runs: list[dict[
     return notes
 
 
+ABLATIONS: dict[str, Ablation] = {
+    "wo-description": Ablation("ReasoningRec Table 3, 'ReasoningRec w/o Description' (fine-tuned, user profiles only)",
+                               {"include_descriptions": False, "tallrec": False, "zeroshot": []}),
+    "wo-profile": Ablation("ReasoningRec Table 3, 'ReasoningRec w/o Profile' (fine-tuned, item descriptions only)",
+                           {"include_profile": False, "tallrec": False, "zeroshot": []}),
+    "zeroshot-inputs": Ablation("ReasoningRec Table 4, zero-shot with / without descriptions and profiles",
+                                {"zeroshot": ["vanilla", "wo_description", "wo_profile", "full"], "tallrec": False}),
+}
+
 REPRODUCTION = Protocol(
     name="reproduce reasoningrec", config=ReasoningRecReproConfig, run=run, default_dataset="reasoningrec-beauty",
-    presets=PRESETS, datasets=DATASET_DEFAULTS, dataset_presets=DATASET_PRESETS,
+    presets=PRESETS, datasets=DATASET_DEFAULTS, dataset_presets=DATASET_PRESETS, ablations=ABLATIONS,
 )
 
-__all__ = ["DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "ReasoningRecReproConfig", "authors_figures", "run",
-           "run_baselines", "test_rows"]
+__all__ = ["ABLATIONS", "DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "ReasoningRecReproConfig", "authors_figures",
+           "run", "run_baselines", "test_rows"]

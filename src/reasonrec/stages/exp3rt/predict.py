@@ -25,6 +25,7 @@ from pydantic import Field
 
 from reasonrec.errors import DataError
 from reasonrec.llm.base import LLM, Message, expected_value
+from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.runner import RunSummary
 from reasonrec.predictions import conform_predictions
 from reasonrec.prompts import PromptRenderer
@@ -70,7 +71,8 @@ def _prompt_avg(value: float | None, scale: RatingScale) -> float | None:
     return None if value is None else scale.to_prompt(value)
 
 
-def rating_prompts(context: pl.DataFrame, config: Exp3rtPredictConfig, llm: LLM | None) -> list[tuple[Message, ...]]:
+def rating_prompts(context: pl.DataFrame, config: Exp3rtPredictConfig,
+                   llm: LLM | TokenizerChat | None) -> list[tuple[Message, ...]]:
     """The rating prompt (messages) for each row of `context`, fitted to `config.max_prompt_tokens`.
 
     Public because a student must be TRAINED on exactly the prompt it is SCORED with: `exp3rt_predict_ratings` and the
@@ -99,7 +101,8 @@ def rating_prompts(context: pl.DataFrame, config: Exp3rtPredictConfig, llm: LLM 
     return prompts
 
 
-def rating_prompts_json(context: pl.DataFrame, config: Exp3rtPredictConfig, llm: LLM | None) -> list[str]:
+def rating_prompts_json(context: pl.DataFrame, config: Exp3rtPredictConfig,
+                        llm: LLM | TokenizerChat | None) -> list[str]:
     """`rating_prompts` as messages JSON: the prompt column a student's SFT data is built from."""
     return [messages_json(messages) for messages in rating_prompts(context, config, llm)]
 

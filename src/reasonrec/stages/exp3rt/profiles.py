@@ -361,20 +361,25 @@ def imdb_release_context(dataset: Dataset, variant: Literal["helpful", "similari
     return pl.DataFrame(rows, schema=CONTEXT_SCHEMA)
 
 
-def with_release_bias(pairs_context: pl.DataFrame, release: pl.DataFrame) -> pl.DataFrame:
+def with_release_bias(pairs_context: pl.DataFrame, release: pl.DataFrame, *,
+                      item_profiles: bool = False) -> pl.DataFrame:
     """Candidate-pair context with the release's per-user persona and per-user / per-item printed averages.
 
     The student was trained on release prompts (persona + "[Average Rating]" lines); candidate pairs built from the
     profile artefacts alone would have no rating bias and a slightly different persona — a prompt the student never
-    saw. The averages are constant per user and per item in the release, so they transfer to any pair."""
+    saw. The averages are constant per user and per item in the release, so they transfer to any pair. With
+    `item_profiles`, an item the release pairs show also takes its item profile from them (the profile variant the
+    student was trained on); other items keep the context's."""
     users = release.group_by("user_id").agg(pl.col("user_profile").first().alias("_persona"),
                                             pl.col("user_avg").first().alias("_uavg"))
-    items = release.group_by("item_id").agg(pl.col("item_avg").first().alias("_iavg"))
+    items = release.group_by("item_id").agg(pl.col("item_avg").first().alias("_iavg"),
+                                            pl.col("item_profile").first().alias("_iprofile"))
+    profile = pl.coalesce("_iprofile", "item_profile") if item_profiles else pl.col("item_profile")
     return (pairs_context.join(users, on="user_id", how="left").join(items, on="item_id", how="left")
             .with_columns(pl.coalesce("_persona", "user_profile").alias("user_profile"),
                           pl.coalesce("user_avg", "_uavg").alias("user_avg"),
-                          pl.coalesce("item_avg", "_iavg").alias("item_avg"))
-            .drop("_persona", "_uavg", "_iavg").select(pairs_context.columns))
+                          pl.coalesce("item_avg", "_iavg").alias("item_avg"), profile.alias("item_profile"))
+            .drop("_persona", "_uavg", "_iavg", "_iprofile").select(pairs_context.columns))
 
 
 __all__ = [

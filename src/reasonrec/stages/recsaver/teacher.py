@@ -16,6 +16,7 @@ from pydantic import Field
 
 from reasonrec.answers import parse_recsaver
 from reasonrec.llm.base import LLM, Message
+from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.runner import RunSummary
 from reasonrec.prompts import PromptRenderer
 from reasonrec.stages.common.base import (
@@ -53,20 +54,23 @@ def cot_prompts(
     rows: list[dict[str, Any]],
     items: pl.DataFrame,
     interactions: pl.DataFrame | None,
-    llm: LLM | None,
+    llm: LLM | TokenizerChat | None,
     config: TeacherPathsConfig,
+    *,
+    reasoning: bool = True,
 ) -> list[tuple[Message, ...]]:
     """The CoT rating prompt (no truth in it) for each target row: what the teacher samples paths from AND what a
-    Rec-SAVER student is trained and scored on — one function, so the three cannot drift apart."""
+    Rec-SAVER student is trained and scored on — one function, so the three cannot drift apart. `reasoning=False`
+    asks for the rating only (Table 4's student fine-tuned without reasoning)."""
     catalog = ItemCatalog.from_tables(items)
     reviews = ReviewLookup.from_interactions(interactions, config.review_max_chars)
     renderer = PromptRenderer()
-    count = token_counter(llm, REASON_PREFIX)
+    count = token_counter(llm, REASON_PREFIX if reasoning else RATING_PREFIX)
     out = []
     for row in rows:
         ctx = prompt_context(row, catalog, reviews, config.domain_view(), scale=config.scale,
                            like_threshold=config.like_threshold, example=None, include_rating=True,
-                           include_review=True, include_description=True, reasoning=True)
+                           include_review=True, include_description=True, reasoning=reasoning)
         messages, _ = fit_prompt(renderer, PREDICT_TEMPLATE, ctx, count, config.max_prompt_tokens)
         out.append(messages)
     return out
@@ -144,11 +148,13 @@ def score_missing_ratings(paths: pl.DataFrame, llm: LLM, config: TeacherPathsCon
 
 
 def student_prompt_table(targets: pl.DataFrame, items: pl.DataFrame, interactions: pl.DataFrame | None,
-                         llm: LLM | None, config: TeacherPathsConfig) -> pl.DataFrame:
+                         llm: LLM | TokenizerChat | None, config: TeacherPathsConfig, *,
+                         reasoning: bool = True) -> pl.DataFrame:
     """(user_id, item_id, split, rating, student_prompt) for target pairs: the teacher's CoT prompt (no truth in
-    it), which is what a Rec-SAVER student is trained on and scored with."""
+    it), which is what a Rec-SAVER student is trained on and scored with (`reasoning=False`: the rating-only
+    prompt)."""
     rows = target_rows(targets)
-    messages = cot_prompts(rows, items, interactions, llm, config)
+    messages = cot_prompts(rows, items, interactions, llm, config, reasoning=reasoning)
     return pl.DataFrame({
         "user_id": [str(r["user_id"]) for r in rows], "item_id": [str(r["item_id"]) for r in rows],
         "split": [r.get("split") or "test" for r in rows], "rating": [r.get("rating") for r in rows],
