@@ -48,6 +48,9 @@ class PredictConfig(StageConfig):
     dataset: str = ""
     include_profile: bool = True
     include_descriptions: bool = True
+    completion: Literal["reasoning", "label"] = Field(
+        "reasoning", description="what the student was trained to write (label: the prompt asks for the label only)")
+    facts: bool = Field(False, description="CF-aware prompts: state the row's leak-free facts (needs a facts column)")
     like_threshold: float = Field(3.0, description="r_T: label = rating > r_T")
     generate_reasoning: bool = Field(False, description="also generate the explanation text")
     reasoning_limit: int | None = Field(None, ge=0, description="generate reasoning for the first N rows only")
@@ -63,7 +66,8 @@ class PredictConfig(StageConfig):
         """The like/dislike student's prompt (ConfigError for the rating methods, which `predict_ratings` serves)."""
         if self.method not in LABEL_SCORING:
             raise ConfigError(f"predict_labels handles reasoningrec/tallrec; use predict_ratings for {self.method!r}")
-        return LabelPrompt.student(self.method, profile=self.include_profile, descriptions=self.include_descriptions)
+        return LabelPrompt.student(self.method, profile=self.include_profile, descriptions=self.include_descriptions,
+                                   label_only=self.completion == "label", facts=self.facts)
 
 
 def _reference_map(teacher_reasoning: pl.DataFrame | None, split: str) -> dict[str, str]:

@@ -328,6 +328,28 @@ def test_target_schema_has_one_definition() -> None:
     assert reasoningrec.TARGET_SCHEMA is schema.TARGET_SCHEMA
 
 
+def test_sliding_windows_end_at_leave_last_outs_train_target_and_never_reach_valid_or_test() -> None:
+    from reasonrec.data.splits import leave_last_out, sliding_windows
+
+    inter = pl.DataFrame({
+        "user_id": ["a"] * 6 + ["b"] * 3 + ["c"] * 2,
+        "item_id": ["i1", "i2", "i3", "i4", "i5", "i6", "j1", "j2", "j3", "k1", "k2"],
+        "rating": [5.0, 2.0, 4.0, 1.0, 5.0, 3.0, 4.0, 4.0, 2.0, 5.0, 5.0],
+        "timestamp": [1, 2, 3, 4, 5, 6, 1, 2, 3, 1, 2],
+    })
+    rows = sliding_windows(inter, k_history=2)
+    assert rows.filter(pl.col("user_id") == "a")["item_id"].to_list() == ["i2", "i3", "i4"]
+    assert rows.filter(pl.col("user_id") == "a")["history_item_ids"].to_list() == [["i1"], ["i1", "i2"], ["i2", "i3"]]
+    assert rows.filter(pl.col("user_id") == "b").height == 0 and rows.filter(pl.col("user_id") == "c").height == 0
+    split = leave_last_out(inter, k_history=2)
+    last = rows.group_by("user_id").agg(pl.col("item_id").last()).sort("user_id")
+    assert last["item_id"].to_list() == split.train.filter(pl.col("user_id") == "a")["item_id"].to_list()
+    held = set(zip(pl.concat([split.valid, split.test])["user_id"], pl.concat([split.valid, split.test])["item_id"],
+                   strict=True))
+    assert not held & set(zip(rows["user_id"], rows["item_id"], strict=True))
+    assert rows["label"].to_list() == [0, 1, 0] and set(rows["split"].to_list()) == {"train"}
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=2, max_size=60), st.floats(0.1, 0.9), st.integers(0, 5))
 def test_split_users_is_user_disjoint_and_complete(users, fraction, seed):

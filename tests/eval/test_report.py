@@ -21,6 +21,7 @@ from reasonrec.eval.report import (
     build_report,
     generate_report,
     markdown_table,
+    write_report,
 )
 from reasonrec.eval.text import TextMetricsConfig
 
@@ -65,7 +66,7 @@ def _table_rows(markdown: str) -> list[list[str]]:
     return [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines()[2:]]
 
 
-def test_table_has_hand_computed_auc_and_accuracy_sorted_and_bold(tmp_path: Path) -> None:
+def test_table_has_hand_computed_auc_and_accuracy_sorted_and_bold_except_auc(tmp_path: Path) -> None:
     run = _run_dir(tmp_path, "toy-run", _toy_predictions())
     report = build_report([run], FAST)
     entries = report.table("toy")
@@ -75,7 +76,7 @@ def test_table_has_hand_computed_auc_and_accuracy_sorted_and_bold(tmp_path: Path
     good, mixed = _table_rows(table)
     auc, acc = header.index("AUC [95% CI]"), header.index("Accuracy")
     assert good[0] == "good" and good[header.index("n")] == "4"
-    assert good[auc].startswith("**1.000** [") and good[auc].endswith("(n=4)")
+    assert good[auc].startswith("1.000 [") and good[auc].endswith("(n=4)")  # AUC is ranked by the paired section
     assert mixed[auc].startswith("0.750 [") and mixed[auc].endswith("(n=4)")
     assert good[acc] == "**1.000** (n=4)"
     assert mixed[acc] == "0.500 (n=4)"
@@ -170,7 +171,7 @@ def test_metrics_json_runs_baselines_authors_and_notes(tmp_path: Path) -> None:
     assert rows[1].authors["auc"] == 0.768 and rows[0].authors is None
     table = markdown_table(rows)
     assert "user-mean (baseline)" in table
-    assert "**0.868** (n=283)" in table
+    assert "0.868 (n=283)" in table and "**0.868**" not in table
     assert "0.610 [0.520, 0.700] (n=283)" in table and "0.800 (n=281)" in table
     assert "2/283 (0.7%)" in table
     assert any("MiniLM, not DeBERTa" in note for note in report.notes)
@@ -300,3 +301,21 @@ def test_authors_release_three_runs_reproduce_their_aucs(shared_data: Path, tmp_
         assert by_k[k].authors["auc"] == pytest.approx(by_k[k].auc, abs=1e-9)
         assert by_k[k].result["n"] == 600 and by_k[k].result["n_distinct"] == 283
     assert "auc_vs_k_beauty.png" in {p.name for p in files.plots}
+
+
+def test_runs_are_paired_with_the_best_baseline_and_unrankable_rows_say_so(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, "paired", _toy_predictions())
+    baseline = _toy_predictions().filter(pl.col("method") == "mixed").with_columns(pl.lit("user-mean").alias("method"))
+    (run / "baselines").mkdir()
+    baseline.write_parquet(run / "baselines" / "user-mean.parquet")
+    report = build_report([run], FAST)
+    assert [(e.method, e.kind) for e in report.table("toy")] == [("good", "run"), ("mixed", "run"),
+                                                                 ("user-mean", "baseline")]
+    (section,) = report.sections
+    assert section.title == "Paired comparison with the best baseline — toy"
+    rows = {row[0]: row for row in section.rows}
+    assert set(rows) == {"good", "mixed"}
+    assert rows["good"][3] == "+0.250" and rows["good"][-1] == "cannot rank"  # 4 rows cannot separate them
+    assert rows["mixed"][3] == "+0.000" and rows["mixed"][-1] == "cannot rank"
+    markdown = write_report(report, tmp_path / "out").markdown.read_text()
+    assert "## Paired comparison with the best baseline — toy" in markdown and "cannot rank" in markdown

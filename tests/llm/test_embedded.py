@@ -76,3 +76,30 @@ def test_concurrent_conversion_and_corrupt_cache_rebuild(tmp_path) -> None:
     assert not is_valid(target)
     subprocess.run([sys.executable, "-c", _CONVERT], env=env, check=True, capture_output=True, timeout=600)
     assert is_valid(target) and sha256_file(target / WEIGHTS_FILE) == good_hash
+
+
+def test_gemma_chat_template_puts_the_system_text_into_the_first_user_turn() -> None:
+    import jinja2
+
+    template = jinja2.Environment().from_string(embedded.GEMMA_CHAT_TEMPLATE)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Like it? "},
+                {"role": "assistant", "content": "Prediction: Yes"}]
+    text = template.render(messages=messages, bos_token="<bos>", add_generation_prompt=False)
+    assert text == ("<bos><start_of_turn>user\nBe brief.\n\nLike it?<end_of_turn>\n"
+                    "<start_of_turn>model\nPrediction: Yes<end_of_turn>\n")
+    prompt = template.render(messages=messages[1:2], bos_token="<bos>", add_generation_prompt=True)
+    assert prompt == "<bos><start_of_turn>user\nLike it?<end_of_turn>\n<start_of_turn>model\n"
+    assert set(embedded.EMBEDDED_MODELS) == {"embedded", "gemma3-270m"}
+
+
+@pytest.mark.slow  # assembles the 4-chunk GGUF and dequantises it (~1 min idle)
+def test_gemma_270m_is_an_embedded_student_that_scores_yes_no() -> None:
+    from reasonrec.llm.base import Message, ScoreRequest
+    from reasonrec.llm.hf import HFBackend
+
+    d = embedded.ensure_embedded_model("gemma3-270m")
+    assert d == converted_dir("gemma3-270m") and is_valid(d)
+    llm = HFBackend("gemma3-270m", dtype="bf16")
+    [result] = llm.score([ScoreRequest((" Yes", " No"), (Message("user", "Is Paris in France? Yes or No."),),
+                                       assistant_prefix="Answer:")])
+    assert set(result.probs) == {" Yes", " No"} and abs(sum(result.probs.values()) - 1) < 1e-6

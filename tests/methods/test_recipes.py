@@ -54,7 +54,9 @@ def _config(**extra) -> ReasoningRecConfig:
 
 
 def test_registry_is_explicit_and_configs_carry_paper_defaults():
-    assert set(METHODS) == {"reasoningrec", "exp3rt", "recsaver", "tallrec"}
+    assert set(METHODS) == {"reasoningrec", "exp3rt", "recsaver", "tallrec", "hybrid"}
+    hy = METHODS["hybrid"].recipe.config()
+    assert hy.split_prefix == "release_windows_" and hy.student.completion == "label" and hy.use_student
     rr = METHODS["reasoningrec"].recipe.config()
     assert (rr.prepare.r_threshold, rr.describe.p_reviews, rr.describe.n_words) == (3.0, 10, 25)
     assert (rr.profile.m_items, rr.profile.q_words, rr.prepare.split.k_history) == (15, 100, 5)

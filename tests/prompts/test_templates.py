@@ -126,3 +126,23 @@ def embedded_hf_backend():
     from reasonrec.llm.hf import HFBackend
 
     return HFBackend("embedded", batch_size=1)
+
+
+FACTS = {"user_n": 4, "user_mean_rating": 4.25, "user_like_share": 0.75, "item_n": 0, "item_mean_rating": None,
+         "item_like_share": None, "item_cold": True, "cf_score": 3.94, "cf_code_user": None, "cf_code_item": None,
+         "scale_max": 5.0}
+
+
+@pytest.mark.parametrize("name", ["reasoningrec/predict", "tallrec/predict", "reasoningrec/teacher_reasoning"])
+def test_facts_are_a_flag_of_the_student_and_teacher_prompts(beauty, name) -> None:
+    ctx = _beauty_contexts(beauty)[name]
+    renderer = PromptRenderer()
+    plain = renderer.render(name, **ctx)[-1].content
+    stated = renderer.render(name, **ctx, facts=FACTS)[-1].content
+    assert "Facts computed from ratings before this one" not in plain
+    assert "- User: 4 rated beauty products, liked 75%, mean rating 4.2 of 5." in stated
+    assert "no earlier ratings (new beauty product)" in stated
+    assert "A collaborative-filtering model predicts a rating of 3.9 of 5." in stated
+    assert ("Cite these facts" in stated) == (name == "reasoningrec/teacher_reasoning")
+    binary = renderer.render(name, **ctx, facts={**FACTS, "scale_max": 1.0, "cf_score": 0.81})[-1].content
+    assert "gives a 81% chance of a like" in binary and "mean rating" not in binary

@@ -1,4 +1,4 @@
-"""`reasonrec run reasoningrec|exp3rt|recsaver|tallrec`: one method recipe end to end into a run directory.
+"""`reasonrec run reasoningrec|exp3rt|recsaver|tallrec|hybrid`: one method recipe end to end into a run directory.
 
 The recipe's config resolves with the one precedence (`cli.options`): paper defaults ← --config YAML ← flags
 (--dataset, --data-dir, --llm-config, --limit-users) ← --set. The LLM is the config's `llm` section.
@@ -23,7 +23,7 @@ from reasonrec.cli.options import (
     yaml_layer,
 )
 
-MethodArg = Annotated[str, typer.Argument(help="Method recipe: reasoningrec | exp3rt | recsaver | tallrec.")]
+MethodArg = Annotated[str, typer.Argument(help="Method recipe: reasoningrec | exp3rt | recsaver | tallrec | hybrid.")]
 DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", help="Dataset name in the loader registry (default: the recipe's paper dataset).")]
 LimitUsersOpt = Annotated[int | None, typer.Option("--limit-users", help="Only the first N test users (quick runs).")]

@@ -167,6 +167,31 @@ def leave_last_out(
     return SplitResult(tables["train"], tables["valid"], tables["test"], train_interactions, stats)
 
 
+def sliding_windows(
+    interactions: pl.DataFrame,
+    k_history: int | None = 5,
+    r_threshold: float | None = 3.0,
+    *,
+    min_history: int = 1,
+    held_out: int = 2,
+) -> pl.DataFrame:
+    """Every training window the interactions allow: one train target row per position of each user's sequence
+    that has at least `min_history` interactions before it and is not among the user's last `held_out` (the
+    valid and test targets of leave-last-out). The last such row is leave-last-out's own train target, so these
+    rows extend the K release rows without ever reaching a valid or test target. Same ordering and history rule
+    as `leave_last_out`; all targets are in its `train_interactions` (CF features for them must be cross-fitted).
+    """
+    _check_k(k_history)
+    if min_history < 1 or held_out < 0:
+        raise ConfigError(f"sliding_windows: min_history must be >= 1 and held_out >= 0 (got {min_history}, "
+                          f"{held_out})")
+    ordered = chronological(interactions)
+    sequences = _sequences(ordered, r_threshold)
+    rows = ordered.filter((pl.col(_POS) >= min_history) & (pl.col(_POS) < pl.col(_LEN) - held_out)).with_columns(
+        pl.col(_POS).alias("_hist_end"))
+    return _build_targets(rows, sequences, k_history=k_history, r_threshold=r_threshold, split="train")
+
+
 def temporal_ratio(
     interactions: pl.DataFrame,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),

@@ -39,7 +39,7 @@ from reasonrec.llm.base import (
 )
 from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.cpu import ThreadGovernor
-from reasonrec.llm.embedded import EMBEDDED_NAME, ensure_embedded_model, weights_sha256
+from reasonrec.llm.embedded import EMBEDDED_MODELS, ensure_embedded_model, weights_sha256
 from reasonrec.llm.kernels import AttnImplementation, DType, Quantize, apply_kernels, choose_kernels
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
@@ -51,9 +51,10 @@ it to stream tokens, to stop a request whose client left, and to run other work 
 
 
 def resolve_model_path(model_path: str | Path) -> tuple[Path, str]:
-    """`"embedded"` → the converted SmolLM2 directory; anything else must be a local model directory."""
-    if str(model_path) == "embedded":
-        return ensure_embedded_model(), EMBEDDED_NAME
+    """An embedded model name ('embedded' = SmolLM2, 'gemma3-270m') → its converted directory; anything else must
+    be a local model directory."""
+    if str(model_path) in EMBEDDED_MODELS:
+        return ensure_embedded_model(str(model_path)), EMBEDDED_MODELS[str(model_path)][0]
     path = Path(model_path).expanduser()
     if not (path / "config.json").is_file():
         raise LLMError(f"{path}: not a model directory (no config.json); use model='embedded' or a local path")

@@ -15,6 +15,7 @@ from reasonrec.errors import ConfigError
 from reasonrec.methods.base import Protocol
 from reasonrec.methods.exp3rt import recipe as exp3rt_recipe
 from reasonrec.methods.exp3rt import reproduction as exp3rt_reproduction
+from reasonrec.methods.hybrid import recipe as hybrid_recipe
 from reasonrec.methods.reasoningrec import recipe as reasoningrec_recipe
 from reasonrec.methods.reasoningrec import reproduction as reasoningrec_reproduction
 from reasonrec.methods.recsaver import recipe as recsaver_recipe
@@ -33,6 +34,7 @@ METHODS: dict[str, Method] = {
     "exp3rt": Method(exp3rt_recipe.RECIPE, exp3rt_reproduction.REPRODUCTION),
     "recsaver": Method(recsaver_recipe.RECIPE, recsaver_reproduction.REPRODUCTION),
     "tallrec": Method(tallrec_recipe.RECIPE),
+    "hybrid": Method(hybrid_recipe.RECIPE),
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.metrics import mae, rmse
 from reasonrec.eval.report import Section
@@ -143,6 +144,21 @@ def same_rows(predictions: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     return predictions.join(keys, on=["user_id", "item_id"], how="semi")
 
 
+def baseline_predictions(data: TrainData, rows: pl.DataFrame, names: Sequence[str], *, seed: int, dataset: str,
+                         overrides: Mapping[str, Mapping[str, Any]] | None = None
+                         ) -> dict[str, tuple[pl.DataFrame, float]]:
+    """Each baseline fitted on `data` (train, + valid for early stopping) and scored on the SAME `rows`:
+    name → (its test predictions, fit + score seconds)."""
+    out: dict[str, tuple[pl.DataFrame, float]] = {}
+    for name in names:
+        started = time.time()
+        model = make_baseline(name, {"seed": seed, **(overrides or {}).get(name, {})})
+        model.fit(data)
+        preds = same_rows(model.predict(rows, dataset=dataset, split="test"), rows)
+        out[name] = (preds, round(time.time() - started, 2))
+    return out
+
+
 def with_k(predictions: pl.DataFrame, k: int | str | None) -> pl.DataFrame:
     """Add the report's `k` identity column (null for K-free methods)."""
     value = k if isinstance(k, int) else None
@@ -202,6 +218,7 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "RatingReadout", "ReproductionConfig", "evaluate", "expected_rating_errors", "finish_reproduction", "headline",
-    "metrics_table", "model_label", "models_note", "models_record", "rating_readout", "same_rows", "with_k",
+    "RatingReadout", "ReproductionConfig", "baseline_predictions", "evaluate", "expected_rating_errors",
+    "finish_reproduction", "headline", "metrics_table", "model_label", "models_note", "models_record",
+    "rating_readout", "same_rows", "with_k",
 ]

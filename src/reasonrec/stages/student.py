@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM, Message
 from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.prompts import Domain, PromptRenderer
@@ -61,8 +62,13 @@ def label_prompt_context(
     like_threshold: float,
     include_descriptions: bool,
     reasoning: bool,
+    facts: bool = False,
 ) -> dict[str, Any]:
-    """Template context for one ReasoningRec/TALLRec target row. `profiles` is empty when profiles are off."""
+    """Template context for one ReasoningRec/TALLRec target row. `profiles` is empty when profiles are off; with
+    `facts` the row's leak-free `facts` struct (`reasonrec.baselines.features.with_facts`) is stated in the prompt."""
+    if facts and row.get("facts") is None:
+        raise ConfigError(f"user {row['user_id']} item {row['item_id']}: a CF-aware prompt needs the row's facts "
+                          "(reasonrec.baselines.features.with_facts)")
     history = catalog.history(
         row["history_item_ids"], row.get("history_labels"), row.get("history_ratings"), like_threshold=like_threshold,
     )
@@ -73,14 +79,15 @@ def label_prompt_context(
         "target": catalog.view(str(row["item_id"])),
         "include_descriptions": include_descriptions,
         "reasoning": reasoning,
+        "facts": row.get("facts") if facts else None,
     }
 
 
 @dataclass(frozen=True)
 class LabelPrompt:
     """How a like/dislike target row is prompted and scored: the template, what the context shows (profile,
-    item descriptions, the chain-of-thought answer format) and the (yes, no) choices scored after the
-    assistant prefix."""
+    item descriptions, the chain-of-thought answer format, the CF-aware facts) and the (yes, no) choices scored
+    after the assistant prefix."""
 
     template: str
     profile: bool
@@ -88,12 +95,17 @@ class LabelPrompt:
     reasoning: bool
     choices: tuple[str, str]
     assistant_prefix: str
+    facts: bool = False
 
     @classmethod
-    def student(cls, method: str, *, profile: bool = True, descriptions: bool = True) -> LabelPrompt:
-        """The fine-tuned student's prompt for `method` (reasoningrec | tallrec), after `LABEL_SCORING`."""
+    def student(cls, method: str, *, profile: bool = True, descriptions: bool = True, label_only: bool = False,
+                facts: bool = False) -> LabelPrompt:
+        """The fine-tuned student's prompt for `method` (reasoningrec | tallrec), after `LABEL_SCORING`.
+        `label_only`: a ReasoningRec student trained on the label line alone is asked for the label only;
+        `facts`: the CF-aware variant (user/item statistics and the CF score stated in the prompt)."""
         prefix, choices = LABEL_SCORING[method]
-        return cls(TEMPLATES_BY_METHOD[method], profile, descriptions, method == "reasoningrec", choices, prefix)
+        reasoning = method == "reasoningrec" and not label_only
+        return cls(TEMPLATES_BY_METHOD[method], profile, descriptions, reasoning, choices, prefix, facts)
 
 
 class LabelPromptConfig(Protocol):
@@ -126,7 +138,8 @@ def label_prompts(
     prompts = []
     for row in rows:
         ctx = label_prompt_context(row, catalog, profiles, domain=domain, like_threshold=config.like_threshold,
-                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning)
+                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning,
+                                   facts=spec.facts)
         where = f"user {row['user_id']} item {row['item_id']} ({row.get('split') or 'no split'})"
         messages, _ = fit_prompt(renderer, spec.template, ctx, count, config.max_prompt_tokens, where=where)
         prompts.append(messages)

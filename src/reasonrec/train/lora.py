@@ -74,6 +74,8 @@ class LoRAConfig(Config):
                                          "slower steps (bench/sft_throughput.py bs1_ckpt)")
     optim: Literal["adamw_torch", "adamw_torch_fused"] = Field(
         "adamw_torch_fused", description="TRL's default; LoRA's few weights make the optimizer a tiny share of a step")
+    label_weight: float = Field(1.0, gt=0, le=1000, description="loss weight of the label token (1 = plain "
+                                "completion loss; train.label_loss)")
     logging_steps: int = Field(1, ge=1)
     seed: int = 42
     n_threads: int | None = Field(None, ge=1, description="torch CPU threads: cap (adaptive) or exact count (fixed)")
@@ -248,6 +250,7 @@ def build_trainer(
     callbacks = _callbacks(train, valid if do_eval else None, config, tokenizer, out_dir, governor)
     trainer = SFTTrainer(
         model=model,
+        compute_loss_func=_label_loss(tokenizer, str(train.stats.get("method", "reasoningrec")), config),
         args=args,
         train_dataset=train.to_hf(),
         eval_dataset=valid.to_hf() if do_eval and valid is not None else None,
@@ -261,6 +264,21 @@ def build_trainer(
             "(an over-long prompt left no completion tokens?)"
         )
     return trainer
+
+
+def _label_loss(tokenizer: Any, method: str, config: LoRAConfig) -> Any:
+    """The label-weighted completion loss when `label_weight` != 1 (None keeps TRL's own loss)."""
+    if config.label_weight == 1.0:
+        return None
+    if method not in LABEL_SCORING:
+        raise ConfigError(f"lora.label_weight needs a like/dislike method ({', '.join(LABEL_SCORING)}), "
+                          f"not {method!r}")
+    from reasonrec.train.label_loss import label_weighted_loss
+
+    ids = [tokenizer.encode(c, add_special_tokens=False) for c in LABEL_SCORING[method][1]]
+    if any(len(i) != 1 for i in ids):
+        raise ConfigError(f"lora.label_weight: the {method} label choices are not single tokens for this model")
+    return label_weighted_loss([i[0] for i in ids], config.label_weight)
 
 
 def _limit(ds: SFTDataset | None, n: int | None, seed: int = 0) -> SFTDataset | None:

@@ -66,11 +66,21 @@ class SFTDataConfig(Config):
     domain: str = "beauty"
     include_profile: bool = True
     include_descriptions: bool = True
+    completion: Literal["reasoning", "label"] = Field(
+        "reasoning", description="ReasoningRec completion: 'Prediction: …' + teacher reasoning, or the label line "
+        "only (every labelled row is eligible; the prompt asks for the label only)")
+    facts: bool = Field(False, description="CF-aware prompts: state each row's leak-free facts (a facts column, "
+                        "reasonrec.baselines.features.with_facts)")
     like_threshold: float = 3.0
     paths_per_pair: int = Field(1, ge=1, description="Rec-SAVER/EXP3RT: kept reasoning paths per pair (1 or M)")
     on_overflow: Literal["error", "skip"] = Field(
         "error", description="an example that cannot fit even with an empty history: error, or skip and count it"
     )
+
+    def label_prompt(self) -> LabelPrompt:
+        """The like/dislike student's prompt these examples are rendered with (the one `predict` scores)."""
+        return LabelPrompt.student(self.method, profile=self.include_profile, descriptions=self.include_descriptions,
+                                   label_only=self.completion == "label", facts=self.facts)
 
     @field_validator("k")
     @classmethod
@@ -308,7 +318,8 @@ def build_reasoningrec_sft(
         raise ConfigError(f"build_reasoningrec_sft builds reasoningrec/tallrec data, not {config.method!r}")
     if config.domain not in DOMAINS:
         raise ConfigError(f"domain={config.domain!r} is unknown; known: {', '.join(sorted(DOMAINS))}")
-    if config.method == "reasoningrec":
+    label_only = config.method == "tallrec" or config.completion == "label"
+    if not label_only:
         eligible, stats = reasoningrec_pairs(targets, teacher_reasoning, split=split)
     else:
         eligible = targets.filter(pl.col("label").is_not_null()).with_columns(
@@ -322,8 +333,7 @@ def build_reasoningrec_sft(
         if sample
         else eligible
     )
-    spec = LabelPrompt.student(config.method, profile=config.include_profile,
-                               descriptions=config.include_descriptions)
+    spec = config.label_prompt()
     catalog = ItemCatalog.from_tables(items, item_descriptions if spec.descriptions else None)
     profiles = text_map(user_profiles, "user_id") if spec.profile else {}
     renderer = PromptRenderer()
@@ -332,14 +342,15 @@ def build_reasoningrec_sft(
     overflow: list[str] = []
     for row in chosen.iter_rows(named=True):
         label = int(row["label"])
-        completion = (
-            reasoningrec_completion(label, row["teacher_text"])
-            if config.method == "reasoningrec"
-            else tallrec_completion(label)
-        )
+        if config.method == "tallrec":
+            completion = tallrec_completion(label)
+        elif label_only:
+            completion = render_reasoningrec(label, "").rstrip()
+        else:
+            completion = reasoningrec_completion(label, row["teacher_text"])
         ctx = label_prompt_context(row, catalog, profiles, domain=DOMAINS[config.domain],
-                                   like_threshold=config.like_threshold,
-                                   include_descriptions=spec.descriptions, reasoning=spec.reasoning)
+                                   like_threshold=config.like_threshold, include_descriptions=spec.descriptions,
+                                   reasoning=spec.reasoning, facts=spec.facts)
         where = f"user {row['user_id']} item {row['item_id']} ({split})"
         try:
             messages, dropped, p_tok, c_tok = _fit(
@@ -360,7 +371,7 @@ def build_reasoningrec_sft(
     stats.update({"skipped_overflow": len(overflow), "skipped_overflow_examples": overflow[:20]})
     stats.update({"method": config.method, "split": split, "k": config.k, "seed": config.seed,
                   "balance_classes": config.balance_classes, "max_seq_length": config.max_seq_length,
-                  "sampled": sample})
+                  "sampled": sample, "completion": config.completion, "facts": config.facts})
     return SFTDataset(table=table, stats=stats)
 
 

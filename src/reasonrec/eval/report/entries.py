@@ -26,6 +26,7 @@ from reasonrec.eval.grounding.marks import COLUMN as MARKS
 from reasonrec.eval.report.explanations import explanation_sections
 from reasonrec.eval.report.load import UNSPECIFIED_DATASET, RunData, load_run
 from reasonrec.eval.report.model import Entry, Report, ReportConfig, Section
+from reasonrec.eval.report.paired import paired_sections
 
 
 def _attach_ci(result: dict[str, Any], prepared: pl.DataFrame, cfg: ReportConfig) -> None:
@@ -78,9 +79,10 @@ def _identity_columns(df: pl.DataFrame) -> list[str]:
     return ["method", "dataset", "split", *(["k"] if "k" in df.columns else [])]
 
 
-def entries_from_predictions(run: RunData, cfg: ReportConfig) -> list[Entry]:
-    """One entry per (method, dataset, split[, k]) group of the run's predictions."""
-    df = run.predictions
+def entries_from_predictions(run: RunData, cfg: ReportConfig, *, baselines: bool = False) -> list[Entry]:
+    """One entry per (method, dataset, split[, k]) group of the run's predictions (or, with `baselines`, of the
+    baselines' predictions on the same rows)."""
+    df = run.baseline_predictions if baselines else run.predictions
     if df is None or df.height == 0:
         return []
     if "k" in df.columns:
@@ -108,6 +110,7 @@ def entries_from_predictions(run: RunData, cfg: ReportConfig) -> list[Entry]:
                 k=int(k) if k is not None else None,
                 source=str(run.source),
                 result=result,
+                kind="baseline" if baselines else "run",
                 prepared=prepared,
             )
         )
@@ -197,7 +200,7 @@ def _matches(record: dict[str, Any], entry: Entry) -> bool:
 def entries_for_run(run: RunData, cfg: ReportConfig) -> list[Entry]:
     """Predictions first (they carry curves); metrics.json entries fill in what predictions lack; authors'
     figures attach to the entries they match, or become "reported" rows of their own."""
-    entries = entries_from_predictions(run, cfg)
+    entries = [*entries_from_predictions(run, cfg), *entries_from_predictions(run, cfg, baselines=True)]
     seen = {(e.method, e.dataset, e.split, e.k) for e in entries}
     for entry in entries_from_metrics_file(run):
         if (entry.method, entry.dataset, entry.split, entry.k) not in seen:
@@ -292,7 +295,8 @@ def build_report(
     inputs: Iterable[str | Path], config: ReportConfig | None = None, fmt: str = "auto",
     sections: Sequence[Section] = (),
 ) -> Report:
-    """Load every input, evaluate every group, collect notes; `sections` are extra tables rendered as given."""
+    """Load every input, evaluate every group, collect notes; the paired comparison with the best baseline comes
+    first among the sections (`eval.report.paired`), then `sections`, extra tables rendered as given."""
     cfg = config or ReportConfig()
     started = time.perf_counter()
     runs = [load_run(path, fmt) for path in inputs]
@@ -302,8 +306,9 @@ def build_report(
     if not entries:
         raise DataError("the inputs hold no predictions and no metrics", path=runs[0].source)
     sources = [{"path": str(run.source), "name": run.name} for run in runs]
-    report = Report(cfg, entries, _collect_notes(runs, entries, cfg), sources,
-                    [*sections, *_explanation_sections(runs, entries)])
+    report = Report(cfg, entries, _collect_notes(runs, entries, cfg), sources, [])
+    report.sections = [*paired_sections(entries, report.datasets(), cfg), *sections,
+                       *_explanation_sections(runs, entries)]
     report.elapsed_seconds = time.perf_counter() - started
     return report
 

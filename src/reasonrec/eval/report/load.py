@@ -1,7 +1,8 @@
 """Reading report inputs: run directories, predictions files and the authors' ReasoningRec release.
 
 A *run* is a directory holding `predictions.parquet` (canonical schema, possibly several methods / datasets /
-splits) and/or `metrics.json` (already computed metrics, optional `baselines`, `authors` and `notes`), the
+splits), `baselines/*.parquet` (the baselines' predictions on the same rows: the report compares methods with them
+row by row) and/or `metrics.json` (already computed metrics, optional `baselines`, `authors` and `notes`), the
 authors' ReasoningRec release directory (`test_outputs.json` + `results.json`), or a predictions file.
 """
 
@@ -35,6 +36,7 @@ class RunData:
     source: Path
     name: str
     predictions: pl.DataFrame | None = None
+    baseline_predictions: pl.DataFrame | None = None
     metrics_file: dict[str, Any] | None = None
     authors: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -116,6 +118,7 @@ def load_run(path: str | Path, fmt: str = "auto") -> RunData:
         parquet = path / "predictions.parquet"
         if parquet.is_file():
             run.predictions = read_predictions(parquet, "predictions")
+        run.baseline_predictions = _baseline_predictions(path / "baselines")
     metrics_path = path / "metrics.json"
     if metrics_path.is_file():
         run.metrics_file = _read_json(metrics_path)
@@ -127,6 +130,13 @@ def load_run(path: str | Path, fmt: str = "auto") -> RunData:
             "run directory has no predictions.parquet, metrics.json or test_outputs.json", path=path
         )
     return run
+
+
+def _baseline_predictions(folder: Path) -> pl.DataFrame | None:
+    """The baselines' predictions a reproduction or recipe wrote on its own test rows (OUT/baselines/*.parquet)."""
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    frames = [read_predictions(f, "predictions") for f in files]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
 
 def _authors_from_metrics(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:

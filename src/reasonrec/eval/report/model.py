@@ -3,7 +3,8 @@
 Honesty rules the renderers follow: every number carries its n; AUC carries a seeded bootstrap CI; parse
 failures sit next to the metrics; where rows repeat (the authors' release scores 283 distinct prompts 600 times)
 "all rows" and "distinct" appear side by side; caveats from metrics.json land in a Notes section. Rows are sorted
-by AUC (best first) and the best value of each column is bold — rendered on the server, no JavaScript.
+by AUC; methods are ranked only by the paired comparison with the best baseline (`paired`), which says "cannot
+rank" when its CI spans 0; the best value of every other column is bold — rendered on the server, no JavaScript.
 """
 
 from __future__ import annotations

@@ -83,8 +83,9 @@ def section_markdown(section: Section) -> str:
 def render_markdown(report: Report, plot_list: Sequence[Plot]) -> str:
     parts = [f"# {report.config.title}", ""]
     parts.append(
-        "Rows are sorted by AUC on all rows, best first; the best value in each column is **bold**. "
-        "Every number carries its n; AUC shows its bootstrap CI."
+        "Rows are sorted by AUC on all rows; AUC is not bolded: the paired comparison with the best baseline "
+        "below ranks methods where its CI excludes 0 and says \"cannot rank\" where it does not. The best value "
+        "of every other column is **bold**. Every number carries its n; AUC shows its bootstrap CI."
     )
     for dataset in report.datasets():
         entries = report.table(dataset)
@@ -188,8 +189,10 @@ def render_html(report: Report, plot_list: Sequence[Plot]) -> str:
     title = html.escape(report.config.title)
     body = [
         f"<h1>{title}</h1>",
-        ('<p class="lead">Rows sorted by AUC on all rows, best first (▼); the best value in each column is '
-        "<strong>bold</strong>. Every number carries its n; AUC shows its bootstrap 95% CI.</p>"),
+        ('<p class="lead">Rows sorted by AUC on all rows (▼); AUC is not bolded: the paired comparison with the best '
+        "baseline below ranks methods where its CI excludes 0 and says &ldquo;cannot rank&rdquo; where it does not. "
+        "The best value of every other column is <strong>bold</strong>. Every number carries its n; AUC shows its "
+        "bootstrap 95% CI.</p>"),
     ]
     for dataset in report.datasets():
         body.append(f"<h2>Dataset: {html.escape(dataset)}</h2>")

@@ -13,7 +13,9 @@ from reasonrec.eval.text import TEXT_METRICS
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: where its value lives in an entry, and which direction is better (None = not ranked)."""
+    """A table column: where its value lives in an entry, and which direction is better (None = not ranked).
+    AUC columns are not ranked by their values: the paired section (`eval.report.paired`) ranks methods, or says
+    it cannot."""
 
     key: str
     title: str
@@ -22,7 +24,7 @@ class Column:
 
 
 _METRIC_COLUMNS: tuple[Column, ...] = (
-    Column("auc", "AUC [95% CI]"),
+    Column("auc", "AUC [95% CI]", better=None),
     Column("accuracy", "Accuracy"),
     Column("f1", "F1"),
     Column("log_loss", "Log-loss", better="low"),
@@ -40,13 +42,13 @@ _METRIC_COLUMNS: tuple[Column, ...] = (
 
 
 _DISTINCT_COLUMNS: tuple[Column, ...] = (
-    Column("auc", "AUC distinct [95% CI]", part="distinct"),
+    Column("auc", "AUC distinct [95% CI]", part="distinct", better=None),
     Column("accuracy", "Accuracy distinct", part="distinct"),
 )
 
 
 _AUTHOR_COLUMNS: tuple[Column, ...] = (
-    Column("auc", "Authors' AUC", part="authors"),
+    Column("auc", "Authors' AUC", part="authors", better=None),
     Column("bertscore", "Authors' BERTScore", part="authors"),
 )
 

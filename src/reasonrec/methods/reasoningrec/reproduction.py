@@ -25,7 +25,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
-from reasonrec.baselines import TrainData, make_baseline
+from reasonrec.baselines import TrainData
 from reasonrec.data.loaders import LoadOptions, load_dataset
 from reasonrec.data.loaders.reasoningrec import release_notes
 from reasonrec.data.schema import Dataset
@@ -42,12 +42,12 @@ from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.methods.base import Ablation, Protocol, Timer
 from reasonrec.methods.reproduction import (
     ReproductionConfig,
+    baseline_predictions,
     evaluate,
     finish_reproduction,
     headline,
     models_note,
     models_record,
-    same_rows,
     with_k,
 )
 from reasonrec.predict import PredictConfig, predict_labels
@@ -159,14 +159,12 @@ def run_baselines(ds: Dataset, config: ReasoningRecReproConfig, rows: pl.DataFra
     data = TrainData(split.train_interactions, split.train, split.valid, r_threshold=config.like_threshold)
     results: dict[str, Any] = {}
     seconds: dict[str, float] = {}
-    for name in config.baselines:
-        started = time.time()
-        model = make_baseline(name, {"seed": config.seed, **config.baseline_overrides.get(name, {})})
-        model.fit(data)
-        preds = same_rows(model.predict(rows, dataset=config.dataset, split="test"), rows)
+    fitted = baseline_predictions(data, rows, config.baselines, seed=config.seed, dataset=config.dataset,
+                                  overrides=config.baseline_overrides)
+    for name, (preds, took) in fitted.items():
         write_parquet(out / "baselines" / f"{name}.parquet", preds)
         results[name] = _record(evaluate(preds, config), config, split="test")
-        seconds[name] = round(time.time() - started, 2)
+        seconds[name] = took
     return results, seconds
 
 

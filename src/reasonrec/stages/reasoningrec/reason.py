@@ -72,6 +72,7 @@ def teacher_reasoning(
             "target": catalog.view(key["item_id"]),
             "include_descriptions": config.include_descriptions,
             "liked": bool(label),
+            "facts": row.get("facts"),
         }
         messages, _ = fit_prompt(renderer, TEMPLATE, ctx, count, config.max_prompt_tokens)
         jobs.append(GenerationJob(key=key, messages=messages, params=params))

@@ -1,0 +1,1 @@
+"""The calibrated hybrid: a stacking model over the student's log-odds, CF scores and leak-free statistics."""

@@ -1,0 +1,206 @@
+"""The explaining hybrid predictor: a CF-aware student whose log-odds a stacker calibrates against CF and statistics.
+
+Steps, each a function so the recipe (`methods.hybrid.recipe`) and the benchmark (`bench/predictor.py`) run the
+same code:
+
+1. `cf_aware_rows`: leak-free features for the train/valid/test target tables (`reasonrec.baselines.features`) and
+   the same tables with the `facts` column the CF-aware student prompt states (`LabelPrompt.facts`).
+2. `train_student`: LoRA on K class-balanced train rows with CF-aware prompts through the one student path
+   (`train.student.train_student`, pre-flight of the prompts it will score); label-only or label-first
+   completions, optional label-token weight (`StudentConfig`). An adapter already in the run directory is reused.
+3. `student_scores`: one forward pass per row — P(yes) after "Prediction:" as log-odds — plus, for the first
+   `explain` rows, the explanation the student writes when asked in the reasoning format.
+4. `fit_hybrid`: the stacker fitted on validation rows only, with and without the student's term (the ablation).
+5. `hybrid_predictions`: PREDICTIONS_SCHEMA rows for `hybrid` and `hybrid-no-llm`; `reasoning` = the student's
+   explanation, so a hybrid prediction says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import Field
+
+from reasonrec.baselines.features import FeatureConfig, leak_free_features, with_facts
+from reasonrec.config import Config
+from reasonrec.llm.base import LLM
+from reasonrec.llm.registry import build_llm
+from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
+from reasonrec.methods.reproduction import ReproductionConfig
+from reasonrec.predict import PredictConfig, predict_labels
+from reasonrec.predictions import conform_predictions
+from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.student import label_prompts
+
+HYBRID = "hybrid"
+ABLATION = "hybrid-no-llm"
+STUDENT = "cf-aware-student"
+
+
+class StudentConfig(Config):
+    """The CF-aware student (base model: the run's `llm.model`): what it is trained on and how."""
+
+    k: int = Field(512, ge=2, description="class-balanced training rows")
+    completion: Literal["label", "reasoning"] = Field(
+        "label", description="label-only, or label first + teacher reasoning (needs teacher_reasoning)")
+    label_weight: float = Field(1.0, gt=0, le=1000)
+    lora_r: int = Field(16, ge=1)
+    learning_rate: float = Field(5e-4, gt=0)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = -1
+    eval_steps: int = Field(32, ge=1)
+    patience: int = Field(3, ge=1)
+    early_stop_rows: int = Field(128, ge=8, description="validation rows for early stopping")
+    max_seq_length: int = Field(768, ge=128)
+    include_profile: bool = False
+    include_descriptions: bool = False
+    threads: int | None = Field(1, ge=1, description="torch threads (1: no spin-wait collapse on a shared CPU)")
+    score_dtype: Literal["auto", "fp32", "bf16", "fp16"] = Field("bf16", description="scoring precision (training is fp32 on CPU)")
+    seed: int = 42
+
+
+class HybridConfig(ReproductionConfig):
+    """The hybrid on one dataset's release windows: features, student, stacker, and what is evaluated (a
+    reproduction's fields: its baselines are scored on the same rows, every CI has `bootstrap` resamples)."""
+
+    dataset: str = "reasoningrec-beauty"
+    split_prefix: str = Field("release_windows_", description="target tables <prefix>train|valid|test")
+    domain: str = "beauty"
+    like_threshold: float = 3.0
+    scale_max: float = Field(5.0, description="top of the rating scale (1.0 for 0/1 labels)")
+    require_test_reference: bool = Field(False, description="test only users with released test reasoning")
+    test_limit: int | None = Field(None, ge=1, description="evaluate the first N test rows only (table order)")
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    use_student: bool = Field(True, description="train and score the CF-aware student (off: no-LLM hybrid only)")
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    stacker: StackerConfig = Field(default_factory=StackerConfig)
+    stacking_rows: int = Field(1000, ge=20, description="validation rows the stacker is fitted on (table order)")
+    explain_rows: int = Field(0, ge=0, le=100_000, description="test rows the student also explains")
+    baselines: list[str] = Field(default_factory=lambda: ["user-mean", "user-like-share", "item-mean", "mf",
+                                                          "sasrec", "caser"])
+    baseline_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@dataclass
+class CFAwareRows:
+    features: dict[str, pl.DataFrame]
+    rows: dict[str, pl.DataFrame]
+
+
+def cf_aware_rows(tables: Mapping[str, pl.DataFrame], cf_rows: pl.DataFrame, config: HybridConfig) -> CFAwareRows:
+    features_cfg = config.features.model_copy(update={"like_threshold": config.like_threshold})
+    features = leak_free_features(tables, cf_rows, features_cfg)
+    rows = {s: with_facts(tables[s], features[s], config.scale_max) for s in tables}
+    return CFAwareRows(features, rows)
+
+
+def _sft_config(config: HybridConfig) -> Any:
+    from reasonrec.train.sft_data import SFTDataConfig
+
+    s = config.student
+    return SFTDataConfig(k=s.k, completion=s.completion, facts=True, balance_classes=True,
+                         include_profile=s.include_profile, include_descriptions=s.include_descriptions,
+                         like_threshold=config.like_threshold, domain=config.domain, max_seq_length=s.max_seq_length,
+                         seed=s.seed)
+
+
+def student_predict_config(config: HybridConfig, *, explain: int = 0, completion: str | None = None
+                           ) -> PredictConfig:
+    """The CF-aware student's scoring config: the prompt it was trained on (`LabelPrompt.facts`)."""
+    s = config.student
+    return PredictConfig(method="reasoningrec", method_name=STUDENT, dataset=config.dataset,
+                         completion=completion or s.completion, facts=True, include_profile=s.include_profile,
+                         include_descriptions=s.include_descriptions, like_threshold=config.like_threshold,
+                         domain=config.domain, max_prompt_tokens=s.max_seq_length - 16, batch_size=4,
+                         show_progress=config.show_progress, generate_reasoning=explain > 0,
+                         reasoning_limit=explain or None, max_new_tokens=96)
+
+
+def train_student(rows: CFAwareRows, items: pl.DataFrame, artefacts: Mapping[str, pl.DataFrame | None],
+                  config: HybridConfig, run_dir: Path, scored: pl.DataFrame | None = None) -> Path:
+    """The adapter directory (trained now through `train.student.train_student`, or reused when
+    `run_dir/adapter` already holds one). `scored`: the rows it will score, built first by the pre-flight."""
+    from reasonrec.llm.chat import LocalTokenizer
+    from reasonrec.train.lora import LoRAConfig
+    from reasonrec.train.sft_data import build_reasoningrec_sft, load_tokenizer
+    from reasonrec.train.student import train_student as train_one_student
+
+    adapter = run_dir / "adapter"
+    if (adapter / "adapter_config.json").is_file():
+        return adapter
+    s = config.student
+    sft = _sft_config(config)
+    tokenizer = load_tokenizer(config.llm.model)
+    extra = (artefacts.get("item_descriptions"), artefacts.get("user_profiles"), artefacts.get("teacher_reasoning"))
+    train = build_reasoningrec_sft(rows.rows["train"], items, *extra, tokenizer, sft, split="train")
+    valid = build_reasoningrec_sft(rows.rows["valid"].tail(s.early_stop_rows), items, *extra, tokenizer, sft,
+                                   split="valid", sample=False)
+    lora = LoRAConfig(model=config.llm.model, r=s.lora_r, alpha=2 * s.lora_r, learning_rate=s.learning_rate,
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], num_train_epochs=s.epochs,
+                      max_steps=s.max_steps, max_seq_length=s.max_seq_length, eval_strategy="steps",
+                      eval_steps=s.eval_steps, patience=s.patience, valid_limit=s.early_stop_rows,
+                      warmup_steps=0.05, n_threads=s.threads, label_weight=s.label_weight, seed=s.seed)
+    checks = []
+    if scored is not None and scored.height:
+        counter = LocalTokenizer(tokenizer)
+        checks.append(lambda: label_prompts(target_rows(scored), items, extra[0], extra[1], counter,
+                                            student_predict_config(config)))
+    return train_one_student(train, valid, lora, run_dir, scoring=checks, run_config=config,
+                             command="hybrid student").adapter_dir
+
+
+def student_llm(config: HybridConfig, adapter: Path) -> LLM:
+    s = config.student
+    return build_llm(config.llm.model_copy(update={"adapter": str(adapter), "dtype": s.score_dtype,
+                                                   "n_threads": s.threads, "batch_size": 4}))
+
+
+def student_scores(rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: HybridConfig, *,
+                   explain: int = 0) -> pl.DataFrame:
+    """The student's predictions (score = P(yes)) with an `llm_logodds` column. The first `explain` rows also get
+    the explanation the student writes when its prompt asks for the reasoning format (a label-only student is
+    scored on its label-only prompt, and asked separately why)."""
+    preds = predict_labels(rows, items, None, None, llm, student_predict_config(config))
+    if explain:
+        explained = predict_labels(rows.head(explain), items, None, None, llm,
+                                   student_predict_config(config, explain=explain, completion="reasoning"))
+        text = explained["reasoning"].extend(pl.Series([None] * (preds.height - explained.height), dtype=pl.String))
+        preds = preds.with_columns(text.alias("reasoning"))
+    p = np.clip(preds["score"].to_numpy().astype(np.float64), 1e-6, 1 - 1e-6)
+    return preds.with_columns(pl.Series(LLM_TERM, np.log(p) - np.log1p(-p)))
+
+
+def fit_hybrid(features: pl.DataFrame, labels: np.ndarray, logodds: np.ndarray | None, config: StackerConfig
+               ) -> tuple[Stacker | None, Stacker]:
+    """(hybrid with the student's term — None without student scores —, the no-LLM ablation), both fitted on
+    the same validation rows."""
+    ablation = Stacker(config.without(LLM_TERM)).fit(features, labels)
+    if logodds is None:
+        return None, ablation
+    hybrid = Stacker(config).fit(features.with_columns(pl.Series(LLM_TERM, logodds)), labels)
+    return hybrid, ablation
+
+
+def hybrid_predictions(rows: pl.DataFrame, features: pl.DataFrame, model: Stacker, *, method: str, dataset: str,
+                       student: pl.DataFrame | None = None) -> pl.DataFrame:
+    """PREDICTIONS_SCHEMA rows of one stacker; with `student` (its predictions for the same rows) the student's
+    log-odds feed the stacker and its explanation becomes the prediction's `reasoning`."""
+    table = features if student is None else features.with_columns(student[LLM_TERM])
+    p = model.predict_proba(table)
+    out = pl.DataFrame({
+        "method": method, "dataset": dataset, "split": rows["split"], "user_id": rows["user_id"].cast(pl.String),
+        "item_id": rows["item_id"].cast(pl.String), "label": rows["label"], "rating": rows["rating"], "score": p,
+        "pred_label": (p >= 0.5).astype(np.int64),
+        "reasoning": student["reasoning"] if student is not None else pl.Series([None] * rows.height, dtype=pl.String),
+    })
+    return conform_predictions(out)
+
+
+__all__ = ["ABLATION", "HYBRID", "STUDENT", "CFAwareRows", "HybridConfig", "StudentConfig", "cf_aware_rows",
+           "fit_hybrid", "hybrid_predictions", "student_llm", "student_predict_config", "student_scores",
+           "train_student"]

@@ -1,0 +1,53 @@
+"""A completion loss that weighs the label token: the decision is one token of a ~230-token completion.
+
+With the ReasoningRec completion "Prediction: Yes|No\\n1. …", the cross-entropy is averaged over every completion
+token, so the student mostly learns the teacher's style; the one token that decides like/dislike carries 1/230
+of the gradient. `label_weighted_loss` multiplies that token's loss by `weight` (the first completion position
+whose target is one of the label tokens); every other completion token keeps weight 1. The sum is divided by
+the number of completion tokens in the batch (TRL/transformers' `num_items_in_batch`), so weight 1 equals the
+default loss.
+
+Cost: TRL 1.16 runs this through `compute_loss_func`, which needs the full logits, so each step takes one extra
+no-grad forward pass for TRL's token metrics (TRL deprecates the hook in favour of subclassing; it is only used
+when `lora.label_weight` != 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+IGNORE_INDEX = -100
+
+
+def label_positions(targets: Any, label_token_ids: Sequence[int]) -> Any:
+    """Bool mask (batch, seq): per row, the first supervised position whose target is a label token."""
+    import torch
+
+    is_label = torch.isin(targets, torch.tensor(list(label_token_ids), device=targets.device))
+    is_label &= targets != IGNORE_INDEX
+    first = is_label & (is_label.long().cumsum(dim=1) == 1)
+    return first
+
+
+def label_weighted_loss(label_token_ids: Sequence[int], weight: float) -> Callable[..., Any]:
+    """A `compute_loss_func(outputs, labels, num_items_in_batch=None)` for transformers/TRL trainers."""
+    if weight <= 0:
+        raise ValueError(f"label weight must be > 0, got {weight}")
+
+    def loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        logits = outputs.logits[:, :-1, :].float()
+        targets = labels[:, 1:].to(logits.device)
+        per_token = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none")
+        supervised = targets != IGNORE_INDEX
+        weights = torch.where(label_positions(targets, label_token_ids), weight, 1.0) * supervised
+        denominator = num_items_in_batch if num_items_in_batch is not None else supervised.sum()
+        return (per_token * weights).sum() / torch.as_tensor(denominator, device=logits.device).clamp(min=1)
+
+    return loss
+
+
+__all__ = ["IGNORE_INDEX", "label_positions", "label_weighted_loss"]
