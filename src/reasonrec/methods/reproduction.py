@@ -27,12 +27,16 @@ import polars as pl
 from pydantic import Field
 
 from reasonrec.baselines import TrainData, make_baseline
+from reasonrec.data.schema import Dataset
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
+from reasonrec.eval.grounding import checker_for
+from reasonrec.eval.grounding.marks import mark_predictions
 from reasonrec.eval.metrics import mae, rmse
 from reasonrec.eval.report import Section
 from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
 from reasonrec.llm.base import expected_value
 from reasonrec.llm.registry import LLMConfig
+from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.methods.base import Ablation, RunConfig, RunReport, write_run
 from reasonrec.predictions import conform_predictions
 
@@ -217,8 +221,19 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def mark_explanations(ds: Dataset, frames: list[pl.DataFrame], enabled: bool = True) -> list[pl.DataFrame]:
+    """Frames with generated explanations get the grounding checker's per-sentence marks (`grounding` column),
+    which the report turns into its explanation sections; the raw text is never changed."""
+    has_text = ["reasoning" in f.columns and f["reasoning"].is_not_null().any() for f in frames]
+    if not enabled or not any(has_text):
+        return frames
+    checker = checker_for(ds, encoder=SentenceEncoder(cache_path=default_embedding_cache()))
+    return [mark_predictions(f, ds, checker) if text else f for f, text in zip(frames, has_text, strict=True)]
+
+
 __all__ = [
     "RatingReadout", "ReproductionConfig", "baseline_predictions", "evaluate", "expected_rating_errors",
-    "finish_reproduction", "headline", "metrics_table", "model_label", "models_note", "models_record",
+    "finish_reproduction", "headline", "mark_explanations", "metrics_table", "model_label", "models_note",
+    "models_record",
     "rating_readout", "same_rows", "with_k",
 ]

@@ -39,8 +39,11 @@ def test_hybrid_recipe_writes_a_paired_report_and_explained_predictions(shared_d
     prompts = [prompt_text(r) for r in llm.score_requests]
     assert prompts and all("Facts computed from ratings before this one" in p for p in prompts)
     hybrid = preds.filter(pl.col("method") == HYBRID)
-    assert hybrid["reasoning"].head(3).to_list() == ["The user liked similar products."] * 3
+    explained = hybrid["reasoning"].head(3).to_list()
+    assert all(text.startswith("The user will likely enjoy") and "The user liked similar products." in text
+               for text in explained)  # evidence mode: the verdict for the predicted label, then the LLM's words
     assert hybrid["reasoning"].slice(3).null_count() == 117
+    assert preds.filter(pl.col("reasoning").is_not_null())["grounding"].null_count() == 0
     assert sorted(p.name for p in (tmp_path / "baselines").iterdir()) == ["user-like-share.parquet",
                                                                             "user-mean.parquet"]
 
@@ -58,4 +61,6 @@ def test_hybrid_recipe_writes_a_paired_report_and_explained_predictions(shared_d
     assert "## Paired comparison with the best baseline — reasoningrec-beauty" in report
     assert "hybrid − hybrid-no-llm" in report and "without repeated targets" in report
     assert "user-mean (baseline)" in report
+    assert "## Explanations, with grounding marks" in report and "## Explanation grounding" in report
+    assert metrics["grounding"]
     assert (tmp_path / "config.yaml").is_file() and (tmp_path / "manifest.json").is_file()

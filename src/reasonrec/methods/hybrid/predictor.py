@@ -35,6 +35,7 @@ from reasonrec.methods.reproduction import ReproductionConfig
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.predictions import conform_predictions
 from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.common.grounded import ExplainConfig
 from reasonrec.stages.student import label_prompts
 
 HYBRID = "hybrid"
@@ -81,6 +82,11 @@ class HybridConfig(ReproductionConfig):
     stacker: StackerConfig = Field(default_factory=StackerConfig)
     stacking_rows: int = Field(1000, ge=20, description="validation rows the stacker is fitted on (table order)")
     explain_rows: int = Field(0, ge=0, le=100_000, description="test rows the student also explains")
+    explain: ExplainConfig = Field(
+        default_factory=lambda: ExplainConfig(mode="evidence"),
+        description="evidence: explanations written from retrieved evidence after the label (a label-only student "
+        "has no reasoning of its own); free: the student's reasoning-format answer")
+    grounding: bool = Field(True, description="check the explanations (eval.grounding) and show them in the report")
     baselines: list[str] = Field(default_factory=lambda: ["user-mean", "user-like-share", "item-mean", "mf",
                                                           "sasrec", "caser"])
     baseline_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -118,7 +124,7 @@ def student_predict_config(config: HybridConfig, *, explain: int = 0, completion
                          include_descriptions=s.include_descriptions, like_threshold=config.like_threshold,
                          domain=config.domain, max_prompt_tokens=s.max_seq_length - 16, batch_size=4,
                          show_progress=config.show_progress, generate_reasoning=explain > 0,
-                         reasoning_limit=explain or None, max_new_tokens=96)
+                         reasoning_limit=explain or None, max_new_tokens=96, explain=config.explain)
 
 
 def train_student(rows: CFAwareRows, items: pl.DataFrame, artefacts: Mapping[str, pl.DataFrame | None],
@@ -161,14 +167,17 @@ def student_llm(config: HybridConfig, adapter: Path) -> LLM:
 
 
 def student_scores(rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: HybridConfig, *,
-                   explain: int = 0) -> pl.DataFrame:
+                   explain: int = 0, interactions: pl.DataFrame | None = None) -> pl.DataFrame:
     """The student's predictions (score = P(yes)) with an `llm_logodds` column. The first `explain` rows also get
-    the explanation the student writes when its prompt asks for the reasoning format (a label-only student is
-    scored on its label-only prompt, and asked separately why)."""
+    an explanation: written from retrieved evidence after the predicted label (`explain.mode=evidence`;
+    `interactions` give the statistics), or the student's answer to the reasoning-format prompt (`free`; a
+    label-only student is scored on its label-only prompt, and asked separately why)."""
     preds = predict_labels(rows, items, None, None, llm, student_predict_config(config))
     if explain:
+        completion = None if config.explain.mode == "evidence" else "reasoning"
         explained = predict_labels(rows.head(explain), items, None, None, llm,
-                                   student_predict_config(config, explain=explain, completion="reasoning"))
+                                   student_predict_config(config, explain=explain, completion=completion),
+                                   interactions=interactions)
         text = explained["reasoning"].extend(pl.Series([None] * (preds.height - explained.height), dtype=pl.String))
         preds = preds.with_columns(text.alias("reasoning"))
     p = np.clip(preds["score"].to_numpy().astype(np.float64), 1e-6, 1 - 1e-6)

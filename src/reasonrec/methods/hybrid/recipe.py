@@ -27,6 +27,8 @@ from reasonrec.data.loaders import LoadOptions, load_dataset
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
+from reasonrec.eval.grounding.marks import COLUMN as MARKS
+from reasonrec.eval.grounding.marks import summarise_marks
 from reasonrec.eval.paired import compare_methods, paired_auc_difference, shared_rows
 from reasonrec.eval.report import Section
 from reasonrec.io import write_parquet
@@ -46,7 +48,7 @@ from reasonrec.methods.hybrid.predictor import (
 )
 from reasonrec.methods.hybrid.stacker import LLM_TERM
 from reasonrec.methods.recipe import RecipeResult, StageRecord
-from reasonrec.methods.reproduction import baseline_predictions, evaluate, headline
+from reasonrec.methods.reproduction import baseline_predictions, evaluate, headline, mark_explanations
 from reasonrec.predictions import conform_predictions
 
 METHOD = "hybrid"
@@ -60,12 +62,12 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # quick = `reasonrec demo`: sized for ≤ 20 min on an idle 2-core CPU, where scoring costs ~1 s a prompt and a LoRA
 # step ~10 s: K=64 (16 steps), 200 stacking rows, the first 320 test rows (≥ 300, table order, never chosen by
-# outcome) and 2 explanations. `full` scores every labelled test row with K=512.
+# outcome) and 20 evidence-grounded explanations. `full` scores every labelled test row with K=512.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "student": {"k": 64, "eval_steps": 8, "patience": 2, "early_stop_rows": 32, "max_seq_length": 512,
                     "threads": 2},
-        "test_limit": 320, "stacking_rows": 200, "explain_rows": 2, "bootstrap": 500,
+        "test_limit": 320, "stacking_rows": 200, "explain_rows": 20, "bootstrap": 500,
         "baseline_overrides": {"sasrec": {"max_epochs": 20}, "caser": {"max_epochs": 20}},
     },
     "full": {},
@@ -127,15 +129,17 @@ def comparison_section(title: str, result: Mapping[str, Any]) -> Section:
 
 
 def score_student(ds: Dataset, rows: Any, test: pl.DataFrame, fit_rows: pl.DataFrame, config: HybridConfig,
-                  out: Path, llm: LLM | None, timer: Timer) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(student predictions on the stacking rows, on the test rows); trains the student unless `llm` is given."""
+                  out: Path, llm: LLM | None, timer: Timer, interactions: pl.DataFrame | None = None
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(student predictions on the stacking rows, on the test rows); trains the student unless `llm` is given.
+    `interactions` (train only) give the explanations' user/item statistics."""
     if llm is None:
         with timer("train_student"):
             adapter = train_student(rows, ds.items, ds.artefacts, config, out / "student", scored=test)
         llm = student_llm(config, adapter)
     with timer("score_student"):
         fit = student_scores(fit_rows, ds.items, llm, config)
-        scored = student_scores(test, ds.items, llm, config, explain=config.explain_rows)
+        scored = student_scores(test, ds.items, llm, config, explain=config.explain_rows, interactions=interactions)
     return fit, scored
 
 
@@ -158,7 +162,8 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
     frames: list[pl.DataFrame] = []
     fit_student = test_student = None
     if config.use_student:
-        fit_student, test_student = score_student(ds, rows, test, fit_rows, config, out, llm, timer)
+        fit_student, test_student = score_student(ds, rows, test, fit_rows, config, out, llm, timer,
+                                                  split.train_interactions)
         frames.append(conform_predictions(test_student.drop(LLM_TERM)))
     with timer("stacker"):
         logodds = None if fit_student is None else fit_student[LLM_TERM].to_numpy()
@@ -173,6 +178,8 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
                                       overrides=config.baseline_overrides)
         for name, (preds, _) in fitted.items():
             write_parquet(out / "baselines" / f"{name}.parquet", preds)
+    with timer("grounding"):
+        frames = mark_explanations(ds, frames, config.grounding)
     predictions = pl.concat(frames, how="diagonal_relaxed")
     everything = pl.concat([predictions, *(p for p, _ in fitted.values())], how="diagonal_relaxed")
     repeats = repeated_targets(test)
@@ -180,6 +187,8 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
              "without repeated targets": everything.join(repeats, on=["user_id", "item_id"], how="anti")}
     paired = {view: comparisons(table, list(fitted), config) for view, table in views.items()}
     metrics = run_metrics(config, predictions, fitted, paired, hybrid, ablation, timer)
+    if MARKS in predictions.columns:
+        metrics["grounding"] = summarise_marks(predictions)
     metrics.update({"test_rows": test.height, "repeated_target_rows": repeats.height,
                     "stacking_rows": fit_rows.height, "stacking_negatives": int((fit_rows["label"] == 0).sum())})
     sections = [comparison_section(f"Paired comparisons — {view} ({config.dataset})", result)

@@ -31,14 +31,12 @@ from reasonrec.data.loaders.reasoningrec import release_notes
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
-from reasonrec.eval.grounding import checker_for
-from reasonrec.eval.grounding.marks import mark_predictions, summarise_marks
+from reasonrec.eval.grounding.marks import summarise_marks
 from reasonrec.eval.text import TextMetricsConfig
 from reasonrec.io import write_parquet
 from reasonrec.llm.base import LLM
 from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.registry import build_llm
-from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.methods.base import Ablation, Protocol, Timer
 from reasonrec.methods.reproduction import (
     ReproductionConfig,
@@ -46,6 +44,7 @@ from reasonrec.methods.reproduction import (
     evaluate,
     finish_reproduction,
     headline,
+    mark_explanations,
     models_note,
     models_record,
     with_k,
@@ -304,7 +303,7 @@ def run(config: ReasoningRecReproConfig, out_dir: str | Path, llm: LLM | None = 
     with timer("evaluate"):
         runs = evaluate_runs(frames, config, text_cfg)
     with timer("grounding"):
-        frames = grounding_marks(ds, frames, config)
+        frames = mark_explanations(ds, frames, config.grounding)
     with timer("baselines"):
         baselines, baseline_seconds = run_baselines(ds, config, rows, out)
     authors = authors_figures(ds, config)
@@ -353,15 +352,6 @@ def score_methods(ds: Dataset, rows: pl.DataFrame, config: ReasoningRecReproConf
             with timer(f"zeroshot_{variant}"):
                 frames.append(with_k(predict_zeroshot(ds, rows, config, variant, base_llm), None))
     return frames
-
-
-def grounding_marks(ds: Dataset, frames: list[pl.DataFrame], config: ReasoningRecReproConfig
-                    ) -> list[pl.DataFrame]:
-    """Frames with generated explanations get the checker's per-sentence marks (`grounding` column)."""
-    if not config.grounding or not any(f["reasoning"].is_not_null().any() for f in frames):
-        return frames
-    checker = checker_for(ds, encoder=SentenceEncoder(cache_path=default_embedding_cache()))
-    return [mark_predictions(f, ds, checker) if f["reasoning"].is_not_null().any() else f for f in frames]
 
 
 def evaluate_runs(frames: list[pl.DataFrame], config: ReasoningRecReproConfig,
