@@ -35,7 +35,7 @@ from reasonrec.methods.reproduction import ReproductionConfig
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.predictions import conform_predictions
 from reasonrec.stages.common.context import target_rows
-from reasonrec.stages.common.grounded import ExplainConfig
+from reasonrec.stages.common.grounded import ExplainConfig, with_grounded_explanations
 from reasonrec.stages.student import label_prompts
 
 HYBRID = "hybrid"
@@ -210,6 +210,18 @@ def hybrid_predictions(rows: pl.DataFrame, features: pl.DataFrame, model: Stacke
     return conform_predictions(out)
 
 
+def explain_own_label(frame: pl.DataFrame, rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: HybridConfig,
+                      interactions: pl.DataFrame | None) -> pl.DataFrame:
+    """The first `explain_rows` predictions of a stacker explained from evidence for *its own* label: the
+    student's explanation argues for the student's label, which the stacker may overturn."""
+    predict = student_predict_config(config, explain=config.explain_rows)
+    return with_grounded_explanations(
+        frame, target_rows(rows, None), (items, None, interactions), llm, config.explain,
+        domain=predict.domain_view(), want=lambda idx: idx < config.explain_rows,
+        like_threshold=config.like_threshold, seed=config.seed, batch_size=predict.batch_size,
+        show=config.show_progress)
+
+
 __all__ = ["ABLATION", "HYBRID", "STUDENT", "CFAwareRows", "HybridConfig", "StudentConfig", "cf_aware_rows",
-           "fit_hybrid", "hybrid_predictions", "student_llm", "student_predict_config", "student_scores",
+           "explain_own_label", "fit_hybrid", "hybrid_predictions", "student_llm", "student_predict_config", "student_scores",
            "train_student"]

@@ -40,6 +40,7 @@ from reasonrec.methods.hybrid.predictor import (
     STUDENT,
     HybridConfig,
     cf_aware_rows,
+    explain_own_label,
     fit_hybrid,
     hybrid_predictions,
     student_llm,
@@ -130,9 +131,9 @@ def comparison_section(title: str, result: Mapping[str, Any]) -> Section:
 
 def score_student(ds: Dataset, rows: Any, test: pl.DataFrame, fit_rows: pl.DataFrame, config: HybridConfig,
                   out: Path, llm: LLM | None, timer: Timer, interactions: pl.DataFrame | None = None
-                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(student predictions on the stacking rows, on the test rows); trains the student unless `llm` is given.
-    `interactions` (train only) give the explanations' user/item statistics."""
+                  ) -> tuple[pl.DataFrame, pl.DataFrame, LLM]:
+    """(student predictions on the stacking rows, on the test rows, the student); trains the student unless `llm`
+    is given. `interactions` (train only) give the explanations' user/item statistics."""
     if llm is None:
         with timer("train_student"):
             adapter = train_student(rows, ds.items, ds.artefacts, config, out / "student", scored=test)
@@ -140,7 +141,7 @@ def score_student(ds: Dataset, rows: Any, test: pl.DataFrame, fit_rows: pl.DataF
     with timer("score_student"):
         fit = student_scores(fit_rows, ds.items, llm, config)
         scored = student_scores(test, ds.items, llm, config, explain=config.explain_rows, interactions=interactions)
-    return fit, scored
+    return fit, scored, llm
 
 
 def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> RecipeResult:
@@ -162,8 +163,8 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
     frames: list[pl.DataFrame] = []
     fit_student = test_student = None
     if config.use_student:
-        fit_student, test_student = score_student(ds, rows, test, fit_rows, config, out, llm, timer,
-                                                  split.train_interactions)
+        fit_student, test_student, llm = score_student(ds, rows, test, fit_rows, config, out, llm, timer,
+                                                       split.train_interactions)
         frames.append(conform_predictions(test_student.drop(LLM_TERM)))
     with timer("stacker"):
         logodds = None if fit_student is None else fit_student[LLM_TERM].to_numpy()
@@ -171,6 +172,10 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
         if hybrid is not None:
             frames.append(hybrid_predictions(test, test_features, hybrid, method=HYBRID, dataset=config.dataset,
                                              student=test_student))
+    if hybrid is not None and llm is not None and config.explain_rows and config.explain.mode == "evidence":
+        with timer("explain_hybrid"):
+            frames = [explain_own_label(f, test, ds.items, llm, config, split.train_interactions)
+                      if f["method"][0] == HYBRID else f for f in frames]
         frames.append(hybrid_predictions(test, test_features, ablation, method=ABLATION, dataset=config.dataset))
     with timer("baselines"):
         data = TrainData(split.train_interactions, split.train, split.valid, r_threshold=config.like_threshold)
