@@ -120,7 +120,7 @@ def grounding_command(
         summary = summarise(results)
     payload = {"dataset": dataset, "source": source, "split": split, "methods": summary}
     if out is not None:
-        _write_grounding(out, results, explanation_table(results), payload, cfg, predictions, started)
+        _write_grounding(out, results, explanation_table(results), payload, cfg, predictions, started, seed)
         log.print(f"wrote {out}")
     if as_json:
         typer.echo(json.dumps(payload, allow_nan=False))
@@ -136,7 +136,7 @@ def _verifier(llm_cfg: Any) -> Any:
 
 
 def _write_grounding(out: Path, results: list, table: Any, payload: dict, cfg: Any, predictions: Path | None,
-                     started: float) -> None:
+                     started: float, seed: int) -> None:
     from reasonrec.io import write_json, write_jsonl, write_parquet
     from reasonrec.runs import write_manifest
 
@@ -147,7 +147,7 @@ def _write_grounding(out: Path, results: list, table: Any, payload: dict, cfg: A
          "items": [{"span": m.span, "how": m.how, "item_ids": [i.item_id for i in m.items]} for m in c.mentions]}
         for r in results for c in r.claims))
     write_json(out / "summary.json", payload)
-    write_manifest(out, command="reasonrec eval grounding", config=cfg, seeds={"seed": 0},
+    write_manifest(out, command="reasonrec eval grounding", config=cfg, seeds={"seed": seed},
                    inputs=[predictions] if predictions else [], started_at=started)
 
 
