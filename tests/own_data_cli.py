@@ -77,6 +77,7 @@ class ChainResult:
     work: Path
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    stdout: dict[str, str] = field(default_factory=dict)
     served: dict[str, Any] = field(default_factory=dict)
     explained: dict[str, Any] = field(default_factory=dict)
 
@@ -87,6 +88,7 @@ def _run(step: str, argv: list[str], work: Path, result: ChainResult) -> None:
                           timeout=STEP_TIMEOUT_S, check=False)
     result.seconds[step] = round(time.perf_counter() - started, 2)
     result.outputs[step] = done.stdout + done.stderr
+    result.stdout[step] = done.stdout
     if done.returncode != 0:
         raise AssertionError(f"`reasonrec {' '.join(argv)}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
 

@@ -18,7 +18,7 @@ def test_own_csv_to_served_explained_recommendations(tmp_path) -> None:
     work = result.work
     assert "read " in result.outputs["prepare"] and (work / "shop" / "manifest.json").is_file()
     assert (work / "shop_bpr" / "cf_model.npz").is_file()
-    trained = json.loads(result.outputs["student"][result.outputs["student"].index("{"):])
+    trained = json.loads(result.stdout["student"])  # stdout is the result alone (the trainer logs go to stderr)
     assert trained["global_step"] == 2 and (work / "shop_student" / "adapter" / "adapter_config.json").is_file()
     bundle_config = (work / "shop_bundle" / "bundle.yaml").read_text()
     assert "method: reasoningrec" in bundle_config and "adapter: adapter" in bundle_config  # its own prompt

@@ -8,7 +8,9 @@ run is reproducible from its written config.yaml.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -90,7 +92,8 @@ def lora(out: OutOpt, config: ConfigOpt = None, set_: SetOpt = None, dataset: Da
 
     cfg = _config(config, set_, dataset, data_dir, llm_config)
     print_config(print_config_, config=cfg)
-    result = run_training(cfg, out, command="train lora")
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its log dicts; stdout is the result JSON
+        result = run_training(cfg, out, command="train lora")
     typer.echo(json.dumps({
         "adapter": str(result.adapter_dir), "global_step": result.global_step, "best_metric": result.best_metric,
         "best_step": result.best_step, "train_examples": result.train_examples, "wall_s": round(result.wall_s, 1),
