@@ -1,7 +1,7 @@
 """Split an explanation into claims: the units the grounding checker labels supported, contradicted, unsupported
 or uncheckable.
 
-A claim is one sentence (the sentence splitter of `stages.recsaver.leak`, which keeps list numbers, decimals and
+A claim is one sentence (never cut inside a double-quoted title; the sentence splitter of `stages.recsaver.leak`, which keeps list numbers, decimals and
 abbreviations intact), further cut at semicolons. Not claims: the formatted verdict line ("Prediction: Yes" — it is
 the stated prediction, read by `answers.parse_reasoningrec`; also after "Answer:"), headings (a short line ending in a colon, e.g.
 "Summary of user behavior:"), and fragments without a word of three letters. List markers ("1.", "-", "*") are
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reasonrec.stages.recsaver.leak import split_sentences
+from reasonrec.stages.recsaver.leak import Sentence, split_sentences
 
 MAX_CLAIMS = 200  # bound per explanation: a looping generation must not cost unbounded checking time
 
@@ -36,20 +36,35 @@ class Claim:
     end: int
 
 
+_SEMICOLON = re.compile(r"(?<!&[a-z]{2})(?<!&[a-z]{3})(?<!&[a-z]{4})(?<!&[a-z]{5})(?<!&[a-z]{6});\s+")  # not "&amp;"
+
+
 def _pieces(text: str, start: int) -> list[tuple[str, int]]:
-    """Cut a sentence at semicolons (each side is a statement of its own)."""
+    """Cut a sentence at semicolons (each side is a statement of its own), never inside an HTML entity."""
     out, cursor = [], 0
-    for m in re.finditer(r";\s+", text):
+    for m in _SEMICOLON.finditer(text):
         out.append((text[cursor : m.start()], start + cursor))
         cursor = m.end()
     out.append((text[cursor:], start + cursor))
     return out
 
 
+def _quote_aware(text: str) -> list[Sentence]:
+    """Sentences, re-joined where a boundary fell inside a double-quoted title ("… 13.5 oz. Shampoo")."""
+    out: list[Sentence] = []
+    for sentence in split_sentences(text):
+        if out and out[-1].text.count('"') % 2 == 1:
+            start = out[-1].start
+            out[-1] = Sentence(text[start:sentence.end], start, sentence.end)
+        else:
+            out.append(sentence)
+    return out
+
+
 def split_claims(text: str | None) -> list[Claim]:
     """Claims of an explanation in order, at most MAX_CLAIMS."""
     claims: list[Claim] = []
-    for sentence in split_sentences(text or ""):
+    for sentence in _quote_aware(text or ""):
         if _VERDICT_LINE.match(sentence.text):
             continue
         for piece, offset in _pieces(sentence.text, sentence.start):

@@ -99,7 +99,7 @@ USER_WORDS = frozenset((
 GENERIC = frozenset((
     "able", "absence", "add", "adding", "adds", "align", "alignment", "aligns", "another", "appeal",
     "appealing", "appeals", "appear", "appears", "aspect", "based", "behavior", "behaviour", "beneficial",
-    "bought", "brand", "brands", "buy", "called", "candidate", "case", "categories", "category", "character",
+    "beauty", "bought", "brand", "brands", "buy", "called", "candidate", "case", "categories", "category", "character",
     "characters", "choice", "combined", "concern", "concerns", "consider", "considering", "consumer",
     "context", "criteria", "criterion", "described", "description", "designed", "development", "downside",
     "drawback", "element", "elements", "emotions", "ensure", "ensures", "ensuring", "especially",
@@ -112,7 +112,7 @@ GENERIC = frozenset((
     "offer", "offering", "offers", "one", "ones", "option", "options", "part", "particularly", "past",
     "performance", "performances", "perspective", "plot", "point", "points", "potential", "potentially",
     "premise", "presence", "previous", "previously", "product", "products", "promising", "provide",
-    "provides", "providing", "purchase", "purchases", "range", "real", "really", "reason", "reasons",
+    "provides", "providing", "purchase", "purchases", "range", "rated", "real", "really", "reason", "reasons",
     "recommendation", "resonate", "resonates", "result", "results", "role", "says", "seems", "sense",
     "sequence", "sequences", "several", "showcase", "showcases", "showcasing", "significant", "simply",
     "slightly", "states", "stories", "story", "storyline", "storylines", "storytelling", "substance",

@@ -22,6 +22,7 @@ implementation, called by the fine-tuned student (`predict.predict_labels`) and 
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -47,6 +48,9 @@ class ExplainConfig(Config):
     """How explanations are produced: `free` (the prompt's own reasoning text) or `evidence` (this module)."""
 
     mode: Literal["free", "evidence"] = Field("free", description="free | evidence (grounded, after the label)")
+    anchor: Literal["verdict", "evidence"] = Field(
+        "verdict", description="how the answer starts: the verdict only, or the verdict and the retrieved fact that "
+                               "supports it (written from the evidence, so true by construction); the model continues")
     top_k: int = Field(3, ge=1, le=10, description="similar history items shown as evidence")
     describe_target: bool = Field(True, description="show the target's description (cut to 300 characters)")
     max_new_tokens: int = Field(48, ge=8, le=512, description="two or three short sentences")
@@ -66,6 +70,30 @@ def verdict_prefix(label: int, domain: Domain) -> str:
     """The start of the assistant turn: the prediction, stated so the grounding checker reads it as a verdict."""
     return (f"The user will likely enjoy this {domain.item} because" if label
             else f"The user will likely not enjoy this {domain.item} because")
+
+
+def anchor_fact(evidence: Evidence, label: int, domain: Domain, scale_max: int) -> str | None:
+    """The strongest retrieved fact for the predicted label, as a clause: the most similar history item the user
+    liked (for a like) or disliked (for a not-like), else the user's or the item's like-share when it agrees with
+    the label; None when no evidence points that way."""
+    agreeing = [e for e in evidence.most_similar(len(evidence.history)) if e.liked == bool(label)]
+    if agreeing:
+        e = agreeing[0]
+        rated = f" (rated {e.rating:g} of {scale_max})" if e.rating is not None and scale_max > 1 else ""
+        return f'they {"liked" if label else "disliked"} the similar {domain.item} "{html.unescape(e.view.title)}"{rated}'
+    user, item = evidence.user, evidence.item
+    if user.n and user.like_share is not None and (user.like_share >= 0.5) == bool(label):
+        return f"they liked {round(100 * user.like_share)}% of the {user.n} {domain.items} they rated before"
+    if item.n and item.like_share is not None and (item.like_share >= 0.5) == bool(label):
+        return f"{round(100 * item.like_share)}% of the {item.n} other ratings of this {domain.item} were likes"
+    return None
+
+
+def answer_prefix(evidence: Evidence, label: int, config: ExplainConfig, domain: Domain, scale_max: int) -> str:
+    """The assistant turn's start: the verdict, plus (anchor=evidence) the fact behind it as its own sentence."""
+    verdict = verdict_prefix(label, domain)
+    fact = anchor_fact(evidence, label, domain, scale_max) if config.anchor == "evidence" else None
+    return f"{verdict} {fact}." if fact else verdict
 
 
 def evidence_json(evidence: Evidence, top_k: int) -> str:
@@ -119,7 +147,8 @@ def grounded_explanations(
         return texts, shown
     evidence = dict(zip(picked, retriever.retrieve([rows[i] for i in picked]), strict=True))
     renderer = PromptRenderer()
-    prefixes = {i: verdict_prefix(int(labels[i]), domain) for i in picked}  # type: ignore[arg-type]
+    prefixes = {i: answer_prefix(evidence[i], int(labels[i]), config, domain, scale_max)  # type: ignore[arg-type]
+                for i in picked}
     jobs = []
     for i in picked:
         key = (str(rows[i]["user_id"]), str(rows[i]["item_id"]))
@@ -167,6 +196,6 @@ def with_grounded_explanations(
 
 
 __all__ = [
-    "ExplainConfig", "evidence_json", "evidence_retriever", "explanation_messages", "grounded_explanations",
+    "ExplainConfig", "anchor_fact", "answer_prefix", "evidence_json", "evidence_retriever", "explanation_messages", "grounded_explanations",
     "verdict_prefix", "with_grounded_explanations",
 ]
