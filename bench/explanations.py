@@ -66,7 +66,7 @@ NOT_RUN = [
 TUNED = {"min_title_idf": (4.0, 5.0, 6.0), "item_similarity": (0.45, 0.55, 0.65),
          "catalogue_similarity": (0.65, 0.75, 0.85), "attribute_similarity": (0.5, 0.6, 0.7),
          "attribute_overlap": (0.4, 0.5, 0.67)}
-COLUMNS = ("explanations", "claims", "coverage", "supported_precision", "contradiction_rate", "unsupported_rate",
+COLUMNS = ("explanations", "claims", "coverage", "supported_precision", "fact_precision", "contradiction_rate", "unsupported_rate",
            "hallucinated_item_rate", "label_consistency", "loop_rate")
 
 

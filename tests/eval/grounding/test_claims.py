@@ -19,6 +19,14 @@ def test_split_drops_verdicts_headings_and_markers() -> None:
     assert [c.index for c in claims] == list(range(len(claims)))
 
 
+def test_quoted_titles_and_html_entities_stay_inside_one_claim() -> None:
+    text = ('They liked the similar product "Bath &amp; Body Works Shampoo 13.5 oz. Value Pack" (rated 5 of 5). '
+            "It is gentle; it lathers.")
+    claims = [c.text for c in split_claims(text)]
+    first = 'They liked the similar product "Bath &amp; Body Works Shampoo 13.5 oz. Value Pack" (rated 5 of 5).'
+    assert claims == [first, "It is gentle", "it lathers."]
+
+
 def test_empty_and_looping_texts_are_bounded() -> None:
     assert split_claims(None) == [] and split_claims("  \n ") == []
     assert len(split_claims("The user likes soap. " * 500)) == MAX_CLAIMS

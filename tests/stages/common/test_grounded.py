@@ -14,7 +14,7 @@ from reasonrec.llm.testing import ScriptedLLM
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.prompts import DOMAINS
 from reasonrec.stages.common.evidence import EvidenceRetriever
-from reasonrec.stages.common.grounded import ExplainConfig, grounded_explanations, verdict_prefix
+from reasonrec.stages.common.grounded import ExplainConfig, anchor_fact, grounded_explanations, verdict_prefix
 from reasonrec.stages.reasoningrec.zeroshot import ZeroShotConfig, zeroshot_predict
 
 ITEMS = pl.DataFrame({
@@ -54,6 +54,29 @@ def test_prompt_holds_only_the_evidence_and_the_text_starts_with_the_verdict(ret
     assert texts[0] == f"{request.assistant_prefix} they rated similar soaps highly."
     assert request.params.no_repeat_ngram_size == cfg.no_repeat_ngram_size
     assert request.params.repetition_penalty == cfg.repetition_penalty
+
+
+@pytest.mark.parametrize(("label", "fact"), [
+    (1, 'they liked the similar beauty product "Rose Soap Bar" (rated 5 of 5)'),
+    (0, 'they disliked the similar beauty product "Car Wax" (rated 2 of 5)'),
+])
+def test_evidence_anchor_states_the_most_similar_item_that_agrees_with_the_label(retriever, label, fact) -> None:
+    evidence = retriever.retrieve(TARGETS.to_dicts())[0]
+    agreeing = [e for e in evidence.most_similar(4) if e.liked == bool(label)]
+    assert fact == anchor_fact(evidence, label, DOMAINS["beauty"], 5) and f'"{agreeing[0].view.title}"' in fact
+    llm = ScriptedLLM(text="Both are gentle soaps.")
+    cfg = ExplainConfig(mode="evidence", anchor="evidence")
+    texts, _ = grounded_explanations(TARGETS.to_dicts(), [label], retriever, llm, cfg, domain=DOMAINS["beauty"],
+                                     show=False)
+    assert llm.generate_requests[0].assistant_prefix == f"{verdict_prefix(label, DOMAINS['beauty'])} {fact}."
+    assert texts[0] == f"{verdict_prefix(label, DOMAINS['beauty'])} {fact}. Both are gentle soaps."
+
+
+def test_evidence_anchor_falls_back_to_statistics_and_never_states_a_disagreeing_fact(retriever) -> None:
+    row = {**TARGETS.to_dicts()[0], "history_labels": [1, 1, 1, 1], "history_ratings": [5.0, 5.0, 4.0, 4.0]}
+    evidence = retriever.retrieve([row])[0]
+    assert anchor_fact(evidence, 1, DOMAINS["beauty"], 5).startswith("they liked the similar")
+    assert anchor_fact(evidence, 0, DOMAINS["beauty"], 5) is None  # user and item like-shares say "like" too
 
 
 def test_student_and_zeroshot_share_the_grounded_mode() -> None:

@@ -86,6 +86,9 @@ class ExplanationResult:
         out = {"claims": len(self.claims), "checkable": sum(c.checkable for c in self.claims)}
         for label in ("supported", "contradicted", "unsupported"):
             out[label] = sum(c.label == label for c in self.claims)
+        with_facts = [c for c in self.claims if any(f.kind != "verdict" for f in c.facts)]
+        out["fact_checkable"] = len(with_facts)
+        out["fact_supported"] = sum(c.label == "supported" for c in with_facts)
         named = self.named_items()
         out["named_items"] = len(named)
         out["hallucinated_items"] = sum(m.hallucinated for m in named)

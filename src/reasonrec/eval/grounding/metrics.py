@@ -1,6 +1,9 @@
 """Grounding metrics per explanation and per method (micro-averaged over claims / named items).
 
 - supported-claim precision = supported / checkable claims;
+- fact precision = the same over the claims that state a fact besides the verdict (a history item, a target
+  property, a brand, a price, a genre): a claim holding only the stated verdict and words of praise counts as
+  supported in the first figure, never in this one;
 - contradiction rate = contradicted / checkable claims;
 - coverage = checkable / all claims;
 - hallucinated-item rate = named items found nowhere (not the user's, not the target, not in the catalogue) /
@@ -19,7 +22,7 @@ import polars as pl
 
 from reasonrec.eval.grounding.checker import ExplanationResult
 
-METRICS = ("supported_precision", "contradiction_rate", "unsupported_rate", "coverage", "hallucinated_item_rate",
+METRICS = ("supported_precision", "fact_precision", "contradiction_rate", "unsupported_rate", "coverage", "hallucinated_item_rate",
            "label_consistency")
 
 
@@ -33,6 +36,7 @@ def explanation_row(result: ExplanationResult) -> dict[str, Any]:
         "explanation_id": result.explanation_id, "method": result.source, "user_id": result.user_id,
         "item_id": result.item_id, "pred_label": result.pred_label, **c,
         "supported_precision": _ratio(c["supported"], c["checkable"]),
+        "fact_precision": _ratio(c["fact_supported"], c["fact_checkable"]),
         "contradiction_rate": _ratio(c["contradicted"], c["checkable"]),
         "unsupported_rate": _ratio(c["unsupported"], c["checkable"]),
         "coverage": _ratio(c["checkable"], c["claims"]),
@@ -46,19 +50,20 @@ def explanation_table(results: Sequence[ExplanationResult]) -> pl.DataFrame:
     return pl.DataFrame([explanation_row(r) for r in results], infer_schema_length=None)
 
 
-COUNT_KEYS = ("claims", "checkable", "supported", "contradicted", "unsupported", "named_items",
-              "hallucinated_items")
+COUNT_KEYS = ("claims", "checkable", "supported", "contradicted", "unsupported", "fact_checkable", "fact_supported",
+              "named_items", "hallucinated_items")
 
 
 def summarise_rows(rows_by_method: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per method, micro-averaged from per-explanation rows (`explanation_row` dicts or stored marks)."""
     out = {}
     for method, group in rows_by_method.items():
-        totals = {k: sum(int(r[k] or 0) for r in group) for k in COUNT_KEYS}
+        totals = {k: sum(int(r.get(k) or 0) for r in group) for k in COUNT_KEYS}  # marks stored before a key existed
         consistency = [r["label_consistency"] for r in group if r["label_consistency"] is not None]
         out[method] = {
             "explanations": len(group), **totals,
             "supported_precision": _ratio(totals["supported"], totals["checkable"]),
+            "fact_precision": _ratio(totals["fact_supported"], totals["fact_checkable"]),
             "contradiction_rate": _ratio(totals["contradicted"], totals["checkable"]),
             "unsupported_rate": _ratio(totals["unsupported"], totals["checkable"]),
             "coverage": _ratio(totals["checkable"], totals["claims"]),

@@ -21,7 +21,7 @@ from reasonrec.eval.report.model import Section, SectionFigure
 SAMPLES_PER_METHOD = 3
 MAX_EXPLANATION_CHARS = 600
 METRIC_HEADER = ("method", "AUC", "RMSE", "explanations", "claims", "coverage", "supported precision",
-                 "contradiction rate", "hallucinated-item rate", "label consistency")
+                 "fact precision", "contradiction rate", "hallucinated-item rate", "label consistency")
 
 
 def _evidence_titles(cell: str | None) -> str:
@@ -75,8 +75,8 @@ def explanation_sections(predictions: pl.DataFrame, headline: Mapping[str, Mappi
     for method, s in summary.items():
         head = headline.get(method) or {}
         metric_rows.append([method, head.get("auc"), head.get("rmse"), s["explanations"], s["claims"], s["coverage"],
-                            s["supported_precision"], s["contradiction_rate"], s["hallucinated_item_rate"],
-                            s["label_consistency"]])
+                            s["supported_precision"], s["fact_precision"], s["contradiction_rate"],
+                            s["hallucinated_item_rate"], s["label_consistency"]])
         if head.get("auc") is not None and s["supported_precision"] is not None:
             points.append((method, float(head["auc"]), float(s["supported_precision"]), s["explanations"]))
     suffix = f" — {title}" if title else ""
@@ -86,7 +86,8 @@ def explanation_sections(predictions: pl.DataFrame, headline: Mapping[str, Mappi
     metrics = Section(
         f"Explanation grounding{suffix}", METRIC_HEADER, metric_rows,
         note=("Claims checked against the rows each prompt was built from (eval.grounding): precision = "
-              "supported / checkable claims; coverage = checkable / all claims; hallucinated items = named items "
+              "supported / checkable claims; fact precision = the same over claims stating a fact besides the "
+              "verdict; coverage = checkable / all claims; hallucinated items = named items "
               "in neither the history nor the catalogue; label consistency = the explanation's verdict matches "
               "the predicted label. AUC/RMSE are on all scored rows, grounding on the explained ones."),
         figures=figures)
