@@ -16,10 +16,12 @@ released explanations in one table.
 reasoning and the student in the evidence-grounded mode on N Beauty test rows (`--adapter`: a trained student,
 e.g. the demo's runs/demo/student/adapter), and the base model zero-shot in the grounded mode on N test rows of
 each dataset. `--sweep N` runs the grounded mode's anti-loop decoding sweep on N validation rows per dataset and
-writes bench/results/explanations_sweep.json (the ExplainConfig defaults come from it).
+writes bench/results/explanations_sweep.json (the ExplainConfig defaults come from it). `--anchor-sweep N` compares
+how the grounded answer starts (the verdict alone, or the verdict and the retrieved fact behind it) on N validation
+rows per dataset and writes bench/results/explanations_anchor.json (`ExplainConfig.anchor`'s default comes from it).
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/explanations.py [--limit 200] [--tune] [--ours beauty:our-student=P]
-        [--generate 200 --adapter runs/demo/student/adapter] [--sweep 10]
+        [--generate 200 --adapter runs/demo/student/adapter] [--sweep 10] [--anchor-sweep 30]
 
 Prints tables and writes bench/results/explanations.json (with the load average: timings are not the point here,
 but the machine is shared).
@@ -35,7 +37,7 @@ from typing import Any
 
 import polars as pl
 import torch
-from grounded_runs import grounding_summary, student_rows, sweep, zeroshot_rows
+from grounded_runs import anchor_sweep, grounding_summary, student_rows, sweep, zeroshot_rows
 
 from reasonrec.data.loaders import load_dataset
 from reasonrec.eval.grounding import GroundingConfig, checker_for
@@ -66,7 +68,7 @@ NOT_RUN = [
 TUNED = {"min_title_idf": (4.0, 5.0, 6.0), "item_similarity": (0.45, 0.55, 0.65),
          "catalogue_similarity": (0.65, 0.75, 0.85), "attribute_similarity": (0.5, 0.6, 0.7),
          "attribute_overlap": (0.4, 0.5, 0.67)}
-COLUMNS = ("explanations", "claims", "coverage", "supported_precision", "fact_precision", "contradiction_rate", "unsupported_rate",
+COLUMNS = ("explanations", "claims", "coverage", "supported_precision", "fact_precision", "later_precision", "contradiction_rate", "unsupported_rate",
            "hallucinated_item_rate", "label_consistency", "loop_rate")
 
 
@@ -183,6 +185,8 @@ def main() -> dict:
     parser.add_argument("--adapter", type=Path, default=None, help="trained ReasoningRec student (LoRA) for --generate")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="the student's own reasoning length")
     parser.add_argument("--sweep", type=int, default=0, help="anti-loop sweep on N validation rows per dataset")
+    parser.add_argument("--anchor-sweep", type=int, default=0,
+                        help="how the grounded answer starts (verdict | evidence) on N validation rows per dataset")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for MiniLM (1: on a shared CPU, 2 threads ran ~4x slower)")
     args = parser.parse_args()
@@ -198,6 +202,13 @@ def main() -> dict:
     if args.sweep:
         swept = sweep(data, args.sweep, encoder, args.threads)
         write_json(OUT.with_name("explanations_sweep.json"), {
+            "load_average_start": load, "load_average_end": os.getloadavg(), "wall_s": time.time() - started,
+            **swept})
+        print(f"chosen: {swept['chosen']}")
+        return swept
+    if args.anchor_sweep:
+        swept = anchor_sweep(data, args.anchor_sweep, encoder, args.threads)
+        write_json(OUT.with_name("explanations_anchor.json"), {
             "load_average_start": load, "load_average_end": os.getloadavg(), "wall_s": time.time() - started,
             **swept})
         print(f"chosen: {swept['chosen']}")

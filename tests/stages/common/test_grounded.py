@@ -39,7 +39,7 @@ def retriever() -> EvidenceRetriever:
 @pytest.mark.parametrize("label", [1, 0])
 def test_prompt_holds_only_the_evidence_and_the_text_starts_with_the_verdict(retriever, label: int) -> None:
     llm = ScriptedLLM(text="they rated similar soaps highly.")
-    cfg = ExplainConfig(mode="evidence", top_k=2, repetition_penalty=1.2, no_repeat_ngram_size=3)
+    cfg = ExplainConfig(mode="evidence", anchor="verdict", top_k=2, repetition_penalty=1.2, no_repeat_ngram_size=3)
     texts, shown = grounded_explanations(TARGETS.to_dicts(), [label], retriever, llm, cfg, domain=DOMAINS["beauty"],
                                          show=False)
     request = llm.generate_requests[0]

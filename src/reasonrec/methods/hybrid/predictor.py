@@ -178,8 +178,9 @@ def student_scores(rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: Hy
         explained = predict_labels(rows.head(explain), items, None, None, llm,
                                    student_predict_config(config, explain=explain, completion=completion),
                                    interactions=interactions)
-        text = explained["reasoning"].extend(pl.Series([None] * (preds.height - explained.height), dtype=pl.String))
-        preds = preds.with_columns(text.alias("reasoning"))
+        pad = pl.Series([None] * (preds.height - explained.height), dtype=pl.String)
+        shown = [explained[c].extend(pad).alias(c) for c in ("reasoning", "evidence") if c in explained.columns]
+        preds = preds.with_columns(shown)
     p = np.clip(preds["score"].to_numpy().astype(np.float64), 1e-6, 1 - 1e-6)
     return preds.with_columns(pl.Series(LLM_TERM, np.log(p) - np.log1p(-p)))
 

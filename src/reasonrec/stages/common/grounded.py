@@ -8,7 +8,10 @@ cite whatever the prompt (or the model's memory) offers. This mode runs after sc
    caller has one;
 2. a prompt holding ONLY that evidence and the final predicted label (`prompts/grounding/explain.j2`), and an
    assistant turn that starts with the verdict ("The user will likely enjoy this … because"), so the explanation
-   cannot disagree with the prediction;
+   cannot disagree with the prediction, and (`anchor=evidence`, the default) with the retrieved fact behind it:
+   the most similar history item the user liked (for a like) or disliked, else a like-share that agrees. That
+   sentence is written from the evidence, not by the model; the model continues after it. A 135M model asked
+   to cite facts garbles titles and numbers, so the fact is stated for it;
 3. decoding that does not loop: two or three short sentences (48 new tokens), with `repetition_penalty` and
    `no_repeat_ngram_size` available; the defaults were chosen on validation rows (`bench/explanations.py
    --sweep`, bench/results/explanations_sweep.json): at this length no setting looped and the neutral one had the
@@ -49,8 +52,9 @@ class ExplainConfig(Config):
 
     mode: Literal["free", "evidence"] = Field("free", description="free | evidence (grounded, after the label)")
     anchor: Literal["verdict", "evidence"] = Field(
-        "verdict", description="how the answer starts: the verdict only, or the verdict and the retrieved fact that "
-                               "supports it (written from the evidence, so true by construction); the model continues")
+        "evidence", description="how the answer starts: the verdict only, or the verdict and the retrieved fact "
+                                "behind it (written from the evidence); the model continues. Chosen on validation "
+                                "rows (bench/explanations.py --anchor-sweep, bench/results/explanations_anchor.json)")
     top_k: int = Field(3, ge=1, le=10, description="similar history items shown as evidence")
     describe_target: bool = Field(True, description="show the target's description (cut to 300 characters)")
     max_new_tokens: int = Field(48, ge=8, le=512, description="two or three short sentences")
