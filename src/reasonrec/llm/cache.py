@@ -8,7 +8,6 @@ loses at most the batch that was in flight. Error results are never cached: a re
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TypeVar
 
+from reasonrec.io import immediate_transaction, open_shared_sqlite
 from reasonrec.llm.base import (
     LLM,
     ChoiceScores,
@@ -46,9 +46,7 @@ class LLMCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=60.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = open_shared_sqlite(self.path, synchronous="NORMAL", timeout=60.0)
         self._conn.execute(SCHEMA)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict]:
@@ -68,17 +66,11 @@ class LLMCache:
         if not rows:
             return
         now = time.time()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO results (key, kind, model, result, created) VALUES (?, ?, ?, ?, ?)",
-                    [(k, kind, model, json.dumps(res, ensure_ascii=False), now) for k, kind, model, res in rows],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, immediate_transaction(self._conn) as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO results (key, kind, model, result, created) VALUES (?, ?, ?, ?, ?)",
+                [(k, kind, model, json.dumps(res, ensure_ascii=False), now) for k, kind, model, res in rows],
+            )
 
     def count(self, kind: str | None = None) -> int:
         with self._lock:
