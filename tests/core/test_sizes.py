@@ -14,7 +14,11 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 
 # Typer commands whose bodies are short: their documented option declarations make up most of their lines.
-ALLOWED_LONG_FUNCTIONS = frozenset({"cli/llm_serve.py::serve_command"})
+ALLOWED_LONG_FUNCTIONS = frozenset({
+    "cli/llm_serve.py::serve_command",
+    "cli/data_download.py::make_download_command",
+    "cli/data_download.py::make_download_command.download_command",
+})
 
 
 def _functions(node: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:

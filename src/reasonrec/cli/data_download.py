@@ -41,51 +41,6 @@ def _list_table(registry: Mapping[str, DownloadableDataset]) -> Table:
     return table
 
 
-NameArg = Annotated[str | None, typer.Argument(
-    help="Dataset to fetch: movielens-100k, movielens-1m, amazon-2018, amazon-2023 (Amazon takes "
-    "--category), or a full key such as amazon-2023:Books. Omit it to list every download.",
-    show_default=False,
-)]
-CategoryOpt = Annotated[str | None, typer.Option(
-    "--category",
-    "-c",
-    help="Amazon category as the publisher spells it (All_Beauty, Books, Video_Games, ...). Default: All_Beauty.",
-)]
-LandingDataDirOpt = Annotated[Path | None, typer.Option(
-    "--data-dir",
-    help="Root of the datasets; files land in <data-dir>/<folder> (movielens-100k/, amazon-2018/, "
-    "...). Default: $REASONREC_DATA_DIR, else ~/.cache/reasonrec/data.",
-)]
-MirrorOpt = Annotated[str | None, typer.Option(
-    "--mirror",
-    envvar=MIRROR_ENV,
-    help="Mirror root replacing the publisher's base URL: the file URL becomes <mirror>/<dataset "
-    "path>, e.g. <mirror>/movielens/ml-100k.zip or "
-    f"<mirror>/amazon_v2/categoryFilesSmall/All_Beauty_5.json.gz. Also read from ${MIRROR_ENV}.",
-)]
-ForceOpt = Annotated[bool, typer.Option(
-    "--force",
-    help="Download again even when the files are present (the new bytes are still verified against "
-    "the known or recorded checksum).",
-)]
-RetrustOpt = Annotated[bool, typer.Option(
-    "--retrust",
-    help="Forget the checksums recorded by earlier downloads of this dataset (trust on first use) "
-    "and record the new ones: use only when the publisher really changed the files.",
-)]
-KeepArchiveOpt = Annotated[bool, typer.Option(
-    "--keep-archive/--delete-archive",
-    help="Keep a zip after extracting it (later runs verify it cheaply), or delete it and verify "
-    "the extracted files instead.",
-)]
-RetriesOpt = Annotated[int, typer.Option(
-    "--retries", min=1, help="Attempts per file on connection errors and 5xx answers; each resumes.")]
-BackoffOpt = Annotated[float, typer.Option(
-    "--backoff", min=0.0, help="First wait in seconds between attempts; doubles each time (max 30 s).")]
-ProgressOpt = Annotated[bool, typer.Option(
-    "--progress/--no-progress", help="Show a progress bar with bytes and transfer rate.")]
-
-
 def _print_report(report: DownloadReport, spec: DownloadableDataset) -> None:
     """One line per verified file, the extracted count, and the `data prepare` line to run next."""
     for outcome in report.files:
@@ -104,16 +59,87 @@ def make_download_command(registry: Mapping[str, DownloadableDataset] | None = N
     """A Typer command function bound to `registry` (default: the real one; no global state to patch in tests)."""
 
     def download_command(
-        name: NameArg = None,
-        category: CategoryOpt = None,
-        data_dir: LandingDataDirOpt = None,
-        mirror: MirrorOpt = None,
-        force: ForceOpt = False,
-        retrust: RetrustOpt = False,
-        keep_archive: KeepArchiveOpt = True,
-        retries: RetriesOpt = 6,
-        backoff: BackoffOpt = 1.0,
-        progress: ProgressOpt = True,
+        name: Annotated[
+            str | None,
+            typer.Argument(
+                help="Dataset to fetch: movielens-100k, movielens-1m, amazon-2018, amazon-2023 (Amazon takes "
+                "--category), or a full key such as amazon-2023:Books. Omit it to list every download.",
+                show_default=False,
+            ),
+        ] = None,
+        category: Annotated[
+            str | None,
+            typer.Option(
+                "--category",
+                "-c",
+                help="Amazon category as the publisher spells it (All_Beauty, Books, Video_Games, ...). "
+                "Default: All_Beauty.",
+            ),
+        ] = None,
+        data_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--data-dir",
+                help="Root of the datasets; files land in <data-dir>/<folder> (movielens-100k/, amazon-2018/, "
+                "...). Default: $REASONREC_DATA_DIR, else ~/.cache/reasonrec/data.",
+            ),
+        ] = None,
+        mirror: Annotated[
+            str | None,
+            typer.Option(
+                "--mirror",
+                envvar=MIRROR_ENV,
+                help="Mirror root replacing the publisher's base URL: the file URL becomes <mirror>/<dataset "
+                "path>, e.g. <mirror>/movielens/ml-100k.zip or "
+                f"<mirror>/amazon_v2/categoryFilesSmall/All_Beauty_5.json.gz. Also read from ${MIRROR_ENV}.",
+            ),
+        ] = None,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="Download again even when the files are present (the new bytes are still verified against "
+                "the known or recorded checksum).",
+            ),
+        ] = False,
+        retrust: Annotated[
+            bool,
+            typer.Option(
+                "--retrust",
+                help="Forget the checksums recorded by earlier downloads of this dataset (trust on first use) "
+                "and record the new ones: use only when the publisher really changed the files.",
+            ),
+        ] = False,
+        keep_archive: Annotated[
+            bool,
+            typer.Option(
+                "--keep-archive/--delete-archive",
+                help="Keep a zip after extracting it (later runs verify it cheaply), or delete it and verify "
+                "the extracted files instead.",
+            ),
+        ] = True,
+        retries: Annotated[
+            int,
+            typer.Option(
+                "--retries",
+                min=1,
+                help="Attempts per file on connection errors and 5xx answers; each resumes.",
+            ),
+        ] = 6,
+        backoff: Annotated[
+            float,
+            typer.Option(
+                "--backoff",
+                min=0.0,
+                help="First wait in seconds between attempts; doubles each time (max 30 s).",
+            ),
+        ] = 1.0,
+        progress: Annotated[
+            bool,
+            typer.Option(
+                "--progress/--no-progress", help="Show a progress bar with bytes and transfer rate."
+            ),
+        ] = True,
     ) -> None:
         """Download a public dataset with resume, retries and sha256 verification, then print the `data prepare`
         line for it.
