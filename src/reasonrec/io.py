@@ -1,8 +1,7 @@
-"""Crash-safe file writing, shared SQLite files, and hashing.
+"""Crash-safe file writing and hashing.
 
 Every artefact is written to a temporary file in the same directory and renamed into place, so a crash
-never leaves a half-written Parquet/JSON file that a later stage would mistake for a finished one. The SQLite
-stores (LLM cache, embedding cache, feedback) open their file and write through the same two helpers.
+never leaves a half-written Parquet/JSON file that a later stage would mistake for a finished one.
 """
 
 from __future__ import annotations
@@ -10,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
@@ -34,31 +32,6 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
-
-
-def open_shared_sqlite(path: Path, *, synchronous: Literal["NORMAL", "FULL"],
-                       timeout: float) -> sqlite3.Connection:
-    """An SQLite file shared by threads (the caller serialises them with its own lock) and processes. WAL: readers
-    never block the writer; synchronous=NORMAL keeps a commit through a killed process, FULL through a lost
-    machine. Autocommit mode: writes go through `immediate_transaction`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    return conn
-
-
-@contextmanager
-def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction on an autocommit connection: committed whole, or rolled back whole on any error
-    (interrupts included)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

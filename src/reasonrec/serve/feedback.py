@@ -18,7 +18,7 @@ from typing import Any
 
 from reasonrec.errors import DataError
 from reasonrec.eval.human import DIMENSIONS
-from reasonrec.io import immediate_transaction, open_shared_sqlite
+from reasonrec.sqlite import immediate_transaction, open_shared_sqlite
 
 FEEDBACK_KINDS = ("click", "like", "dislike", "purchase", "dismiss", "rating")
 MAX_TEXT = 4000
