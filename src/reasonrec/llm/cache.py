@@ -44,7 +44,6 @@ class LLMCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = open_shared_sqlite(self.path, synchronous="NORMAL", timeout=60.0)
         self._conn.execute(SCHEMA)
