@@ -14,7 +14,7 @@ PACKAGE = REPO_ROOT / "src" / "reasonrec"
 # Lowest first; a module may import its own layer and the layers before it. The key is the first name under
 # `reasonrec` (a subpackage or a top-level module).
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"reasonrec", "errors", "paths", "io", "config", "runs", "predictions", "auc", "answers"}),
+    frozenset({"reasonrec", "errors", "paths", "io", "sqlite", "config", "runs", "predictions", "auc", "answers"}),
     frozenset({"data"}),
     frozenset({"llm"}),
     frozenset({"prompts"}),

@@ -23,13 +23,7 @@ class CaserConfig(CTRConfig):
 
 class Caser(SequentialCTR):
     name: ClassVar[str] = "caser"
-
-    def __init__(self, config: CaserConfig | None = None) -> None:
-        super().__init__(config or CaserConfig())
-
-    @classmethod
-    def default_config(cls) -> CaserConfig:
-        return CaserConfig()
+    config_class: ClassVar[type[CTRConfig]] = CaserConfig
 
     def build_encoder(self, n_items: int):
         import torch

@@ -47,6 +47,8 @@ class SequentialCTR:
     (hist_items, hist_labels) and returns (B, d) history vectors; the item table is `encoder.item_embedding`."""
 
     name: ClassVar[str] = "sequential-ctr"
+    config_class: ClassVar[type[CTRConfig]] = CTRConfig
+    """The subclass's hyper-parameters (a CTRConfig with its encoder's fields); its defaults when none is given."""
 
     def __init__(self, config: CTRConfig | None = None) -> None:
         self.config = config or self.default_config()
@@ -58,7 +60,7 @@ class SequentialCTR:
 
     @classmethod
     def default_config(cls) -> CTRConfig:
-        return CTRConfig()
+        return cls.config_class()
 
     def build_encoder(self, n_items: int):  # pragma: no cover - abstract
         raise NotImplementedError

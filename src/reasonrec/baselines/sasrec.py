@@ -22,13 +22,7 @@ class SASRecConfig(CTRConfig):
 
 class SASRec(SequentialCTR):
     name: ClassVar[str] = "sasrec"
-
-    def __init__(self, config: SASRecConfig | None = None) -> None:
-        super().__init__(config or SASRecConfig())
-
-    @classmethod
-    def default_config(cls) -> SASRecConfig:
-        return SASRecConfig()
+    config_class: ClassVar[type[CTRConfig]] = SASRecConfig
 
     def build_encoder(self, n_items: int):
         import torch

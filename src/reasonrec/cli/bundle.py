@@ -15,8 +15,7 @@ from reasonrec.cli.options import (
     SetOpt,
     print_config,
     resolve_command_config,
-    resolve_llm_config,
-    split_llm_overrides,
+    resolve_with_llm,
 )
 
 if TYPE_CHECKING:
@@ -65,9 +64,8 @@ def bundle_settings(bundle: Path, cls: type[Config], *, config: Path | None, ove
     and its model (the bundle's LLM ← --llm-config ← --set llm.KEY=VALUE); with --print-config, print and exit."""
     from reasonrec.bundle import load_bundle
 
-    own, llm_overrides = split_llm_overrides(overrides)
-    cfg = resolve_command_config(cls, config=config, overrides=own)
     loaded = load_bundle(bundle)
-    llm_cfg = resolve_llm_config(llm_config, llm_overrides, base=loaded.llm_config().model_dump(mode="json"))
+    cfg, llm_cfg = resolve_with_llm(cls, config=config, llm_config=llm_config, overrides=overrides,
+                                    llm_base=loaded.llm_config().model_dump(mode="json"))
     print_config(print_only, config=cfg, **({"llm": llm_cfg} if loaded.config.student else {}))
     return cfg, loaded, llm_cfg

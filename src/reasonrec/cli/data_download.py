@@ -20,7 +20,7 @@ from reasonrec.paths import MIRROR_ENV
 from reasonrec.paths import data_dir as default_data_dir
 
 if TYPE_CHECKING:
-    from reasonrec.data.download import DownloadableDataset
+    from reasonrec.data.download import DownloadableDataset, DownloadReport
 
 
 def _list_table(registry: Mapping[str, DownloadableDataset]) -> Table:
@@ -39,6 +39,20 @@ def _list_table(registry: Mapping[str, DownloadableDataset]) -> Table:
             "sha256 known" if known else ("TOFU + known members" if members else "trust on first use"),
         )
     return table
+
+
+def _print_report(report: DownloadReport, spec: DownloadableDataset) -> None:
+    """One line per verified file, the extracted count, and the `data prepare` line to run next."""
+    for outcome in report.files:
+        if outcome.status != "extracted":
+            typer.echo(f"{outcome.status:<10} {outcome.path}  sha256={outcome.sha256}")
+    extracted = sum(1 for o in report.files if o.status == "extracted")
+    if extracted:
+        typer.echo(f"extracted  {extracted} files into {report.folder}")
+    typer.echo(f"{report.dataset}: ready in {report.folder}")
+    command = spec.prepare_command(report.folder.parent)
+    if command is not None:
+        typer.echo(f"next: {command}")
 
 
 def make_download_command(registry: Mapping[str, DownloadableDataset] | None = None) -> Callable[..., None]:
@@ -159,16 +173,7 @@ def make_download_command(registry: Mapping[str, DownloadableDataset] | None = N
         except ReasonrecError as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(code=1) from exc
-        for outcome in report.files:
-            if outcome.status != "extracted":
-                typer.echo(f"{outcome.status:<10} {outcome.path}  sha256={outcome.sha256}")
-        extracted = sum(1 for o in report.files if o.status == "extracted")
-        if extracted:
-            typer.echo(f"extracted  {extracted} files into {report.folder}")
-        typer.echo(f"{report.dataset}: ready in {report.folder}")
-        command = spec.prepare_command(report.folder.parent)
-        if command is not None:
-            typer.echo(f"next: {command}")
+        _print_report(report, spec)
 
     return download_command
 

@@ -25,9 +25,7 @@ from reasonrec.cli.options import (
     PrintOpt,
     SetOpt,
     print_config,
-    resolve_command_config,
-    resolve_llm_config,
-    split_llm_overrides,
+    resolve_with_llm,
 )
 
 # Input selectors both commands take (the shared vocabulary comes from cli.options).
@@ -60,9 +58,7 @@ def _records(predictions: Path | None, dataset: str, data_dir: Path | None, sour
 def _settings(cls: Any, config: Path | None, llm_config: Path | None, set_: list[str] | None,
               print_only: bool) -> tuple[Any, Any]:
     """The command's config and its LLM's, resolved through the one precedence (`--print-config` exits here)."""
-    own, llm_overrides = split_llm_overrides(set_)
-    cfg = resolve_command_config(cls, config=config, overrides=own)
-    llm_cfg = resolve_llm_config(llm_config, llm_overrides)
+    cfg, llm_cfg = resolve_with_llm(cls, config=config, llm_config=llm_config, overrides=set_)
     print_config(print_only, config=cfg, llm=llm_cfg)
     return cfg, llm_cfg
 

@@ -97,6 +97,17 @@ def resolve_llm_config(llm_config: Path | None, overrides: Sequence[str] = (), *
                           source=str(llm_config) if llm_config is not None else "llm")
 
 
+def resolve_with_llm(cls: type[Config], *, config: Path | None, llm_config: Path | None,
+                     overrides: Sequence[str] | None, defaults: Mapping[str, Any] | None = None,
+                     flags: Mapping[str, Any] | None = None,
+                     llm_base: Mapping[str, Any] | None = None) -> tuple[Config, LLMConfig]:
+    """A command that takes --llm-config: its own settings (`resolve_command_config`, with the `--set KEY=VALUE`
+    overrides) and its model's (`resolve_llm_config` over `llm_base`, with the `--set llm.KEY=VALUE` ones)."""
+    own, llm_overrides = split_llm_overrides(overrides)
+    cfg = resolve_command_config(cls, config=config, overrides=own, flags=flags, defaults=defaults)
+    return cfg, resolve_llm_config(llm_config, llm_overrides, base=llm_base)
+
+
 def print_config(asked: bool, **sections: Config) -> None:
     """With `--print-config` (asked): every setting, resolved, as YAML — one section per config (the command's,
     and its `llm` when it has one) — then exit. Without it, nothing."""
@@ -114,5 +125,5 @@ def print_config(asked: bool, **sections: Config) -> None:
 __all__ = [
     "BudgetOpt", "ConfigOpt", "DataDirOpt", "LLMOpt", "LimitOpt", "MaybeOutOpt", "OutOpt", "PrintOpt", "SetOpt",
     "TeacherLLMOpt", "given_flags", "print_config",
-    "resolve_command_config", "resolve_llm_config", "split_llm_overrides", "yaml_layer",
+    "resolve_command_config", "resolve_llm_config", "resolve_with_llm", "split_llm_overrides", "yaml_layer",
 ]

@@ -23,9 +23,7 @@ from reasonrec.cli.options import (
     PrintOpt,
     SetOpt,
     print_config,
-    resolve_command_config,
-    resolve_llm_config,
-    split_llm_overrides,
+    resolve_with_llm,
 )
 
 if TYPE_CHECKING:
@@ -68,10 +66,8 @@ def predict_command(
     from reasonrec.predict import PredictConfig, predict_labels, write_predictions
 
     started = time.time()
-    own, llm_overrides = split_llm_overrides(set_)
-    cfg = resolve_command_config(PredictConfig, config=config, overrides=own, defaults={"dataset": dataset},
-                                 flags={"method": method})
-    llm_cfg = resolve_llm_config(llm_config, llm_overrides)
+    cfg, llm_cfg = resolve_with_llm(PredictConfig, config=config, llm_config=llm_config, overrides=set_,
+                                    defaults={"dataset": dataset}, flags={"method": method})
     print_config(print_config_, config=cfg, llm=llm_cfg)
     if cfg.method not in ("reasoningrec", "tallrec"):
         raise typer.BadParameter("the CLI predicts reasoningrec/tallrec from a dataset; rating methods use "

@@ -10,6 +10,7 @@ dataset defaults ← budget preset ← --config YAML ← flags ← --set.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,36 +92,37 @@ def reasoningrec(
                      flags={"k": k}, ablation=ablation, print_only=print_config_)
 
 
-@app.command("exp3rt")
-@one_line_errors()
-def exp3rt(
-    out: OutOpt, dataset: DatasetOpt = None, data_dir: DataDirOpt = None, budget: BudgetOpt = "full",
-    ablation: AblationOpt = None, llm_config: LLMOpt = None, teacher_llm_config: TeacherLLMOpt = None,
-    config: ConfigOpt = None, set_: SetOpt = None, print_config_: PrintOpt = False,
-) -> None:
-    """Rating student on a user-disjoint part of the released pairs: RMSE/MAE vs averages, top-k reranking.
+def _paper_command(paper: str, doc: str) -> Callable[..., None]:
+    """`reproduce <paper>` for a paper that takes only the options every reproduction shares (ReasoningRec adds
+    --k, so it has its own command above)."""
+
+    def command(
+        out: OutOpt, dataset: DatasetOpt = None, data_dir: DataDirOpt = None, budget: BudgetOpt = "full",
+        ablation: AblationOpt = None, llm_config: LLMOpt = None, teacher_llm_config: TeacherLLMOpt = None,
+        config: ConfigOpt = None, set_: SetOpt = None, print_config_: PrintOpt = False,
+    ) -> None:
+        run_reproduction(paper, out=out, dataset=dataset, data_dir=data_dir, budget=budget, llm_config=llm_config,
+                         teacher_llm_config=teacher_llm_config, config=config, overrides=set_,
+                         print_only=print_config_, ablation=ablation)
+
+    command.__doc__ = doc
+    return one_line_errors()(command)
+
+
+PAPER_COMMANDS = {
+    "exp3rt": """Rating student on a user-disjoint part of the released pairs: RMSE/MAE vs averages, top-k reranking.
 
     Example: reasonrec reproduce exp3rt --budget quick --out runs/exp3rt_quick --set rationale=teacher
-    """
-    run_reproduction("exp3rt", out=out, dataset=dataset, data_dir=data_dir, budget=budget, llm_config=llm_config,
-                     teacher_llm_config=teacher_llm_config, config=config, overrides=set_, print_only=print_config_,
-                     ablation=ablation)
-
-
-@app.command("recsaver")
-@one_line_errors()
-def recsaver(
-    out: OutOpt, dataset: DatasetOpt = None, data_dir: DataDirOpt = None, budget: BudgetOpt = "full",
-    ablation: AblationOpt = None, llm_config: LLMOpt = None, teacher_llm_config: TeacherLLMOpt = None,
-    config: ConfigOpt = None, set_: SetOpt = None, print_config_: PrintOpt = False,
-) -> None:
-    """Zero-shot CoT vs no reasoning, verified references, student paths/filters, NLG + correctness tables.
+    """,
+    "recsaver": """Zero-shot CoT vs no reasoning, verified references, student paths/filters, NLG + correctness tables.
 
     Example: reasonrec reproduce recsaver --dataset movielens-100k --budget quick --teacher-llm-config t.yaml --out rs
-    """
-    run_reproduction("recsaver", out=out, dataset=dataset, data_dir=data_dir, budget=budget, llm_config=llm_config,
-                     teacher_llm_config=teacher_llm_config, config=config, overrides=set_, print_only=print_config_,
-                     ablation=ablation)
+    """,
+}
+"""The papers `_paper_command` serves, with their --help text."""
+
+for _paper, _doc in PAPER_COMMANDS.items():
+    app.command(_paper)(_paper_command(_paper, _doc))
 
 
 __all__ = ["app", "run_reproduction"]

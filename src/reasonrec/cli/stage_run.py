@@ -1,7 +1,7 @@
 """What every LLM stage command shares (the `reasoningrec`, `exp3rt` and `recsaver` groups): the LLM from
 `--llm-config` + `--set llm.*`, built on first use, the run summaries, and writing + reporting the stage artefact.
 
-    run = StageRun("reasonrec recsaver explain", llm_config, llm_overrides)
+    run = StageRun("reasonrec recsaver explain", llm_settings)
     table = post_hoc_explanations(..., run.llm, cfg, summaries=run.summaries)
     run.report(run.write(out, "explanations", table, cfg), table)
 """
@@ -17,12 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from reasonrec.cli.options import (
-    print_config,
-    resolve_command_config,
-    resolve_llm_config,
-    split_llm_overrides,
-)
+from reasonrec.cli.options import print_config, resolve_llm_config, resolve_with_llm
 
 if TYPE_CHECKING:
     import polars as pl
@@ -38,14 +33,9 @@ class StageRun:
     """One stage command's run. The LLM is built on first use, so a bad dataset fails before a model loads."""
 
     command: str
-    llm_config: Path | None = None
-    llm_overrides: Sequence[str] = ()
+    llm_settings: LLMConfig = field(default_factory=lambda: resolve_llm_config(None))
     started: float = field(default_factory=time.time)
     summaries: list[RunSummary] = field(default_factory=list)
-
-    @cached_property
-    def llm_settings(self) -> LLMConfig:
-        return resolve_llm_config(self.llm_config, self.llm_overrides)
 
     @cached_property
     def llm(self) -> LLM:
@@ -74,11 +64,10 @@ def stage_command(cls: type[Config], command: str, *, config: Path | None, overr
                   llm_config: Path | None, print_only: bool, defaults: dict | None = None
                   ) -> tuple[Any, StageRun]:
     """The resolved stage config and the run (LLM not built yet); with `--print-config`, print them and exit."""
-    own, llm_overrides = split_llm_overrides(overrides)
-    cfg = resolve_command_config(cls, config=config, overrides=own, defaults=defaults)
-    run = StageRun(command, llm_config, llm_overrides)
-    print_config(print_only, config=cfg, llm=run.llm_settings)
-    return cfg, run
+    cfg, llm_settings = resolve_with_llm(cls, config=config, llm_config=llm_config, overrides=overrides,
+                                         defaults=defaults)
+    print_config(print_only, config=cfg, llm=llm_settings)
+    return cfg, StageRun(command, llm_settings)
 
 
 __all__ = ["StageRun", "stage_command"]

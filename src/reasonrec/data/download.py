@@ -195,57 +195,53 @@ def movielens_1m(base_url: str = GROUPLENS_BASE) -> DownloadableDataset:
     )
 
 
-def _amazon(
-    release: str,
-    category: str,
-    base_url: str,
-    *,
-    reviews: str,
-    meta: str,
-    homepage: str,
-    description: str,
-    k_core: int | None = None,
-) -> DownloadableDataset:
-    """One Amazon category: its reviews file and its item-metadata file (hashes unknown offline)."""
+@dataclass(frozen=True)
+class AmazonRelease:
+    """Where one Amazon release keeps a category's two files (paths with `{category}`), and what to say of it."""
+
+    reviews: str
+    meta: str
+    homepage: str
+    description: str
+    categories: tuple[str, ...]
+    k_core: int | None = None
+
+
+AMAZON_RELEASES: Mapping[str, AmazonRelease] = {
+    "2018": AmazonRelease(
+        reviews="amazon_v2/categoryFilesSmall/{category}_5.json.gz",
+        meta="amazon_v2/metaFiles2/meta_{category}.json.gz",
+        homepage="https://nijianmo.github.io/amazon/",
+        description="Amazon Review Data 2018, {category}: 5-core reviews and item metadata (Ni, Li, McAuley).",
+        categories=AMAZON_2018_CATEGORIES,
+    ),
+    "2023": AmazonRelease(
+        reviews="amazon_2023/raw/review_categories/{category}.jsonl.gz",
+        meta="amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz",
+        homepage="https://amazon-reviews-2023.github.io/",
+        description="Amazon Reviews 2023, {category}: reviews and item metadata (Hou et al.).",
+        categories=AMAZON_2023_CATEGORIES,
+        k_core=PAPERS_K_CORE,
+    ),
+}
+"""Amazon Review Data 2018 (the 5-core files) and Amazon Reviews 2023 (all reviews), by release year."""
+
+
+def amazon(release: str, category: str, base_url: str = UCSD_MCAULEY_BASE) -> DownloadableDataset:
+    """One Amazon category of `release`: its reviews file and its item-metadata file (hashes unknown offline)."""
+    spec = AMAZON_RELEASES[release]
     return DownloadableDataset(
         name=f"amazon-{release}:{category}",
         folder=f"amazon-{release}",
         files=(
-            RemoteFile(base_url=base_url, path=reviews, sha256=None),
-            RemoteFile(base_url=base_url, path=meta, sha256=None),
+            RemoteFile(base_url=base_url, path=spec.reviews.format(category=category), sha256=None),
+            RemoteFile(base_url=base_url, path=spec.meta.format(category=category), sha256=None),
         ),
-        homepage=homepage,
-        description=description,
+        homepage=spec.homepage,
+        description=spec.description.format(category=category),
         loader=f"amazon-{release}",
         category=category,
-        k_core=k_core,
-    )
-
-
-def amazon_2018(category: str, base_url: str = UCSD_MCAULEY_BASE) -> DownloadableDataset:
-    """Amazon Review Data (2018), 5-core reviews + item metadata of one category."""
-    return _amazon(
-        "2018",
-        category,
-        base_url,
-        reviews=f"amazon_v2/categoryFilesSmall/{category}_5.json.gz",
-        meta=f"amazon_v2/metaFiles2/meta_{category}.json.gz",
-        homepage="https://nijianmo.github.io/amazon/",
-        description=f"Amazon Review Data 2018, {category}: 5-core reviews and item metadata (Ni, Li, McAuley).",
-    )
-
-
-def amazon_2023(category: str, base_url: str = UCSD_MCAULEY_BASE) -> DownloadableDataset:
-    """Amazon Reviews 2023, all reviews + item metadata of one category."""
-    return _amazon(
-        "2023",
-        category,
-        base_url,
-        reviews=f"amazon_2023/raw/review_categories/{category}.jsonl.gz",
-        meta=f"amazon_2023/raw/meta_categories/meta_{category}.jsonl.gz",
-        homepage="https://amazon-reviews-2023.github.io/",
-        description=f"Amazon Reviews 2023, {category}: reviews and item metadata (Hou et al.).",
-        k_core=PAPERS_K_CORE,
+        k_core=spec.k_core,
     )
 
 
@@ -257,12 +253,10 @@ def build_registry(
         "movielens-100k": movielens_100k(grouplens_base),
         "movielens-1m": movielens_1m(grouplens_base),
     }
-    for category in AMAZON_2018_CATEGORIES:
-        spec = amazon_2018(category, ucsd_base)
-        registry[spec.name] = spec
-    for category in AMAZON_2023_CATEGORIES:
-        spec = amazon_2023(category, ucsd_base)
-        registry[spec.name] = spec
+    for release, spec in AMAZON_RELEASES.items():
+        for category in spec.categories:
+            dataset = amazon(release, category, ucsd_base)
+            registry[dataset.name] = dataset
     return registry
 
 

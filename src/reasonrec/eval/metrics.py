@@ -8,7 +8,7 @@ must show "undefined because ..." instead of crashing or printing a misleading 0
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,14 @@ def _as_int_array(values: Iterable[int] | np.ndarray) -> np.ndarray:
     return np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=int)
 
 
+def _on_pairs(name: str, y: np.ndarray, p: np.ndarray, pair: str,
+              compute: Callable[[np.ndarray, np.ndarray], float]) -> MetricResult:
+    """`compute(y, p)` over the rows that have both values (`pair` names them); undefined when there are none."""
+    if len(y) == 0:
+        return _undefined(name, 0, f"no rows with both {pair}")
+    return MetricResult(name, float(compute(y, p)), len(y))
+
+
 def likes_from_ratings(ratings: Sequence[float] | np.ndarray, cutoff: float = LIKE_CUTOFF) -> np.ndarray:
     """Binary like labels from ratings with the papers' rule (rating > cutoff → 1)."""
     return (_as_float_array(ratings) > cutoff).astype(int)
@@ -82,11 +90,8 @@ def binary_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.
 def binary_accuracy(
     labels: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray
 ) -> MetricResult:
-    y = _as_int_array(labels)
-    p = _as_int_array(predicted)
-    if len(y) == 0:
-        return _undefined("accuracy", 0, "no rows with both a label and a prediction")
-    return MetricResult("accuracy", float(skm.accuracy_score(y, p)), len(y))
+    return _on_pairs("accuracy", _as_int_array(labels), _as_int_array(predicted), "a label and a prediction",
+                     skm.accuracy_score)
 
 
 def binary_f1(labels: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray) -> MetricResult:
@@ -121,11 +126,8 @@ def binary_log_loss(labels: Sequence[int] | np.ndarray, probs: Sequence[float] |
 def multiclass_accuracy(
     true: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray
 ) -> MetricResult:
-    y = _as_int_array(true)
-    p = _as_int_array(predicted)
-    if len(y) == 0:
-        return _undefined("rating_accuracy", 0, "no rows with both a rating and a predicted class")
-    return MetricResult("rating_accuracy", float(skm.accuracy_score(y, p)), len(y))
+    return _on_pairs("rating_accuracy", _as_int_array(true), _as_int_array(predicted),
+                     "a rating and a predicted class", skm.accuracy_score)
 
 
 def macro_auc_ovr(
@@ -158,19 +160,13 @@ def macro_auc_ovr(
 
 
 def mae(true: Sequence[float] | np.ndarray, predicted: Sequence[float] | np.ndarray) -> MetricResult:
-    y = _as_float_array(true)
-    p = _as_float_array(predicted)
-    if len(y) == 0:
-        return _undefined("mae", 0, "no rows with both a rating and a predicted rating")
-    return MetricResult("mae", float(skm.mean_absolute_error(y, p)), len(y))
+    return _on_pairs("mae", _as_float_array(true), _as_float_array(predicted), "a rating and a predicted rating",
+                     skm.mean_absolute_error)
 
 
 def rmse(true: Sequence[float] | np.ndarray, predicted: Sequence[float] | np.ndarray) -> MetricResult:
-    y = _as_float_array(true)
-    p = _as_float_array(predicted)
-    if len(y) == 0:
-        return _undefined("rmse", 0, "no rows with both a rating and a predicted rating")
-    return MetricResult("rmse", float(math.sqrt(skm.mean_squared_error(y, p))), len(y))
+    return _on_pairs("rmse", _as_float_array(true), _as_float_array(predicted), "a rating and a predicted rating",
+                     lambda y, p: math.sqrt(skm.mean_squared_error(y, p)))
 
 
 # ---------------------------------------------------------------------------------------------- ranking

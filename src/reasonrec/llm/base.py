@@ -69,15 +69,12 @@ class GenerationRequest:
     assistant_prefix: str = ""
 
     def __post_init__(self) -> None:
-        if (self.messages is None) == (self.prompt is None):
-            raise ValueError("GenerationRequest needs exactly one of messages or prompt")
+        _require_one_prompt(self)
 
     def payload(self) -> dict:
         """Everything that determines the output (for cache keys)."""
         return {
-            "messages": [asdict(m) for m in self.messages] if self.messages is not None else None,
-            "prompt": self.prompt,
-            "assistant_prefix": self.assistant_prefix,
+            **_prompt_payload(self),
             "params": self.params.payload(),
             "sample_index": self.sample_index,
         }
@@ -103,18 +100,26 @@ class ScoreRequest:
     assistant_prefix: str = ""
 
     def __post_init__(self) -> None:
-        if (self.messages is None) == (self.prompt is None):
-            raise ValueError("ScoreRequest needs exactly one of messages or prompt")
+        _require_one_prompt(self)
         if len(self.choices) < 2 or len(set(self.choices)) != len(self.choices):
             raise ValueError("ScoreRequest needs at least two distinct choices")
 
     def payload(self) -> dict:
-        return {
-            "messages": [asdict(m) for m in self.messages] if self.messages is not None else None,
-            "prompt": self.prompt,
-            "assistant_prefix": self.assistant_prefix,
-            "choices": list(self.choices),
-        }
+        return {**_prompt_payload(self), "choices": list(self.choices)}
+
+
+def _require_one_prompt(request: GenerationRequest | ScoreRequest) -> None:
+    if (request.messages is None) == (request.prompt is None):
+        raise ValueError(f"{type(request).__name__} needs exactly one of messages or prompt")
+
+
+def _prompt_payload(request: GenerationRequest | ScoreRequest) -> dict:
+    """The prompt fields of a request's payload (its cache key), the same for both request kinds."""
+    return {
+        "messages": [asdict(m) for m in request.messages] if request.messages is not None else None,
+        "prompt": request.prompt,
+        "assistant_prefix": request.assistant_prefix,
+    }
 
 
 @dataclass(frozen=True)

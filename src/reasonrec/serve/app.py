@@ -61,7 +61,6 @@ log = logging.getLogger("reasonrec.serve")
 OPEN_PATHS = frozenset({"/health"})
 
 
-
 def create_app(
     llm: ServableLLM,
     model_name: str,
@@ -101,17 +100,6 @@ def create_app(
     def engine_for(request: Request) -> Engine:
         return request.app.state.engine
 
-    def check_body(body: SamplingBody, unsupported: dict[str, Neutral]) -> None:
-        if body.model != model_name:
-            raise APIError(
-                404,
-                f"model {body.model!r} does not exist; this server serves {model_name!r}",
-                type="not_found_error",
-                param="model",
-                code="model_not_found",
-            )
-        check_unsupported(body, unsupported)
-
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok", "model": model_name}
@@ -134,15 +122,28 @@ def create_app(
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionBody, request: Request) -> dict | Response:
-        check_body(body, UNSUPPORTED_CHAT)
+        _check_body(body, model_name, UNSUPPORTED_CHAT)
         return await _chat(engine_for(request), body, request, model_name)
 
     @app.post("/v1/completions", response_model=None)
     async def completions(body: CompletionBody, request: Request) -> dict | Response:
-        check_body(body, UNSUPPORTED_COMPLETIONS)
+        _check_body(body, model_name, UNSUPPORTED_COMPLETIONS)
         return await _completions(engine_for(request), body, request, model_name)
 
     return app
+
+
+def _check_body(body: SamplingBody, model_name: str, unsupported: dict[str, Neutral]) -> None:
+    """The model is the one served (404), and no parameter the server does not implement is set (400)."""
+    if body.model != model_name:
+        raise APIError(
+            404,
+            f"model {body.model!r} does not exist; this server serves {model_name!r}",
+            type="not_found_error",
+            param="model",
+            code="model_not_found",
+        )
+    check_unsupported(body, unsupported)
 
 
 def _refuse_with_stream(body: SamplingBody, **features: Any) -> None:

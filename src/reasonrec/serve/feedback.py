@@ -18,6 +18,7 @@ from typing import Any
 
 from reasonrec.errors import DataError
 from reasonrec.eval.human import DIMENSIONS
+from reasonrec.sqlite import immediate_transaction, open_shared_sqlite
 
 FEEDBACK_KINDS = ("click", "like", "dislike", "purchase", "dismiss", "rating")
 MAX_TEXT = 4000
@@ -88,23 +89,14 @@ class FeedbackStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_shared_sqlite(self.path, synchronous="FULL", timeout=30.0)
         self._conn.executescript(SCHEMA)
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = self._conn.execute(sql, params)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return int(cursor.lastrowid or 0)
+        with self._lock, immediate_transaction(self._conn) as conn:
+            cursor = conn.execute(sql, params)
+        return int(cursor.lastrowid or 0)
 
     def add_feedback(self, user_id: str, item_id: str, kind: str, value: float | None = None,
                      method: str | None = None) -> int:

@@ -54,6 +54,8 @@ STATIC_FILES = {  # URL name → (package file, content type): the only files th
     "docs.html": ("docs.html", "text/html; charset=utf-8"),
     "docs.js": ("docs.js", "text/javascript; charset=utf-8"),
 }
+FIXED_PAGES = {"/explorer/": "index.html", "/docs": "docs.html", "/docs.js": "docs.js"}
+"""Paths that always serve one of STATIC_FILES (other explorer assets are served under /explorer/<name>)."""
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'",
@@ -163,27 +165,21 @@ def _pages(app: FastAPI, assets: dict[str, tuple[bytes, str]]) -> None:
         body, kind = assets[name]
         return Response(body, media_type=kind, headers=PAGE_HEADERS)
 
+    def fixed(name: str) -> Callable[[], Response]:
+        return lambda: page(name)
+
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/explorer/")
 
-    @app.get("/explorer/", include_in_schema=False)
-    def explorer() -> Response:
-        return page("index.html")
+    for path, name in FIXED_PAGES.items():
+        app.add_api_route(path, fixed(name), methods=["GET"], include_in_schema=False)
 
     @app.get("/explorer/{name}", include_in_schema=False)
     def explorer_asset(name: str) -> Response:
         if name not in assets or name == "index.html":
             raise APIError(404, "not found", type="not_found_error")
         return page(name)
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> Response:
-        return page("docs.html")
-
-    @app.get("/docs.js", include_in_schema=False)
-    def docs_script() -> Response:
-        return page("docs.js")
 
 
 def _health_routes(app: FastAPI) -> None:

@@ -27,6 +27,19 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
+def _envelope(id_prefix: str, kind: str, model: str, choices: list[dict],
+              token_usage: dict[str, int]) -> dict[str, Any]:
+    """The body every non-streamed response shares: a fresh id, its object kind, time, model, choices, usage."""
+    return {
+        "id": new_id(id_prefix),
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": token_usage,
+    }
+
+
 def completion_tokens(c: Completion, lps: list[TokenLogprob] | None) -> int:
     return c.completion_tokens or (len(lps) if lps is not None else 0)
 
@@ -68,14 +81,8 @@ def chat_response(
         }
         for i, (c, lps) in enumerate(results)
     ]
-    return {
-        "id": new_id("chatcmpl"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": usage(prompt_tokens, sum(completion_tokens(c, lps) for c, lps in results)),
-    }
+    return _envelope("chatcmpl", "chat.completion", model, choices,
+                     usage(prompt_tokens, sum(completion_tokens(c, lps) for c, lps in results)))
 
 
 def vllm_prompt_entry(t: TokenLogprob) -> dict[str, dict]:
@@ -136,14 +143,7 @@ def completion_logprobs(
 def completion_response(
     model: str, choices: list[dict], prompt_tokens: int, generated: int
 ) -> dict[str, Any]:
-    return {
-        "id": new_id("cmpl"),
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": usage(prompt_tokens, generated),
-    }
+    return _envelope("cmpl", "text_completion", model, choices, usage(prompt_tokens, generated))
 
 
 # ----------------------------------------------------------------------------------------------- streaming

@@ -21,19 +21,11 @@ from typing import Any
 
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, LLMError
-from reasonrec.llm.base import (
-    LLM,
-    ChoiceScores,
-    Completion,
-    ForwardingLLM,
-    GenerationRequest,
-    ScoreRequest,
-    request_key,
-)
-from reasonrec.llm.cache import LLMCache
+from reasonrec.llm.base import LLM, ForwardingLLM, GenerationRequest, ScoreRequest, request_key
+from reasonrec.llm.cache import LLMCache, result_from_json, result_to_json
 from reasonrec.llm.calls import CallKind
 from reasonrec.llm.executor.config import ExecutorConfig
-from reasonrec.llm.executor.shards import Result, ShardStore, jobset_dir, plan_shards, result_json
+from reasonrec.llm.executor.shards import Result, ShardStore, jobset_dir, plan_shards
 from reasonrec.paths import cache_root
 from reasonrec.runs import write_manifest
 
@@ -119,7 +111,7 @@ class DistributedLLM(ForwardingLLM):
         done: dict[str, Result] = {}
         if self.cache is not None:
             for key, value in self.cache.get_many(list(positions)).items():
-                done[key] = _from_json(kind, value)
+                done[key] = result_from_json(kind, value)
         earlier = {k: v for k, v in store.successful_results().items() if k in positions and k not in done}
         self._store(kind, earlier)
         done.update(earlier)
@@ -144,15 +136,11 @@ class DistributedLLM(ForwardingLLM):
         if self.cache is None or not results:
             return
         model_key = self.identity.key()
-        self.cache.put_many([(key, kind, model_key, result_json(r)) for key, r in results.items()])
+        self.cache.put_many([(key, kind, model_key, result_to_json(r)) for key, r in results.items()])
 
     @staticmethod
     def _report(key: str, result: Result, positions: dict[str, list[int]], report: Report) -> None:
         report(positions[key], [result] * len(positions[key]))
-
-
-def _from_json(kind: CallKind, value: dict) -> Result:
-    return Completion(**value) if kind == "generate" else ChoiceScores(**value)
 
 
 def distributed_of(llm: Any) -> DistributedLLM | None:

@@ -22,7 +22,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +73,6 @@ def request_from_payload(kind: CallKind, payload: dict[str, Any]) -> GenerationR
         choices=tuple(payload["choices"]), messages=msgs, prompt=payload.get("prompt"),
         assistant_prefix=payload.get("assistant_prefix", ""),
     )
-
-
-def result_json(result: Result) -> dict[str, Any]:
-    """A result as the LLM cache stores it (everything but `cached`)."""
-    data = asdict(result)
-    data.pop("cached", None)
-    return data
 
 
 def _result_row(kind: CallKind, key: str, result: Result, worker: str) -> dict[str, Any]:
@@ -208,5 +201,5 @@ def run_shard(llm: LLM, kind: CallKind, job_path: Path, result_path: Path, batch
 
 __all__ = [
     "JOB_SCHEMA", "RESULT_SCHEMAS", "Result", "Shard", "ShardStore", "jobset_dir", "plan_shards",
-    "request_from_payload", "result_json", "run_shard", "worker_name",
+    "request_from_payload", "run_shard", "worker_name",
 ]
