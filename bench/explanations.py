@@ -199,20 +199,14 @@ def main() -> dict:
     if args.tune:
         write_json(OUT.with_name("explanations_tuning.json"), {"load_average": load, **tune(claims, data, encoder)})
         return {}
-    if args.sweep:
-        swept = sweep(data, args.sweep, encoder, args.threads)
-        write_json(OUT.with_name("explanations_sweep.json"), {
-            "load_average_start": load, "load_average_end": os.getloadavg(), "wall_s": time.time() - started,
-            **swept})
-        print(f"chosen: {swept['chosen']}")
-        return swept
-    if args.anchor_sweep:
-        swept = anchor_sweep(data, args.anchor_sweep, encoder, args.threads)
-        write_json(OUT.with_name("explanations_anchor.json"), {
-            "load_average_start": load, "load_average_end": os.getloadavg(), "wall_s": time.time() - started,
-            **swept})
-        print(f"chosen: {swept['chosen']}")
-        return swept
+    sweeps = {"sweep": (sweep, "explanations_sweep.json"), "anchor_sweep": (anchor_sweep, "explanations_anchor.json")}
+    for option, (run, name) in sweeps.items():
+        if getattr(args, option):
+            swept = run(data, getattr(args, option), encoder, args.threads)
+            write_json(OUT.with_name(name), {"load_average_start": load, "load_average_end": os.getloadavg(),
+                                             "wall_s": time.time() - started, **swept})
+            print(f"chosen: {swept['chosen']}")
+            return swept
     result: dict[str, Any] = {"load_average_start": load, "threads": args.threads,
                               "fixture": str(FIXTURE.relative_to(ROOT)),
                               "n_claims": len(claims), "config": GroundingConfig().model_dump(mode="json")}
