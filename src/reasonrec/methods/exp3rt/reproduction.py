@@ -35,6 +35,7 @@ from reasonrec.methods.exp3rt.config import Exp3rtReproConfig
 from reasonrec.methods.exp3rt.reviews import run_temporal
 from reasonrec.methods.exp3rt.student import (
     build_student,
+    check_student_base,
     rationale_note,
     stage_config,
     student_name,
@@ -137,6 +138,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, 
     by `config.protocol`. `llm` replaces the teacher (default: `teacher_llm`); the student's base is `config.llm`."""
     started = time.time()
     timer = Timer()
+    check_student_base(config)
     with timer("load"):
         ds = load_dataset(config.dataset, config.data_dir)
     protocol = config.protocol

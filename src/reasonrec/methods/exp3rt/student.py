@@ -56,13 +56,18 @@ def teacher_paths(train: pl.DataFrame, config: Exp3rtReproConfig, llm: LLM | Non
     return train.join(paths, on=["user_id", "item_id"], how="inner"), post_check_counts(teacher)
 
 
+def check_student_base(config: Exp3rtReproConfig) -> None:
+    """Refuse, before any work, a LoRA student whose base is not a local model."""
+    if config.student == "lora" and config.llm.backend != "hf":
+        raise ConfigError("the student is trained locally: llm.backend must be 'hf' (a local/embedded model); "
+                          "student=zeroshot scores any backend untrained")
+
+
 def train_on_paths(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig,
                    teacher_checks: dict[str, int] | None, out: Path, command: str) -> LoRAResult:
     """Rating SFT data on the very prompt the student is scored with (fitted with the student's tokenizer), then
     the one student path; its pre-flight builds the test prompts too."""
-    if config.llm.backend != "hf":
-        raise ConfigError("the student is trained locally: llm.backend must be 'hf' (a local/embedded model); "
-                          "student=zeroshot scores any backend untrained")
+    check_student_base(config)
     stage_cfg = stage_config(config)
     tokenizer = load_tokenizer(config.llm.model)
     student = LocalTokenizer(tokenizer)
@@ -102,5 +107,5 @@ def build_student(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rtR
                  "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)}
 
 
-__all__ = ["STUDENT", "ZEROSHOT", "build_student", "prompt_budget", "rationale_note", "stage_config", "student_name",
+__all__ = ["STUDENT", "ZEROSHOT", "build_student", "check_student_base", "prompt_budget", "rationale_note", "stage_config", "student_name",
            "teacher_paths", "train_on_paths"]
