@@ -162,3 +162,12 @@ def test_cli_refuses_to_train_a_student_on_a_served_base(shared_data: Path, tmp_
         "--out", str(tmp_path / "run"), "--set", "show_progress=false"])
     assert result.exit_code != 0
     assert "llm.backend must be 'hf'" in result.output and "Traceback" not in result.output
+
+
+def test_beauty_reviews_take_the_temporal_protocol_and_the_papers_amazon_lora() -> None:
+    full = exp3rt_repro.REPRODUCTION.resolve("reasoningrec-beauty", "full")
+    assert full.protocol == "temporal" and full.filters.k_core == 5 and full.ratios == (0.8, 0.1, 0.1)
+    assert full.scale.prompt_range() == (1, 5) and full.domain == "beauty" and full.like_cutoff == 3.0
+    assert (full.lora.r, full.lora.alpha, full.lora.dropout, full.lora.learning_rate) == (128, 32, 0.1, 2e-4)
+    imdb = exp3rt_repro.REPRODUCTION.resolve("exp3rt-imdb", "full")
+    assert (imdb.lora.r, imdb.lora.alpha) == (512, 128) and imdb.protocol == "auto"

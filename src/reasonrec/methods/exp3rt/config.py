@@ -29,7 +29,9 @@ class Exp3rtReproConfig(ReproductionConfig):
 
     dataset: str = "exp3rt-imdb"
     protocol: Literal["auto", "release", "temporal"] = "auto"
-    variant: Literal["helpful", "similarity"] = "helpful"
+    variant: Literal["helpful", "similarity"] = Field(
+        "helpful", description="item profiles: the release's variant, or on raw reviews the profile strategy "
+        "'helpful' / 'neighbour' (profiles.item_strategy follows it)")
     domain: str = Field("movies", description="prompt wording of every stage (movies | beauty | …)")
     scale: RatingScale = Field(default_factory=RatingScale, description="the data's rating scale (IMDB 1–10)")
     train_user_fraction: float = Field(0.5, gt=0, lt=1, description="release: share of users whose pairs train")

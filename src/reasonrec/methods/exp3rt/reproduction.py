@@ -54,6 +54,10 @@ from reasonrec.stages.exp3rt.profiles import imdb_release_context, pair_context,
 
 _BEAUTY_REVIEWS: dict[str, Any] = {"protocol": "temporal", "domain": "beauty", "scale": {"rating_max": 5},
                                    "like_cutoff": 3.0, "rerank_users": 0}
+# §4.1.4: Amazon-Book trains with QLoRA r=128, α=32 (IMDB: r=512, α=128); the Amazon Beauty reviews take those.
+_AMAZON_FULL = {"full": {"lora": {"r": 128, "alpha": 32}}}
+DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "reasoningrec-beauty": _AMAZON_FULL, "amazon-beauty-raw": _AMAZON_FULL}
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "exp3rt-imdb": {},
     "reasoningrec-beauty": _BEAUTY_REVIEWS,
@@ -230,7 +234,7 @@ ABLATIONS: dict[str, Ablation] = {
 
 REPRODUCTION = Protocol(
     name="reproduce exp3rt", config=Exp3rtReproConfig, run=run, default_dataset="exp3rt-imdb", presets=PRESETS,
-    datasets=DATASET_DEFAULTS, ablations=ABLATIONS,
+    datasets=DATASET_DEFAULTS, dataset_presets=DATASET_PRESETS, ablations=ABLATIONS,
 )
 
 __all__ = ["ABLATIONS", "DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "Exp3rtReproConfig", "run", "run_release"]

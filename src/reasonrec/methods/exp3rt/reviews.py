@@ -50,9 +50,12 @@ from reasonrec.methods.reproduction import (
 )
 from reasonrec.stages.exp3rt.extract import extract_preferences, reviews_for_profiles
 from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
-from reasonrec.stages.exp3rt.profiles import item_profiles, pair_context, user_profiles
+from reasonrec.stages.exp3rt.profiles import ItemStrategy, item_profiles, pair_context, user_profiles
 
 PAIR_KEY = ["user_id", "item_id"]
+# The release's item-profile variants as the profile stage's strategies (EXP3RT Table 6), so `variant` and its
+# ablation presets mean the same on both protocols.
+ITEM_STRATEGY: dict[str, ItemStrategy] = {"helpful": "helpful", "similarity": "neighbour"}
 
 
 def temporal_split(config: Exp3rtReproConfig, out: Path, command: str) -> tuple[SplitResult, pl.DataFrame,
@@ -88,7 +91,7 @@ def profile_context(config: Exp3rtReproConfig, items: pl.DataFrame, train_inter:
                                    per_item=config.reviews_per_item)
     common = {"domain": config.domain, "seed": config.seed, "show_progress": config.show_progress}
     prefs = extract_preferences(reviews, teacher, config.extract.model_copy(update=common), items=items)
-    profile_cfg = config.profiles.model_copy(update=common)
+    profile_cfg = config.profiles.model_copy(update={**common, "item_strategy": ITEM_STRATEGY[config.variant]})
     uprof = user_profiles(prefs, train_inter, teacher, profile_cfg, users=users)
     iprof = item_profiles(prefs, train_inter, teacher, profile_cfg, items=items, pairs=pairs, item_ids=item_ids)
     for name, table in (("preferences", prefs), ("user_profiles", uprof), ("item_profiles", iprof)):
@@ -214,6 +217,7 @@ def temporal_notes(config: Exp3rtReproConfig, models: Mapping[str, str], split_s
          f"{config.train_pairs or split_stats['train_targets']} training pairs at most."),
         (f"Profiles from TRAINING reviews only: {profiles['reviews_extracted']} reviews extracted "
          f"({config.reviews_per_user} most recent per user, {config.reviews_per_item} most helpful per item), "
+         f"item profiles by the '{ITEM_STRATEGY[config.variant]}' strategy, "
          f"{profiles['users_with_profile_notes']}/{profiles['users']} users and "
          f"{profiles['items_with_profile_notes']}/{profiles['items']} items with notes; unseen users get 'None.'."),
         ("Rating bias: user / item average TRAINING rating in the prompt. Read-out: E[rating] over the normalised "
