@@ -171,3 +171,28 @@ def test_beauty_reviews_take_the_temporal_protocol_and_the_papers_amazon_lora() 
     assert (full.lora.r, full.lora.alpha, full.lora.dropout, full.lora.learning_rate) == (128, 32, 0.1, 2e-4)
     imdb = exp3rt_repro.REPRODUCTION.resolve("exp3rt-imdb", "full")
     assert (imdb.lora.r, imdb.lora.alpha) == (512, 128) and imdb.protocol == "auto"
+
+
+def test_movielens_runs_the_temporal_protocol_without_reviews(shared_data: Path, tmp_path: Path) -> None:
+    require_data(shared_data, "movielens-100k", "u.data")
+    cfg = exp3rt_repro.REPRODUCTION.resolve("movielens-100k", "quick", [f"data_dir={shared_data}", *SCRIPTED])
+    teacher = ScriptedLLM()
+    metrics = exp3rt_repro.run(cfg, tmp_path, llm=teacher)
+    assert metrics["split_stats"]["after_filters"] == 99287  # 5-core of the 100,000 ratings
+    assert metrics["profiles"]["reviews_extracted"] == 0 and not any(
+        "Review:" in prompt_text(r) for r in teacher.generate_requests)  # no review text: nothing to extract
+    assert metrics["segments"]["mf"]["total"]["n"] == 16 and "mf" in metrics["segments_all_test_rows"]
+
+
+@pytest.mark.slow
+def test_beauty_reviews_end_to_end_with_the_embedded_model(shared_data: Path, tmp_path: Path) -> None:
+    require_data(shared_data, "reasoningrec-beauty", "raw", "All_Beauty_5.json")
+    cfg = exp3rt_repro.REPRODUCTION.resolve("reasoningrec-beauty", "quick", [
+        f"data_dir={shared_data}", "filters.k_core=null", "train_pairs=2", "test_pairs=4", "lora.max_steps=1",
+        "extract.max_new_tokens=16", "profiles.max_new_tokens=16", "bootstrap=0", "lora.n_threads=1",
+        "llm.n_threads=1", "teacher_llm.n_threads=1", "show_progress=false"])
+    metrics = exp3rt_repro.run(cfg, tmp_path)
+    assert metrics["method"] == "exp3rt-student" and metrics["training"]["global_step"] == 1
+    assert metrics["segments"]["exp3rt-student"]["total"]["n"] == 4
+    assert 0.0 <= metrics["segments"]["exp3rt-student"]["total"]["mae"] <= 4.0  # E[rating] on the 1–5 scale
+    assert (tmp_path / "student").is_dir() and (tmp_path / "stages" / "preferences.parquet").exists()

@@ -62,6 +62,9 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "exp3rt-imdb": {},
     "reasoningrec-beauty": _BEAUTY_REVIEWS,
     "amazon-beauty-raw": _BEAUTY_REVIEWS,
+    # timestamps and ratings without review text: the temporal protocol with empty profiles (rating bias only)
+    "movielens-100k": {"protocol": "temporal", "domain": "movies", "scale": {"rating_max": 5}, "like_cutoff": 3.0,
+                       "rerank_users": 0},
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -206,10 +206,11 @@ def temporal_notes(config: Exp3rtReproConfig, models: Mapping[str, str], split_s
                    all_test: pl.DataFrame, test_rows: pl.DataFrame, profiles: Mapping[str, Any],
                    mf_selection: Mapping[str, Any]) -> list[str]:
     ratios = ":".join(f"{r:g}" for r in config.ratios)
+    k_core = f"{config.filters.k_core}-core" if config.filters.k_core else "no k-core filter (filters.k_core=null)"
     notes = [
         models_note(models) + " The paper: GPT-3.5 teacher, Llama-3-8B student; 'embedded' is SmolLM2-135M.",
         rationale_note(config, models),
-        (f"Split (§4.1.1): {config.filters.k_core}-core ({split_stats['loaded']} → {split_stats['after_filters']} "
+        (f"Split (§4.1.1): {k_core} ({split_stats['loaded']} → {split_stats['after_filters']} "
          f"interactions), then every interaction ordered by timestamp and cut {ratios}: "
          f"{split_stats['train_targets']} train / {split_stats['valid_targets']} valid / "
          f"{split_stats['test_targets']} test. Test users: {segment_counts(all_test)} test pairs per segment."),
