@@ -34,12 +34,10 @@ from reasonrec.methods.base import Ablation, Protocol, Timer
 from reasonrec.methods.exp3rt.config import Exp3rtReproConfig
 from reasonrec.methods.exp3rt.reviews import run_temporal
 from reasonrec.methods.exp3rt.student import (
-    build_student,
     check_student_base,
+    distil_and_score,
     rationale_note,
     stage_config,
-    student_name,
-    teacher_paths,
 )
 from reasonrec.methods.reproduction import (
     evaluate,
@@ -168,15 +166,9 @@ def run_release(config: Exp3rtReproConfig, ds: Dataset, out: Path, llm: LLM | No
             train = train.sample(n=min(config.train_pairs, train.height), seed=config.seed, shuffle=True)
         if config.test_pairs:
             test = test.head(config.test_pairs)
-    name = student_name(config)
-    with timer("teacher"):
-        teacher = None if config.rationale != "teacher" else llm if llm is not None else build_llm(config.teacher_llm)
-        train_paths, teacher_checks = teacher_paths(train, config, teacher)
-    with timer("train_student"):
-        student_llm, training = build_student(train_paths, test, config, teacher_checks, out, command)
-    with timer("score_student"):
-        preds = exp3rt_predict_ratings(test, student_llm, stage_config(config))
-    student_result = evaluate(preds, config, like_cutoff=config.like_cutoff)
+    teacher = None if config.rationale != "teacher" else llm if llm is not None else build_llm(config.teacher_llm)
+    student = distil_and_score(train, test, config, teacher, out, command, timer)
+    preds, student_llm = student.predictions, student.llm
     with timer("baselines"):
         baselines = average_baselines(train, test, config)
     with timer("rerank"):
@@ -197,12 +189,10 @@ def run_release(config: Exp3rtReproConfig, ds: Dataset, out: Path, llm: LLM | No
     if config.budget == "quick":
         notes.append(f"QUICK budget: {train.height} training pairs, {test.height} test pairs, rerank of "
                      f"{config.rerank_users} user(s) with {', '.join(config.rerank_generators)} only.")
-    top = headline(student_result)
     metrics = {
-        "method": name, "dataset": config.dataset, "split": "test", **top, "models": models,
-        "runs": [{"method": name, "dataset": config.dataset, "split": "test", **top, "result": student_result}],
+        **student.metrics(config), "models": models,
         "baselines": baselines, "rerank": rerank, "item_profiles": item_profile_source(config), "notes": notes,
-        "timings": timer.seconds, "teacher_post_checks": teacher_checks, "training": training,
+        "timings": timer.seconds,
     }
     finish_reproduction(out, config=config, command=command, predictions=preds, metrics=metrics, started_at=started,
                         title=f"EXP3RT reproduction — {config.dataset} ({config.budget})", ablations=ABLATIONS,

@@ -32,11 +32,9 @@ from reasonrec.llm.registry import build_llm
 from reasonrec.methods.base import Ablation, Timer
 from reasonrec.methods.exp3rt.config import Exp3rtReproConfig
 from reasonrec.methods.exp3rt.student import (
-    build_student,
+    distil_and_score,
     rationale_note,
-    stage_config,
     student_name,
-    teacher_paths,
 )
 from reasonrec.methods.reproduction import (
     baseline_predictions,
@@ -49,7 +47,6 @@ from reasonrec.methods.reproduction import (
     tune_on_valid,
 )
 from reasonrec.stages.exp3rt.extract import extract_preferences, reviews_for_profiles
-from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
 from reasonrec.stages.exp3rt.profiles import ItemStrategy, item_profiles, pair_context, user_profiles
 
 PAIR_KEY = ["user_id", "item_id"]
@@ -160,35 +157,27 @@ def run_temporal(config: Exp3rtReproConfig, out: Path, llm: LLM | None, *, comma
     with timer("profiles"):
         train_ctx, test_ctx, profile_counts = profile_context(
             config, items, split.train_interactions, train_rows, test_rows, teacher, out / "stages")
-    name = student_name(config)
-    with timer("teacher"):
-        train_paths, teacher_checks = teacher_paths(train_ctx, config, teacher if config.rationale == "teacher"
-                                                    else None)
-    with timer("train_student"):
-        student_llm, training = build_student(train_paths, test_ctx, config, teacher_checks, out, command)
-    with timer("score_student"):
-        preds = exp3rt_predict_ratings(test_ctx, student_llm, stage_config(config))
-    student_result = evaluate(preds, config, like_cutoff=config.like_cutoff)
+    student = distil_and_score(train_ctx, test_ctx, config, teacher if config.rationale == "teacher" else None,
+                               out, command, timer)
+    preds = student.predictions
     with timer("baselines"):
         every_row, mf_selection = rating_baselines(split, config)
     baselines = {}
     for base, rows in every_row.items():
         result = evaluate(same_rows(rows, test_rows), config, like_cutoff=config.like_cutoff)
         baselines[base] = {"dataset": config.dataset, "split": "test", **headline(result), "result": result}
-    segments = {name: segment_errors(preds, test_rows),
+    segments = {student_name(config): segment_errors(preds, test_rows),
                 **{b: segment_errors(rows, test_rows) for b, rows in every_row.items()}}
     segments_all = {b: segment_errors(rows, all_test) for b, rows in every_row.items()}
     models = models_record(config)  # the teacher extracts and profiles whatever the rationale
     notes = temporal_notes(config, models, split_stats, all_test, test_rows, profile_counts, mf_selection)
-    top = headline(student_result)
     metrics = {
-        "method": name, "dataset": config.dataset, "split": "test", **top, "models": models, "protocol": "temporal",
-        "runs": [{"method": name, "dataset": config.dataset, "split": "test", **top, "result": student_result}],
+        **student.metrics(config), "models": models, "protocol": "temporal",
         "baselines": baselines, "segments": segments, "segments_all_test_rows": segments_all,
         "segment_counts": {"scored": segment_counts(test_rows), "all_test": segment_counts(all_test),
                            "items_scored": segment_counts(test_rows, "item_segment")},
         "split_stats": split_stats, "profiles": profile_counts, "mf_selection": mf_selection, "notes": notes,
-        "timings": timer.seconds, "teacher_post_checks": teacher_checks, "training": training,
+        "timings": timer.seconds,
     }
     sections = [
         segment_section("Warm / cold / unseen users (EXP3RT Table 3), the scored test rows", segments,

@@ -4,6 +4,7 @@ rating SFT data on the very prompt the student is scored with → the one studen
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,15 @@ from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
 from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.registry import build_llm
+from reasonrec.methods.base import Timer
 from reasonrec.methods.exp3rt.config import Exp3rtReproConfig
-from reasonrec.stages.exp3rt.predict import Exp3rtPredictConfig, rating_prompts, rating_prompts_json
+from reasonrec.methods.reproduction import evaluate, headline
+from reasonrec.stages.exp3rt.predict import (
+    Exp3rtPredictConfig,
+    exp3rt_predict_ratings,
+    rating_prompts,
+    rating_prompts_json,
+)
 from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
 from reasonrec.train.lora import LoRAResult
 from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
@@ -107,5 +115,48 @@ def build_student(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rtR
                  "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)}
 
 
-__all__ = ["STUDENT", "ZEROSHOT", "build_student", "check_student_base", "prompt_budget", "rationale_note", "stage_config", "student_name",
-           "teacher_paths", "train_on_paths"]
+@dataclass
+class StudentRun:
+    """What the reproductions report of the student: its test rows, their evaluation, its training record."""
+
+    predictions: pl.DataFrame
+    result: dict[str, Any]
+    llm: LLM
+    training: dict[str, Any]
+    teacher_checks: dict[str, int] | None
+
+    def metrics(self, config: Exp3rtReproConfig) -> dict[str, Any]:
+        """metrics.json's headline and `runs` (the student's row), its training record and teacher post-checks."""
+        name, top = student_name(config), headline(self.result)
+        return {"method": name, "dataset": config.dataset, "split": "test", **top,
+                "runs": [{"method": name, "dataset": config.dataset, "split": "test", **top, "result": self.result}],
+                "teacher_post_checks": self.teacher_checks, "training": self.training}
+
+
+def distil_and_score(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig, teacher: LLM | None,
+                     out: Path, command: str, timer: Timer) -> StudentRun:
+    """Teacher rationales for the `train` contexts → the student → E[rating] on the `test` contexts, evaluated."""
+    with timer("teacher"):
+        train_paths, teacher_checks = teacher_paths(train, config, teacher)
+    with timer("train_student"):
+        student_llm, training = build_student(train_paths, test, config, teacher_checks, out, command)
+    with timer("score_student"):
+        preds = exp3rt_predict_ratings(test, student_llm, stage_config(config))
+    result = evaluate(preds, config, like_cutoff=config.like_cutoff)
+    return StudentRun(preds, result, student_llm, training, teacher_checks)
+
+
+__all__ = [
+    "STUDENT",
+    "ZEROSHOT",
+    "StudentRun",
+    "build_student",
+    "check_student_base",
+    "distil_and_score",
+    "prompt_budget",
+    "rationale_note",
+    "stage_config",
+    "student_name",
+    "teacher_paths",
+    "train_on_paths",
+]
