@@ -70,8 +70,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_pairs": 8, "test_pairs": 16, "rationale": "none", "max_new_tokens": 8, "rerank_users": 1,
         "rerank_generators": ["bpr"], "bootstrap": 200,
         "lora": {"max_seq_length": 1024, "num_train_epochs": 1, "eval_strategy": "no"},
-        "reviews_per_user": 1, "reviews_per_item": 1, "extract": {"max_new_tokens": 48},
-        "profiles": {"max_new_tokens": 64}, "mf_grid": [{"k": 4, "lambda_reg": 0.1, "max_iter": 100}],
+        "reviews_per_user": 1, "reviews_per_item": 1, "extract": {"max_new_tokens": 96},
+        "profiles": {"max_new_tokens": 64},
     },
     # §4.1.4 (IMDB): QLoRA r=512, α=128, dropout 0.1, lr 2e-4, at most 10 epochs, 1,200 tokens. Early stopping on
     # the eval loss (patience 1), the constant scheduler and 3 seeds are not built (docs/fidelity.md).
