@@ -153,6 +153,7 @@ def run_temporal(config: Exp3rtReproConfig, out: Path, llm: LLM | None, *, comma
         train_rows = sample_pairs(split.train, config.train_pairs, config.seed)
         all_test = segment_targets(sample_pairs(split.test, None, config.seed), split.train_interactions)
         test_rows = sample_pairs(all_test, config.test_pairs, config.seed)
+        split_stats["train_pairs_drawn"] = train_rows.height
     teacher = llm if llm is not None else build_llm(config.teacher_llm)
     with timer("profiles"):
         train_ctx, test_ctx, profile_counts = profile_context(
@@ -203,8 +204,8 @@ def temporal_notes(config: Exp3rtReproConfig, models: Mapping[str, str], split_s
          f"interactions), then every interaction ordered by timestamp and cut {ratios}: "
          f"{split_stats['train_targets']} train / {split_stats['valid_targets']} valid / "
          f"{split_stats['test_targets']} test. Test users: {segment_counts(all_test)} test pairs per segment."),
-        (f"Scored: {test_rows.height} test pairs ({segment_counts(test_rows)}); the student trained on "
-         f"{config.train_pairs or split_stats['train_targets']} training pairs at most."),
+        (f"Scored: {test_rows.height} test pairs ({segment_counts(test_rows)}); "
+         f"{split_stats['train_pairs_drawn']} training pairs drawn for the teacher and the student."),
         (f"Profiles from TRAINING reviews only: {profiles['reviews_extracted']} reviews extracted "
          f"({config.reviews_per_user} most recent per user, {config.reviews_per_item} most helpful per item), "
          f"item profiles by the '{ITEM_STRATEGY[config.variant]}' strategy, "

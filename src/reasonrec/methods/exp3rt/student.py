@@ -97,6 +97,8 @@ def train_on_paths(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rt
 
 def rationale_note(config: Exp3rtReproConfig, models: Mapping[str, str]) -> str:
     """The report's line on what the student learned to write before its rating."""
+    if config.student == "zeroshot":
+        return "Rationale: none distilled — the zero-shot student base writes its own reasoning, untrained."
     if config.rationale == "teacher":
         return "Rationale: teacher reasoning from " + models["teacher"]
     return ("Rationale: NONE — rating-only completions (no rationale distilled); the student still writes the "
@@ -135,9 +137,10 @@ class StudentRun:
 
 def distil_and_score(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig, teacher: LLM | None,
                      out: Path, command: str, timer: Timer) -> StudentRun:
-    """Teacher rationales for the `train` contexts → the student → E[rating] on the `test` contexts, evaluated."""
+    """Teacher rationales for the `train` contexts → the student → E[rating] on the `test` contexts, evaluated.
+    An untrained (zero-shot) student needs no rationales, so the teacher is not asked for them."""
     with timer("teacher"):
-        train_paths, teacher_checks = teacher_paths(train, config, teacher)
+        train_paths, teacher_checks = teacher_paths(train, config, teacher if config.student == "lora" else None)
     with timer("train_student"):
         student_llm, training = build_student(train_paths, test, config, teacher_checks, out, command)
     with timer("score_student"):
