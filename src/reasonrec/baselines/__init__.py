@@ -14,7 +14,7 @@ from reasonrec.baselines.caser import Caser, CaserConfig
 from reasonrec.baselines.common import Baseline, BaselineConfig, TopKRecommender, TrainData
 from reasonrec.baselines.lightgcn import LightGCN, LightGCNConfig
 from reasonrec.baselines.mf import MatrixFactorization, MFConfig
-from reasonrec.baselines.naive import ItemMean, NaiveConfig, UserLikeShare, UserMean
+from reasonrec.baselines.naive import GlobalMean, ItemMean, NaiveConfig, UserLikeShare, UserMean
 from reasonrec.baselines.sasrec import SASRec, SASRecConfig
 from reasonrec.errors import ConfigError
 
@@ -32,6 +32,7 @@ BASELINES: dict[str, BaselineSpec] = {
     "user-mean": BaselineSpec(UserMean, NaiveConfig, ("like", "rating")),
     "user-like-share": BaselineSpec(UserLikeShare, NaiveConfig, ("like",)),
     "item-mean": BaselineSpec(ItemMean, NaiveConfig, ("like", "rating")),
+    "global-mean": BaselineSpec(GlobalMean, NaiveConfig, ("rating",)),
     "mf": BaselineSpec(MatrixFactorization, MFConfig, ("like", "rating")),
     "bpr": BaselineSpec(BPRMF, BPRConfig, ("like", "topk")),
     "lightgcn": BaselineSpec(LightGCN, LightGCNConfig, ("like", "topk")),
@@ -61,6 +62,7 @@ __all__ = [
     "BaselineSpec",
     "Caser",
     "CaserConfig",
+    "GlobalMean",
     "ItemMean",
     "LightGCN",
     "LightGCNConfig",

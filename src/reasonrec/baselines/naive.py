@@ -9,6 +9,7 @@ the history window AUC 0.866, user mean rating 0.868), so these are reported nex
 - `user-like-share`: share of liked items (history_labels) in the window; fallback: the user's like-share in
   the training interactions (rating > r_T), then the global like-share. Predicts P(like); no rating.
 - `item-mean`: the target item's mean rating in the training interactions; cold items get the global mean.
+- `global-mean`: the mean training rating for every row (the floor of any rating predictor).
 
 Fallbacks are counted in `self.fallbacks` so a report can say how many rows used them.
 """
@@ -106,5 +107,16 @@ class ItemMean(_NaiveBase):
         r = np.array([self.item_mean.get(i, self.global_mean) for i in items], dtype=np.float64)
         cold = sum(1 for i in items if i not in self.item_mean)
         self.fallbacks = {"item_train": len(items) - cold, "global": cold}
+        return predictions_frame(targets, method=self.name, dataset=dataset, split=split, score=r, pred_rating=r,
+                                 r_threshold=self.r_threshold)
+
+
+class GlobalMean(_NaiveBase):
+    name: ClassVar[str] = "global-mean"
+
+    def predict(self, targets: pl.DataFrame, *, dataset: str = "", split: str | None = None) -> pl.DataFrame:
+        check_target_table(targets, need_history=False)
+        r = np.full(targets.height, self.global_mean, dtype=np.float64)
+        self.fallbacks = {"global": targets.height}
         return predictions_frame(targets, method=self.name, dataset=dataset, split=split, score=r, pred_rating=r,
                                  r_threshold=self.r_threshold)

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.data.schema import Dataset
+from reasonrec.errors import ConfigError
 from reasonrec.eval.evaluate import EvalConfig, evaluate_predictions
 from reasonrec.eval.grounding import checker_for
 from reasonrec.eval.grounding.marks import mark_predictions
@@ -163,6 +164,23 @@ def baseline_predictions(data: TrainData, rows: pl.DataFrame, names: Sequence[st
     return out
 
 
+def tune_on_valid(name: str, data: TrainData, grid: Sequence[Mapping[str, Any]], *, seed: int
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The setting of `grid` whose fit on `data` (train) predicts the VALID targets' ratings with the lowest RMSE
+    (a tie keeps the earlier setting), and every setting's valid RMSE. Test rows are never read."""
+    if data.valid is None or data.valid.height == 0:
+        raise ConfigError(f"tuning {name} needs valid targets: the split has none")
+    scored: list[dict[str, Any]] = []
+    for setting in grid:
+        model = make_baseline(name, {"seed": seed, **setting})
+        model.fit(data)
+        preds = model.predict(data.valid, dataset="", split="valid")
+        error = rmse(data.valid["rating"].to_numpy(), preds["pred_rating"].to_numpy()).value
+        scored.append({**setting, "valid_rmse": round(float(error), 4)})
+    best = min(range(len(scored)), key=lambda i: (scored[i]["valid_rmse"], i))
+    return dict(grid[best]), scored
+
+
 def with_k(predictions: pl.DataFrame, k: int | str | None) -> pl.DataFrame:
     """Add the report's `k` identity column (null for K-free methods)."""
     value = k if isinstance(k, int) else None
@@ -235,5 +253,5 @@ __all__ = [
     "RatingReadout", "ReproductionConfig", "baseline_predictions", "evaluate", "expected_rating_errors",
     "finish_reproduction", "headline", "mark_explanations", "metrics_table", "model_label", "models_note",
     "models_record",
-    "rating_readout", "same_rows", "with_k",
+    "rating_readout", "same_rows", "tune_on_valid", "with_k",
 ]

@@ -13,6 +13,7 @@ from reasonrec.stages.exp3rt.extract import (
     extract_preferences,
     parse_preferences,
     render_preferences,
+    reviews_for_profiles,
 )
 
 ITEM_TEXT = st.text(
@@ -98,3 +99,19 @@ def test_real_model_on_real_beauty_reviews(shared_data, tmp_path) -> None:
                                                                                    "parse_ok"))
     # whatever the small model wrote, parse_ok agrees with re-parsing the raw text
     assert [parse_preferences(t)[2] for t in out1["raw"]] == out1["parse_ok"].to_list()
+
+
+def test_reviews_for_profiles_bounds_each_user_and_item_and_skips_empty_reviews() -> None:
+    train = pl.DataFrame({
+        "user_id": ["a", "a", "a", "b", "c", "d"],
+        "item_id": ["x", "y", "z", "x", "x", "w"],
+        "timestamp": [1, 2, 3, 4, 5, 6],
+        "review": ["a-x", "a-y", "a-z", "b-x", None, "d-w"],
+        "helpful_votes": [0, 0, 0, 9, 50, 0],
+    })
+    out = reviews_for_profiles(train, ["a"], ["x"], per_user=2, per_item=1)
+    # a's two most recent reviews (z, y) and x's most helpful review with text (b's; c's has none)
+    assert out["review"].to_list() == ["a-y", "a-z", "b-x"]
+    everything = reviews_for_profiles(train, ["a", "d"], ["x"], per_user=None, per_item=None)
+    assert everything["review"].to_list() == ["a-x", "a-y", "a-z", "b-x", "d-w"]
+    assert reviews_for_profiles(train, [], [], per_user=1, per_item=1).height == 0

@@ -1,6 +1,8 @@
-"""`reasonrec reproduce exp3rt`: EXP3RT's rating student on the released IMDB pairs, plus top-k reranking.
+"""`reasonrec reproduce exp3rt`: EXP3RT's rating student on the released IMDB pairs (plus top-k reranking), or on
+raw reviews with timestamps by the paper's own protocol (`methods.exp3rt.reviews`: 5-core, 8:1:1 by timestamp,
+warm/cold/unseen, MF) — `protocol: auto` picks the release when the dataset ships its pairs.
 
-Protocol, and what differs from the paper (the release ships only the 2,073 TEST pairs, not the training data):
+The release protocol, and what differs from the paper (the release ships only the 2,073 TEST pairs):
 - The 2,073 (persona, item synopsis, description, score) pairs are split USER-DISJOINTLY (seeded): the student
   trains on one part and is tested on the rest, so no test user's persona was seen with a score.
 - Completions: "Reasoning: <teacher rationale>\\n\\nPredicted User Rating: d" (prompt scale 0–9 for IMDB 1–10),
@@ -17,23 +19,27 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
-from pydantic import Field
 
 from reasonrec.baselines import TrainData, make_baseline
 from reasonrec.data.loaders import load_dataset
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import split_users
-from reasonrec.errors import ConfigError
 from reasonrec.eval.report import Section
 from reasonrec.llm.base import LLM
-from reasonrec.llm.chat import LocalTokenizer
 from reasonrec.llm.registry import build_llm
 from reasonrec.methods.base import Ablation, Protocol, Timer
+from reasonrec.methods.exp3rt.config import Exp3rtReproConfig
+from reasonrec.methods.exp3rt.reviews import run_temporal
+from reasonrec.methods.exp3rt.student import (
+    check_student_base,
+    distil_and_score,
+    rationale_note,
+    stage_config,
+)
 from reasonrec.methods.reproduction import (
-    ReproductionConfig,
     evaluate,
     finish_reproduction,
     headline,
@@ -41,70 +47,37 @@ from reasonrec.methods.reproduction import (
     models_record,
 )
 from reasonrec.rerank import RerankConfig, generate_candidates, relevant_sets, rerank_and_evaluate
-from reasonrec.stages.exp3rt.predict import (
-    Exp3rtPredictConfig,
-    exp3rt_predict_ratings,
-    rating_prompts,
-    rating_prompts_json,
-)
+from reasonrec.stages.exp3rt.predict import exp3rt_predict_ratings
 from reasonrec.stages.exp3rt.profiles import imdb_release_context, pair_context, with_release_bias
-from reasonrec.stages.exp3rt.reason import TeacherConfig, exp3rt_teacher_reasoning, post_check_counts
-from reasonrec.train.lora import LoRAConfig, LoRAResult
-from reasonrec.train.sft_data import SFTDataConfig, build_rating_sft, load_tokenizer
-from reasonrec.train.student import train_student
 
-STUDENT = "exp3rt-student"
-
-
-class Exp3rtReproConfig(ReproductionConfig):
-    """Defaults: half the users train, every pair of the other half tests, teacher rationales, 2048 tokens."""
-
-    dataset: str = "exp3rt-imdb"
-    variant: Literal["helpful", "similarity"] = "helpful"
-    train_user_fraction: float = Field(0.5, gt=0, lt=1, description="share of users whose pairs train the student")
-    train_pairs: int | None = Field(None, ge=1, description="at most N training pairs (None = all)")
-    test_pairs: int | None = Field(None, ge=1, description="at most N test pairs (None = all)")
-    rationale: Literal["teacher", "none"] = "teacher"
-    teacher_max_new_tokens: int = Field(256, ge=1)
-    max_new_tokens: int = Field(256, ge=1, description="student reasoning budget at test time")
-    lora: LoRAConfig = Field(default_factory=lambda: LoRAConfig(num_train_epochs=3, eval_strategy="no"))
-    rerank_generators: list[str] = Field(default_factory=lambda: ["bpr", "lightgcn"])
-    rerank_users: int | None = Field(100, ge=0, description="test users whose top-20 is reranked (0 = skip)")
-    n_candidates: int = Field(20, ge=1)
-    rerank_item_profiles: Literal["variant", "item_profile.json"] = Field(
-        "variant", description="item profiles in the reranking prompts: the `variant` the student trained on (from "
-        "the release pairs; items they never show fall back to item_profile.json) or item_profile.json for all")
-    predict_batch_size: int = Field(4, ge=1)
-    like_cutoff: float = Field(6.0, description="binary metrics only: rating > cutoff is a like (IMDB is 1–10; "
-                               "the 1–5 convention r > 3 rescaled). RMSE/MAE and AUC on E[rating] ignore it")
-
-
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"exp3rt-imdb": {}}
+_BEAUTY_REVIEWS: dict[str, Any] = {"protocol": "temporal", "domain": "beauty", "scale": {"rating_max": 5},
+                                   "like_cutoff": 3.0, "rerank_users": 0}
+# §4.1.4: Amazon-Book trains with QLoRA r=128, α=32 (IMDB: r=512, α=128); the Amazon Beauty reviews take those.
+_AMAZON_FULL = {"full": {"lora": {"r": 128, "alpha": 32}}}
+DATASET_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "reasoningrec-beauty": _AMAZON_FULL, "amazon-beauty-raw": _AMAZON_FULL}
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "exp3rt-imdb": {},
+    "reasoningrec-beauty": _BEAUTY_REVIEWS,
+    "amazon-beauty-raw": _BEAUTY_REVIEWS,
+    # timestamps and ratings without review text: the temporal protocol with empty profiles (rating bias only)
+    "movielens-100k": {"protocol": "temporal", "domain": "movies", "scale": {"rating_max": 5}, "like_cutoff": 3.0,
+                       "rerank_users": 0},
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "train_pairs": 8, "test_pairs": 16, "rationale": "none", "max_new_tokens": 8, "rerank_users": 1,
         "rerank_generators": ["bpr"], "bootstrap": 200,
         "lora": {"max_seq_length": 1024, "num_train_epochs": 1, "eval_strategy": "no"},
+        "reviews_per_user": 1, "reviews_per_item": 1, "extract": {"max_new_tokens": 96},
+        "profiles": {"max_new_tokens": 64},
     },
     # §4.1.4 (IMDB): QLoRA r=512, α=128, dropout 0.1, lr 2e-4, at most 10 epochs, 1,200 tokens. Early stopping on
     # the eval loss (patience 1), the constant scheduler and 3 seeds are not built (docs/fidelity.md).
     "full": {"lora": {"r": 512, "alpha": 128, "dropout": 0.1, "learning_rate": 2e-4, "num_train_epochs": 10,
                       "max_seq_length": 1200, "eval_strategy": "no"}},
 }
-
-
-def prompt_budget(config: Exp3rtReproConfig) -> int:
-    """Prompt tokens so that prompt + completion ("Reasoning: <≤ teacher_max_new_tokens>\n\nPredicted User Rating:
-    d") fits lora.max_seq_length: prompts are fitted when rendered, so `build_rating_sft` never meets an overflow."""
-    completion = (config.teacher_max_new_tokens if config.rationale == "teacher" else 0) + 24
-    return max(256, config.lora.max_seq_length - completion)
-
-
-def _stage_config(config: Exp3rtReproConfig) -> Exp3rtPredictConfig:
-    return Exp3rtPredictConfig(method=STUDENT, dataset=config.dataset, reasoning=True, max_new_tokens=config.max_new_tokens,
-                         max_prompt_tokens=prompt_budget(config),
-                         batch_size=config.predict_batch_size, seed=config.seed, show_progress=config.show_progress)
 
 
 def average_baselines(train: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig) -> dict[str, Any]:
@@ -153,7 +126,7 @@ def rerank_with_student(ds: Dataset, config: Exp3rtReproConfig, llm: LLM, out: P
         context = pair_context(cands.select("user_id", "item_id"), ds.artefacts["user_profiles"],
                                ds.artefacts["item_profiles"], ds.items, None)
         context = with_release_bias(context, release, item_profiles=config.rerank_item_profiles == "variant")
-        preds = exp3rt_predict_ratings(context, llm, _stage_config(config).model_copy(update={"split": "rerank"}))
+        preds = exp3rt_predict_ratings(context, llm, stage_config(config).model_copy(update={"split": "rerank"}))
         scores = preds.select("user_id", "item_id", pl.col("pred_rating").alias("score"))
         _, metrics = rerank_and_evaluate(cands, scores, relevant_sets(test), rcfg, out / "rerank" / name,
                                          command=f"reproduce exp3rt rerank {name}")
@@ -166,13 +139,26 @@ def rerank_with_student(ds: Dataset, config: Exp3rtReproConfig, llm: LLM, out: P
 
 def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, *,
         command: str = "reproduce exp3rt") -> dict[str, Any]:
-    """Teacher rationales → student (one student path, pre-flight) → test E[rating], averages, reranking → OUT/.
-    `llm` replaces the teacher (default: `teacher_llm`); the student's base is `config.llm`."""
+    """The released IMDB pairs (`run_release`) or the paper's temporal split of raw reviews (`run_temporal`),
+    by `config.protocol`. `llm` replaces the teacher (default: `teacher_llm`); the student's base is `config.llm`."""
     started = time.time()
-    out = Path(out_dir)
     timer = Timer()
+    check_student_base(config)
     with timer("load"):
         ds = load_dataset(config.dataset, config.data_dir)
+    protocol = config.protocol
+    if protocol == "auto":
+        protocol = "release" if f"rating_pairs_{config.variant}" in ds.artefacts else "temporal"
+    if protocol == "temporal":
+        return run_temporal(config, Path(out_dir), llm, command=command, started=started, timer=timer,
+                            ablations=ABLATIONS)
+    return run_release(config, ds, Path(out_dir), llm, command=command, started=started, timer=timer)
+
+
+def run_release(config: Exp3rtReproConfig, ds: Dataset, out: Path, llm: LLM | None, *, command: str,
+                started: float, timer: Timer) -> dict[str, Any]:
+    """Teacher rationales → student (one student path, pre-flight) → test E[rating], averages, reranking → OUT/."""
+    with timer("load"):
         context = imdb_release_context(ds, config.variant)
         train, test = split_users(context, config.train_user_fraction, config.seed)
         test_part_users = test["user_id"].unique(maintain_order=True).to_list()
@@ -180,17 +166,9 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, 
             train = train.sample(n=min(config.train_pairs, train.height), seed=config.seed, shuffle=True)
         if config.test_pairs:
             test = test.head(config.test_pairs)
-    stage_cfg = _stage_config(config)
-    with timer("teacher"):
-        teacher = None if config.rationale != "teacher" else llm if llm is not None else build_llm(config.teacher_llm)
-        train_paths, teacher_checks = teacher_paths(train, config, teacher)
-    with timer("train_student"):
-        result = train_on_paths(train_paths, test, config, stage_cfg, teacher_checks, out, command)
-    student_llm = build_llm(config.llm.model_copy(update={"adapter": str(result.adapter_dir)}))
-    with timer("score_student"):
-        preds = exp3rt_predict_ratings(test, student_llm, stage_cfg)
-    preds = preds.with_columns(pl.lit(STUDENT).alias("method"))
-    student_result = evaluate(preds, config, like_cutoff=config.like_cutoff)
+    teacher = None if config.rationale != "teacher" else llm if llm is not None else build_llm(config.teacher_llm)
+    student = distil_and_score(train, test, config, teacher, out, command, timer)
+    preds, student_llm = student.predictions, student.llm
     with timer("baselines"):
         baselines = average_baselines(train, test, config)
     with timer("rerank"):
@@ -203,9 +181,7 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, 
         f"{test.height} test it (the release has no training ratings or reviews)."),
         ("User/item averages are the ones the authors printed in the release prompts (computed on THEIR training "
         "split); they are both a prompt input (rating bias) and a baseline."),
-        "Rationale: " + ("teacher reasoning from " + models["teacher"] if config.rationale == "teacher" else
-                         "NONE — rating-only completions (no rationale distilled); the student still writes the "
-                         "'Reasoning:' prefix, E[rating] is read after 'Predicted User Rating:'."),
+        rationale_note(config, models),
         f"Item profiles: {item_profile_source(config)}.",
         ("Rating read-out: E[rating] over the normalised rating-token probabilities (the paper's §3.5.3) in every "
          "row; the averages are point predictions."),
@@ -213,56 +189,15 @@ def run(config: Exp3rtReproConfig, out_dir: str | Path, llm: LLM | None = None, 
     if config.budget == "quick":
         notes.append(f"QUICK budget: {train.height} training pairs, {test.height} test pairs, rerank of "
                      f"{config.rerank_users} user(s) with {', '.join(config.rerank_generators)} only.")
-    top = headline(student_result)
     metrics = {
-        "method": STUDENT, "dataset": config.dataset, "split": "test", **top, "models": models,
-        "runs": [{"method": STUDENT, "dataset": config.dataset, "split": "test", **top, "result": student_result}],
+        **student.metrics(config), "models": models,
         "baselines": baselines, "rerank": rerank, "item_profiles": item_profile_source(config), "notes": notes,
         "timings": timer.seconds,
-        "teacher_post_checks": teacher_checks,
-        "training": {"train_examples": result.train_examples, "global_step": result.global_step,
-                     "wall_s": round(result.wall_s, 1), "adapter_dir": str(result.adapter_dir)},
     }
     finish_reproduction(out, config=config, command=command, predictions=preds, metrics=metrics, started_at=started,
                         title=f"EXP3RT reproduction — {config.dataset} ({config.budget})", ablations=ABLATIONS,
                         sections=[s for s in [rerank_section(rerank)] if s is not None])
     return metrics
-
-
-def teacher_paths(train: pl.DataFrame, config: Exp3rtReproConfig, llm: LLM | None
-                  ) -> tuple[pl.DataFrame, dict[str, int] | None]:
-    """Training pairs with the rationale the student learns (`reasoning`) and the post-checks' verdict (`keep`: no
-    "Based on…" opener, no stated rating, non-empty); `rationale: none` gives every pair an empty rationale."""
-    if config.rationale != "teacher" or llm is None:
-        return train.with_columns(pl.lit("").alias("reasoning")), None
-    tcfg = TeacherConfig(max_new_tokens=config.teacher_max_new_tokens, seed=config.seed,
-                         show_progress=config.show_progress, batch_size=config.predict_batch_size)
-    teacher = exp3rt_teacher_reasoning(train, llm, tcfg)
-    paths = teacher.select("user_id", "item_id", "reasoning", pl.col("post_check_ok").alias("keep"))
-    return train.join(paths, on=["user_id", "item_id"], how="inner"), post_check_counts(teacher)
-
-
-def train_on_paths(train_paths: pl.DataFrame, test: pl.DataFrame, config: Exp3rtReproConfig,
-                   stage_cfg: Exp3rtPredictConfig, teacher_checks: dict[str, int] | None, out: Path,
-                   command: str) -> LoRAResult:
-    """Rating SFT data on the very prompt the student is scored with (fitted with the student's tokenizer), then
-    the one student path; its pre-flight builds the test prompts too."""
-    tokenizer = load_tokenizer(config.llm.model)
-    student = LocalTokenizer(tokenizer)
-    train_paths = train_paths.with_columns(
-        pl.Series("student_prompt", rating_prompts_json(train_paths, stage_cfg, student)),
-        (pl.col("rating") - stage_cfg.scale.resolved_offset()).alias("prompt_rating"),
-    )
-    sft = build_rating_sft(train_paths, tokenizer,
-                           SFTDataConfig(method="exp3rt", k="all", seed=config.seed,
-                                         max_seq_length=config.lora.max_seq_length),
-                           rating_column="prompt_rating")
-    if len(sft) == 0:
-        raise ConfigError(f"no training example left for the student (teacher post-checks: {teacher_checks}); "
-                          "raise train_pairs or teacher_max_new_tokens, or use rationale=none")
-    lora = config.lora.model_copy(update={"model": config.llm.model, "seed": config.seed})
-    return train_student(sft, None, lora, out / "student", run_config=config, command=f"{command}: train",
-                         scoring=[lambda: rating_prompts(test, stage_cfg, student)])
 
 
 def rerank_section(rerank: dict[str, Any]):
@@ -292,7 +227,7 @@ ABLATIONS: dict[str, Ablation] = {
 
 REPRODUCTION = Protocol(
     name="reproduce exp3rt", config=Exp3rtReproConfig, run=run, default_dataset="exp3rt-imdb", presets=PRESETS,
-    datasets=DATASET_DEFAULTS, ablations=ABLATIONS,
+    datasets=DATASET_DEFAULTS, dataset_presets=DATASET_PRESETS, ablations=ABLATIONS,
 )
 
-__all__ = ["ABLATIONS", "DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "Exp3rtReproConfig", "run"]
+__all__ = ["ABLATIONS", "DATASET_DEFAULTS", "PRESETS", "REPRODUCTION", "Exp3rtReproConfig", "run", "run_release"]

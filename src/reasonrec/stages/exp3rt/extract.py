@@ -107,6 +107,34 @@ def _review_rows(interactions: pl.DataFrame, limit: int | None) -> tuple[pl.Data
     return (kept if limit is None else kept.head(limit)), skipped
 
 
+def reviews_for_profiles(train_interactions: pl.DataFrame, users: Sequence[str], items: Sequence[str], *,
+                         per_user: int | None, per_item: int | None) -> pl.DataFrame:
+    """The TRAINING reviews that can reach a profile of `users` / `items`, bounded so extraction stays affordable:
+    each user's `per_user` most recent reviews with text and each item's `per_item` most helpful ones (ties:
+    newer first, then user id), the union in input order; None = all. Only rows of `train_interactions` are
+    read, so no valid/test review can reach a profile."""
+    for col in ("user_id", "item_id", "review"):
+        if col not in train_interactions.columns:
+            raise DataError(f"interactions lack {col!r}: EXP3RT profiles need review text", field=col)
+    table = train_interactions.with_row_index("_row")
+    if "timestamp" not in table.columns:
+        table = table.with_columns(pl.lit(None, dtype=pl.Int64).alias("timestamp"))
+    if "helpful_votes" not in table.columns:
+        table = table.with_columns(pl.lit(0, dtype=pl.Int64).alias("helpful_votes"))
+    has_text = pl.col("review").is_not_null() & (pl.col("review").str.strip_chars().str.len_chars() > 0)
+    table = table.filter(has_text)
+    mine = table.filter(pl.col("user_id").is_in(pl.Series(list(users), dtype=pl.String).implode())).sort(
+        ["user_id", "timestamp", "_row"], descending=[False, True, True], nulls_last=True)
+    theirs = table.filter(pl.col("item_id").is_in(pl.Series(list(items), dtype=pl.String).implode())).sort(
+        ["item_id", "helpful_votes", "timestamp", "user_id"], descending=[False, True, True, False], nulls_last=True)
+    if per_user is not None:
+        mine = mine.group_by("user_id", maintain_order=True).head(per_user)
+    if per_item is not None:
+        theirs = theirs.group_by("item_id", maintain_order=True).head(per_item)
+    rows = pl.concat([mine["_row"], theirs["_row"]]).unique()
+    return table.filter(pl.col("_row").is_in(rows.implode())).sort("_row").drop("_row")
+
+
 def extract_preferences(
     interactions: pl.DataFrame,
     llm: LLM,
@@ -156,4 +184,7 @@ def extract_preferences(
     return table.select(*first, *[c for c in table.columns if c not in first])
 
 
-__all__ = ["KEY_SCHEMA", "ExtractConfig", "extract_preferences", "parse_preferences", "render_preferences"]
+__all__ = [
+    "KEY_SCHEMA", "ExtractConfig", "extract_preferences", "parse_preferences", "render_preferences",
+    "reviews_for_profiles",
+]
