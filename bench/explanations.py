@@ -7,7 +7,9 @@ released explanations in one table.
 2. **Explanations table**: the checker over a seeded sample of `--limit` explanations per source — the released
    Mixtral teacher reasoning (Beauty, ML-1M test), the authors' released Llama-2-7B student (Beauty, K=256; ML-1M
    student outputs were not released), and rows reserved for our ReasoningRec student and our evidence-grounded
-   mode (run them with `--ours NAME=predictions.parquet`).
+   mode (run them with `--ours NAME=predictions.parquet`). The zero-shot base model answers "yes" for almost
+   every row, so the grounded mode also explains each sampled test row's TRUE label ("true labels" rows): both
+   verdicts, the explanation measured apart from the prediction.
 
 `--tune` instead varies one threshold at a time around the defaults on the dev claims and prints the best values
 (the defaults in `GroundingConfig` were chosen this way; test claims are never used for it).
@@ -37,7 +39,7 @@ from typing import Any
 
 import polars as pl
 import torch
-from grounded_runs import anchor_sweep, grounding_summary, student_rows, sweep, zeroshot_rows
+from grounded_runs import anchor_sweep, grounding_summary, student_rows, sweep, true_label_rows, zeroshot_rows
 
 from reasonrec.data.loaders import load_dataset
 from reasonrec.eval.grounding import GroundingConfig, checker_for
@@ -144,8 +146,10 @@ def explanation_table(data: dict, encoder: SentenceEncoder, limit: int, ours: li
 def our_rows(data: dict, encoder: SentenceEncoder, n: int, adapter: Path | None, threads: int,
              max_new_tokens: int, out_dir: Path) -> list[dict]:
     """Generate our explanations (cached), keep them as predictions files, check them like the released ones."""
-    runs = [("our evidence-grounded mode, zero-shot", key,
-             lambda ds=ds, key=key: zeroshot_rows(ds, key, n, threads)) for key, ds in data.items()]
+    runs = [(name, key, lambda ds=ds, key=key, make=make: make(ds, key, n, threads))
+            for name, make in (("our evidence-grounded mode, zero-shot", zeroshot_rows),
+                               ("our evidence-grounded mode, true labels", true_label_rows))
+            for key, ds in data.items()]
     if adapter is not None:
         runs = [("our ReasoningRec student", "beauty", lambda: student_rows(
                     data["beauty"], "beauty", n, adapter, "free", threads, max_new_tokens)),
@@ -155,7 +159,7 @@ def our_rows(data: dict, encoder: SentenceEncoder, n: int, adapter: Path | None,
     for name, key, run in runs:
         frame, timing = run()
         frame.write_parquet(out_dir / f"{key}_{name.replace(' ', '_').replace(',', '')}.parquet")
-        auc_rows = frame.filter(pl.col("score").is_not_null())
+        auc_rows = frame.filter(pl.col("score").is_not_null()) if "score" in frame.columns else frame.clear()
         rows.append({"row": name, "dataset": key, "source": "generated", **grounding_summary(frame, data[key], encoder),
                      **timing, "n_scored": auc_rows.height})
     return rows

@@ -20,7 +20,7 @@ from reasonrec.eval.grounding import checker_for
 from reasonrec.eval.grounding.metrics import summarise
 from reasonrec.eval.grounding.sources import prediction_records, target_table
 from reasonrec.llm.registry import LLMConfig, build_llm
-from reasonrec.llm.sentence import SentenceEncoder
+from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.prompts import DOMAINS
 from reasonrec.stages.common.context import target_rows
@@ -99,23 +99,34 @@ def grounding_summary(frame: pl.DataFrame, ds: Dataset, encoder: SentenceEncoder
     return summary
 
 
+def true_label_frame(ds: Dataset, key: str, n: int, cfg: ExplainConfig, llm: Any, encoder: SentenceEncoder,
+                     split: str = "valid") -> pl.DataFrame:
+    """Grounded explanations of n seeded rows of `split` for their TRUE label (it stands in for a prediction:
+    this measures the explanation, not the prediction, and exercises both verdicts)."""
+    rows = target_rows(sample_targets(ds, split, n))
+    retriever = evidence_retriever(ds.items, ds.artefacts.get("item_descriptions"), ds.interactions,
+                                   cfg.model_copy(update={"evidence": cfg.evidence.model_copy(
+                                       update={"like_threshold": LIKE_THRESHOLD[key]})}), encoder)
+    labels = [int(r["label"]) for r in rows]
+    texts, shown = grounded_explanations(rows, labels, retriever, llm, cfg, domain=DOMAINS[DOMAIN[key]],
+                                         scale_max=1 if key == "ml1m" else 5, show=False)
+    return pl.DataFrame({"method": "true-label", "split": split, "user_id": [str(r["user_id"]) for r in rows],
+                         "item_id": [str(r["item_id"]) for r in rows], "label": labels, "pred_label": labels,
+                         "reasoning": texts, "evidence": shown})
+
+
+def true_label_rows(ds: Dataset, key: str, n: int, threads: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The grounded mode (defaults) explaining n test rows' true labels with the base model."""
+    encoder = SentenceEncoder(cache_path=default_embedding_cache())
+    return _timed("true-label", key, lambda: true_label_frame(ds, key, n, ExplainConfig(mode="evidence"),
+                                                              _llm(None, threads), encoder, split="test"))
+
+
 def validation_summaries(data: dict[str, Dataset], n: int, cfg: ExplainConfig, llm: Any, encoder: SentenceEncoder
                          ) -> dict[str, dict[str, Any]]:
-    """Per dataset: grounded explanations of n seeded VALIDATION rows (the true label stands in for the
-    prediction: this measures the explanation, not the prediction) and their grounding summary."""
-    per = {}
-    for key, ds in data.items():
-        rows = target_rows(sample_targets(ds, "valid", n))
-        retriever = evidence_retriever(ds.items, ds.artefacts.get("item_descriptions"), ds.interactions,
-                                       cfg.model_copy(update={"evidence": cfg.evidence.model_copy(
-                                           update={"like_threshold": LIKE_THRESHOLD[key]})}), encoder)
-        labels = [int(r["label"]) for r in rows]
-        texts, _ = grounded_explanations(rows, labels, retriever, llm, cfg, domain=DOMAINS[DOMAIN[key]],
-                                         scale_max=1 if key == "ml1m" else 5, show=False)
-        frame = pl.DataFrame({"method": "validation", "split": "valid", "user_id": [str(r["user_id"]) for r in rows],
-                              "item_id": [str(r["item_id"]) for r in rows], "pred_label": labels, "reasoning": texts})
-        per[key] = grounding_summary(frame, ds, encoder)
-    return per
+    """Per dataset: grounded explanations of n seeded VALIDATION rows for their true labels, summarised."""
+    return {key: grounding_summary(true_label_frame(ds, key, n, cfg, llm, encoder), ds, encoder)
+            for key, ds in data.items()}
 
 
 def sweep(data: dict[str, Dataset], n: int, encoder: SentenceEncoder, threads: int) -> dict[str, Any]:
@@ -165,4 +176,4 @@ def _f(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}"
 
 
-__all__ = ["anchor_sweep", "grounding_summary", "loops", "student_rows", "sweep", "zeroshot_rows"]
+__all__ = ["anchor_sweep", "grounding_summary", "loops", "student_rows", "sweep", "true_label_rows", "zeroshot_rows"]
