@@ -89,10 +89,23 @@ def test_student_scores_order_the_list_and_explain_it(shop, tmp_path) -> None:
     p = recs["p_like"].to_list()
     assert all(0.0 <= x <= 1.0 for x in p) and p == sorted(p, reverse=True)
     assert recs["explanation"][0] and recs["explanation"][1] and recs["explanation"][2] is None
-    assert recs["evidence"].null_count() == 3  # no evidence retriever configured: empty, never invented
+    assert recs["evidence"].null_count() == 1 and recs["grounding"].null_count() == 1  # only explained rows
     records = as_records(recs)
-    assert records[0]["user_id"] == user and records[0]["evidence"] is None
+    history = set(recommender.history(user).item_ids)
+    for record in records[:2]:
+        verdict = "will likely enjoy" if record["p_like"] >= 0.5 else "will likely not enjoy"
+        assert verdict in record["explanation"]  # the explanation argues for the predicted label
+        assert {e["item_id"] for e in record["evidence"]["similar"]} <= history  # evidence = the user's own rows
+        marks = record["grounding"]
+        assert marks["claims"] == len(marks["sentences"]) >= 1 and marks["label_consistency"] == 1.0
     render_table(recs)
+
+    free = Recommender(load_bundle(write_bundle(
+        BundleSources(shop["prepared"], shop["cf"]),
+        config.model_copy(update={"explain": config.explain.model_copy(update={"mode": "free"})}),
+        tmp_path / "free")), llm)
+    words = free.recommend([user], RecommendConfig(n=3, n_candidates=6, explain=True, explain_top=1))
+    assert words["explanation"][0] and words["evidence"].null_count() == 3 and words["grounding"].null_count() == 3
 
 
 def test_the_hybrid_scorer_blends_p_like_with_the_generator_rank(cf_recommender: Recommender) -> None:

@@ -33,6 +33,7 @@ from reasonrec.io import sha256_file, write_json, write_parquet
 from reasonrec.llm.registry import LLMConfig
 from reasonrec.methods import METHODS
 from reasonrec.runs import hash_files, package_versions, read_manifest
+from reasonrec.stages.common.grounded import ExplainConfig
 from reasonrec.stages.student import LABEL_SCORING
 from reasonrec.train.student import TrainRunConfig
 
@@ -62,6 +63,10 @@ class BundleConfig(Config):
     include_descriptions: bool = True
     max_prompt_tokens: int = Field(1792, ge=64)
     explanation_tokens: int = Field(160, ge=1, le=1024, description="longest generated explanation")
+    explain: ExplainConfig = Field(
+        default_factory=lambda: ExplainConfig(mode="evidence"),
+        description="evidence: written from the retrieved evidence after the predicted label, shown with that "
+                    "evidence and the grounding checker's marks; free: the student's own words")
     llm: LLMConfig = Field(default_factory=LLMConfig, description="the student; adapter relative to the bundle")
 
 

@@ -5,8 +5,10 @@
     scores       a registered scorer (`SCORERS`): the student's P(like) ("llm"), the generator's own order ("cf"),
                  or a blend of both ("hybrid": `hybrid_weight` × P(like) + the rest × the generator's rank score);
     ranking      `rerank.rerank`: by score, ties and unscored candidates by generator rank (one owner of ordering);
-    reasons      for the top of the list, the student's explanation of that very prompt (through the LLM cache),
-                 with `evidence` and `grounding` left empty (null) until an evidence retriever is configured.
+    reasons      for the top of the list (through the LLM cache): by default (`explain.mode=evidence`) written from
+                 the retrieved evidence after the predicted label, returned with that evidence and the grounding
+                 checker's marks per sentence (`eval.grounding`); `explain.mode=free` keeps the student's own
+                 words (no evidence, no marks).
 
 The prompt of every candidate is the one the student was trained on (`predict.predict_labels`): the user's most
 recent `history_k` interactions before the cut-off with their ratings, item titles and descriptions, the profile.
@@ -26,9 +28,13 @@ from pydantic import Field
 from reasonrec.bundle import Bundle
 from reasonrec.config import Config
 from reasonrec.errors import DataError
+from reasonrec.eval.grounding.checker import GroundingChecker
+from reasonrec.eval.grounding.marks import marked_text, marks
+from reasonrec.eval.grounding.sources import ExplanationRecord
 from reasonrec.llm.base import LLM
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.rerank import rerank
+from reasonrec.stages.common.grounded import evidence_retriever
 
 POPULAR = "popular"
 SERVE_SPLIT = "serve"
@@ -102,6 +108,8 @@ class Recommender:
             pl.col("item_id").cast(pl.String), pl.col("title") if "title" in bundle.items.columns
             else pl.lit(None, pl.String).alias("title")).iter_rows()}
         self._popular = inter.group_by("item_id").agg(pl.len().alias("n"), pl.col("timestamp").min().alias("first"))
+        self._after_all = int(inter["timestamp"].max() or 0) + 1  # "now": evidence statistics count every rating
+        self._checker: GroundingChecker | None = None
 
     # ------------------------------------------------------------------------------------------- lookups
 
@@ -183,10 +191,13 @@ class Recommender:
             include_profile=c.include_profile, include_descriptions=c.include_descriptions,
             like_threshold=c.like_threshold, max_prompt_tokens=c.max_prompt_tokens, generate_reasoning=explain,
             max_new_tokens=c.explanation_tokens, batch_size=max(1, batch_size), show_progress=self.show_progress,
+            explain=c.explain.model_copy(update={"max_new_tokens": min(c.explain.max_new_tokens,
+                                                                       c.explanation_tokens)}),
         )
 
     def student_predictions(self, targets: pl.DataFrame, *, explain: bool) -> pl.DataFrame:
-        """`predict_labels` on the target rows, with only the items/users they need (PREDICTIONS_SCHEMA)."""
+        """`predict_labels` on the target rows, with only the items/users they need (PREDICTIONS_SCHEMA); an
+        explanation from evidence reads every interaction up to the row's cut-off for its statistics."""
         if self.llm is None:
             raise DataError(f"bundle {self.bundle.root} has no LLM to score or explain with (scorer "
                             f"{self.config.scorer!r})", field="scorer")
@@ -197,13 +208,41 @@ class Recommender:
             targets, b.items.filter(pl.col("item_id").cast(pl.String).is_in(list(items))),
             _rows_for(b.item_descriptions, "item_id", items), _rows_for(b.user_profiles, "user_id", users),
             self.llm, self.predict_config(explain=explain, batch_size=targets.height),
+            interactions=b.interactions if explain else None,
         )
 
     def explain(self, targets: pl.DataFrame) -> pl.DataFrame:
-        """(user_id, item_id, explanation, p_like, error) for each target row: the student's own words."""
-        preds = self.student_predictions(targets, explain=True)
-        return preds.select("user_id", "item_id", pl.col("reasoning").alias("explanation"),
+        """(user_id, item_id, explanation, evidence, grounding, p_like, error) for each target row."""
+        rows = targets.with_columns(pl.col("timestamp").fill_null(self._after_all))
+        preds = self.student_predictions(rows, explain=True)
+        if "evidence" not in preds.columns:
+            preds = preds.with_columns(pl.lit(None, dtype=pl.String).alias("evidence"))
+        grounded = self.config.explain.mode == "evidence"
+        return preds.select("user_id", "item_id", pl.col("reasoning").alias("explanation"), "evidence",
+                            pl.Series("grounding", self.grounding(rows, preds) if grounded else
+                                      [None] * preds.height, dtype=pl.String),
                             pl.col("score").alias("p_like"), "error")
+
+    def grounding(self, targets: pl.DataFrame, preds: pl.DataFrame) -> list[str | None]:
+        """The checker's marks (counts, rates, one mark per sentence) as JSON for each explained row."""
+        if self._checker is None:
+            b = self.bundle
+            explain = self.config.explain.model_copy(update={"evidence": self.config.explain.evidence.model_copy(
+                update={"like_threshold": self.config.like_threshold})})
+            self._checker = GroundingChecker(evidence_retriever(b.items, b.item_descriptions, b.interactions,
+                                                                explain))
+        records, at = [], []
+        for pos, (row, pred) in enumerate(zip(targets.iter_rows(named=True), preds.iter_rows(named=True),
+                                             strict=True)):
+            if pred["reasoning"]:
+                records.append(ExplanationRecord(f"{row['user_id']}:{row['item_id']}", "recommend",
+                                                 str(row["user_id"]), str(row["item_id"]), pred["reasoning"],
+                                                 pred["pred_label"], row))
+                at.append(pos)
+        out: list[str | None] = [None] * preds.height
+        for pos, result in zip(at, self._checker.check_records(records), strict=True):
+            out[pos] = json.dumps(marks(result), ensure_ascii=False)
+        return out
 
     def recommend(self, users: Sequence[str], config: RecommendConfig | None = None) -> pl.DataFrame:
         """RECOMMENDATION_SCHEMA rows: each user's top `n` with scores and (optionally) explanations."""
@@ -234,7 +273,8 @@ class Recommender:
             return None
         chosen = top.filter(pl.col("rank") <= (cfg.explain_top or cfg.n))
         explained = self.explain(self.targets(chosen, cfg.cutoff))
-        return explained.select("user_id", "item_id", "explanation", pl.col("error").alias("explain_error"))
+        return explained.select("user_id", "item_id", "explanation", "evidence", "grounding",
+                                pl.col("error").alias("explain_error"))
 
 
 def _rows_for(table: pl.DataFrame | None, key: str, ids: set[str]) -> pl.DataFrame | None:
@@ -295,7 +335,8 @@ def as_records(table: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def render_table(table: pl.DataFrame, console: Any = None, *, width: int = 70) -> None:
-    """A readable terminal table per user: rank, item, P(like), generator rank, explanation (shortened)."""
+    """A readable terminal table per user: rank, item, P(like), generator rank, explanation (shortened, flagged
+    sentences marked ⚑, with its supported-claim count)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -307,10 +348,20 @@ def render_table(table: pl.DataFrame, console: Any = None, *, width: int = 70) -
             view.add_column(column, justify=justify, overflow="fold")
         for row in group.iter_rows(named=True):
             p = row["p_like"]
-            why = row["explanation"] or ("" if row["error"] is None else f"error: {row['error']}")
+            why = _why(row)
             view.add_row(str(row["rank"]), row["title"] or row["item_id"], "-" if p is None else f"{p:.3f}",
                          str(row["generator_rank"]), why if len(why) <= width * 3 else why[: width * 3] + "…")
         console.print(view)
+
+
+def _why(row: dict[str, Any]) -> str:
+    """The explanation with ⚑ before each sentence the checker flagged, and its supported-claim count."""
+    if not row["explanation"]:
+        return "" if row["error"] is None else f"error: {row['error']}"
+    if not row.get("grounding"):
+        return row["explanation"]
+    cell = json.loads(row["grounding"])
+    return f"{marked_text(cell, row['explanation'])} [{cell['supported']}/{cell['checkable']} checkable claims supported]"
 
 
 __all__ = ["RECOMMENDATION_SCHEMA", "SCORERS", "RecommendConfig", "Recommender", "Scorer", "UserHistory",
