@@ -29,7 +29,7 @@ def _predictions() -> pl.DataFrame:
         "user_id": ["u1", "u2", "u1", "u2"], "item_id": ["a", "b", "a", "b"], "label": [1, 0, 1, 0],
         "score": [0.9, 0.2, 0.4, 0.6], "pred_label": [1, 0, 0, 1],
         "reasoning": ["Sentence 0. Sentence 1.", "Sentence 0.", "Sentence 0. Sentence 1.", None],
-        "evidence": ['{"similar": [{"title": "Rose Soap", "rating": 5.0, "liked": true}]}', None, None, None],
+        "evidence": ['{"similar": [{"title": "Rose &amp; Soap", "rating": 5.0, "liked": true}]}', None, None, None],
         "grounding": [_cell([False, False]), _cell([False]), _cell([False, True]), None],
     }, schema_overrides={"grounding": GROUNDING_DTYPE})
 
@@ -46,7 +46,7 @@ def test_sections_put_grounding_beside_auc_and_show_marked_samples(tmp_path: Pat
     assert metrics.figures[0].png.startswith(b"\x89PNG")
     flagged = next(r for r in samples.rows if r[0] == "free")
     assert flagged[4] == "Sentence 0. ⚑[unsupported] Sentence 1." and flagged[3] == "not like (P=0.40)"
-    assert next(r for r in samples.rows if r[0] == "grounded")[5] == "Rose Soap (rated 5)"
+    assert next(r for r in samples.rows if r[0] == "grounded")[5] == "Rose & Soap (rated 5)"  # entities decoded for reading
     preds.write_parquet(tmp_path / "predictions.parquet")
     report, files = generate_report([tmp_path / "predictions.parquet"], tmp_path / "report",
                                     ReportConfig(bootstrap=0))  # marked predictions bring their sections

@@ -8,6 +8,7 @@ table, and the raw text stays in predictions.parquet.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -29,7 +30,7 @@ def _evidence_titles(cell: str | None) -> str:
     if not cell:
         return "—"
     shown = json.loads(cell).get("similar") or []
-    return "; ".join(f"{e['title']} ({_feedback(e)})" for e in shown) or "—"
+    return "; ".join(f"{html.unescape(e['title'])} ({_feedback(e)})" for e in shown) or "—"  # "&amp;" in titles
 
 
 def _feedback(entry: Mapping[str, Any]) -> str:
