@@ -170,7 +170,7 @@ def evaluate_rows(y: np.ndarray, scores: dict[str, np.ndarray], resamples: int) 
     if "student" in scores:
         pairs += [("student", b) for b in USER_STAT_BASELINES]
     return {"n": len(y), "negatives": int((y == 0).sum()), "auc": aucs, "best_single_baseline": best,
-            "paired": comparisons(y, scores, pairs, resamples)}
+            "paired": comparisons(y, scores, list(dict.fromkeys(pairs)), resamples)}
 
 
 def run(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
