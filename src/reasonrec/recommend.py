@@ -361,7 +361,8 @@ def _why(row: dict[str, Any]) -> str:
     if not row.get("grounding"):
         return row["explanation"]
     cell = json.loads(row["grounding"])
-    return f"{marked_text(cell, row['explanation'])} [{cell['supported']}/{cell['checkable']} checkable claims supported]"
+    counts = f"[{cell['supported']}/{cell['checkable']} checkable claims supported]"
+    return f"{marked_text(cell, row['explanation'])} {counts}"
 
 
 __all__ = ["RECOMMENDATION_SCHEMA", "SCORERS", "RecommendConfig", "Recommender", "Scorer", "UserHistory",

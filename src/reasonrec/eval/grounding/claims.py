@@ -1,8 +1,8 @@
 """Split an explanation into claims: the units the grounding checker labels supported, contradicted, unsupported
 or uncheckable.
 
-A claim is one sentence (never cut inside a double-quoted title; the sentence splitter of `stages.recsaver.leak`, which keeps list numbers, decimals and
-abbreviations intact), further cut at semicolons. Not claims: the formatted verdict line ("Prediction: Yes" — it is
+A claim is one sentence (the sentence splitter of `stages.recsaver.leak`, which keeps list numbers, decimals and
+abbreviations intact; never cut inside a double-quoted title), further cut at semicolons (never an HTML entity's). Not claims: the formatted verdict line ("Prediction: Yes" — it is
 the stated prediction, read by `answers.parse_reasoningrec`; also after "Answer:"), headings (a short line ending in a colon, e.g.
 "Summary of user behavior:"), and fragments without a word of three letters. List markers ("1.", "-", "*") are
 stripped from the claim text but the character span still points into the source.
@@ -36,7 +36,8 @@ class Claim:
     end: int
 
 
-_SEMICOLON = re.compile(r"(?<!&[a-z]{2})(?<!&[a-z]{3})(?<!&[a-z]{4})(?<!&[a-z]{5})(?<!&[a-z]{6});\s+")  # not "&amp;"
+_SEMICOLON = re.compile(  # a statement break, not the end of an HTML entity ("&amp;")
+    r"(?<!&[a-z]{2})(?<!&[a-z]{3})(?<!&[a-z]{4})(?<!&[a-z]{5})(?<!&[a-z]{6});\s+")
 
 
 def _pieces(text: str, start: int) -> list[tuple[str, int]]:

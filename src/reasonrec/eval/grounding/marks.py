@@ -23,7 +23,8 @@ from reasonrec.eval.grounding.rules import CONTRADICTED, UNSUPPORTED
 from reasonrec.eval.grounding.sources import prediction_records
 
 COLUMN = "grounding"
-RATES = ("supported_precision", "fact_precision", "contradiction_rate", "coverage", "hallucinated_item_rate", "label_consistency")
+RATES = ("supported_precision", "fact_precision", "contradiction_rate", "coverage", "hallucinated_item_rate",
+         "label_consistency")
 SENTENCE = pl.Struct({"text": pl.String(), "mark": pl.String(), "flagged": pl.Boolean()})
 GROUNDING_DTYPE = pl.Struct({**{c: pl.Int64() for c in COUNT_KEYS}, **{r: pl.Float64() for r in RATES},
                              "sentences": pl.List(SENTENCE)})

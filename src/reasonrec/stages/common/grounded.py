@@ -84,7 +84,8 @@ def anchor_fact(evidence: Evidence, label: int, domain: Domain, scale_max: int) 
     if agreeing:
         e = agreeing[0]
         rated = f" (rated {e.rating:g} of {scale_max})" if e.rating is not None and scale_max > 1 else ""
-        return f'they {"liked" if label else "disliked"} the similar {domain.item} "{html.unescape(e.view.title)}"{rated}'
+        verb = "liked" if label else "disliked"
+        return f'they {verb} the similar {domain.item} "{html.unescape(e.view.title)}"{rated}'
     user, item = evidence.user, evidence.item
     if user.n and user.like_share is not None and (user.like_share >= 0.5) == bool(label):
         return f"they liked {round(100 * user.like_share)}% of the {user.n} {domain.items} they rated before"
@@ -200,6 +201,6 @@ def with_grounded_explanations(
 
 
 __all__ = [
-    "ExplainConfig", "anchor_fact", "answer_prefix", "evidence_json", "evidence_retriever", "explanation_messages", "grounded_explanations",
-    "verdict_prefix", "with_grounded_explanations",
+    "ExplainConfig", "anchor_fact", "answer_prefix", "evidence_json", "evidence_retriever", "explanation_messages",
+    "grounded_explanations", "verdict_prefix", "with_grounded_explanations",
 ]
