@@ -7,6 +7,7 @@ import json
 
 import polars as pl
 import pytest
+from datafiles import require_data
 from exp3rt_fixtures import exp3rt_llm, real_cached_llm
 
 from reasonrec.predictions import PREDICTIONS_SCHEMA
@@ -81,7 +82,6 @@ def test_no_reasoning_no_bias_scores_directly_with_labels() -> None:
 @pytest.mark.slow
 def test_real_model_predicts_on_released_imdb_pairs(shared_data, tmp_path) -> None:
     """2 users × 2 items: reasoning (48 tokens) + one scoring pass; bias off/on; "10" as a 2-token choice."""
-    from conftest import require_data
 
     from reasonrec.data.loaders import load_dataset
     from reasonrec.stages.exp3rt.profiles import imdb_release_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from datafiles import require_data
 from exp3rt_fixtures import exp3rt_llm, real_cached_llm
 
 from reasonrec.stages.exp3rt.profiles import CONTEXT_SCHEMA
@@ -94,7 +95,6 @@ def test_teacher_control_flow_m_samples_and_flags() -> None:
 @pytest.mark.slow
 def test_real_model_teacher_on_released_imdb_profiles(shared_data, tmp_path) -> None:
     """2 users × 2 items of the released IMDB test pairs, M=2, 48 tokens: mechanics + cache hits on rerun."""
-    from conftest import require_data
 
     from reasonrec.data.loaders import load_dataset
     from reasonrec.stages.exp3rt.profiles import imdb_release_context

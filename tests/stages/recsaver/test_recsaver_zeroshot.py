@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 import pytest
+from datafiles import require_data
 from recsaver_fixtures import recsaver_llm, tiny_tables
 
 from reasonrec.errors import ConfigError
@@ -120,8 +121,6 @@ def test_teacher_paths_sample_m_times_and_feed_filters() -> None:
 def test_real_embedded_no_reasoning_on_real_beauty_pairs(shared_data, tmp_path) -> None:
     """2 real Beauty pairs scored over the digits by the embedded model; rerun is all cache hits, identical."""
     import os
-
-    from conftest import require_data
 
     from reasonrec.data.loaders import load_dataset
     from reasonrec.data.splits import user_disjoint_balanced
