@@ -110,9 +110,13 @@ def _paper_command(paper: str, doc: str) -> Callable[..., None]:
 
 
 PAPER_COMMANDS = {
-    "exp3rt": """Rating student on a user-disjoint part of the released pairs: RMSE/MAE vs averages, top-k reranking.
+    "exp3rt": """Rating student (expected rating) vs the averages and MF: RMSE/MAE, top-k reranking.
 
-    Example: reasonrec reproduce exp3rt --budget quick --out runs/exp3rt_quick --set rationale=teacher
+    IMDB release: a user-disjoint part of the released pairs.
+
+    Raw reviews (reasoningrec-beauty, amazon-beauty-raw): 5-core, 8:1:1 by timestamp, warm/cold/unseen tables.
+
+    Example: reasonrec reproduce exp3rt --dataset reasoningrec-beauty --budget quick --out runs/exp3rt_beauty
     """,
     "recsaver": """Zero-shot CoT vs no reasoning, verified references, student paths/filters, NLG + correctness tables.
 
