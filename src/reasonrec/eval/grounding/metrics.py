@@ -30,17 +30,23 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def explanation_row(result: ExplanationResult) -> dict[str, Any]:
-    c = result.counts()
+def _rates(c: Mapping[str, int]) -> dict[str, float | None]:
+    """The claim and item rates of a set of counts (one explanation's, or a method's totals)."""
     return {
-        "explanation_id": result.explanation_id, "method": result.source, "user_id": result.user_id,
-        "item_id": result.item_id, "pred_label": result.pred_label, **c,
         "supported_precision": _ratio(c["supported"], c["checkable"]),
         "fact_precision": _ratio(c["fact_supported"], c["fact_checkable"]),
         "contradiction_rate": _ratio(c["contradicted"], c["checkable"]),
         "unsupported_rate": _ratio(c["unsupported"], c["checkable"]),
         "coverage": _ratio(c["checkable"], c["claims"]),
         "hallucinated_item_rate": _ratio(c["hallucinated_items"], c["named_items"]),
+    }
+
+
+def explanation_row(result: ExplanationResult) -> dict[str, Any]:
+    c = result.counts()
+    return {
+        "explanation_id": result.explanation_id, "method": result.source, "user_id": result.user_id,
+        "item_id": result.item_id, "pred_label": result.pred_label, **c, **_rates(c),
         "label_consistency": result.label_consistency,
     }
 
@@ -61,13 +67,7 @@ def summarise_rows(rows_by_method: Mapping[str, Sequence[Mapping[str, Any]]]) ->
         totals = {k: sum(int(r.get(k) or 0) for r in group) for k in COUNT_KEYS}  # marks stored before a key existed
         consistency = [r["label_consistency"] for r in group if r["label_consistency"] is not None]
         out[method] = {
-            "explanations": len(group), **totals,
-            "supported_precision": _ratio(totals["supported"], totals["checkable"]),
-            "fact_precision": _ratio(totals["fact_supported"], totals["fact_checkable"]),
-            "contradiction_rate": _ratio(totals["contradicted"], totals["checkable"]),
-            "unsupported_rate": _ratio(totals["unsupported"], totals["checkable"]),
-            "coverage": _ratio(totals["checkable"], totals["claims"]),
-            "hallucinated_item_rate": _ratio(totals["hallucinated_items"], totals["named_items"]),
+            "explanations": len(group), **totals, **_rates(totals),
             "label_consistency": _ratio(sum(consistency), len(consistency)),
             "explanations_with_verdict": len(consistency),
         }
