@@ -25,6 +25,7 @@ from reasonrec.answers import parse_exp3rt, parse_recsaver, strip_trailing_predi
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.llm.base import LLM, Message, expected_value
 from reasonrec.llm.runner import RunSummary
+from reasonrec.llm.sentence import SentenceEncoder
 from reasonrec.predictions import conform_predictions
 from reasonrec.stages.common.base import (
     GenerationJob,
@@ -93,10 +94,11 @@ def predict_labels(
     interactions: pl.DataFrame | None = None,
     limit: int | None = None,
     summaries: list[RunSummary] | None = None,
+    encoder: SentenceEncoder | None = None,
 ) -> pl.DataFrame:
     """ReasoningRec / TALLRec P(like) for every target row (+ reasoning for a subset: the prompt's own
     (`explain.mode=free`) or written from retrieved evidence after the label (`evidence`; `interactions` give the
-    user/item statistics))."""
+    user/item statistics, `encoder` the sentence model to retrieve with, loaded here when None))."""
     rows = target_rows(targets, limit)
     spec = config.label_prompt()
     grounded = config.explain.mode == "evidence"
@@ -117,7 +119,7 @@ def predict_labels(
     return with_grounded_explanations(
         frame, rows, (items, item_descriptions, interactions), llm, config.explain, domain=config.domain_view(),
         want=lambda idx: _want_reasoning(config, idx), like_threshold=config.like_threshold, seed=config.seed,
-        batch_size=config.batch_size, show=config.show_progress, summaries=summaries)
+        batch_size=config.batch_size, show=config.show_progress, summaries=summaries, encoder=encoder)
 
 
 def predict_ratings(

@@ -32,6 +32,7 @@ from reasonrec.eval.grounding.checker import GroundingChecker
 from reasonrec.eval.grounding.marks import marked_text, marks
 from reasonrec.eval.grounding.sources import ExplanationRecord
 from reasonrec.llm.base import LLM
+from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.rerank import rerank
 from reasonrec.stages.common.grounded import evidence_retriever
@@ -109,6 +110,7 @@ class Recommender:
             else pl.lit(None, pl.String).alias("title")).iter_rows()}
         self._popular = inter.group_by("item_id").agg(pl.len().alias("n"), pl.col("timestamp").min().alias("first"))
         self._after_all = int(inter["timestamp"].max() or 0) + 1  # "now": evidence statistics count every rating
+        self._encoder: SentenceEncoder | None = None  # loaded on the first explanation, shared by every later one
         self._checker: GroundingChecker | None = None
 
     # ------------------------------------------------------------------------------------------- lookups
@@ -209,7 +211,14 @@ class Recommender:
             _rows_for(b.item_descriptions, "item_id", items), _rows_for(b.user_profiles, "user_id", users),
             self.llm, self.predict_config(explain=explain, batch_size=targets.height),
             interactions=b.interactions if explain else None,
+            encoder=self.encoder() if explain and self.config.explain.mode == "evidence" else None,
         )
+
+    def encoder(self) -> SentenceEncoder:
+        """The sentence model the explanations retrieve evidence with and the checker matches claims with."""
+        if self._encoder is None:
+            self._encoder = SentenceEncoder(cache_path=default_embedding_cache())
+        return self._encoder
 
     def explain(self, targets: pl.DataFrame) -> pl.DataFrame:
         """(user_id, item_id, explanation, evidence, grounding, p_like, error) for each target row."""
@@ -230,7 +239,7 @@ class Recommender:
             explain = self.config.explain.model_copy(update={"evidence": self.config.explain.evidence.model_copy(
                 update={"like_threshold": self.config.like_threshold})})
             self._checker = GroundingChecker(evidence_retriever(b.items, b.item_descriptions, b.interactions,
-                                                                explain))
+                                                                explain, self.encoder()))
         records, at = [], []
         for pos, (row, pred) in enumerate(zip(targets.iter_rows(named=True), preds.iter_rows(named=True),
                                              strict=True)):

@@ -184,15 +184,17 @@ def with_grounded_explanations(
     batch_size: int = 8,
     show: bool = True,
     summaries: list[RunSummary] | None = None,
+    encoder: SentenceEncoder | None = None,
 ) -> pl.DataFrame:
     """A predictions frame (one row per target row, in order) with `reasoning` and `evidence` from this mode;
     `tables` = (items, item descriptions, interactions) the evidence is read from. Ratings are shown "of 5"
-    unless the data's ratings are 0/1 labels (like_threshold < 1, the ML-1M CTR release)."""
+    unless the data's ratings are 0/1 labels (like_threshold < 1, the ML-1M CTR release). A long-lived caller
+    passes its `encoder`, so the sentence model is loaded once, not per call."""
     items, descriptions, interactions = tables
     config = config.model_copy(update={"evidence": config.evidence.model_copy(
         update={"like_threshold": like_threshold})})
     scale_max = 1 if like_threshold < 1 else 5
-    retriever = evidence_retriever(items, descriptions, interactions, config)
+    retriever = evidence_retriever(items, descriptions, interactions, config, encoder)
     texts, shown = grounded_explanations(rows, frame["pred_label"].to_list(), retriever, llm, config, domain=domain,
                                          want=want, scale_max=scale_max, seed=seed, batch_size=batch_size,
                                          show=show, summaries=summaries)
