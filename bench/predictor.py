@@ -5,14 +5,16 @@ CTR windows for methods that need no reference; Beauty: all 622 labelled test ro
 whose target repeats a history item). For each:
 
 1. leak-free features (`reasonrec.baselines.features`: window user stats, fitted item stats, MF score; train/valid rows
-   cross-fitted);
+   cross-fitted) and the evidence similarities (MiniLM, titles + catalogue descriptions, no generated descriptions)
+   of the target to the user's liked and disliked history items;
 2. the single baselines on the test rows (user mean, user like-share, item mean, MF, SASRec, Caser);
 3. the CF-aware student: label-only completions on K class-balanced train rows whose prompts state the facts,
    LoRA on the embedded SmolLM2 (or `--model`), then P(yes) on the validation rows used for stacking and on the
    test rows (one forward pass each, bf16 where the CPU has it, through the LLM cache: a rerun recomputes nothing);
 4. the hybrid: the stacker fitted on validation rows only, with and without the student's log-odds;
 5. paired comparisons on the same test rows (`reasonrec.eval.paired`): hybrid - best single baseline, hybrid -
-   no-LLM ablation, student - each user-statistics baseline; 95% bootstrap CI + DeLong p.
+   no-LLM ablation, no-LLM ablation - the same without the evidence similarities, student - each user-statistics
+   baseline; 95% bootstrap CI + DeLong p.
 
 Prints a table and writes bench/results/predictor.json with the command, the load averages and wall times.
 
@@ -53,12 +55,14 @@ from reasonrec.methods.hybrid.predictor import (
     train_student,
 )
 from reasonrec.methods.hybrid.recipe import SPLITS, evaluated_mask, release_tables
-from reasonrec.methods.hybrid.stacker import LLM_TERM, StackerConfig
+from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker
+from reasonrec.stages.common.evidence import SIMILARITY_FEATURES
 
 DATA_ROOT = Path(os.environ.get("REASONREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
 SINGLE_BASELINES = ("user-mean", "user-like-share", "item-mean", "mf", "sasrec", "caser")
 USER_STAT_BASELINES = ("user-mean", "user-like-share")
+NO_EVIDENCE = "hybrid-no-llm-no-evidence"
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def prepare(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
     ds = load_dataset(spec.dataset, data_root=DATA_ROOT)
     tables = release_tables(ds, config)
     cf_rows = from_target_tables(ds.interactions, *(ds.splits[spec.prefix + s] for s in SPLITS)).train_interactions
-    rows = cf_aware_rows(tables, cf_rows, config)
+    rows = cf_aware_rows(tables, cf_rows, config, ds.items, ds.artefacts.get("item_descriptions"))
     test = tables["test"]
     repeated = np.array([t in (h or []) for t, h in zip(test["item_id"].to_list(),
                                                          test["history_item_ids"].to_list(), strict=True)])
@@ -118,9 +122,12 @@ def hybrid_config(spec: Spec, args: argparse.Namespace) -> HybridConfig:
                             early_stop_rows=args.early_stop_rows, max_seq_length=args.max_seq_length,
                             label_weight=args.label_weight, threads=args.threads, score_dtype=args.dtype,
                             seed=args.seed)
-    return HybridConfig(dataset=spec.dataset, split_prefix=spec.prefix, llm=LLMConfig(model=args.model), domain=spec.domain,
-                        like_threshold=spec.like_threshold, scale_max=spec.scale_max, student=student,
-                        stacker=StackerConfig(model=args.stacker), stacking_rows=args.valid_rows, show_progress=False)
+    config = HybridConfig(dataset=spec.dataset, split_prefix=spec.prefix, llm=LLMConfig(model=args.model),
+                          domain=spec.domain, like_threshold=spec.like_threshold, scale_max=spec.scale_max,
+                          student=student, stacking_rows=args.valid_rows, show_progress=False)
+    return config.model_copy(update={
+        "stacker": config.stacker.model_copy(update={"model": args.stacker}),
+        "evidence": config.evidence.model_copy(update={"generated_descriptions": args.generated_descriptions})})
 
 
 def student_logodds(spec: Spec, prep: dict[str, Any], config: HybridConfig, run_dir: Path
@@ -167,6 +174,7 @@ def evaluate_rows(y: np.ndarray, scores: dict[str, np.ndarray], resamples: int) 
     pairs = [(m, best) for m in scores if m not in SINGLE_BASELINES]
     if "hybrid" in scores:
         pairs.append(("hybrid", "hybrid-no-llm"))
+    pairs.append(("hybrid-no-llm", NO_EVIDENCE))
     if "student" in scores:
         pairs += [("student", b) for b in USER_STAT_BASELINES]
     return {"n": len(y), "negatives": int((y == 0).sum()), "auc": aucs, "best_single_baseline": best,
@@ -193,6 +201,9 @@ def run(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
                                   None if logodds is None else logodds["valid"], config.stacker)
     scores["hybrid-no-llm"] = ablation.predict_proba(feats["test"])
     record["ablation_weights"] = ablation.weights()
+    no_evidence = Stacker(ablation.config.model_copy(update={"features": [
+        c for c in ablation.config.features if c not in SIMILARITY_FEATURES]})).fit(feats["valid"].head(valid_rows), fit_y)
+    scores[NO_EVIDENCE] = no_evidence.predict_proba(feats["test"])
     if hybrid is not None and logodds is not None:
         scored = prep["evaluated"]
         test = feats["test"].with_columns(pl.Series(LLM_TERM, logodds["test"])).filter(pl.Series(scored))
@@ -291,6 +302,9 @@ def main() -> None:
     parser.add_argument("--stacker", choices=["logistic", "gbdt"], default="logistic")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--generated-descriptions", action="store_true",
+                        help="embed the release's generated item descriptions for the evidence similarities (Beauty's "
+                        "summarise every review, the target user's own included; ML-1M's are written from the title)")
     parser.add_argument("--skip-llm", action="store_true", help="baselines + no-LLM hybrid only")
     parser.add_argument("--test-limit", type=int, default=None, help="smoke runs: evaluate the first N test rows")
     parser.add_argument("--run-dir", default=None, help="student run directory (an adapter there is reused)")

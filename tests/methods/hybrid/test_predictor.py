@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
-from reasonrec.baselines.features import FeatureConfig
+from reasonrec.baselines.features import NUMERIC_FEATURES, FeatureConfig
 from reasonrec.data.loaders import load_dataset
+from reasonrec.errors import ConfigError
 from reasonrec.methods.hybrid.predictor import (
     ABLATION,
     HYBRID,
@@ -19,8 +21,9 @@ from reasonrec.methods.hybrid.predictor import (
     fit_hybrid,
     hybrid_predictions,
 )
-from reasonrec.methods.hybrid.stacker import LLM_TERM
+from reasonrec.methods.hybrid.stacker import LLM_TERM, StackerConfig
 from reasonrec.predictions import PREDICTIONS_SCHEMA
+from reasonrec.stages.common.evidence import SIMILARITY_FEATURES
 
 
 def test_hybrid_predictions_carry_the_students_explanation_and_the_ablation_none(shared_data: Path) -> None:
@@ -29,8 +32,14 @@ def test_hybrid_predictions_carry_the_students_explanation_and_the_ablation_none
               for s in ("train", "valid", "test")}
     held = pl.concat([tables[s].select("user_id", "item_id") for s in ("valid", "test")]).unique()
     config = HybridConfig(features=FeatureConfig(folds=3))
-    rows = cf_aware_rows(tables, ds.interactions.join(held, on=["user_id", "item_id"], how="anti"), config)
+    rows = cf_aware_rows(tables, ds.interactions.join(held, on=["user_id", "item_id"], how="anti"), config,
+                         ds.items)
     assert "facts" in rows.rows["test"].columns and rows.rows["test"].height == tables["test"].height
+    assert set(SIMILARITY_FEATURES) <= set(rows.features["test"].columns) <= set(config.stacker.features) | {
+        "row", "user_id", "item_id", "split", "cf_code_user", "cf_code_item", "cf_fold"}
+    repeats = [t in (h or []) for t, h in zip(tables["test"]["item_id"].to_list(),
+                                               tables["test"]["history_item_ids"].to_list(), strict=True)]
+    assert rows.features["test"]["sim_target_in_history"].to_list() == repeats
 
     rng = np.random.default_rng(0)
     valid_y = tables["valid"]["label"].to_numpy()
@@ -52,3 +61,14 @@ def test_hybrid_predictions_carry_the_students_explanation_and_the_ablation_none
     assert without["reasoning"].null_count() == test.height
     none_hybrid, _ = fit_hybrid(rows.features["valid"], valid_y, None, config.stacker)
     assert none_hybrid is None
+
+
+def test_similarity_features_are_stacked_by_default_and_dropped_with_evidence_off() -> None:
+    assert set(SIMILARITY_FEATURES) <= set(HybridConfig().stacker.features)
+    off = HybridConfig(evidence_features=False)
+    assert not set(SIMILARITY_FEATURES) & set(off.stacker.features) and LLM_TERM in off.stacker.features
+    with pytest.raises(ConfigError, match="evidence_features=false"):
+        HybridConfig(evidence_features=False,
+                     stacker=StackerConfig(features=[*NUMERIC_FEATURES, "sim_max_diff"]))
+    with pytest.raises(ConfigError, match="items table"):
+        cf_aware_rows({}, pl.DataFrame(), HybridConfig())

@@ -8,6 +8,9 @@ from sklearn.metrics import roc_auc_score
 from reasonrec.baselines.features import NUMERIC_FEATURES
 from reasonrec.errors import ConfigError
 from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
+from reasonrec.stages.common.evidence import SIMILARITY_FEATURES
+
+BOOLEAN_SIMILARITIES = ("sim_target_in_history", "sim_near_duplicate")
 
 
 def _table(n: int, seed: int) -> tuple[pl.DataFrame, np.ndarray]:
@@ -22,6 +25,8 @@ def _table(n: int, seed: int) -> tuple[pl.DataFrame, np.ndarray]:
         "item_mean_rating": np.where(cold, np.nan, rng.uniform(1, 5, size=n)),
         "item_like_share": np.where(cold, np.nan, rng.uniform(size=n)), "item_cold": cold, "cf_score": cf,
         LLM_TERM: llm,
+        **{c: rng.uniform(size=n) for c in SIMILARITY_FEATURES if c not in BOOLEAN_SIMILARITIES},
+        **{c: rng.random(n) < 0.1 for c in BOOLEAN_SIMILARITIES},
     }).with_columns(pl.col("item_mean_rating", "item_like_share").fill_nan(None))
     return table, y
 
@@ -55,4 +60,4 @@ def test_inputs_are_checked() -> None:
         Stacker().fit(fit_rows, np.ones(50, dtype=int))
     with pytest.raises(RuntimeError, match="before fit"):
         Stacker().predict_proba(fit_rows)
-    assert set(NUMERIC_FEATURES) <= set(StackerConfig().features)
+    assert set(NUMERIC_FEATURES) | set(SIMILARITY_FEATURES) <= set(StackerConfig().features)

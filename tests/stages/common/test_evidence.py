@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from reasonrec.data.loaders import load_dataset
 from reasonrec.llm.sentence import SentenceEncoder
 from reasonrec.stages.common.evidence import (
+    SIMILARITY_FEATURES,
     EvidenceRetriever,
     PriorInteractions,
     default_like_threshold,
@@ -99,6 +100,22 @@ def test_retriever_ranks_the_similar_history_item_first(encoder: SentenceEncoder
     assert ev.prior_ratings == {"h1": 2.0, "h2": 5.0, "h3": 4.0}
     table = retriever.features_table(pl.DataFrame([row]))
     assert table.height == 1 and table["sim_max_diff"][0] == pytest.approx(ev.features.max_diff)
+
+
+def test_similarity_table_keeps_row_order_and_ignores_the_target_label(encoder: SentenceEncoder) -> None:
+    items = pl.DataFrame({"item_id": ["t", "h1", "h2"],
+                          "title": ["Lavender Shower Gel", "Stainless Steel Tweezers", "Lavender Bath Gel"]})
+    retriever = EvidenceRetriever.from_tables(items, encoder)
+    rows = pl.DataFrame({"user_id": ["u", "v"], "item_id": ["t", "t"], "label": [1, 0],
+                         "history_item_ids": [["h1", "h2"], ["h2", "t"]], "history_labels": [[0, 1], [0, 1]]})
+    table = retriever.similarity_table(rows)
+    assert table.columns == list(SIMILARITY_FEATURES) and table.height == 2
+    assert table["sim_max_diff"][0] > 0.2 > table["sim_max_diff"][1]  # v disliked the similar item
+    assert table["sim_target_in_history"].to_list() == [False, True]
+    flipped = retriever.similarity_table(rows.with_columns(pl.Series("label", [0, 1])))
+    assert flipped.equals(table)
+    empty = retriever.similarity_table(rows.head(0))
+    assert empty.columns == list(SIMILARITY_FEATURES) and empty.height == 0
 
 
 def test_beauty_release_statistics_are_leak_free() -> None:

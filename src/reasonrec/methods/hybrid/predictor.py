@@ -3,8 +3,10 @@
 Steps, each a function so the recipe (`methods.hybrid.recipe`) and the benchmark (`bench/predictor.py`) run the
 same code:
 
-1. `cf_aware_rows`: leak-free features for the train/valid/test target tables (`reasonrec.baselines.features`) and
-   the same tables with the `facts` column the CF-aware student prompt states (`LabelPrompt.facts`).
+1. `cf_aware_rows`: leak-free features for the train/valid/test target tables (`reasonrec.baselines.features`),
+   the evidence similarities of each target to the user's liked and disliked history items
+   (`EvidenceRetriever.similarity_table`, the retrieval that grounded explanations cite), and the same tables with
+   the `facts` column the CF-aware student prompt states (`LabelPrompt.facts`).
 2. `train_student`: LoRA on K class-balanced train rows with CF-aware prompts through the one student path
    (`train.student.train_student`, pre-flight of the prompts it will score); label-only or label-first
    completions, optional label-token weight (`StudentConfig`). An adapter already in the run directory is reused.
@@ -24,17 +26,20 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from reasonrec.baselines.features import FeatureConfig, leak_free_features, with_facts
 from reasonrec.config import Config
+from reasonrec.errors import ConfigError
 from reasonrec.llm.base import LLM
 from reasonrec.llm.registry import build_llm
-from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
+from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
+from reasonrec.methods.hybrid.stacker import DEFAULT_FEATURES, LLM_TERM, Stacker, StackerConfig
 from reasonrec.methods.reproduction import ReproductionConfig
 from reasonrec.predict import PredictConfig, predict_labels
 from reasonrec.predictions import conform_predictions
 from reasonrec.stages.common.context import target_rows
+from reasonrec.stages.common.evidence import SIMILARITY_FEATURES, EvidenceConfig, EvidenceRetriever
 from reasonrec.stages.common.grounded import ExplainConfig, with_grounded_explanations
 from reasonrec.stages.student import label_prompts
 
@@ -77,6 +82,12 @@ class HybridConfig(ReproductionConfig):
     require_test_reference: bool = Field(False, description="test only users with released test reasoning")
     test_limit: int | None = Field(None, ge=1, description="evaluate the first N test rows only (table order)")
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    evidence_features: bool = Field(True, description="stack the target's similarity to the user's liked and "
+                                    "disliked history items (off: drop the sim_* columns from stacker.features)")
+    evidence: EvidenceConfig = Field(
+        default_factory=lambda: EvidenceConfig(generated_descriptions=False),
+        description="how the similarities are computed; generated descriptions are off by default: they summarise "
+        "all of an item's reviews, the target user's own review of the target included")
     use_student: bool = Field(True, description="train and score the CF-aware student (off: no-LLM hybrid only)")
     student: StudentConfig = Field(default_factory=StudentConfig)
     stacker: StackerConfig = Field(default_factory=StackerConfig)
@@ -91,6 +102,17 @@ class HybridConfig(ReproductionConfig):
                                                           "sasrec", "caser"])
     baseline_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _similarities_computed_if_stacked(self) -> HybridConfig:
+        """evidence_features=false drops the similarities from the default inputs; a list naming them is refused."""
+        stacked = [c for c in self.stacker.features if c in SIMILARITY_FEATURES]
+        if stacked and not self.evidence_features:
+            if tuple(self.stacker.features) != DEFAULT_FEATURES:
+                raise ConfigError(f"stacker.features lists {stacked} but evidence_features=false computes none")
+            self.stacker = self.stacker.model_copy(
+                update={"features": [c for c in self.stacker.features if c not in SIMILARITY_FEATURES]})
+        return self
+
 
 @dataclass
 class CFAwareRows:
@@ -98,9 +120,22 @@ class CFAwareRows:
     rows: dict[str, pl.DataFrame]
 
 
-def cf_aware_rows(tables: Mapping[str, pl.DataFrame], cf_rows: pl.DataFrame, config: HybridConfig) -> CFAwareRows:
+def cf_aware_rows(tables: Mapping[str, pl.DataFrame], cf_rows: pl.DataFrame, config: HybridConfig,
+                  items: pl.DataFrame | None = None, item_descriptions: pl.DataFrame | None = None,
+                  encoder: SentenceEncoder | None = None) -> CFAwareRows:
+    """Features per split (leak-free facts + evidence similarities) and the rows with their prompt facts. The
+    similarities need `items` (titles/descriptions to embed); a history window never holds its own target, so
+    they are before the target by construction."""
+    if config.evidence_features and items is None:
+        raise ConfigError("hybrid evidence_features needs the items table (titles to embed)")
     features_cfg = config.features.model_copy(update={"like_threshold": config.like_threshold})
     features = leak_free_features(tables, cf_rows, features_cfg)
+    if items is not None and config.evidence_features:
+        retriever = EvidenceRetriever.from_tables(
+            items, encoder or SentenceEncoder(cache_path=default_embedding_cache()),
+            item_descriptions=item_descriptions,
+            config=config.evidence.model_copy(update={"like_threshold": config.like_threshold}))
+        features = {s: f.hstack(retriever.similarity_table(tables[s])) for s, f in features.items()}
     rows = {s: with_facts(tables[s], features[s], config.scale_max) for s in tables}
     return CFAwareRows(features, rows)
 

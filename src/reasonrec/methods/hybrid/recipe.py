@@ -153,7 +153,7 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
         ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.domain))
         tables = release_tables(ds, config)
         split = from_target_tables(ds.interactions, *(ds.splits[config.split_prefix + s] for s in SPLITS))
-        rows = cf_aware_rows(tables, split.train_interactions, config)
+        rows = cf_aware_rows(tables, split.train_interactions, config, ds.items, ds.artefacts.get("item_descriptions"))
     mask = pl.Series(evaluated_mask(ds, tables["test"], config))
     test, test_features = rows.rows["test"].filter(mask), rows.features["test"].filter(mask)
     if test.height == 0:

@@ -1,7 +1,7 @@
 """The stacking model of the hybrid: fitted on validation rows only, over columns of a feature table.
 
-Inputs are columns of one table per split: the leak-free facts (`features.NUMERIC_FEATURES`), optionally evidence
-similarities, and the student's log-odds (`LLM_TERM`). The no-LLM ablation is the same stacker without `LLM_TERM`,
+Inputs are columns of one table per split: the leak-free facts (`features.NUMERIC_FEATURES`), the evidence
+similarities (`evidence.SIMILARITY_FEATURES`), and the student's log-odds (`LLM_TERM`). The no-LLM ablation is the same stacker without `LLM_TERM`,
 fitted on the same rows, so the difference between the two is what the language model adds.
 
 Preprocessing is learnt on the fitting rows only: a null becomes that column's fitting mean plus a 0/1 missing
@@ -24,10 +24,12 @@ from threadpoolctl import threadpool_limits
 from reasonrec.baselines.features import NUMERIC_FEATURES
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError
+from reasonrec.stages.common.evidence import SIMILARITY_FEATURES
 
 LLM_TERM = "llm_logodds"
 """log P(yes) - log P(no) of the student on the row's prompt (one forward pass)."""
 
+DEFAULT_FEATURES: tuple[str, ...] = (*NUMERIC_FEATURES, *SIMILARITY_FEATURES, LLM_TERM)
 COUNT_COLUMNS = frozenset({"user_n", "item_n"})
 MAX_CV_FOLDS = 10
 
@@ -36,7 +38,7 @@ class StackerConfig(Config):
     """Which columns the hybrid reads and which model combines them."""
 
     model: Literal["logistic", "gbdt"] = "logistic"
-    features: list[str] = Field(default_factory=lambda: [*NUMERIC_FEATURES, LLM_TERM])
+    features: list[str] = Field(default_factory=lambda: list(DEFAULT_FEATURES))
     cv_folds: int = Field(5, ge=2, le=MAX_CV_FOLDS, description="folds choosing the logistic regularisation")
     gbdt_max_iter: int = Field(100, ge=10, le=1000)
     gbdt_max_leaf_nodes: int = Field(8, ge=2, le=64)
@@ -132,4 +134,4 @@ class Stacker:
         return {name: float(w) for name, w in zip(self.columns, self._model.coef_[0], strict=True)}
 
 
-__all__ = ["LLM_TERM", "Stacker", "StackerConfig"]
+__all__ = ["DEFAULT_FEATURES", "LLM_TERM", "Stacker", "StackerConfig"]

@@ -109,6 +109,16 @@ class SimilarityFeatures:
         return {**asdict(self), "max_diff": self.max_diff, "mean_diff": self.mean_diff}
 
 
+SIMILARITY_SCHEMA: dict[str, pl.DataType] = {
+    **{f"sim_{k}": pl.Float64() for k in ("liked_max", "liked_mean", "disliked_max", "disliked_mean", "max_diff",
+                                           "mean_diff")},
+    "sim_target_in_history": pl.Boolean(), "sim_near_duplicate": pl.Boolean(),
+}
+"""The similarity summaries a hybrid reads (`EvidenceRetriever.similarity_table`): on Beauty the liked-minus-
+disliked maximum is the strongest single signal after the user's own statistics."""
+SIMILARITY_FEATURES: tuple[str, ...] = tuple(SIMILARITY_SCHEMA)
+
+
 @dataclass(frozen=True)
 class Evidence:
     """Everything checkable about one target row."""
@@ -351,6 +361,13 @@ class EvidenceRetriever:
             features=similarity_features(sims, liked, item in ids, self.config.near_duplicate),
         )
 
+    def similarity_table(self, targets: pl.DataFrame) -> pl.DataFrame:
+        """The `SIMILARITY_FEATURES` of each target row, in the table's row order (the hybrid stacker's input)."""
+        rows = [{f"sim_{k}": v for k, v in ev.features.as_dict().items()} for ev in self.retrieve_table(targets)]
+        if not rows:
+            return pl.DataFrame(schema=SIMILARITY_SCHEMA)
+        return pl.DataFrame(rows).select([pl.col(c).cast(t) for c, t in SIMILARITY_SCHEMA.items()])
+
     def features_table(self, targets: pl.DataFrame) -> pl.DataFrame:
         """One row per target: user/item statistics before the target + similarity features (hybrid input)."""
         rows = []
@@ -366,6 +383,7 @@ class EvidenceRetriever:
 
 
 __all__ = [
-    "Cutoff", "Evidence", "EvidenceConfig", "EvidenceItem", "EvidenceRetriever", "PriorInteractions", "RatingStats",
-    "SimilarityFeatures", "default_like_threshold", "similarity_features",
+    "SIMILARITY_FEATURES", "SIMILARITY_SCHEMA", "Cutoff", "Evidence", "EvidenceConfig", "EvidenceItem",
+    "EvidenceRetriever", "PriorInteractions", "RatingStats", "SimilarityFeatures", "default_like_threshold",
+    "similarity_features",
 ]
