@@ -37,6 +37,10 @@ def test_grounding_cli_on_a_predictions_file(shared_data: Path, tmp_path: Path, 
                                                "config.yaml", "manifest.json"}
     claims = [json.loads(line) for line in (out / "claims.jsonl").read_text().splitlines()]
     assert [c["label"] for c in claims] == ["supported", "unsupported"]
+    shown = CliRunner().invoke(app, ["eval", "grounding", str(path), "--data-dir", str(shared_data),
+                                     "--out", str(tmp_path / "run2")], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.stderr
+    assert "fact_precision" in shown.stdout and "supported_precision" in shown.stdout
 
 
 def test_grounding_cli_errors_are_one_line(shared_data: Path, tmp_path: Path) -> None:

@@ -74,8 +74,8 @@ def _metrics_table(title: str, rows: dict[str, dict[str, Any]], keys: tuple[str,
     return table
 
 
-GROUNDING_KEYS = ("explanations", "claims", "coverage", "supported_precision", "contradiction_rate",
-                  "hallucinated_item_rate", "label_consistency")
+GROUNDING_KEYS = ("explanations", "claims", "coverage", "supported_precision", "fact_precision",
+                  "contradiction_rate", "hallucinated_item_rate", "label_consistency")
 
 
 def grounding_command(
