@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from reasonrec.cli.llm_serve import check_exposure, resolve_config
+from reasonrec.cli.llm_serve import check_exposure, resolve_config, served_backend
 from reasonrec.errors import ConfigError
 from reasonrec.serve.config import ServeConfig, ServerLimits, is_loopback
 
@@ -65,3 +65,19 @@ def test_precedence_yaml_then_flags_then_set(tmp_path):
         resolve_config(None, {"max_tokens": 100}, [])
     with pytest.raises(ConfigError, match="limits.nonsense"):
         resolve_config(None, {}, ["limits.nonsense=1"])
+
+
+def test_the_served_model_takes_the_configured_kernels_and_thread_policy():
+    """`--set dtype=bf16` reaches the served model (the real embedded one), as `llm.dtype` does elsewhere."""
+    import torch
+
+    cfg = resolve_config(None, {}, ["dtype=bf16", "threads=1", "thread_policy=adaptive"])
+    before = torch.get_num_threads()
+    try:
+        backend = served_backend(cfg)
+    finally:
+        torch.set_num_threads(before)  # the governor sizes the process's pool; later tests keep theirs
+    assert backend.kernels.precision == "bf16" and backend.identity.variant == "bf16"
+    assert backend.threads is not None and backend.threads.cap == 1
+    with pytest.raises(ConfigError):
+        resolve_config(None, {}, ["quantize=int4"])

@@ -18,6 +18,7 @@ from reasonrec.cli.options import ConfigOpt, PrintOpt, SetOpt, print_config, res
 from reasonrec.errors import ConfigError
 
 if TYPE_CHECKING:
+    from reasonrec.llm.hf import HFBackend
     from reasonrec.serve.config import ServeConfig
 
 SERVABLE_BACKENDS = ("hf",)
@@ -211,20 +212,29 @@ def serve_command(
     run_server(cfg, api_key)
 
 
+def served_backend(cfg: ServeConfig) -> HFBackend:
+    """The model the server runs, with the config's kernels and thread policy (the same choices as `llm.*`).
+    The backend's own prompt limit is the model's context: the server enforces its caps before a request gets
+    there."""
+    import torch
+
+    from reasonrec.llm.cpu import thread_governor
+    from reasonrec.llm.hf import HFBackend
+
+    threads = thread_governor(cfg.thread_policy, cfg.threads, torch.set_num_threads)
+    return HFBackend(cfg.model, adapter_path=cfg.adapter, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize,
+                     batch_size=cfg.limits.max_batch, threads=threads)
+
+
 def run_server(cfg: ServeConfig, api_key: str | None) -> None:
     """Load the model and serve until interrupted."""
-    import torch
     import uvicorn
 
-    from reasonrec.llm.hf import HFBackend
     from reasonrec.serve.app import create_app
 
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limits = cfg.limits
-    # the backend's own limit is the model's context; the server enforces its caps before a request gets there
-    llm = HFBackend(cfg.model, adapter_path=cfg.adapter, device=cfg.device, batch_size=limits.max_batch)
+    llm = served_backend(cfg)
     identity = llm.identity
     name = cfg.served_model_name or identity.model
     root = f"{identity.model}@{identity.model_hash[:16]}" + (

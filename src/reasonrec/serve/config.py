@@ -13,6 +13,8 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from reasonrec.config import Config
+from reasonrec.llm.cpu import ThreadPolicy
+from reasonrec.llm.kernels import DType, Quantize
 
 DEFAULT_MAX_PROMPT_TOKENS = 2048
 
@@ -77,6 +79,11 @@ class ServeConfig(Config):
     )
     served_model_name: str | None = None
     threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    thread_policy: ThreadPolicy = Field(
+        "fixed", description="fixed: `threads` for the server's life; adaptive: re-sized between batches to the "
+        "cores other processes leave free (capped at `threads`)")
+    dtype: DType = Field("auto", description="weights' precision (llm.kernels): auto = bf16 on CUDA, fp32 on CPU")
+    quantize: Quantize = Field("none", description="int8: dynamic int8 Linear layers (CPU)")
     log_level: str = "warning"
     limits: ServerLimits = Field(default_factory=ServerLimits)
 
