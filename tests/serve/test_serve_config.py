@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from reasonrec.cli.llm_serve import check_exposure, resolve_config, served_backend
 from reasonrec.errors import ConfigError
@@ -69,8 +70,6 @@ def test_precedence_yaml_then_flags_then_set(tmp_path):
 
 def test_the_served_model_takes_the_configured_kernels_and_thread_policy():
     """`--set dtype=bf16` reaches the served model (the real embedded one), as `llm.dtype` does elsewhere."""
-    import torch
-
     cfg = resolve_config(None, {}, ["dtype=bf16", "threads=1", "thread_policy=adaptive"])
     before = torch.get_num_threads()
     try:
