@@ -201,8 +201,9 @@ def run(spec: Spec, args: argparse.Namespace) -> dict[str, Any]:
                                   None if logodds is None else logodds["valid"], config.stacker)
     scores["hybrid-no-llm"] = ablation.predict_proba(feats["test"])
     record["ablation_weights"] = ablation.weights()
-    no_evidence = Stacker(ablation.config.model_copy(update={"features": [
-        c for c in ablation.config.features if c not in SIMILARITY_FEATURES]})).fit(feats["valid"].head(valid_rows), fit_y)
+    plain = [c for c in ablation.config.features if c not in SIMILARITY_FEATURES]
+    no_evidence = Stacker(ablation.config.model_copy(update={"features": plain}))
+    no_evidence.fit(feats["valid"].head(valid_rows), fit_y)
     scores[NO_EVIDENCE] = no_evidence.predict_proba(feats["test"])
     if hybrid is not None and logodds is not None:
         scored = prep["evaluated"]

@@ -98,7 +98,7 @@ def test_retriever_ranks_the_similar_history_item_first(encoder: SentenceEncoder
     assert ev.features.liked_max > ev.features.disliked_max and ev.features.max_diff > 0.2
     assert ev.user.n == 3 and ev.window_stats().like_share == pytest.approx(2 / 3)
     assert ev.prior_ratings == {"h1": 2.0, "h2": 5.0, "h3": 4.0}
-    table = retriever.features_table(pl.DataFrame([row]))
+    table = retriever.similarity_table(pl.DataFrame([row]))
     assert table.height == 1 and table["sim_max_diff"][0] == pytest.approx(ev.features.max_diff)
 
 

@@ -1,8 +1,9 @@
 """The stacking model of the hybrid: fitted on validation rows only, over columns of a feature table.
 
 Inputs are columns of one table per split: the leak-free facts (`features.NUMERIC_FEATURES`), the evidence
-similarities (`evidence.SIMILARITY_FEATURES`), and the student's log-odds (`LLM_TERM`). The no-LLM ablation is the same stacker without `LLM_TERM`,
-fitted on the same rows, so the difference between the two is what the language model adds.
+similarities (`evidence.SIMILARITY_FEATURES`), and the student's log-odds (`LLM_TERM`). The no-LLM ablation is the
+same stacker without `LLM_TERM`, fitted on the same rows, so the difference between the two is what the language
+model adds.
 
 Preprocessing is learnt on the fitting rows only: a null becomes that column's fitting mean plus a 0/1 missing
 indicator (a cold item has no mean rating — that absence is itself informative), counts are log1p'd, booleans

@@ -368,19 +368,6 @@ class EvidenceRetriever:
             return pl.DataFrame(schema=SIMILARITY_SCHEMA)
         return pl.DataFrame(rows).select([pl.col(c).cast(t) for c, t in SIMILARITY_SCHEMA.items()])
 
-    def features_table(self, targets: pl.DataFrame) -> pl.DataFrame:
-        """One row per target: user/item statistics before the target + similarity features (hybrid input)."""
-        rows = []
-        for ev in self.retrieve_table(targets):
-            rows.append({
-                "user_id": ev.user_id, "item_id": ev.item_id,
-                "user_n": ev.user.n, "user_mean_rating": ev.user.mean_rating, "user_like_share": ev.user.like_share,
-                "item_n": ev.item.n, "item_mean_rating": ev.item.mean_rating, "item_like_share": ev.item.like_share,
-                "item_cold": ev.item.cold,
-                **{f"sim_{k}": v for k, v in ev.features.as_dict().items()},
-            })
-        return pl.DataFrame(rows, infer_schema_length=None)
-
 
 __all__ = [
     "SIMILARITY_FEATURES", "SIMILARITY_SCHEMA", "Cutoff", "Evidence", "EvidenceConfig", "EvidenceItem",
