@@ -106,13 +106,14 @@ def test_similarity_table_keeps_row_order_and_ignores_the_target_label(encoder: 
     items = pl.DataFrame({"item_id": ["t", "h1", "h2"],
                           "title": ["Lavender Shower Gel", "Stainless Steel Tweezers", "Lavender Bath Gel"]})
     retriever = EvidenceRetriever.from_tables(items, encoder)
-    rows = pl.DataFrame({"user_id": ["u", "v"], "item_id": ["t", "t"], "label": [1, 0],
-                         "history_item_ids": [["h1", "h2"], ["h2", "t"]], "history_labels": [[0, 1], [0, 1]]})
+    rows = pl.DataFrame({"user_id": ["u", "v", "w"], "item_id": ["t", "t", "t"], "label": [1, 0, 1],
+                         "history_item_ids": [["h1", "h2"], ["h1", "h2"], ["t"]],
+                         "history_labels": [[0, 1], [1, 0], [1]]})
     table = retriever.similarity_table(rows)
-    assert table.columns == list(SIMILARITY_FEATURES) and table.height == 2
-    assert table["sim_max_diff"][0] > 0.2 > table["sim_max_diff"][1]  # v disliked the similar item
-    assert table["sim_target_in_history"].to_list() == [False, True]
-    flipped = retriever.similarity_table(rows.with_columns(pl.Series("label", [0, 1])))
+    assert table.columns == list(SIMILARITY_FEATURES) and table.height == 3
+    assert table["sim_max_diff"][0] > 0.2 and table["sim_max_diff"][1] < -0.2  # v disliked the similar item
+    assert table["sim_target_in_history"].to_list() == [False, False, True]
+    flipped = retriever.similarity_table(rows.with_columns(pl.Series("label", [0, 1, 0])))
     assert flipped.equals(table)
     empty = retriever.similarity_table(rows.head(0))
     assert empty.columns == list(SIMILARITY_FEATURES) and empty.height == 0
