@@ -10,7 +10,7 @@ whose target repeats a history item). For each:
 2. the single baselines on the test rows (user mean, user like-share, item mean, MF, SASRec, Caser);
 3. the CF-aware student: label-only completions on K class-balanced train rows whose prompts state the facts,
    LoRA on the embedded SmolLM2 (or `--model`), then P(yes) on the validation rows used for stacking and on the
-   test rows (one forward pass each, bf16 where the CPU has it, through the LLM cache: a rerun recomputes nothing);
+   test rows (one forward pass each, fp32 on CPU, through the LLM cache: a rerun recomputes nothing);
 4. the hybrid: the stacker fitted on validation rows only, with and without the student's log-odds;
 5. paired comparisons on the same test rows (`reasonrec.eval.paired`): hybrid - best single baseline, hybrid -
    no-LLM ablation, no-LLM ablation - the same without the evidence similarities, student - each user-statistics
@@ -298,7 +298,8 @@ def main() -> None:
     parser.add_argument("--label-weight", type=float, default=1.0)
     parser.add_argument("--max-seq-length", type=int, default=768)
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--dtype", default="bf16", choices=["auto", "fp32", "bf16", "fp16"], help="scoring precision (training is fp32 on CPU)")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                        help="scoring precision (auto: fp32 on CPU, bf16 on CUDA)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no spin-wait collapse on a shared CPU)")
     parser.add_argument("--stacker", choices=["logistic", "gbdt"], default="logistic")
     parser.add_argument("--resamples", type=int, default=1000)
