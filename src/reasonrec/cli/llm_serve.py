@@ -213,17 +213,14 @@ def serve_command(
 
 
 def served_backend(cfg: ServeConfig) -> HFBackend:
-    """The model the server runs, with the config's kernels and thread policy (the same choices as `llm.*`).
-    The backend's own prompt limit is the model's context: the server enforces its caps before a request gets
-    there."""
-    import torch
+    """The model the server runs, built like `llm.*` (`llm.registry.build_hf_backend`): the config's kernels and
+    thread policy. The backend's own prompt limit is the model's context: the server enforces its caps before a
+    request gets there."""
+    from reasonrec.llm.registry import LLMConfig, build_hf_backend
 
-    from reasonrec.llm.cpu import thread_governor
-    from reasonrec.llm.hf import HFBackend
-
-    threads = thread_governor(cfg.thread_policy, cfg.threads, torch.set_num_threads)
-    return HFBackend(cfg.model, adapter_path=cfg.adapter, device=cfg.device, dtype=cfg.dtype, quantize=cfg.quantize,
-                     batch_size=cfg.limits.max_batch, threads=threads)
+    return build_hf_backend(LLMConfig(model=cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype,
+                                      quantize=cfg.quantize, batch_size=cfg.limits.max_batch, n_threads=cfg.threads,
+                                      thread_policy=cfg.thread_policy))
 
 
 def run_server(cfg: ServeConfig, api_key: str | None) -> None:

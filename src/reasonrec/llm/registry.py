@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,6 +18,9 @@ from reasonrec.llm.kernels import AttnImplementation, DType, Quantize
 from reasonrec.llm.testing import ScriptedLLM
 from reasonrec.llm.vllm import VLLMOptions
 from reasonrec.paths import cache_root
+
+if TYPE_CHECKING:
+    from reasonrec.llm.hf import HFBackend
 
 
 class LLMConfig(Config):
@@ -71,7 +74,9 @@ class LLMConfig(Config):
         return Path(self.cache_path) if self.cache_path else cache_root() / "llm_cache.sqlite"
 
 
-def _build_hf(config: LLMConfig) -> LLM:
+def build_hf_backend(config: LLMConfig) -> HFBackend:
+    """The local transformers backend with the config's kernels and thread policy (`llm serve` needs it as such:
+    the server reads its tokenizer and model directly)."""
     import torch  # heavy: only the local backend needs it
 
     from reasonrec.llm.hf import HFBackend
@@ -138,7 +143,7 @@ def _build_scripted(config: LLMConfig) -> LLM:
 
 # Backend name → builder.
 BACKENDS: dict[str, Callable[[LLMConfig], LLM]] = {
-    "hf": _build_hf,
+    "hf": build_hf_backend,
     "openai": _build_openai,
     "llamacpp": _build_llamacpp,
     "vllm": _build_vllm,
