@@ -55,8 +55,8 @@ from reasonrec.methods.hybrid.predictor import (
     train_student,
 )
 from reasonrec.methods.hybrid.recipe import SPLITS, evaluated_mask, release_tables
-from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker
-from reasonrec.stages.common.evidence import SIMILARITY_FEATURES
+from reasonrec.methods.hybrid.stacker import LLM_TERM, Stacker, StackerConfig
+from reasonrec.stages.common.evidence import SIMILARITY_FEATURES, EvidenceConfig
 
 DATA_ROOT = Path(os.environ.get("REASONREC_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -122,12 +122,11 @@ def hybrid_config(spec: Spec, args: argparse.Namespace) -> HybridConfig:
                             early_stop_rows=args.early_stop_rows, max_seq_length=args.max_seq_length,
                             label_weight=args.label_weight, threads=args.threads, score_dtype=args.dtype,
                             seed=args.seed)
-    config = HybridConfig(dataset=spec.dataset, split_prefix=spec.prefix, llm=LLMConfig(model=args.model),
-                          domain=spec.domain, like_threshold=spec.like_threshold, scale_max=spec.scale_max,
-                          student=student, stacking_rows=args.valid_rows, show_progress=False)
-    return config.model_copy(update={
-        "stacker": config.stacker.model_copy(update={"model": args.stacker}),
-        "evidence": config.evidence.model_copy(update={"generated_descriptions": args.generated_descriptions})})
+    return HybridConfig(dataset=spec.dataset, split_prefix=spec.prefix, llm=LLMConfig(model=args.model),
+                        domain=spec.domain, like_threshold=spec.like_threshold, scale_max=spec.scale_max,
+                        student=student, stacker=StackerConfig(model=args.stacker),
+                        evidence=EvidenceConfig(generated_descriptions=args.generated_descriptions),
+                        stacking_rows=args.valid_rows, show_progress=False)
 
 
 def student_logodds(spec: Spec, prep: dict[str, Any], config: HybridConfig, run_dir: Path
