@@ -239,13 +239,15 @@ def metrics_table(metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def mark_explanations(ds: Dataset, frames: list[pl.DataFrame], enabled: bool = True) -> list[pl.DataFrame]:
+def mark_explanations(ds: Dataset, frames: list[pl.DataFrame], enabled: bool = True,
+                      encoder: SentenceEncoder | None = None) -> list[pl.DataFrame]:
     """Frames with generated explanations get the grounding checker's per-sentence marks (`grounding` column),
-    which the report turns into its explanation sections; the raw text is never changed."""
+    which the report turns into its explanation sections; the raw text is never changed. `encoder`: a sentence
+    model the run already loaded (else one is loaded here)."""
     has_text = ["reasoning" in f.columns and f["reasoning"].is_not_null().any() for f in frames]
     if not enabled or not any(has_text):
         return frames
-    checker = checker_for(ds, encoder=SentenceEncoder(cache_path=default_embedding_cache()))
+    checker = checker_for(ds, encoder=encoder or SentenceEncoder(cache_path=default_embedding_cache()))
     return [mark_predictions(f, ds, checker) if text else f for f, text in zip(frames, has_text, strict=True)]
 
 

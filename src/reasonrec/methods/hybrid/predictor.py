@@ -204,7 +204,8 @@ def student_llm(config: HybridConfig, adapter: Path) -> LLM:
 
 
 def student_scores(rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: HybridConfig, *,
-                   explain: int = 0, interactions: pl.DataFrame | None = None) -> pl.DataFrame:
+                   explain: int = 0, interactions: pl.DataFrame | None = None,
+                   encoder: SentenceEncoder | None = None) -> pl.DataFrame:
     """The student's predictions (score = P(yes)) with an `llm_logodds` column. The first `explain` rows also get
     an explanation: written from retrieved evidence after the predicted label (`explain.mode=evidence`;
     `interactions` give the statistics), or the student's answer to the reasoning-format prompt (`free`; a
@@ -214,7 +215,7 @@ def student_scores(rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: Hy
         completion = None if config.explain.mode == "evidence" else "reasoning"
         explained = predict_labels(rows.head(explain), items, None, None, llm,
                                    student_predict_config(config, explain=explain, completion=completion),
-                                   interactions=interactions)
+                                   interactions=interactions, encoder=encoder)
         pad = pl.Series([None] * (preds.height - explained.height), dtype=pl.String)
         shown = [explained[c].extend(pad).alias(c) for c in ("reasoning", "evidence") if c in explained.columns]
         preds = preds.with_columns(shown)
@@ -249,7 +250,7 @@ def hybrid_predictions(rows: pl.DataFrame, features: pl.DataFrame, model: Stacke
 
 
 def explain_own_label(frame: pl.DataFrame, rows: pl.DataFrame, items: pl.DataFrame, llm: LLM, config: HybridConfig,
-                      interactions: pl.DataFrame | None) -> pl.DataFrame:
+                      interactions: pl.DataFrame | None, encoder: SentenceEncoder | None = None) -> pl.DataFrame:
     """The first `explain_rows` predictions of a stacker explained from evidence for *its own* label: the
     student's explanation argues for the student's label, which the stacker may overturn."""
     predict = student_predict_config(config, explain=config.explain_rows)
@@ -257,7 +258,7 @@ def explain_own_label(frame: pl.DataFrame, rows: pl.DataFrame, items: pl.DataFra
         frame, target_rows(rows, None), (items, None, interactions), llm, config.explain,
         domain=predict.domain_view(), want=lambda idx: idx < config.explain_rows,
         like_threshold=config.like_threshold, seed=config.seed, batch_size=predict.batch_size,
-        show=config.show_progress)
+        show=config.show_progress, encoder=encoder)
 
 
 __all__ = ["ABLATION", "HYBRID", "STUDENT", "CFAwareRows", "HybridConfig", "StudentConfig", "cf_aware_rows",

@@ -33,6 +33,7 @@ from reasonrec.eval.paired import compare_methods, paired_auc_difference, shared
 from reasonrec.eval.report import Section
 from reasonrec.io import write_parquet
 from reasonrec.llm.base import LLM
+from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.methods.base import Protocol, RunReport, Timer, write_run
 from reasonrec.methods.hybrid.predictor import (
     ABLATION,
@@ -130,8 +131,8 @@ def comparison_section(title: str, result: Mapping[str, Any]) -> Section:
 
 
 def score_student(ds: Dataset, rows: Any, test: pl.DataFrame, fit_rows: pl.DataFrame, config: HybridConfig,
-                  out: Path, llm: LLM | None, timer: Timer, interactions: pl.DataFrame | None = None
-                  ) -> tuple[pl.DataFrame, pl.DataFrame, LLM]:
+                  out: Path, llm: LLM | None, timer: Timer, interactions: pl.DataFrame | None = None,
+                  encoder: SentenceEncoder | None = None) -> tuple[pl.DataFrame, pl.DataFrame, LLM]:
     """(student predictions on the stacking rows, on the test rows, the student); trains the student unless `llm`
     is given. `interactions` (train only) give the explanations' user/item statistics."""
     if llm is None:
@@ -140,7 +141,8 @@ def score_student(ds: Dataset, rows: Any, test: pl.DataFrame, fit_rows: pl.DataF
         llm = student_llm(config, adapter)
     with timer("score_student"):
         fit = student_scores(fit_rows, ds.items, llm, config)
-        scored = student_scores(test, ds.items, llm, config, explain=config.explain_rows, interactions=interactions)
+        scored = student_scores(test, ds.items, llm, config, explain=config.explain_rows, interactions=interactions,
+                                encoder=encoder)
     return fit, scored, llm
 
 
@@ -149,11 +151,15 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
     started = time.time()
     out = Path(out_dir)
     timer = Timer()
+    # one sentence model for the similarities, the explanations' evidence and the grounding checker
+    encoder = (SentenceEncoder(cache_path=default_embedding_cache())
+               if config.evidence_features or config.explain_rows else None)
     with timer("features"):
         ds = load_dataset(config.dataset, config.data_dir, LoadOptions(domain=config.domain))
         tables = release_tables(ds, config)
         split = from_target_tables(ds.interactions, *(ds.splits[config.split_prefix + s] for s in SPLITS))
-        rows = cf_aware_rows(tables, split.train_interactions, config, ds.items, ds.artefacts.get("item_descriptions"))
+        rows = cf_aware_rows(tables, split.train_interactions, config, ds.items, ds.artefacts.get("item_descriptions"),
+                             encoder)
     mask = pl.Series(evaluated_mask(ds, tables["test"], config))
     test, test_features = rows.rows["test"].filter(mask), rows.features["test"].filter(mask)
     if test.height == 0:
@@ -164,7 +170,7 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
     fit_student = test_student = None
     if config.use_student:
         fit_student, test_student, llm = score_student(ds, rows, test, fit_rows, config, out, llm, timer,
-                                                       split.train_interactions)
+                                                       split.train_interactions, encoder)
         frames.append(conform_predictions(test_student.drop(LLM_TERM)))
     with timer("stacker"):
         logodds = None if fit_student is None else fit_student[LLM_TERM].to_numpy()
@@ -174,7 +180,7 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
                                              student=test_student))
     if hybrid is not None and llm is not None and config.explain_rows and config.explain.mode == "evidence":
         with timer("explain_hybrid"):
-            frames = [explain_own_label(f, test, ds.items, llm, config, split.train_interactions)
+            frames = [explain_own_label(f, test, ds.items, llm, config, split.train_interactions, encoder)
                       if f["method"][0] == HYBRID else f for f in frames]
         frames.append(hybrid_predictions(test, test_features, ablation, method=ABLATION, dataset=config.dataset))
     with timer("baselines"):
@@ -184,7 +190,7 @@ def run(config: HybridConfig, out_dir: str | Path, llm: LLM | None = None) -> Re
         for name, (preds, _) in fitted.items():
             write_parquet(out / "baselines" / f"{name}.parquet", preds)
     with timer("grounding"):
-        frames = mark_explanations(ds, frames, config.grounding)
+        frames = mark_explanations(ds, frames, config.grounding, encoder)
     predictions = pl.concat(frames, how="diagonal_relaxed")
     everything = pl.concat([predictions, *(p for p, _ in fitted.values())], how="diagonal_relaxed")
     repeats = repeated_targets(test)
