@@ -27,8 +27,9 @@ def resolve_precision(requested: DType, device_type: str) -> Precision:
 
     bf16 is not the CPU default although its matmuls are 2-4x faster there: on 200 Beauty validation prompts it
     moved P(yes) by up to 0.046 (mean 0.011) and the AUC by 0.026 against fp32, outside the bound a faster default
-    must meet (max |ΔP(yes)| ≤ 0.01, |ΔAUC| ≤ 0.005; `bench/kernel_accuracy.py`). Rounding the activations, not
-    the weights, is the cause: bf16-rounded weights computed in fp32 stayed within 0.003."""
+    must meet (max |ΔP(yes)| ≤ 0.01, |ΔAUC| ≤ 0.005; `bench/kernel_accuracy.py`); on an AMX Xeon, 0.043 and 0.016.
+    Rounding the activations, not the weights, is the cause: bf16-rounded weights computed in fp32 stayed within
+    0.003, but keeping the activations exact costs a second bf16 matmul per Linear, which ran slower than fp32."""
     if requested != "auto":
         return requested
     return "bf16" if device_type == "cuda" else "fp32"
