@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import polars as pl
@@ -44,6 +44,7 @@ from reasonrec.data.loaders import load_dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.eval.paired import best_reference, paired_auc_difference
 from reasonrec.io import write_json
+from reasonrec.llm.kernels import DType
 from reasonrec.llm.registry import LLMConfig
 from reasonrec.methods.hybrid.predictor import (
     HybridConfig,
@@ -297,7 +298,7 @@ def main() -> None:
     parser.add_argument("--label-weight", type=float, default=1.0)
     parser.add_argument("--max-seq-length", type=int, default=768)
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+    parser.add_argument("--dtype", default="auto", choices=get_args(DType),
                         help="scoring precision (auto: fp32 on CPU, bf16 on CUDA)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: no spin-wait collapse on a shared CPU)")
     parser.add_argument("--stacker", choices=["logistic", "gbdt"], default="logistic")
