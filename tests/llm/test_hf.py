@@ -132,7 +132,7 @@ def test_lora_adapter_changes_outputs_and_identity(embedded_hf, tmp_path) -> Non
 def test_anti_loop_settings_stop_a_looping_greedy_output(embedded_hf) -> None:
     """Greedy decoding of a repetitive prompt loops; no_repeat_ngram_size=3 leaves no 3-gram twice, and the
     neutral settings keep the request's cache payload unchanged."""
-    from reasonrec.llm.hf import banned_ngram_tokens
+    from reasonrec.llm.sampling import banned_ngram_tokens
 
     prompt = _user("Repeat after me forever: the user likes soap, the user likes soap, the user likes soap,")
     plain = GenerationRequest(messages=prompt, params=SamplingParams(max_new_tokens=48))
@@ -145,3 +145,22 @@ def test_anti_loop_settings_stop_a_looping_greedy_output(embedded_hf) -> None:
     grams = [tuple(ids[i:i + 3]) for i in range(len(ids) - 2)]
     assert out.completion_tokens > 0 and len(grams) - len(set(grams)) <= 1  # re-tokenising may merge one pair
     assert banned_ngram_tokens([5, 6, 7, 5, 6], 3) == {7} and banned_ngram_tokens([5, 6], 3) == set()
+
+
+def test_decode_groups_wider_than_the_prefill_batch_match_one_at_a_time(embedded_hf) -> None:
+    """Prefill in slices of `batch_size` (each padded to its own longest prompt), decode all rows together: the
+    texts equal one-at-a-time greedy decoding, whatever the slices' widths."""
+    questions = ["Hi.", "What is 2+2?", "Name a colour of the sky on a clear summer day, please.",
+                 "Write one sentence about hand cream for dry winter skin and why people like it.", "Say hi."]
+    reqs = [GenerationRequest(messages=_user(q), params=SamplingParams(max_new_tokens=6 + i))
+            for i, q in enumerate(questions)]
+    single = [embedded_hf.generate([r])[0] for r in reqs]
+    saved = embedded_hf.batch_size, embedded_hf.decode_batch_size
+    try:
+        embedded_hf.batch_size, embedded_hf.decode_batch_size = 2, 5
+        grouped = embedded_hf.generate(reqs)
+    finally:
+        embedded_hf.batch_size, embedded_hf.decode_batch_size = saved
+    assert [g.text for g in grouped] == [s.text for s in single]
+    assert [g.completion_tokens for g in grouped] == [s.completion_tokens for s in single]
+

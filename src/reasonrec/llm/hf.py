@@ -15,7 +15,6 @@ Scoring reads choice log-probs from one forward pass. Two savings matter at scal
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,8 @@ from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.cpu import ThreadGovernor
 from reasonrec.llm.embedded import EMBEDDED_MODELS, ensure_embedded_model, weights_sha256
 from reasonrec.llm.kernels import AttnImplementation, DType, Quantize, apply_kernels, choose_kernels
+from reasonrec.llm.kv_cache import decode_groups, reserved_cache, right_aligned
+from reasonrec.llm.sampling import anti_loop_logits, request_seed
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
 
@@ -81,33 +82,6 @@ def _cache_from(kv: list[tuple[torch.Tensor, torch.Tensor]]) -> DynamicCache:
     return DynamicCache(ddp_cache_data=kv)
 
 
-def request_seed(params: SamplingParams, sample_index: int, payload: dict) -> int:
-    """Seed for one sample: depends on the request itself, never on its batch neighbours."""
-    blob = json.dumps([params.seed, sample_index, payload], sort_keys=True, ensure_ascii=False)
-    return int.from_bytes(hashlib.sha256(blob.encode("utf-8")).digest()[:8], "little") & ((1 << 63) - 1)
-
-
-def banned_ngram_tokens(tokens: Sequence[int], n: int) -> set[int]:
-    """Tokens that would complete an n-gram already present in `tokens` (n ≤ 0: none)."""
-    if n <= 0 or len(tokens) < n:
-        return set()
-    prefix = tuple(tokens[len(tokens) - n + 1:]) if n > 1 else ()
-    return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == prefix}
-
-
-def anti_loop_logits(logits: torch.Tensor, tokens: Sequence[int], params: SamplingParams) -> None:
-    """In place: the repetition penalty on the tokens generated so far (CTRL's rule: positive logits divided,
-    negative multiplied) and −inf for tokens that would repeat an n-gram."""
-    if params.repetition_penalty != 1.0 and tokens:
-        seen = torch.tensor(sorted(set(tokens)), dtype=torch.long, device=logits.device)
-        values = logits[seen]
-        logits[seen] = torch.where(values > 0, values / params.repetition_penalty,
-                                   values * params.repetition_penalty)
-    banned = banned_ngram_tokens(tokens, params.no_repeat_ngram_size)
-    if banned:
-        logits[torch.tensor(sorted(banned), dtype=torch.long, device=logits.device)] = float("-inf")
-
-
 @dataclass
 class _Row:
     """One generation in flight."""
@@ -139,6 +113,7 @@ class HFBackend(TokenizerChat):
         compile_model: bool = False,
         attn_implementation: AttnImplementation = "sdpa",
         batch_size: int = 8,
+        decode_batch_size: int = 32,
         prefix_reuse: bool = True,
         max_prompt_tokens: int | None = None,
         merge_adapter: bool = True,
@@ -170,28 +145,30 @@ class HFBackend(TokenizerChat):
         model = apply_kernels(model.to(dev).eval(), self.kernels)
         identity = ModelIdentity(backend="hf", model=name, model_hash=weights_sha256(model_dir),
                                  adapter_hash=adapter_hash, variant=self.kernels.variant)
-        self._attach(model, tokenizer, identity, dev, batch_size=batch_size, prefix_reuse=prefix_reuse,
-                     max_prompt_tokens=max_prompt_tokens, threads=threads)
+        self._attach(model, tokenizer, identity, dev, batch_size=batch_size, decode_batch_size=decode_batch_size,
+                     prefix_reuse=prefix_reuse, max_prompt_tokens=max_prompt_tokens, threads=threads)
 
     @classmethod
     def wrap(cls, model: Any, tokenizer: Any, identity: ModelIdentity, *, batch_size: int = 8,
-             prefix_reuse: bool = True) -> HFBackend:
+             decode_batch_size: int = 32, prefix_reuse: bool = True) -> HFBackend:
         """The protocol over a model already in memory (LoRA training's validation scoring): no loading, no
         kernel changes, the caller keeps the model's train/eval mode and its thread settings."""
         backend = cls.__new__(cls)
         backend.model_dir = None
         backend.kernels = None
         backend._attach(model, tokenizer, identity, next(model.parameters()).device, batch_size=batch_size,
-                        prefix_reuse=prefix_reuse, max_prompt_tokens=None, threads=None)
+                        decode_batch_size=decode_batch_size, prefix_reuse=prefix_reuse, max_prompt_tokens=None,
+                        threads=None)
         return backend
 
     def _attach(self, model: Any, tokenizer: Any, identity: ModelIdentity, device: torch.device, *,
-                batch_size: int, prefix_reuse: bool, max_prompt_tokens: int | None,
+                batch_size: int, decode_batch_size: int, prefix_reuse: bool, max_prompt_tokens: int | None,
                 threads: ThreadGovernor | None) -> None:
         self.model = model
         self.device = device
         self.tokenizer = tokenizer
         self.batch_size = max(1, int(batch_size))
+        self.decode_batch_size = max(1, int(decode_batch_size))
         self.prefix_reuse = prefix_reuse
         self.threads = threads
         self.max_prompt_tokens = max_prompt_tokens or int(
@@ -228,8 +205,9 @@ class HFBackend(TokenizerChat):
                 prepared.append((i, ids))
         # Length buckets: sort by prompt length so each batch pads little.
         prepared.sort(key=lambda p: len(p[1]))
-        for start in range(0, len(prepared), self.batch_size):
-            chunk = prepared[start : start + self.batch_size]
+        sizes = [(len(ids), requests[i].params.max_new_tokens) for i, ids in prepared]
+        for group in decode_groups(sizes, self.decode_batch_size):
+            chunk = [prepared[g] for g in group]
             self._adjust_threads()
             try:
                 outs = self._generate_batch([requests[i] for i, _ in chunk], [ids for _, ids in chunk],
@@ -399,6 +377,28 @@ class HFBackend(TokenizerChat):
             chosen.append(int(torch.multinomial(probs.cpu(), 1, generator=row.generator).item()))
         return chosen
 
+    def _prefill(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
+                 prompts: list[list[int]], capacity: int) -> tuple[Any, torch.Tensor]:
+        """The prompts' KV in a cache reserved for `capacity` positions, and their last-position logits.
+
+        Prompts run in slices of `batch_size` rows, each padded only to its own longest prompt (prefill is
+        compute-bound: a wider batch only adds padding); every slice's KV lands right-aligned in the shared
+        buffer, and the positions before it stay zero and masked."""
+        batch, width = input_ids.shape
+        parts = []
+        logits = []
+        for start in range(0, batch, self.batch_size):
+            rows = slice(start, start + self.batch_size)
+            own = max(len(p) for p in prompts[rows])
+            cols = slice(width - own, width)
+            out = self._forward(input_ids[rows, cols], mask[rows, cols], positions[rows, cols], DynamicCache(),
+                                last_only=True)
+            parts.append((rows, own, _kv_tensors(out.past_key_values)))
+            logits.append(out.logits[:, -1, :])
+        if len(parts) == 1 and parts[0][1] == width:
+            return reserved_cache(parts[0][2], capacity), logits[0]
+        return reserved_cache(right_aligned(parts, batch, width), capacity), torch.cat(logits)
+
     @torch.inference_mode()
     def _generate_batch(
         self, reqs: list[GenerationRequest], prompts: list[list[int]], on_step: StepHook | None = None
@@ -418,10 +418,8 @@ class HFBackend(TokenizerChat):
             if req.params.temperature > 0:
                 gen = torch.Generator().manual_seed(request_seed(req.params, req.sample_index, req.payload()))
             rows.append(_Row(index=r, prompt_len=len(prompts[r]), params=req.params, generator=gen, tokens=[]))
-        cache = DynamicCache()
-        out = self._forward(input_ids, mask, positions, cache, last_only=True)
-        cache = out.past_key_values
-        logits = out.logits[:, -1, :]
+        cache, logits = self._prefill(input_ids, mask, positions, prompts,
+                                      width + max(req.params.max_new_tokens for req in reqs))
         mask = mask.to(dev)
         next_pos = positions[:, -1].to(dev) + 1
         active = rows
@@ -465,7 +463,6 @@ class HFBackend(TokenizerChat):
             mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=dev)], dim=1)
             out = self._forward(torch.tensor(chosen, device=dev).unsqueeze(1), mask, next_pos.unsqueeze(1), cache,
                                 last_only=False)
-            cache = out.past_key_values
             logits = out.logits[:, -1, :]
             next_pos = next_pos + 1
         completions = []

@@ -170,7 +170,7 @@ class LlamaCppBackend(TokenizerChat):
         return ids if isinstance(ids, Completion) else (req, ids)
 
     def _generate_one(self, prepared: _PreparedGeneration | Completion) -> Completion:
-        from reasonrec.llm.hf import request_seed  # the one definition of per-sample seeds
+        from reasonrec.llm.sampling import request_seed  # the one definition of per-sample seeds
 
         if isinstance(prepared, Completion):
             return prepared

@@ -3,7 +3,7 @@
 Why it looks like this:
 - Prompts are rendered and tokenised here with the model's own tokenizer and chat template (`TokenizerChat`, as
   the hf and llama.cpp backends do) and sent as token ids, so all local backends see the same tokens.
-- `generate` gives every request its own seed derived from the request (`hf.request_seed`): a sample never depends
+- `generate` gives every request its own seed derived from the request (`sampling.request_seed`): a sample never depends
   on which requests shared its batch, and sample i of M differs from sample i+1.
 - `score` reads choice log-probs, never sampled text, with the definition every local backend shares
   (`base.context_and_continuations`): the context is the longest token prefix all `prompt + choice` encodings share.
@@ -163,7 +163,7 @@ class VLLMBackend(TokenizerChat):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         from vllm import SamplingParams
 
-        from reasonrec.llm.hf import request_seed
+        from reasonrec.llm.sampling import request_seed
 
         self.engine()
         results: list[Completion | None] = [None] * len(requests)
