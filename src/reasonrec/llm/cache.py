@@ -97,17 +97,21 @@ def result_from_json(kind: str, data: dict) -> Completion | ChoiceScores:
 class CachedLLM(ForwardingLLM):
     """Wraps any `LLM`: hits come from the cache (`cached=True`), misses go to the backend in batches."""
 
-    def __init__(self, llm: LLM, cache: LLMCache, *, batch_size: int = 16) -> None:
+    def __init__(self, llm: LLM, cache: LLMCache, *, batch_size: int = 16,
+                 generate_batch_size: int | None = None) -> None:
+        """`batch_size` / `generate_batch_size` (default: the same): misses per backend call and per cache commit
+        when scoring / generating (a backend that decodes many rows per step needs them together)."""
         self.llm = llm
         self.cache = cache
         self.batch_size = max(1, batch_size)
+        self.generate_batch_size = max(1, generate_batch_size or batch_size)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         return self._run("generate", requests, self.llm.generate,
-                         lambda c: c.error is None and c.finish_reason != "error")
+                         lambda c: c.error is None and c.finish_reason != "error", self.generate_batch_size)
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ChoiceScores]:
-        return self._run("score", requests, self.llm.score, lambda s: s.error is None)
+        return self._run("score", requests, self.llm.score, lambda s: s.error is None, self.batch_size)
 
     def _run(
         self,
@@ -115,6 +119,7 @@ class CachedLLM(ForwardingLLM):
         requests: Sequence,
         compute: Callable[[Sequence], list[T]],
         cacheable: Callable[[T], bool],
+        batch_size: int,
     ) -> list[T]:
         identity = self.llm.identity
         model_key = identity.key()
@@ -127,8 +132,8 @@ class CachedLLM(ForwardingLLM):
             if key not in results and key not in pending:
                 pending[key] = req
         todo = list(pending.items())
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
             outs = compute([req for _, req in chunk])
             if len(outs) != len(chunk):
                 raise RuntimeError(f"backend returned {len(outs)} results for {len(chunk)} requests")

@@ -38,7 +38,11 @@ class LLMConfig(Config):
                                "moves P(yes) far more than bf16)")
     compile: bool = Field(False, description="torch.compile the forward pass (the first calls compile for minutes)")
     attn_implementation: AttnImplementation = "sdpa"
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=1, description="hf: prompts per forward pass when scoring and when prefilling "
+                            "generations (compute-bound: wider batches only add padding)")
+    decode_batch_size: int = Field(32, ge=1, description="hf: generations decoded together (a decode step reads every "
+                                   "weight once for all its rows; long prompts get fewer rows, at most "
+                                   "decode_batch_size x 1024 prompt + answer tokens)")
     prefix_reuse: bool = True
     max_prompt_tokens: int | None = None
     # OpenAI-compatible servers
@@ -91,6 +95,7 @@ def build_hf_backend(config: LLMConfig) -> HFBackend:
         compile_model=config.compile,
         attn_implementation=config.attn_implementation,
         batch_size=config.batch_size,
+        decode_batch_size=config.decode_batch_size,
         prefix_reuse=config.prefix_reuse,
         max_prompt_tokens=config.max_prompt_tokens,
         threads=threads,
@@ -183,7 +188,8 @@ def build_llm(config: LLMConfig) -> LLM:
         llm = RateLimitedLLM(llm, executor.qps)
     cache = LLMCache(config.resolved_cache_path()) if config.cache else None
     if cache is not None:
-        llm = CachedLLM(llm, cache, batch_size=config.batch_size)
+        llm = CachedLLM(llm, cache, batch_size=config.batch_size,
+                        generate_batch_size=max(config.batch_size, config.decode_batch_size))
     if executor.kind == "ray":
         return DistributedLLM(llm, config, executor, build_llm, cache)
     return llm

@@ -29,6 +29,10 @@ from reasonrec.llm.base import LLM, ChoiceScores, Completion, GenerationRequest,
 from reasonrec.llm.calls import CallKind, call_chunk
 from reasonrec.llm.executor import distributed_of
 
+CHUNK_SIZE = 32
+"""Requests per runner chunk: one progress update and one cache commit each. A chunk must hold a whole decode
+group (`LLMConfig.decode_batch_size`), or generation decodes fewer rows per step than it could."""
+
 
 @dataclass
 class RunSummary:
@@ -132,7 +136,7 @@ def run_generate(
     llm: LLM,
     requests: Sequence[GenerationRequest],
     *,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     desc: str = "generate",
     show: bool = True,
     console: Console | None = None,
@@ -145,7 +149,7 @@ def run_score(
     llm: LLM,
     requests: Sequence[ScoreRequest],
     *,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     desc: str = "score",
     show: bool = True,
     console: Console | None = None,

@@ -37,6 +37,7 @@ from reasonrec.eval.report import Section
 from reasonrec.eval.text import BertScoreModel, TextMetricsConfig
 from reasonrec.llm.base import expected_value
 from reasonrec.llm.registry import LLMConfig
+from reasonrec.llm.runner import CHUNK_SIZE
 from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.methods.base import Ablation, RunConfig, RunReport, write_run
 from reasonrec.predictions import conform_predictions
@@ -56,6 +57,8 @@ class ReproductionConfig(RunConfig):
     bertscore_model: str | None = Field(None, description="local BERTScore model directory; the papers use "
                                         "microsoft/deberta-xlarge-mnli (layer 40); None = the bundled MiniLM")
     bertscore_num_layers: int = Field(6, ge=1, description="BERTScore layer (MiniLM: 6; deberta-xlarge-mnli: 40)")
+    predict_batch_size: int = Field(CHUNK_SIZE, ge=1, description="requests per runner chunk when a student or "
+                                    "teacher stage runs (the LLM's own batches: llm.batch_size, llm.decode_batch_size)")
 
     def text_config(self, metrics: Sequence[str]) -> TextMetricsConfig:
         """The text metrics of this reproduction, with its BERTScore model."""

@@ -50,7 +50,6 @@ class Exp3rtReproConfig(ReproductionConfig):
     rerank_item_profiles: Literal["variant", "item_profile.json"] = Field(
         "variant", description="item profiles in the reranking prompts: the `variant` the student trained on (from "
         "the release pairs; items they never show fall back to item_profile.json) or item_profile.json for all")
-    predict_batch_size: int = Field(4, ge=1)
     like_cutoff: float = Field(6.0, description="binary metrics only: rating > cutoff is a like (IMDB is 1–10; "
                                "the 1–5 convention r > 3 rescaled). RMSE/MAE and AUC on E[rating] ignore it")
     filters: FilterConfig = Field(default_factory=lambda: FilterConfig(k_core=5),

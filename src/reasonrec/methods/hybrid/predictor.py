@@ -160,9 +160,10 @@ def student_predict_config(config: HybridConfig, *, explain: int = 0, completion
     return PredictConfig(method="reasoningrec", method_name=STUDENT, dataset=config.dataset,
                          completion=completion or s.completion, facts=True, include_profile=s.include_profile,
                          include_descriptions=s.include_descriptions, like_threshold=config.like_threshold,
-                         domain=config.domain, max_prompt_tokens=s.max_seq_length - 16, batch_size=4,
-                         show_progress=config.show_progress, generate_reasoning=explain > 0,
-                         reasoning_limit=explain or None, max_new_tokens=96, explain=config.explain)
+                         domain=config.domain, max_prompt_tokens=s.max_seq_length - 16,
+                         batch_size=config.predict_batch_size, show_progress=config.show_progress,
+                         generate_reasoning=explain > 0, reasoning_limit=explain or None, max_new_tokens=96,
+                         explain=config.explain)
 
 
 def train_student(rows: CFAwareRows, items: pl.DataFrame, artefacts: Mapping[str, pl.DataFrame | None],

@@ -94,7 +94,6 @@ class ReasoningRecReproConfig(ReproductionConfig):
     zeroshot: list[str] = Field(default_factory=lambda: ["vanilla", "full"])
     baselines: list[str] = Field(default_factory=lambda: ["user-mean", "user-like-share", "mf", "sasrec", "caser"])
     baseline_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    predict_batch_size: int = Field(4, ge=1)
     student_adapter: Path | None = Field(
         None, description="score this already-trained LoRA adapter instead of training the student (e.g. to "
         "resume after the training half of a long run; its own manifest says how it was trained)")

@@ -98,7 +98,6 @@ class RecSaverReproConfig(ReproductionConfig):
     rating_readout: RatingReadout = Field("argmax", description="the rating every row of every table reports: "
                                           "argmax of the 5 normalised rating-token probabilities (the paper's) or "
                                           "E[rating]; the other one is an extra column")
-    predict_batch_size: int = Field(4, ge=1)
 
     @field_validator("split", mode="before")
     @classmethod

@@ -41,7 +41,7 @@ from reasonrec.errors import ConfigError
 from reasonrec.io import write_parquet
 from reasonrec.llm.base import LLM, GenerationRequest, Message, SamplingParams, ScoreRequest
 from reasonrec.llm.chat import TokenizerChat
-from reasonrec.llm.runner import RunSummary, run_generate, run_score
+from reasonrec.llm.runner import CHUNK_SIZE, RunSummary, run_generate, run_score
 from reasonrec.prompts import DOMAINS, Domain, PromptRenderer
 from reasonrec.runs import write_manifest
 
@@ -55,7 +55,8 @@ class StageConfig(Config):
     seed: int = Field(0, description="seed for every random choice of the stage and for sampling")
     domain: str = Field("beauty", description=f"prompt wording; one of {sorted(DOMAINS)}")
     max_prompt_tokens: int = Field(2048, ge=64, description="prompt budget; history is trimmed oldest-first")
-    batch_size: int = Field(8, ge=1, description="requests per runner chunk (one cache transaction each)")
+    batch_size: int = Field(CHUNK_SIZE, ge=1, description="requests per runner chunk (one cache transaction each; "
+                            "it should hold llm.decode_batch_size generations)")
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_new_tokens: int = Field(256, ge=1)
@@ -212,7 +213,7 @@ def run_generation_jobs(
     jobs: Sequence[GenerationJob],
     key_schema: dict[str, pl.DataType],
     *,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     desc: str = "generate",
     show: bool = True,
     keep_prompts: bool = True,
@@ -239,7 +240,7 @@ def run_score_jobs(
     jobs: Sequence[ScoreJob],
     key_schema: dict[str, pl.DataType],
     *,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     desc: str = "score",
     show: bool = True,
     keep_prompts: bool = True,

@@ -36,7 +36,7 @@ from pydantic import Field
 
 from reasonrec.config import Config
 from reasonrec.llm.base import LLM, SamplingParams
-from reasonrec.llm.runner import RunSummary
+from reasonrec.llm.runner import CHUNK_SIZE, RunSummary
 from reasonrec.llm.sentence import SentenceEncoder, default_embedding_cache
 from reasonrec.prompts import Domain, PromptRenderer
 from reasonrec.stages.common.base import GenerationJob, run_generation_jobs
@@ -140,7 +140,7 @@ def grounded_explanations(
     scale_max: int = 5,
     cf_scores: Mapping[tuple[str, str], float] | None = None,
     seed: int = 0,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     show: bool = True,
     summaries: list[RunSummary] | None = None,
 ) -> tuple[list[str | None], list[str | None]]:
@@ -181,7 +181,7 @@ def with_grounded_explanations(
     want: Callable[[int], bool],
     like_threshold: float = 3.0,
     seed: int = 0,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     show: bool = True,
     summaries: list[RunSummary] | None = None,
     encoder: SentenceEncoder | None = None,

@@ -16,7 +16,7 @@ import polars as pl
 
 from reasonrec.answers import LabelParse, RatingParse
 from reasonrec.llm.base import LLM
-from reasonrec.llm.runner import RunSummary
+from reasonrec.llm.runner import CHUNK_SIZE, RunSummary
 from reasonrec.stages.common.base import GenerationJob, run_generation_jobs
 
 Parser = Callable[[str], LabelParse | RatingParse]
@@ -66,7 +66,7 @@ def sample_paths(
     temperature: float,
     top_p: float = 1.0,
     parser: Parser | None = None,
-    batch_size: int = 8,
+    batch_size: int = CHUNK_SIZE,
     desc: str = "sample paths",
     show: bool = True,
 ) -> tuple[pl.DataFrame, RunSummary]:
