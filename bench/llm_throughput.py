@@ -4,9 +4,11 @@ threads under a CPU-heavy neighbour, llama.cpp.
 Workloads (same prompts for every path), built from the ReasoningRec Beauty release files:
   score-1:  Yes/No scoring, one ~800-token prompt per user (only the instruction block is shared);
   score-rr: Yes/No scoring while reranking C candidate targets per user (instruction + profile + history shared);
-  gen:      greedy generation of up to `--max-new-tokens` tokens.
-Paths: naive = `model(input_ids)` / `model.generate` per prompt (fp32); reasonrec[KERNEL] = `HFBackend` with
-`--kernels` (fp32, bf16, int8, compile); llamacpp (with `--backends hf,llamacpp`) = `LlamaCppBackend` on the Q4_1
+  gen:      greedy generation of up to `--max-new-tokens` tokens for `--gen` prompts.
+Paths: naive = `model(input_ids)` / `model.generate` per prompt (fp32; generation: the first `--batch-size` prompts);
+reasonrec[KERNEL] = `HFBackend` with `--kernels` (fp32, bf16, int8, compile), prefilling `--batch-size` prompts per
+pass and decoding up to `--decode-batch-size` rows per step; reasonrec[fp32]@decodeN decodes only `--batch-size` rows
+per step (generation before decode groups); llamacpp (with `--backends hf,llamacpp`) = `LlamaCppBackend` on the Q4_1
 GGUF, `--batch-size` slots fed concurrently, run first so its peak RSS is its own.
 
 Roofline (same run): GEMM peaks at SmolLM2's Linear shapes for fp32/bf16/int8 at 1 and `--threads` threads, and copy
@@ -60,6 +62,7 @@ from machine import (
 from reasonrec.io import write_json
 from reasonrec.llm.cpu import cpu_capability, thread_governor
 from reasonrec.llm.hf import HFBackend
+from reasonrec.llm.kv_cache import decode_groups
 
 KERNELS = {"fp32": {"dtype": "fp32"}, "bf16": {"dtype": "bf16"}, "int8": {"quantize": "int8"},
            "compile": {"dtype": "fp32", "compile_model": True}}
@@ -111,20 +114,37 @@ def score_rows(backend: HFBackend, kernel: str, name: str, reqs: list, checks: d
 
 
 def gen_rows(backend: HFBackend, kernel: str, greqs: list, naive: bool, checks: dict, llama_out: dict) -> list[dict]:
+    """reasonrec[kernel] with its decode groups; with `naive`, also the naive loop on the first `batch_size`
+    prompts (one at a time, so its rate needs no more) and reasonrec[kernel]@decodeN, decoding only `batch_size`
+    rows per step as generation did before decode groups."""
     weights = weight_bytes(backend.model)
     rows = []
     if backend.kernels.compile:  # compile the prefill and decode graphs before the timed run
         backend.generate(greqs[: backend.batch_size])
+    texts = None
     if naive:
-        (texts, produced), wall, rss, load = timed(lambda: naive_generate(backend, greqs))
-        rows.append(row("gen", "naive", len(greqs), produced, wall, rss, load, kernel="fp32", steps=produced,
+        few = greqs[: backend.batch_size]
+        (texts, produced), wall, rss, load = timed(lambda: naive_generate(backend, few))
+        rows.append(row("gen", "naive", len(few), produced, wall, rss, load, kernel="fp32", steps=produced,
                         weight_bytes=weights))
-    outs, wall, rss, load = timed(lambda: backend.generate(greqs))
-    rows.append(row("gen", f"reasonrec[{kernel}]", len(greqs), sum(o.completion_tokens for o in outs), wall, rss,
-                    load, kernel=kernel, steps=decode_steps(outs, backend.batch_size), weight_bytes=weights))
-    if naive:
-        checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(texts, outs, strict=True)),
-                         "of": len(outs), "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}
+    widths = [backend.decode_batch_size]
+    if naive and backend.decode_batch_size != backend.batch_size:
+        widths.insert(0, backend.batch_size)
+    for width in widths:
+        wide, backend.decode_batch_size = backend.decode_batch_size, width
+        try:
+            outs, wall, rss, load = timed(lambda: backend.generate(greqs))
+            groups = decode_groups(sorted((o.prompt_tokens, r.params.max_new_tokens)
+                                          for o, r in zip(outs, greqs, strict=True)), width)
+        finally:
+            backend.decode_batch_size = wide
+        path = f"reasonrec[{kernel}]" + ("" if width == wide else f"@decode{width}")
+        rows.append(row("gen", path, len(greqs), sum(o.completion_tokens for o in outs), wall, rss, load,
+                        kernel=kernel, decode_batch_size=width, steps=decode_steps(outs, width, groups),
+                        weight_bytes=weights))
+    if texts is not None:
+        checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(texts, outs[: len(texts)], strict=True)),
+                         "of": len(texts), "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}
         if "gen" in llama_out:
             checks["gen:llamacpp"] = {"identical_texts_vs_hf": sum(a.text == b.text for a, b in zip(
                 llama_out["gen"], outs, strict=True)), "of": len(outs)}
@@ -203,7 +223,7 @@ def ratios(rows: list[dict]) -> dict:
         for path, r in by.items():
             if not path.startswith(("reasonrec", "llamacpp")):
                 continue
-            for base in ("naive", "reasonrec[fp32]"):
+            for base in ("naive", "reasonrec[fp32]", *(p for p in by if "@decode" in p)):
                 if base in by and path != base:
                     value, why = ratio_or_reason(r["tokens_per_s"], by[base]["tokens_per_s"], r["_load"],
                                                  by[base]["_load"])
@@ -223,9 +243,11 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=16)
     ap.add_argument("--rerank-users", type=int, default=3)
     ap.add_argument("--candidates", type=int, default=8)
-    ap.add_argument("--gen", type=int, default=8)
+    ap.add_argument("--gen", type=int, default=64, help="generation prompts (the naive row runs the first "
+                    "--batch-size of them)")
     ap.add_argument("--max-new-tokens", type=int, default=200)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=8, help="scoring and prefill batch (llama.cpp: slots)")
+    ap.add_argument("--decode-batch-size", type=int, default=32, help="hf rows decoded together (LLMConfig's)")
     ap.add_argument("--sections", default="roofline,score,gen", help="comma list of roofline,score,gen,threads")
     ap.add_argument("--workloads", default="score-1,score-rr", help="scoring workloads for --sections score")
     ap.add_argument("--kernels", default="fp32,bf16", help=f"comma list of {sorted(KERNELS)}")
@@ -261,7 +283,8 @@ def main() -> None:
         rows.extend(bench_llamacpp(args, score_sets, greqs if "gen" in sections else [], identities, timed, row,
                                    llama_out))
     for i, kernel in enumerate(kernels if sections & {"score", "gen"} else []):
-        backend = HFBackend("embedded", batch_size=args.batch_size, **KERNELS[kernel])
+        backend = HFBackend("embedded", batch_size=args.batch_size, decode_batch_size=args.decode_batch_size,
+                            **KERNELS[kernel])
         identities[kernel] = json.loads(backend.identity.key())
         naive = i == 0 and not args.no_naive
         if "score" in sections:

@@ -101,10 +101,14 @@ def naive_generate(backend: HFBackend, reqs: list[GenerationRequest]) -> tuple[l
     return texts, produced
 
 
-def decode_steps(outs: list, batch_size: int) -> int:
-    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion."""
+def decode_steps(outs: list, batch_size: int, groups=None) -> int:
+    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion. `groups` (the hf
+    backend's `decode_groups`, given (prompt tokens, max new tokens) in that order) replaces fixed batches."""
     order = sorted(range(len(outs)), key=lambda i: outs[i].prompt_tokens)
-    chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    if groups is None:
+        chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    else:
+        chunks = [[order[g] for g in group] for group in groups]
     return sum(max(outs[i].completion_tokens for i in chunk) for chunk in chunks)
 
 
