@@ -1,5 +1,5 @@
 """KV memory for generation: ReservedLayer against transformers' DynamicLayer (same visible keys/values after any
-mix of writes and row selections, including writes past the reserved capacity), slices merged right-aligned, and
+mix of writes and row selections, including writes past the reserved capacity), slices placed right-aligned, and
 decode groups bounded in rows and KV tokens."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.cache_utils import DynamicLayer
 
-from reasonrec.llm.kv_cache import ReservedLayer, decode_groups, reserved_cache, right_aligned
+from reasonrec.llm.kv_cache import ReservedLayer, decode_groups, reserved_cache
 
 ops = st.lists(st.one_of(st.tuples(st.just("write"), st.integers(1, 5)),
                          st.tuples(st.just("select"), st.integers(0, 2**8 - 1))), max_size=8)
@@ -53,9 +53,13 @@ def test_writes_within_capacity_reuse_the_buffer() -> None:
 
 def test_slices_land_right_aligned_with_zeros_before() -> None:
     wide, narrow = _kv(2, 4, 0), _kv(1, 2, 1)
-    (keys, values), = right_aligned([(slice(0, 2), 4, [wide]), (slice(2, 3), 2, [narrow])], batch=3, width=4)
-    assert torch.equal(keys[:2], wide[0]) and torch.equal(values[2, :, 2:], narrow[1][0])
-    assert not keys[2, :, :2].any() and not values[2, :, :2].any()
+    cache = reserved_cache([wide], capacity=6, batch=3, length=4)
+    cache.place(slice(0, 2), [wide])
+    cache.place(slice(2, 3), [narrow])
+    layer = cache.layers[0]
+    assert layer.get_seq_length() == 4 and layer.capacity == 6
+    assert torch.equal(layer.keys[:2], wide[0]) and torch.equal(layer.values[2, :, 2:], narrow[1][0])
+    assert not layer.keys[2, :, :2].any() and not layer.values[2, :, :2].any()
 
 
 def test_decode_groups_bound_rows_and_kv_tokens() -> None:

@@ -40,7 +40,7 @@ from reasonrec.llm.chat import TokenizerChat
 from reasonrec.llm.cpu import ThreadGovernor
 from reasonrec.llm.embedded import EMBEDDED_MODELS, ensure_embedded_model, weights_sha256
 from reasonrec.llm.kernels import AttnImplementation, DType, Quantize, apply_kernels, choose_kernels
-from reasonrec.llm.kv_cache import decode_groups, reserved_cache, right_aligned
+from reasonrec.llm.kv_cache import decode_groups, reserved_cache
 from reasonrec.llm.sampling import anti_loop_logits, request_seed
 
 MIN_SHARED_PREFIX = 8  # below this, a separate prefix pass costs more than it saves
@@ -382,10 +382,10 @@ class HFBackend(TokenizerChat):
         """The prompts' KV in a cache reserved for `capacity` positions, and their last-position logits.
 
         Prompts run in slices of `batch_size` rows, each padded only to its own longest prompt (prefill is
-        compute-bound: a wider batch only adds padding); every slice's KV lands right-aligned in the shared
-        buffer, and the positions before it stay zero and masked."""
+        compute-bound: a wider batch only adds padding); every slice's KV is written right-aligned into the
+        reserved buffers as soon as it is computed, and the positions before it stay zero and masked."""
         batch, width = input_ids.shape
-        parts = []
+        cache = None
         logits = []
         for start in range(0, batch, self.batch_size):
             rows = slice(start, start + self.batch_size)
@@ -393,11 +393,13 @@ class HFBackend(TokenizerChat):
             cols = slice(width - own, width)
             out = self._forward(input_ids[rows, cols], mask[rows, cols], positions[rows, cols], DynamicCache(),
                                 last_only=True)
-            parts.append((rows, own, _kv_tensors(out.past_key_values)))
+            kv = _kv_tensors(out.past_key_values)
+            if cache is None:
+                cache = reserved_cache(kv, capacity, batch=batch, length=width)
+            cache.place(rows, kv)
             logits.append(out.logits[:, -1, :])
-        if len(parts) == 1 and parts[0][1] == width:
-            return reserved_cache(parts[0][2], capacity), logits[0]
-        return reserved_cache(right_aligned(parts, batch, width), capacity), torch.cat(logits)
+            del out, kv  # one slice's DynamicCache at a time: the reserved buffers are the only full copy
+        return cache, torch.cat(logits)
 
     @torch.inference_mode()
     def _generate_batch(

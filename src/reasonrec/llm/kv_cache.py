@@ -20,18 +20,29 @@ class ReservedLayer(DynamicLayer):
     filled positions (what `DynamicLayer` exposes, so masks and lengths work unchanged). Writing past the capacity
     reallocates at twice the size rather than failing."""
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int, *, batch: int | None = None,
+                 length: int | None = None) -> None:
+        """`keys`/`values` fill the first positions; with `batch` and `length`, they are only a pattern (heads,
+        head_dim, dtype, device) and `length` zeroed positions of `batch` rows are reserved for `place`."""
         super().__init__()
-        batch, heads, length, dim = keys.shape
+        rows, heads, filled, dim = keys.shape
+        pattern = batch is not None and length is not None
+        batch, length = (batch, length) if pattern else (rows, filled)
         capacity = max(capacity, length)
         self._k = keys.new_empty((batch, heads, capacity, dim))
         self._v = values.new_empty((batch, values.shape[1], capacity, values.shape[-1]))
-        self._k[:, :, :length] = keys
-        self._v[:, :, :length] = values
+        self._k[:, :, :length] = 0 if pattern else keys
+        self._v[:, :, :length] = 0 if pattern else values
         self.length = length
         self.dtype, self.device = keys.dtype, keys.device
         self.is_initialized = True
         self._expose()
+
+    def place(self, rows: slice, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Write a prefilled slice of rows right-aligned in the filled positions (prompts are left-padded)."""
+        own = keys.shape[-2]
+        self._k[rows, :, self.length - own : self.length] = keys
+        self._v[rows, :, self.length - own : self.length] = values
 
     @property
     def capacity(self) -> int:
@@ -84,26 +95,17 @@ class ReservedCache(Cache):
     def __init__(self, layers: list[ReservedLayer]) -> None:
         super().__init__(layers=layers)
 
+    def place(self, rows: slice, kv: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """One prefilled slice's per-layer (keys, values), right-aligned into `rows`."""
+        for layer, (keys, values) in zip(self.layers, kv, strict=True):
+            layer.place(rows, keys, values)
 
-def reserved_cache(kv: list[tuple[torch.Tensor, torch.Tensor]], capacity: int) -> ReservedCache:
-    """A cache holding `kv` (per layer: keys, values) with room for `capacity` positions per row."""
-    return ReservedCache([ReservedLayer(k, v, capacity) for k, v in kv])
 
-
-def right_aligned(parts: Sequence[tuple[slice, int, list[tuple[torch.Tensor, torch.Tensor]]]], batch: int,
-                  width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Per layer (keys, values) of `batch` rows from slices prefilled apart: (rows, the slice's own width, its KV)
-    lands right-aligned in `width` positions (prompts are left-padded), the positions before it zero (masked)."""
-    kv = []
-    for layer in range(len(parts[0][2])):
-        k0, v0 = parts[0][2][layer]
-        keys = k0.new_zeros((batch, k0.shape[1], width, k0.shape[-1]))
-        values = v0.new_zeros((batch, v0.shape[1], width, v0.shape[-1]))
-        for rows, own, layers in parts:
-            keys[rows, :, width - own :] = layers[layer][0]
-            values[rows, :, width - own :] = layers[layer][1]
-        kv.append((keys, values))
-    return kv
+def reserved_cache(kv: Sequence[tuple[torch.Tensor, torch.Tensor]], capacity: int, *, batch: int | None = None,
+                   length: int | None = None) -> ReservedCache:
+    """A cache holding `kv` (per layer: keys, values) with room for `capacity` positions per row; with `batch` and
+    `length`, `kv` is one slice's KV, and `length` zeroed positions of `batch` rows wait for `place`."""
+    return ReservedCache([ReservedLayer(k, v, capacity, batch=batch, length=length) for k, v in kv])
 
 
 DECODE_TOKENS_PER_ROW = 1024
@@ -131,5 +133,4 @@ def decode_groups(sizes: Sequence[tuple[int, int]], max_rows: int) -> list[list[
     return groups
 
 
-__all__ = ["DECODE_TOKENS_PER_ROW", "ReservedCache", "ReservedLayer", "decode_groups", "reserved_cache",
-           "right_aligned"]
+__all__ = ["DECODE_TOKENS_PER_ROW", "ReservedCache", "ReservedLayer", "decode_groups", "reserved_cache"]
