@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Every issue-11 figure in one run, for an idle machine (~15 min on 2 cores; see the sizes below):
+# Every issue-11 figure in one run, for an idle machine (~18 min on 2 cores; see the sizes below):
 #   1. CLI start-up: every command's --help (CPU and wall seconds, target < 0.5 s);
 #   2. the roofline (fp32/bf16/int8 GEMM peaks at 1 and 2 threads, copy bandwidth), score-1 tok/s for the
-#      naive loop and reasonrec fp32 / bf16 / int8 with their fraction of the peak, generation tok/s (HF
-#      batched fp32 / bf16 vs the naive loop vs llama.cpp) with GB/s against the copy bandwidth;
+#      naive loop and reasonrec fp32 / bf16 / int8 with their fraction of the peak, generation tok/s on 64 prompts
+#      (HF decoding 32 rows per step, fp32 / bf16 / int8, vs 8 rows per step as before decode groups, vs the naive
+#      loop, vs llama.cpp) with GB/s against the copy bandwidth;
 #   3. score-1 under a busy-loop neighbour (fixed 1 / 2 threads, 2 + OMP PASSIVE, adaptive; adaptive idle);
 #   4. LoRA SFT supervised tok/s, ours vs TRL defaults at equal steps, with validation loss;
 #   5. (ACCURACY=1, +~10 min idle) the 200-prompt accuracy gate of bf16 / int8 against fp32;
@@ -27,7 +28,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   CLI=(--repeats 1) USERS=2 GEN=(--gen 1 --max-new-tokens 8) THREAD_USERS=2 GATE_N=8
   SFT=(--steps 2 --k 2 --valid 2)
 else
-  CLI=(--every --repeats 3) USERS=12 GEN=(--gen 8 --max-new-tokens 128) THREAD_USERS=6 GATE_N=200
+  CLI=(--every --repeats 3) USERS=12 GEN=(--gen 64 --max-new-tokens 128) THREAD_USERS=6 GATE_N=200
   SFT=(--steps 3 --k 12 --valid 8)
 fi
 
