@@ -2,7 +2,9 @@
 
 Why a hand-written decode loop instead of `model.generate`: per-request seeds (a sample must not depend on
 which other requests shared its batch), per-request stop strings and finish reasons, and dropping finished
-rows from the batch so one long answer does not keep seven finished rows computing.
+rows from the batch so one long answer does not keep seven finished rows computing. Generation prefills
+`batch_size` prompts per pass and decodes up to `decode_batch_size` rows per step over KV buffers reserved for the
+whole generation (`llm.kv_cache`: why both pay on a CPU).
 
 Scoring reads choice log-probs from one forward pass. Two savings matter at scale:
 - the instruction block is identical across thousands of prompts, so the longest common token prefix of a
