@@ -102,8 +102,8 @@ def naive_generate(backend: HFBackend, reqs: list[GenerationRequest]) -> tuple[l
 
 
 def decode_steps(outs: list, batch_size: int, groups=None) -> int:
-    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion. `groups` (the hf
-    backend's `decode_groups`, given (prompt tokens, max new tokens) in that order) replaces fixed batches."""
+    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion. `groups` (indices
+    into the length-sorted outputs, as `kv_cache.decode_groups` returns them) replaces fixed batches."""
     order = sorted(range(len(outs)), key=lambda i: outs[i].prompt_tokens)
     if groups is None:
         chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
