@@ -62,7 +62,6 @@ from machine import (
 from reasonrec.io import write_json
 from reasonrec.llm.cpu import cpu_capability, thread_governor
 from reasonrec.llm.hf import HFBackend
-from reasonrec.llm.kv_cache import decode_groups
 
 KERNELS = {"fp32": {"dtype": "fp32"}, "bf16": {"dtype": "bf16"}, "int8": {"quantize": "int8"},
            "compile": {"dtype": "fp32", "compile_model": True}}
@@ -134,14 +133,12 @@ def gen_rows(backend: HFBackend, kernel: str, greqs: list, naive: bool, checks: 
         wide, backend.decode_batch_size = backend.decode_batch_size, width
         try:
             outs, wall, rss, load = timed(lambda: backend.generate(greqs))
-            groups = decode_groups(sorted((o.prompt_tokens, r.params.max_new_tokens)
-                                          for o, r in zip(outs, greqs, strict=True)), width)
         finally:
             backend.decode_batch_size = wide
         path = f"reasonrec[{kernel}]" + ("" if width == wide else f"@decode{width}")
+        steps = decode_steps(outs, width, [r.params.max_new_tokens for r in greqs])
         rows.append(row("gen", path, len(greqs), sum(o.completion_tokens for o in outs), wall, rss, load,
-                        kernel=kernel, decode_batch_size=width, steps=decode_steps(outs, width, groups),
-                        weight_bytes=weights))
+                        kernel=kernel, decode_batch_size=width, steps=steps, weight_bytes=weights))
     if texts is not None:
         checks["gen"] = {"identical_texts": sum(a == o.text for a, o in zip(texts, outs[: len(texts)], strict=True)),
                          "of": len(texts), "mean_prompt_tokens": sum(o.prompt_tokens for o in outs) / len(outs)}

@@ -17,6 +17,7 @@ import torch
 
 from reasonrec.llm.base import GenerationRequest, Message, SamplingParams, ScoreRequest
 from reasonrec.llm.hf import HFBackend
+from reasonrec.llm.kv_cache import decode_groups
 
 INSTRUCTION = (
     "You are an expert beauty product recommender. You are given a user's profile, the user's five most "
@@ -101,14 +102,16 @@ def naive_generate(backend: HFBackend, reqs: list[GenerationRequest]) -> tuple[l
     return texts, produced
 
 
-def decode_steps(outs: list, batch_size: int, groups=None) -> int:
-    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion. `groups` (indices
-    into the length-sorted outputs, as `kv_cache.decode_groups` returns them) replaces fixed batches."""
+def decode_steps(outs: list, batch_size: int, max_new_tokens: list[int] | None = None) -> int:
+    """Forward passes a batched decoder ran: per length-sorted batch, its longest completion. Given each request's
+    `max_new_tokens`, the batches are the hf backend's decode groups (`kv_cache.decode_groups`, up to `batch_size`
+    rows) instead of fixed chunks."""
     order = sorted(range(len(outs)), key=lambda i: outs[i].prompt_tokens)
-    if groups is None:
+    if max_new_tokens is None:
         chunks = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     else:
-        chunks = [[order[g] for g in group] for group in groups]
+        sizes = [(outs[i].prompt_tokens, max_new_tokens[i]) for i in order]
+        chunks = [[order[g] for g in group] for group in decode_groups(sizes, batch_size)]
     return sum(max(outs[i].completion_tokens for i in chunk) for chunk in chunks)
 
 
