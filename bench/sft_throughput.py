@@ -6,7 +6,9 @@ only faster "at equal validation loss" when its loss matches:
   trl_defaults   TRL's SFTConfig defaults (batch 8 padded, bf16 autocast, gradient checkpointing, fused AdamW)
   padded         batches of `--batch` padded to the longest, fp32, no checkpointing (reasonrec's options)
   grouped        length-grouped batches of `--batch`: less padding
-  bs1_accum      batch 1 × gradient accumulation `--batch`: no padding at all (the LoRAConfig default)
+  bs1_accum      batch 1 × gradient accumulation `--batch`: no padding at all (the LoRAConfig default), the LM head
+                 only at the supervised positions (train.completion_loss)
+  bs1_trl_head   bs1_accum with TRL's own loss, whose fused head projects every position off CUDA
   bs1_ckpt       bs1_accum + gradient checkpointing (memory for compute)
   bs1_bf16       bs1_accum + bf16 autocast (fp32 weights, bf16 matmuls; needs AMX/AVX512-BF16 to pay off)
   bs1_bf16_adamw bs1_bf16 with the unfused AdamW (fused AdamW is the default)
@@ -40,6 +42,7 @@ STRATEGIES: dict[str, dict] = {  # name → LoRAConfig overrides (batch sizes fi
     "padded": {},
     "grouped": {"group_by_length": True},
     "bs1_accum": {"bs1": True},
+    "bs1_trl_head": {"bs1": True, "supervised_logits_only": False},
     "bs1_ckpt": {"bs1": True, "gradient_checkpointing": True},
     "bs1_bf16": {"bs1": True, "precision": "bf16"},
     "bs1_bf16_adamw": {"bs1": True, "precision": "bf16", "optim": "adamw_torch"},
@@ -164,7 +167,7 @@ def main() -> None:
         ratio, why = ratio_or_reason(r["supervised_tokens_per_s"], base["supervised_tokens_per_s"], r["_record"],
                                      base["_record"]) if base else (None, "no baseline row")
         r["speedup_vs_baseline"], r["speedup_refused"] = (round(ratio, 2) if ratio else None), why
-    print(f"{'strategy':<15}{'batch':>6}{'accum':>6}{'bf16':>6}{'ckpt':>6}{'s':>8}{'sup tok/s':>11}{'eval loss':>10}"
+    print(f"{'strategy':<15}{'batch':>6}{'accum':>6}{'bf16':>6}{'ckpt':>6}{'s':>8}{'sup tok/s':>11}{'eval loss':>10} "
           f"{'x ' + args.baseline:>14}  load (other cores)")
     for r in results:
         speed = f"{r['speedup_vs_baseline']}" if r["speedup_vs_baseline"] else "refused"

@@ -45,7 +45,7 @@ step "$PY" bench/llm_throughput.py --sections roofline,score,gen --workloads sco
   --backends hf,llamacpp --users "$USERS" "${GEN[@]}" --batch-size 8 --threads 2 --out "$OUT/llm_throughput.json"
 step "$PY" bench/llm_throughput.py --sections roofline,threads --workloads score-1 --users "$THREAD_USERS" --threads 2 \
   --neighbours 1 --out "$OUT/llm_threads.json"
-step "$PY" bench/sft_throughput.py "${SFT[@]}" --threads 2 --strategies trl_defaults,bs1_accum,bs1_bf16 \
+step "$PY" bench/sft_throughput.py "${SFT[@]}" --threads 2 --strategies trl_defaults,bs1_trl_head,bs1_accum,bs1_bf16 \
   --baseline trl_defaults --out "$OUT/sft_throughput.json"
 if [ "${ACCURACY:-0}" = 1 ]; then
   step "$PY" bench/kernel_accuracy.py --n "$GATE_N" --variants bf16,int8 --out "$OUT/kernel_accuracy.json"

@@ -25,8 +25,9 @@ def label_only_train(shared_data):
 def test_weight_one_is_the_plain_loss_and_a_larger_weight_targets_the_label_token(label_only_train, tmp_path):
     import torch
 
-    trainer = build_trainer(label_only_train, None, LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="no",
-                                                               label_weight=5.0), tmp_path)
+    config = LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="no", label_weight=5.0,
+                        supervised_logits_only=False)  # TRL's compute_loss_func hook
+    trainer = build_trainer(label_only_train, None, config, tmp_path)
     assert trainer.compute_loss_func is not None
     tok = trainer.processing_class
     batch = trainer.data_collator([trainer.train_dataset[0]])

@@ -7,9 +7,10 @@ whose target is one of the label tokens); every other completion token keeps wei
 the number of completion tokens in the batch (TRL/transformers' `num_items_in_batch`), so weight 1 equals the
 default loss.
 
-Cost: TRL 1.16 runs this through `compute_loss_func`, which needs the full logits, so each step takes one extra
-no-grad forward pass for TRL's token metrics (TRL deprecates the hook in favour of subclassing; it is only used
-when `lora.label_weight` != 1).
+Training weighs the label through `completion_loss.SupervisedLogitsTrainer` (logits at the supervised positions
+only). `label_weighted_loss` is the same loss as TRL's `compute_loss_func` hook, used only with
+`lora.supervised_logits_only=false`: that hook needs the full logits, and TRL then runs a second, no-grad forward
+for its token metrics.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def label_weighted_loss(label_token_ids: Sequence[int], weight: float) -> Callab
 
         logits = outputs.logits[:, :-1, :].float()
         targets = labels[:, 1:].to(logits.device)
-        per_token = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none")
+        # (rows, vocab) layout: on the transposed (batch, vocab, seq) layout fp32 cross-entropy was off by 5e-5
+        per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                    ignore_index=IGNORE_INDEX, reduction="none").view_as(targets)
         supervised = targets != IGNORE_INDEX
         weights = torch.where(label_positions(targets, label_token_ids), weight, 1.0) * supervised
         denominator = num_items_in_batch if num_items_in_batch is not None else supervised.sum()

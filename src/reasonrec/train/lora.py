@@ -5,6 +5,9 @@ What we add around TRL, and why:
   default (`completion_only_loss=None` → on); `tests/train` checks the labels mask.
 - **Nothing is dropped by TRL**: our SFT builder already trimmed every example to `max_seq_length` (oldest
   history first), TRL's own truncation is a no-op, and we assert the processed dataset kept every example.
+- **The LM head runs only where the completion is supervised** (`completion_loss.SupervisedLogitsTrainer`): off
+  CUDA, TRL's fused head also projects every prompt position; skipping them is 1.29x the supervised tokens/s here,
+  at the same loss. The label-weighted loss goes through it too, in one forward.
 - **Early stopping on the metric the paper used** (`auc`, the authors' `valauc` runs) or `eval_loss`: the AUC is
   P(" Yes") vs P(" No") after the assistant prefix "Prediction:" from ONE forward pass per validation prompt,
   computed by a TrainerCallback at every evaluation and fed to `EarlyStoppingCallback` and
@@ -76,6 +79,10 @@ class LoRAConfig(Config):
         "adamw_torch_fused", description="TRL's default; LoRA's few weights make the optimizer a tiny share of a step")
     label_weight: float = Field(1.0, gt=0, le=1000, description="loss weight of the label token (1 = plain "
                                 "completion loss; train.label_loss)")
+    supervised_logits_only: bool = Field(
+        True, description="one forward whose LM head runs only where the completion is supervised (train."
+        "completion_loss): TRL's fused head projects every prompt position too off CUDA, and label_weight != 1 "
+        "would need full logits and a second forward; false = TRL's own loss")
     logging_steps: int = Field(1, ge=1)
     seed: int = 42
     n_threads: int | None = Field(None, ge=1, description="torch CPU threads: cap (adaptive) or exact count (fixed)")
@@ -248,16 +255,21 @@ def build_trainer(
         target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
     )
     callbacks = _callbacks(train, valid if do_eval else None, config, tokenizer, out_dir, governor)
-    trainer = SFTTrainer(
-        model=model,
-        compute_loss_func=_label_loss(tokenizer, str(train.stats.get("method", "reasoningrec")), config),
-        args=args,
-        train_dataset=train.to_hf(),
-        eval_dataset=valid.to_hf() if do_eval and valid is not None else None,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=callbacks,
-    )
+    common: dict[str, Any] = {
+        "model": model, "args": args, "train_dataset": train.to_hf(), "processing_class": tokenizer,
+        "eval_dataset": valid.to_hf() if do_eval and valid is not None else None, "peft_config": peft_config,
+        "callbacks": callbacks,
+    }
+    label_ids = _label_token_ids(tokenizer, str(train.stats.get("method", "reasoningrec")), config)
+    if config.supervised_logits_only and (config.label_weight != 1.0 or not torch.cuda.is_available()):
+        from reasonrec.train.completion_loss import SupervisedLogitsTrainer
+
+        trainer = SupervisedLogitsTrainer(label_token_ids=label_ids, label_weight=config.label_weight, **common)
+    else:
+        from reasonrec.train.label_loss import label_weighted_loss
+
+        loss_func = label_weighted_loss(label_ids, config.label_weight) if config.label_weight != 1.0 else None
+        trainer = SFTTrainer(compute_loss_func=loss_func, **common)
     if len(trainer.train_dataset) != len(train):
         raise RuntimeError(
             f"TRL dropped examples: {len(train)} built, {len(trainer.train_dataset)} after processing "
@@ -266,19 +278,17 @@ def build_trainer(
     return trainer
 
 
-def _label_loss(tokenizer: Any, method: str, config: LoRAConfig) -> Any:
-    """The label-weighted completion loss when `label_weight` != 1 (None keeps TRL's own loss)."""
+def _label_token_ids(tokenizer: Any, method: str, config: LoRAConfig) -> list[int]:
+    """The label choices' token ids when `label_weight` != 1 (empty for the plain completion loss)."""
     if config.label_weight == 1.0:
-        return None
+        return []
     if method not in LABEL_SCORING:
         raise ConfigError(f"lora.label_weight needs a like/dislike method ({', '.join(LABEL_SCORING)}), "
                           f"not {method!r}")
-    from reasonrec.train.label_loss import label_weighted_loss
-
     ids = [tokenizer.encode(c, add_special_tokens=False) for c in LABEL_SCORING[method][1]]
     if any(len(i) != 1 for i in ids):
         raise ConfigError(f"lora.label_weight: the {method} label choices are not single tokens for this model")
-    return label_weighted_loss([i[0] for i in ids], config.label_weight)
+    return [i[0] for i in ids]
 
 
 def _limit(ds: SFTDataset | None, n: int | None, seed: int = 0) -> SFTDataset | None:
