@@ -106,3 +106,19 @@ def test_compare_methods_pairs_rows_across_methods_and_uses_the_best_baseline() 
     assert set(result["comparisons"]) == {"hybrid"}
     assert result["comparisons"]["hybrid"]["verdict"] == "better"
     assert compare_methods(preds, ["sasrec"])["reference"] is None
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_compare_methods_does_not_depend_on_the_order_of_the_prediction_rows(seed: int) -> None:
+    import polars as pl
+
+    from reasonrec.eval.paired import compare_methods
+
+    y, strong, weak = _rows(120)
+    preds = pl.concat([pl.DataFrame({"method": m, "split": "test", "user_id": [str(i) for i in range(120)],
+                                     "item_id": "x", "label": y, "score": s})
+                       for m, s in (("user-mean", weak), ("hybrid", strong))])
+    shuffled = preds.sample(fraction=1.0, shuffle=True, seed=seed)
+    assert compare_methods(shuffled, ["user-mean"], n_resamples=100) == compare_methods(preds, ["user-mean"],
+                                                                                        n_resamples=100)
