@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from transformers import LlamaConfig, LlamaForCausalLM
 from trl import SFTTrainer
 
-from reasonrec.train.completion_loss import SupervisedLogitsTrainer, completion_loss, supervised_positions
+from reasonrec.train.completion_loss import (
+    SupervisedLogitsTrainer,
+    accepts_logits_to_keep,
+    completion_loss,
+    supervised_positions,
+)
 from reasonrec.train.label_loss import IGNORE_INDEX, label_weighted_loss
 from reasonrec.train.lora import LoRAConfig, build_trainer
 from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
@@ -80,6 +85,18 @@ def test_supervised_positions_give_the_full_logits_loss_and_gradients(small_mode
     assert int(stats["count"]) == int((labels[:, 1:] != IGNORE_INDEX).sum())
 
 
+def test_only_models_that_take_logits_to_keep_use_it(small_model):
+    from peft import LoraConfig, get_peft_model
+
+    class NoKeep(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None):
+            return input_ids
+
+    assert accepts_logits_to_keep(small_model)
+    assert accepts_logits_to_keep(get_peft_model(LlamaForCausalLM(small_model.config), LoraConfig(r=2)))
+    assert not accepts_logits_to_keep(NoKeep())
+
+
 def test_num_items_in_batch_is_the_denominator_when_given():
     logits = torch.zeros(1, 2, 4)
     targets = torch.tensor([[1, IGNORE_INDEX]])
@@ -102,7 +119,7 @@ def label_only_train(shared_data):
 def test_cpu_training_uses_it_with_trls_loss_and_metrics(label_only_train, tmp_path):
     config = LoRAConfig(max_steps=1, max_seq_length=512, eval_strategy="no", batch_size=2, dropout=0.0)
     trainer = build_trainer(label_only_train, None, config, tmp_path)
-    assert isinstance(trainer, SupervisedLogitsTrainer)
+    assert isinstance(trainer, SupervisedLogitsTrainer) and trainer.keeps_logits  # not TRL's loss by fallback
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
     assert batch["attention_mask"].sum(1).unique().numel() == 2  # padded: the rows' completions end apart
     trainer.model.train()  # the train-mode bookkeeping (no dropout: both losses see the same network)

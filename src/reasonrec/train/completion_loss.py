@@ -3,19 +3,21 @@
 A LoRA example is a ~650-token prompt and a completion of 1 to ~230 tokens, and only the completion is supervised.
 TRL 1.16's fused LM head skips the other positions only on Triton devices: elsewhere it projects every position
 through the 49k-word head and takes its log-softmax, entropy and arg-max, to keep tile shapes static for graph
-compilers. A CPU runs eagerly, so nothing recompiles, and that work is waste. On this CPU it was 28% of a LoRA step
-(`bench/sft_throughput.py`, `bs1_accum` vs `bs1_trl_head`), with the same loss. The label-weighted loss
+compilers. A CPU runs eagerly, so nothing recompiles, and that work is waste: skipping it gave 1.29x the supervised
+tokens/s on this CPU (`bench/sft_throughput.py`, `bs1_accum` vs `bs1_trl_head`), with the same loss. The label-weighted loss
 (`lora.label_weight`) went through TRL's `compute_loss_func` hook instead, which needs the full logits and then runs
 a second, no-grad forward for TRL's token metrics.
 
 `SupervisedLogitsTrainer` asks the model for logits only at the positions whose next token is supervised
-(transformers' `logits_to_keep` as an index tensor: the model applies its own head, soft-capping and scaling).
+(transformers' `logits_to_keep` as an index tensor: the model applies its own head, soft-capping and scaling). A
+model whose forward lacks `logits_to_keep` keeps TRL's own loss.
 Its loss is TRL's: the summed completion cross-entropy over `num_items_in_batch`, and optionally the label token
 weighted (`label_loss`). It logs the entropy and token accuracy TRL logs.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +56,12 @@ def completion_loss(logits: torch.Tensor, targets: torch.Tensor, num_items_in_ba
     return loss, stats
 
 
+def accepts_logits_to_keep(model: Any) -> bool:
+    """Whether the causal LM under any PEFT wrapper takes `logits_to_keep` (transformers' own models do)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(type(base).forward).parameters
+
+
 class SupervisedLogitsTrainer(SFTTrainer):
     """TRL's SFTTrainer whose loss reads logits at the supervised positions only (see the module docstring)."""
 
@@ -64,9 +72,10 @@ class SupervisedLogitsTrainer(SFTTrainer):
         super().__init__(*args, **kwargs)
         self.label_token_ids = list(label_token_ids)
         self.label_weight = label_weight
+        self.keeps_logits = accepts_logits_to_keep(self.model)
 
     def _supported(self, inputs: dict[str, Any], return_outputs: bool) -> bool:
-        return not (return_outputs or "attention_mask" not in inputs or self.aux_loss_enabled
+        return not (return_outputs or not self.keeps_logits or "attention_mask" not in inputs or self.aux_loss_enabled
                     or self.label_smoother is not None or self.compute_loss_func is not None
                     or self.args.loss_type != "nll")
 
@@ -74,7 +83,8 @@ class SupervisedLogitsTrainer(SFTTrainer):
                      num_items_in_batch: Any = None) -> Any:
         if not self._supported(inputs, return_outputs):
             if self.label_weight != 1.0:
-                raise ConfigError("lora.label_weight != 1 needs plain attention-masked batches and TRL's nll loss")
+                raise ConfigError("lora.label_weight != 1 needs a model that takes logits_to_keep, plain "
+                                  "attention-masked batches and TRL's nll loss")
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         positions, targets = supervised_positions(inputs["labels"])
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
@@ -102,4 +112,4 @@ class SupervisedLogitsTrainer(SFTTrainer):
         metrics["num_tokens"] = [self._total_train_tokens]
 
 
-__all__ = ["SupervisedLogitsTrainer", "completion_loss", "supervised_positions"]
+__all__ = ["SupervisedLogitsTrainer", "accepts_logits_to_keep", "completion_loss", "supervised_positions"]
