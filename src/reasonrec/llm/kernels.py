@@ -29,7 +29,12 @@ def resolve_precision(requested: DType, device_type: str) -> Precision:
     moved P(yes) by up to 0.046 (mean 0.011) and the AUC by 0.026 against fp32, outside the bound a faster default
     must meet (max |ΔP(yes)| ≤ 0.01, |ΔAUC| ≤ 0.005; `bench/kernel_accuracy.py`); on an AMX Xeon, 0.043 and 0.016.
     Rounding the activations, not the weights, is the cause: bf16-rounded weights computed in fp32 stayed within
-    0.003, but keeping the activations exact costs a second bf16 matmul per Linear, which ran slower than fp32."""
+    0.003, but keeping the activations exact costs a second bf16 matmul per Linear, which ran slower than fp32.
+    torch 2.13 has no CPU bf16 GEMM with an fp32 output (`aten::mm.dtype`), so a bf16 Linear rounds its output too:
+    simulated with fp32 norms and residuals, 0.023 on 200 training-split prompts. oneDNN's bf16 products with fp32
+    inputs and outputs (`mkldnn` `fp32_precision="bf16"`, 1.49x fp32's scoring) moved P(yes) by 0.013; adding back
+    the rounding of 16-64 calibrated outlier input channels in fp32 left 0.009-0.011 and moved the AUC of those
+    near-tied zero-shot scores by up to 0.025, at 1.02-1.17x."""
     if requested != "auto":
         return requested
     return "bf16" if device_type == "cuda" else "fp32"
