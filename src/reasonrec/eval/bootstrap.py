@@ -15,6 +15,9 @@ from reasonrec.auc import rank_auc
 from reasonrec.eval.metrics import MetricResult
 
 DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 0
+"""The bootstrap seed of every evaluation (`reasonrec eval`, reports, reproductions' own tables), apart from a
+run's model seed: re-evaluating a run's predictions reproduces the CIs its report printed."""
 MAX_RESAMPLES = 100_000
 """Upper bound on resamples: beyond it the CI does not move, while time and memory grow without limit."""
 

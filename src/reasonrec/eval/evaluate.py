@@ -24,7 +24,7 @@ from pydantic import Field
 from reasonrec.config import Config
 from reasonrec.errors import ConfigError, DataError
 from reasonrec.eval import breakdowns
-from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, MAX_RESAMPLES, bootstrap_ci
+from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MAX_RESAMPLES, bootstrap_ci
 from reasonrec.eval.metrics import (
     LIKE_CUTOFF,
     MetricResult,
@@ -49,7 +49,7 @@ class EvalConfig(Config):
     like_cutoff: float = Field(LIKE_CUTOFF, allow_inf_nan=False)
     bootstrap: int = Field(DEFAULT_RESAMPLES, ge=0, le=MAX_RESAMPLES)
     """AUC bootstrap resamples (0 disables the CI)."""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(DEFAULT_SEED, ge=0)
     dedupe: bool = False
     dedupe_on: Literal["auto", "input", "user_item"] = "auto"
     """auto: the `input` (prompt) column when present, else (user_id, item_id)."""

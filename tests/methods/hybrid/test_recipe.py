@@ -63,6 +63,13 @@ def test_hybrid_recipe_writes_a_paired_report_and_explained_predictions(shared_d
     assert "## Paired comparison with the best baseline — reasoningrec-beauty" in report
     assert "hybrid − hybrid-no-llm" in report and "without repeated targets" in report
     assert "user-mean (baseline)" in report
+    best_table = report.split("## Paired comparison with the best baseline")[1]
+
+    def ci_of(text: str, row: str) -> str:
+        return re.findall(r"\[[^]]+\]", next(line for line in text.splitlines() if line.startswith(row)))[0]
+
+    for method in (STUDENT, HYBRID, ABLATION):  # one comparison, one CI: the run's table and the report's agree
+        assert ci_of(best_table, f"| {method} | ") == ci_of(best_table, f"| {method} − {paired['reference']} | ")
     assert "## Explanations, with grounding marks" in report and "## Explanation grounding" in report
     assert metrics["grounding"]
     assert (tmp_path / "config.yaml").is_file() and (tmp_path / "manifest.json").is_file()

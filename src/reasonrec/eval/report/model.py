@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from reasonrec.config import Config
-from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES
+from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from reasonrec.eval.metrics import LIKE_CUTOFF
 from reasonrec.eval.report.load import UNSPECIFIED_DATASET, k_from_name
 from reasonrec.eval.text import TextMetricsConfig
@@ -30,7 +30,7 @@ class ReportConfig(Config):
     title: str = "reasonrec evaluation report"
     bootstrap: int = DEFAULT_RESAMPLES
     """AUC bootstrap resamples (0 = no CI)."""
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     confidence: float = 0.95
     threshold: float = 0.5
     like_cutoff: float = LIKE_CUTOFF

@@ -27,6 +27,7 @@ from reasonrec.data.loaders import LoadOptions, load_dataset
 from reasonrec.data.schema import Dataset
 from reasonrec.data.splits import from_target_tables
 from reasonrec.errors import ConfigError
+from reasonrec.eval.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from reasonrec.eval.grounding.marks import COLUMN as MARKS
 from reasonrec.eval.grounding.marks import summarise_marks
 from reasonrec.eval.paired import compare_methods, paired_auc_difference, shared_rows
@@ -106,13 +107,15 @@ def repeated_targets(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def comparisons(predictions: pl.DataFrame, baselines: list[str], config: HybridConfig) -> dict[str, Any]:
-    """Every method vs the best baseline, and the hybrid vs its no-LLM ablation, on the rows all of them scored."""
-    resamples = config.bootstrap or 1000
-    out = compare_methods(predictions, baselines, n_resamples=resamples, seed=config.seed)
+    """Every method vs the best baseline, and the hybrid vs its no-LLM ablation, on the rows all of them scored,
+    bootstrapped like the report's own paired table (the evaluation seed, not the model's), so one comparison
+    prints one CI."""
+    resamples = config.bootstrap or DEFAULT_RESAMPLES
+    out = compare_methods(predictions, baselines, n_resamples=resamples, seed=DEFAULT_SEED)
     methods = set(predictions["method"].to_list())
     if {HYBRID, ABLATION} <= methods:
         labels, scores = shared_rows(predictions, [HYBRID, ABLATION])
-        d = paired_auc_difference(labels, scores[HYBRID], scores[ABLATION], n_resamples=resamples, seed=config.seed)
+        d = paired_auc_difference(labels, scores[HYBRID], scores[ABLATION], n_resamples=resamples, seed=DEFAULT_SEED)
         out["hybrid_vs_ablation"] = None if d is None else d.to_dict()
     return out
 
