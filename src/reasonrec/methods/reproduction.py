@@ -122,11 +122,13 @@ def expected_rating_errors(predictions: pl.DataFrame) -> dict[str, float | None]
 
 def evaluate(predictions: pl.DataFrame, config: ReproductionConfig, *, text: Any = None, bertscore: Any = None,
              dedupe_on: str = "user_item", like_cutoff: float | None = None) -> dict[str, Any]:
-    """`evaluate_predictions` with the reproduction's bootstrap count and the evaluation seed; AUC uses `score` (P(like) or E[rating]).
+    """`evaluate_predictions` with the reproduction's bootstrap count and the evaluation seed; AUC uses `score`
+    (P(like) or E[rating]).
 
     `like_cutoff` (rating > cutoff = liked) matters only for rating data without labels; None = the 1–5 default."""
     extra = {} if like_cutoff is None else {"like_cutoff": like_cutoff}
-    cfg = EvalConfig(bootstrap=config.bootstrap, seed=DEFAULT_SEED, dedupe=True, dedupe_on=dedupe_on, text=text, **extra)
+    cfg = EvalConfig(bootstrap=config.bootstrap, seed=DEFAULT_SEED, dedupe=True, dedupe_on=dedupe_on, text=text,
+                     **extra)
     return evaluate_predictions(predictions, cfg, bertscore=bertscore)
 
 

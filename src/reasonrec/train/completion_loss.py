@@ -3,10 +3,10 @@
 A LoRA example is a ~650-token prompt and a completion of 1 to ~230 tokens, and only the completion is supervised.
 TRL 1.16's fused LM head skips the other positions only on Triton devices: elsewhere it projects every position
 through the 49k-word head and takes its log-softmax, entropy and arg-max, to keep tile shapes static for graph
-compilers. A CPU runs eagerly, so nothing recompiles, and that work is waste: skipping it gave 1.29x the supervised
-tokens/s on this CPU (`bench/sft_throughput.py`, `bs1_accum` vs `bs1_trl_head`), with the same loss. The label-weighted loss
-(`lora.label_weight`) went through TRL's `compute_loss_func` hook instead, which needs the full logits and then runs
-a second, no-grad forward for TRL's token metrics.
+compilers. A CPU runs eagerly, so nothing recompiles, and that work is waste: skipping it gave 1.29x the
+supervised tokens/s on this CPU (`bench/sft_throughput.py`, `bs1_accum` vs `bs1_trl_head`), with the same loss.
+The label-weighted loss (`lora.label_weight`) went through TRL's `compute_loss_func` hook instead, which needs the
+full logits and then runs a second, no-grad forward for TRL's token metrics.
 
 `SupervisedLogitsTrainer` asks the model for logits only at the positions whose next token is supervised
 (transformers' `logits_to_keep` as an index tensor: the model applies its own head, soft-capping and scaling). A
@@ -51,8 +51,8 @@ def completion_loss(logits: torch.Tensor, targets: torch.Tensor, num_items_in_ba
     loss = -(token_log_probs * weight).sum() / torch.as_tensor(denominator, device=logits.device).clamp(min=1)
     with torch.no_grad():
         entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
-        stats = {"entropy": (entropy * supervised).sum(), "correct": ((logits.argmax(-1) == targets) & supervised).sum(),
-                 "count": supervised.sum()}
+        correct = (logits.argmax(-1) == targets) & supervised
+        stats = {"entropy": (entropy * supervised).sum(), "correct": correct.sum(), "count": supervised.sum()}
     return loss, stats
 
 
