@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from datafiles import require_data
+import train_fixtures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -20,7 +20,6 @@ from reasonrec.train.completion_loss import (
 )
 from reasonrec.train.label_loss import IGNORE_INDEX, label_weighted_loss
 from reasonrec.train.lora import LoRAConfig, build_trainer
-from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
 
 VOCAB = 48
 LABEL_IDS = [5, 7]
@@ -107,13 +106,7 @@ def test_num_items_in_batch_is_the_denominator_when_given():
 
 @pytest.fixture(scope="module")
 def label_only_train(shared_data):
-    from reasonrec.data.loaders import load_dataset
-
-    require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
-    ds = load_dataset("reasoningrec-beauty", shared_data)
-    config = SFTDataConfig(k=2, seed=5, include_profile=False, include_descriptions=False, max_seq_length=512)
-    return build_reasoningrec_sft(ds.splits["release_windows_train"], ds.items, None, None,
-                                  ds.artefacts["teacher_reasoning"], load_tokenizer("embedded"), config)
+    return train_fixtures.label_only_train(shared_data)
 
 
 def test_cpu_training_uses_it_with_trls_loss_and_metrics(label_only_train, tmp_path):

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from datafiles import require_data
+import train_fixtures
 
 from reasonrec.errors import ConfigError
 from reasonrec.train.label_loss import label_positions, label_weighted_loss
 from reasonrec.train.lora import LoRAConfig, build_trainer
-from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
 
 
 @pytest.fixture(scope="module")
 def label_only_train(shared_data):
-    from reasonrec.data.loaders import load_dataset
-
-    require_data(shared_data, "reasoningrec-beauty", "processed", "user_train.json")
-    ds = load_dataset("reasoningrec-beauty", shared_data)
-    config = SFTDataConfig(k=2, seed=5, include_profile=False, include_descriptions=False, max_seq_length=512)
-    return build_reasoningrec_sft(ds.splits["release_windows_train"], ds.items, None, None,
-                                  ds.artefacts["teacher_reasoning"], load_tokenizer("embedded"), config)
+    return train_fixtures.label_only_train(shared_data)
 
 
 def test_weight_one_is_the_plain_loss_and_a_larger_weight_targets_the_label_token(label_only_train, tmp_path):

@@ -6,11 +6,10 @@ import json
 
 import pytest
 from datafiles import require_data
+from train_fixtures import SMALL
 
 from reasonrec.train.lora import LoRAConfig, build_trainer, train_lora
-from reasonrec.train.sft_data import SFTDataConfig, build_reasoningrec_sft, load_tokenizer
-
-SMALL = SFTDataConfig(k=2, seed=5, include_profile=False, include_descriptions=False, max_seq_length=512)
+from reasonrec.train.sft_data import build_reasoningrec_sft, load_tokenizer
 
 
 @pytest.fixture(scope="module")
