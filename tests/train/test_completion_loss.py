@@ -15,10 +15,10 @@ from trl import SFTTrainer
 from reasonrec.train.completion_loss import (
     SupervisedLogitsTrainer,
     accepts_logits_to_keep,
-    completion_loss,
     supervised_positions,
+    token_statistics,
 )
-from reasonrec.train.label_loss import IGNORE_INDEX, label_weighted_loss
+from reasonrec.train.label_loss import IGNORE_INDEX, completion_loss, label_weighted_loss
 from reasonrec.train.lora import LoRAConfig, build_trainer
 
 VOCAB = 48
@@ -49,15 +49,19 @@ def batches(draw):
 
 
 def _reference(model, ids, mask, labels, weight):
-    """The full-logits loss: every position through the head (label_loss is TRL's compute_loss_func form)."""
+    """The full-logits loss: every position through the head, cross-entropy per token, the first supervised label
+    token of each row weighted (written out here, apart from `label_loss`)."""
     out = model(input_ids=ids, attention_mask=mask)
-    if weight == 1.0:
-        logits = out.logits[:, :-1].float()
-        targets = labels[:, 1:]
-        per_token = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1), ignore_index=IGNORE_INDEX,
-                                    reduction="sum")
-        return per_token / (targets != IGNORE_INDEX).sum().clamp(min=1)
-    return label_weighted_loss(LABEL_IDS, weight)(out, labels)
+    logits = out.logits[:, :-1].float()
+    targets = labels[:, 1:]
+    per_token = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1), ignore_index=IGNORE_INDEX,
+                                reduction="none").view_as(targets)
+    weights = torch.ones_like(per_token)
+    for row in range(targets.shape[0]):
+        first = next((t for t in range(targets.shape[1]) if int(targets[row, t]) in LABEL_IDS), None)
+        if first is not None:
+            weights[row, first] = weight
+    return (per_token * weights).sum() / (targets != IGNORE_INDEX).sum().clamp(min=1)
 
 
 @settings(max_examples=25, deadline=None)
@@ -76,12 +80,13 @@ def test_supervised_positions_give_the_full_logits_loss_and_gradients(small_mode
     small_model.zero_grad()
     logits = small_model(input_ids=ids, attention_mask=mask, logits_to_keep=positions).logits
     weights = torch.where(label_positions(targets, LABEL_IDS), weight, 1.0) if weight != 1.0 else None
-    loss, stats = completion_loss(logits, targets, weights=weights)
+    log_probs = logits.float().log_softmax(dim=-1)
+    loss = completion_loss(log_probs, targets, weights=weights)
     loss.backward()
     assert loss.item() == pytest.approx(float(expected), rel=1e-5, abs=1e-6)
     for got, want in zip((p.grad for p in small_model.parameters()), expected_grads, strict=True):
         assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
-    assert int(stats["count"]) == int((labels[:, 1:] != IGNORE_INDEX).sum())
+    assert int(token_statistics(log_probs, targets)["count"]) == int((labels[:, 1:] != IGNORE_INDEX).sum())
 
 
 def test_only_models_that_take_logits_to_keep_use_it(small_model):
@@ -97,11 +102,11 @@ def test_only_models_that_take_logits_to_keep_use_it(small_model):
 
 
 def test_num_items_in_batch_is_the_denominator_when_given():
-    logits = torch.zeros(1, 2, 4)
+    log_probs = torch.zeros(1, 2, 4).log_softmax(dim=-1)
     targets = torch.tensor([[1, IGNORE_INDEX]])
-    alone, _ = completion_loss(logits, targets)
+    alone = completion_loss(log_probs, targets)
     assert float(alone) == pytest.approx(torch.log(torch.tensor(4.0)).item())
-    assert float(completion_loss(logits, targets, num_items_in_batch=4)[0]) == pytest.approx(float(alone) / 4)
+    assert float(completion_loss(log_probs, targets, num_items_in_batch=4)) == pytest.approx(float(alone) / 4)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ full logits and then runs a second, no-grad forward for TRL's token metrics.
 (transformers' `logits_to_keep` as an index tensor: the model applies its own head, soft-capping and scaling). A
 model whose forward lacks `logits_to_keep` keeps TRL's own loss.
 Its loss is TRL's: the summed completion cross-entropy over `num_items_in_batch`, and optionally the label token
-weighted (`label_loss`). It logs the entropy and token accuracy TRL logs.
+weighted (`label_loss.completion_loss`, which TRL's `compute_loss_func` hook uses too). It logs the entropy and token
+accuracy TRL logs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 from trl import SFTTrainer
 
 from reasonrec.errors import ConfigError
-from reasonrec.train.label_loss import IGNORE_INDEX, label_positions
+from reasonrec.train.label_loss import IGNORE_INDEX, completion_loss, label_positions
 
 
 def supervised_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,24 +37,13 @@ def supervised_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return positions, shifted[:, positions]
 
 
-def completion_loss(logits: torch.Tensor, targets: torch.Tensor, num_items_in_batch: Any = None,
-                    weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """(loss, token statistics) from logits at the supervised positions only.
-
-    loss = Σ weight × cross-entropy over supervised tokens / (`num_items_in_batch`, else their count): TRL's loss
-    when every weight is 1. The statistics (summed entropy, correct arg-max, supervised count) feed TRL's metrics."""
-    logits = logits.float()
+@torch.no_grad()
+def token_statistics(log_probs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Summed entropy, correct arg-max and count over the supervised targets: what TRL's token metrics average."""
     supervised = targets != IGNORE_INDEX
-    log_probs = logits.log_softmax(dim=-1)
-    token_log_probs = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    weight = supervised.to(log_probs.dtype) if weights is None else weights * supervised
-    denominator = num_items_in_batch if num_items_in_batch is not None else supervised.sum()
-    loss = -(token_log_probs * weight).sum() / torch.as_tensor(denominator, device=logits.device).clamp(min=1)
-    with torch.no_grad():
-        entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
-        correct = (logits.argmax(-1) == targets) & supervised
-        stats = {"entropy": (entropy * supervised).sum(), "correct": correct.sum(), "count": supervised.sum()}
-    return loss, stats
+    entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
+    correct = (log_probs.argmax(-1) == targets) & supervised
+    return {"entropy": (entropy * supervised).sum(), "correct": correct.sum(), "count": supervised.sum()}
 
 
 def accepts_logits_to_keep(model: Any) -> bool:
@@ -93,10 +83,11 @@ class SupervisedLogitsTrainer(SFTTrainer):
         weights = None
         if self.label_weight != 1.0:
             weights = torch.where(label_positions(targets, self.label_token_ids), self.label_weight, 1.0)
-        loss, stats = completion_loss(outputs.logits, targets, num_items_in_batch, weights)
+        log_probs = outputs.logits.float().log_softmax(dim=-1)
+        loss = completion_loss(log_probs, targets, num_items_in_batch, weights)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
-        self._log_token_metrics(inputs, stats)
+        self._log_token_metrics(inputs, token_statistics(log_probs, targets))
         return loss
 
     def _log_token_metrics(self, inputs: dict[str, Any], stats: dict[str, torch.Tensor]) -> None:
@@ -112,4 +103,4 @@ class SupervisedLogitsTrainer(SFTTrainer):
         metrics["num_tokens"] = [self._total_train_tokens]
 
 
-__all__ = ["SupervisedLogitsTrainer", "accepts_logits_to_keep", "completion_loss", "supervised_positions"]
+__all__ = ["SupervisedLogitsTrainer", "accepts_logits_to_keep", "supervised_positions", "token_statistics"]

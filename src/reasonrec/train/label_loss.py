@@ -31,6 +31,18 @@ def label_positions(targets: Any, label_token_ids: Sequence[int]) -> Any:
     return first
 
 
+def completion_loss(log_probs: Any, targets: Any, num_items_in_batch: Any = None, weights: Any = None) -> Any:
+    """Σ weight × cross-entropy over the supervised targets / (`num_items_in_batch`, else their count): TRL's loss
+    when every weight is 1. `log_probs` (batch, positions, vocab) are the log-softmax predicting `targets`."""
+    import torch
+
+    supervised = targets != IGNORE_INDEX
+    token_log_probs = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    weight = supervised.to(log_probs.dtype) if weights is None else weights * supervised
+    denominator = num_items_in_batch if num_items_in_batch is not None else supervised.sum()
+    return -(token_log_probs * weight).sum() / torch.as_tensor(denominator, device=log_probs.device).clamp(min=1)
+
+
 def label_weighted_loss(label_token_ids: Sequence[int], weight: float) -> Callable[..., Any]:
     """A `compute_loss_func(outputs, labels, num_items_in_batch=None)` for transformers/TRL trainers."""
     if weight <= 0:
@@ -38,19 +50,13 @@ def label_weighted_loss(label_token_ids: Sequence[int], weight: float) -> Callab
 
     def loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
         import torch
-        import torch.nn.functional as F
 
-        logits = outputs.logits[:, :-1, :].float()
-        targets = labels[:, 1:].to(logits.device)
-        # (rows, vocab) layout: on the transposed (batch, vocab, seq) layout fp32 cross-entropy was off by 5e-5
-        per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                    ignore_index=IGNORE_INDEX, reduction="none").view_as(targets)
-        supervised = targets != IGNORE_INDEX
-        weights = torch.where(label_positions(targets, label_token_ids), weight, 1.0) * supervised
-        denominator = num_items_in_batch if num_items_in_batch is not None else supervised.sum()
-        return (per_token * weights).sum() / torch.as_tensor(denominator, device=logits.device).clamp(min=1)
+        log_probs = outputs.logits[:, :-1, :].float().log_softmax(dim=-1)
+        targets = labels[:, 1:].to(log_probs.device)
+        weights = torch.where(label_positions(targets, label_token_ids), weight, 1.0)
+        return completion_loss(log_probs, targets, num_items_in_batch, weights)
 
     return loss
 
 
-__all__ = ["IGNORE_INDEX", "label_positions", "label_weighted_loss"]
+__all__ = ["IGNORE_INDEX", "completion_loss", "label_positions", "label_weighted_loss"]
